@@ -1,0 +1,56 @@
+"""The ``prefkit`` command: thin typer commands over the library, one module per command.
+
+Errors become ``Error: <one line>`` on stderr with the error's exit code here, in one place
+(``_Group.invoke``); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from ..errors import PrefkitError
+from . import convert, register
+from .common import err_console
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except PrefkitError as error:
+            if ctx.meta.get("prefkit.debug"):
+                raise
+            err_console.print(f"Error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("Interrupted: no output was written.", markup=False)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as error:  # a bug: say so in one line, with the way to see more
+            if ctx.meta.get("prefkit.debug"):
+                raise
+            err_console.print(f"Error: internal error: {type(error).__name__}: {error} (run with --debug for "
+                              "the traceback and please report it)", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Create, validate and hand off preference datasets for LLaMA-Factory.")
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")) -> None:
+    ctx.meta["prefkit.debug"] = debug
+
+
+app.command("convert", no_args_is_help=True)(convert.command)
+app.command("register")(register.command)
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,49 @@
+"""What the commands share: consoles, progress, report output."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..errors import UsageError
+
+err_console = Console(stderr=True)
+
+
+def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """``["a=b", "c=d"]`` -> ``{"a": "b", "c": "d"}`` (for --map)."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        key, sep, target = value.partition("=")
+        if not sep or not key or not target:
+            raise UsageError(f"{option} {value!r}: expected FIELD=COLUMN")
+        out[key.strip()] = target.strip()
+    return out
+
+
+@contextmanager
+def progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A counting progress line on stderr (only on a terminal and without --quiet)."""
+    if quiet or not err_console.is_terminal:
+        yield lambda n: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} records"),
+                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def write_json_report(path: str | None, data: dict[str, Any]) -> None:
+    if not path:
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,65 @@
+"""``prefkit convert``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..convert import ConvertReport, convert
+from ..pairing import STRATEGIES
+from ..readers import FORMATS
+from ..readers.pairwise import parse_verdicts
+from ..writers import WRITERS
+from .common import err_console, parse_pairs, progress, write_json_report
+
+
+def command(
+    inputs: list[Path] = typer.Argument(..., help="Raw files: .json (array), .jsonl, .csv, .tsv or .parquet."),
+    output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
+    fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
+    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITERS)}."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL). Default: <output>.rejects.jsonl when needed."),
+    pairing: str = typer.Option("best-vs-worst", "--pairing", help=f"How scores/ranks become pairs: {', '.join(STRATEGIES)}."),
+    min_margin: float = typer.Option(0.0, "--min-margin", help="Pair only answers whose scores differ by more than this."),
+    mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN: which input key holds a field (repeatable)."),
+    verdict: list[str] = typer.Option([], "--verdict", help="pairwise verdict values, LABEL=V1,V2 (LABEL: a, b, tie, failed)."),
+    dedup: bool = typer.Option(False, "--dedup", help="Send exact duplicate rows to the rejects file."),
+    register: str | None = typer.Option(None, "--register", help="Register the output under this name in dataset_info.json."),
+    dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
+    force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
+    report_json: Path | None = typer.Option(None, "--report-json", help="Write the machine-readable report here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
+) -> None:
+    """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
+    with progress("converting", quiet) as tick:
+        report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to,
+                         rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
+                         mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
+                         dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
+                         force=force, progress=tick)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    if not quiet:
+        summary(report)
+
+
+def summary(report: ConvertReport) -> None:
+    table = Table(title=f"prefkit convert -> {report.output} ({report.to})", title_justify="left")
+    table.add_column("source")
+    table.add_column("format")
+    for name in ("records", "accepted", "rejected"):
+        table.add_column(name, justify="right")
+    for s in report.sources:
+        table.add_row(s.path, s.format, f"{s.input_records:,}", f"{s.accepted:,}", f"{s.rejected:,}")
+    err_console.print(table)
+    rows = "KTO examples" if report.to == "kto" else "pairs"
+    err_console.print(f"{report.pairs_written:,} {rows} written; {report.exact_duplicates:,} exact and "
+                      f"{report.prompt_duplicates:,} prompt-level duplicates")
+    if report.rejected_by_reason:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
+        err_console.print(f"rejected: {reasons} -> {report.rejects_file}", highlight=False)
+    if report.notes:
+        err_console.print("noted: " + ", ".join(f"{k} {v:,}" for k, v in report.notes.items()), highlight=False)
+    if report.registered:
+        err_console.print(f"registered as {report.registered!r} in dataset_info.json", highlight=False)

@@ -1,0 +1,38 @@
+"""``prefkit register``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import DataError, UsageError
+from ..registry import register as register_file
+from ..registry_check import check
+from .common import err_console
+
+
+def command(
+    name: str | None = typer.Argument(None, help="Dataset name to register (no blanks)."),
+    file: Path | None = typer.Option(None, "--file", help="The dataset file, inside --dataset-dir."),
+    dataset_dir: Path = typer.Option(..., "--dataset-dir", help="LLaMA-Factory dataset dir holding dataset_info.json."),
+    fmt: str | None = typer.Option(None, "--format", help="sharegpt, alpaca or kto (default: detected)."),
+    force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
+    lint: bool = typer.Option(False, "--check", help="Check the whole dataset_info.json instead; exit 1 on problems."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Register a dataset file in dataset_info.json, or check the whole registry with --check."""
+    if lint:
+        problems = check(str(dataset_dir))
+        for problem in problems:
+            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        if problems:
+            raise DataError(f"{len(problems)} problem(s) in {dataset_dir}/dataset_info.json")
+        if not quiet:
+            err_console.print(f"{dataset_dir}/dataset_info.json: ok", highlight=False)
+        return
+    if not name or file is None:
+        raise UsageError("give NAME and --file (or --check)")
+    entry = register_file(name, str(file), str(dataset_dir), force=force, kind=fmt)
+    if not quiet:
+        err_console.print(f"registered {name!r}: {entry}", markup=False, highlight=False, soft_wrap=True)

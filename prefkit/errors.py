@@ -1,0 +1,28 @@
+"""prefkit's errors. Each message is one line that says what is wrong, where, and how to fix it.
+
+The CLI turns a PrefkitError into ``Error: <message>`` on stderr and exits with ``exit_code``.
+"""
+
+
+class PrefkitError(Exception):
+    """A problem the user can fix. Exit code 2: usage, missing file, bad configuration."""
+
+    exit_code = 2
+
+
+class UsageError(PrefkitError):
+    """Options that do not fit together, an unknown format name, a bad --map."""
+
+
+class InputError(PrefkitError):
+    """An input that cannot be read at all (missing, unreadable, empty, not the declared format)."""
+
+
+class RegistryError(PrefkitError):
+    """dataset_info.json cannot be read or the requested change conflicts with it."""
+
+
+class DataError(PrefkitError):
+    """The data was read but has errors (exit 1)."""
+
+    exit_code = 1

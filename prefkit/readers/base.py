@@ -1,0 +1,144 @@
+"""What every reader shares: options, field look-up with ``--map``, and turning problems into rejects.
+
+A reader is a function ``(rows, options) -> Iterator[PreferencePair | KtoExample | Reject | Note]``.
+It must account for every row: each yields at least one record (with ``provenance.index`` = the row's
+index) or exactly one Reject for it. ``prefkit.convert`` checks this and fails loudly otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..records import RECORD_CHECKS, KtoExample, Message, Note, PreferencePair, Provenance, Reject, RowProblem
+from ..sources import Row
+
+Item = PreferencePair | KtoExample | Reject | Note
+Reader = Callable[[Iterable[Row], "ReadOptions"], Iterator[Item]]
+
+
+@dataclass
+class ReadOptions:
+    target: str = "sharegpt"  # sharegpt | alpaca | kto: readers with a KTO signal use it when "kto"
+    pairing: str = "best-vs-worst"
+    min_margin: float = 0.0
+    # FIELD=COLUMN overrides from --map: which input key holds each logical field (and sharegpt tags).
+    mapping: dict[str, str] = field(default_factory=dict)
+    # pairwise verdict values: {"a": [...], "b": [...], "tie": [...], "failed": [...]}
+    verdicts: dict[str, list[str]] | None = None
+    format: str = ""
+
+    @property
+    def kto(self) -> bool:
+        return self.target == "kto"
+
+
+def reject(row: Row, reason: str, message: str) -> Reject:
+    return Reject(source=row.source, index=row.index, line=row.line, reason=reason,
+                  message=message, record=row.data)
+
+
+def provenance(row: Row, fmt: str, merged: list[int] | None = None) -> Provenance:
+    return Provenance(source=row.source, index=row.index, line=row.line, format=fmt, merged=merged or [])
+
+
+def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> Reader:
+    """Build a reader from a per-row function. Parse errors, RowProblems and invalid records become
+    rejects; a row that yields no record at all becomes a ``no_pairs`` reject."""
+
+    def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
+        for row in rows:
+            if row.error is not None:
+                yield reject(row, "invalid_json" if row.error.startswith("invalid JSON") else "unparsable_row",
+                             row.error)
+                continue
+            if not isinstance(row.data, dict):
+                yield reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
+                continue
+            try:
+                items = list(convert(row, options))
+            except RowProblem as problem:
+                yield reject(row, problem.reason, problem.message)
+                continue
+            except ValidationError as err:
+                yield reject(row, *describe_validation(err))
+                continue
+            if not any(isinstance(i, (PreferencePair, KtoExample)) for i in items):
+                # Readers raise RowProblem with a precise reason; this is the fallback.
+                what = "KTO example" if options.kto else "preference pair"
+                yield reject(row, "no_pairs", f"record yields no {what}")
+                continue
+            yield from items
+
+    read.__name__ = f"read_{fmt.replace('-', '_')}"
+    return read
+
+
+def describe_validation(err: ValidationError) -> tuple[str, str]:
+    """(reason code, message) for the first problem; prefkit's own checks carry their code as the type."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    reason = first["type"] if first["type"] in RECORD_CHECKS else "invalid_record"
+    return reason, f"{where}: {first['msg']}{more}"
+
+
+def get(row: Row, options: ReadOptions, name: str, *defaults: str, required: bool = True) -> Any:
+    """The value of logical field ``name``: the ``--map``-ed column, else the first default key present."""
+    data = row.data
+    if name in options.mapping:
+        key = options.mapping[name]
+        if key in data:
+            return data[key]
+        if required:
+            raise RowProblem("missing_field", f"field {key!r} (mapped to {name}) is missing")
+        return None
+    for key in defaults or (name,):
+        if key in data:
+            return data[key]
+    if required:
+        raise RowProblem("missing_field", f"field {' / '.join(repr(k) for k in defaults or (name,))} is missing")
+    return None
+
+
+def text(value: Any, where: str) -> str:
+    """A response or prompt text: strings only (numbers or booleans in a text field are data errors)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise RowProblem("missing_field", f"{where} is missing")
+    raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")
+
+
+def nonempty(value: str, where: str) -> str:
+    if not value.strip():
+        raise RowProblem("empty_response", f"{where} is empty")
+    return value
+
+
+def assistant(content: str) -> Message:
+    return Message(role="assistant", content=content)
+
+
+def user(content: str) -> Message:
+    return Message(role="user", content=content)
+
+
+def content_text(value: Any, where: str) -> str:
+    """Message content: a string, or a list of typed parts of which only text parts are allowed
+    (``[{"type": "text", "text"|"value": ...}]``, as OpenAI and LLaMA-Factory v1 files store it)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for i, part in enumerate(value):
+            if not isinstance(part, dict) or part.get("type", "text") != "text":
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise RowProblem("unsupported_content", f"{where}[{i}]: only text parts are supported, got {kind!r}")
+            piece = part.get("text", part.get("value"))
+            parts.append(text(piece, f"{where}[{i}].text"))
+        return "".join(parts)
+    raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")

@@ -1,0 +1,114 @@
+"""``--from oasst``: the OpenAssistant message-tree export (one tree a line).
+
+A tree is ``{"prompt": {"text", "role": "prompter", "replies": [...]}}`` with replies nested to any depth;
+assistant replies carry ``rank`` (0 = best) when ranked. Every group of sibling assistant replies with
+two or more ranks yields pairs (``--pairing``) whose prompt is the conversation path down to them.
+
+- A group whose replies have no rank at all counts as ``unranked_group``; a group where only some
+  replies are ranked counts as ``partly_ranked_group`` and is not paired (the unranked replies were
+  never compared with the others). Deleted messages and their subtrees are left out
+  (``deleted_message``). These are counts in the report; the tree is rejected (``no_ranked_replies``)
+  only when nothing in it yields a pair.
+- ``--to kto``: every assistant reply with ``+1``/``-1`` emoji votes becomes a KTO example, desirable
+  when ``+1`` outnumbers ``-1`` (equal votes give no example, ``tied_votes``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from .. import pairing
+from ..records import KtoExample, Message, Note, PreferencePair
+from ..sources import Row
+from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
+
+_ROLE = {"prompter": "user", "assistant": "assistant"}
+
+
+def _message(node: Any, path: str) -> Message:
+    if not isinstance(node, dict):
+        raise RowProblem("bad_type", f"{path}: expected a message object")
+    role = _ROLE.get(node.get("role"))
+    if role is None:
+        raise RowProblem("bad_role", f"{path}.role: expected 'prompter' or 'assistant', got {node.get('role')!r}")
+    return Message(role=role, content=text(node.get("text"), f"{path}.text"))
+
+
+def _walk(node: dict[str, Any], history: list[Message], path: str, notes: Counter) -> Iterator[tuple[list[Message], list[dict[str, Any]], str]]:
+    """Yield (conversation up to and including a prompter node, its assistant replies, path) for every
+    prompter node in the tree, and recurse into every reply."""
+    conversation = history + [_message(node, path)]
+    replies = node.get("replies") or []
+    if not isinstance(replies, list):
+        raise RowProblem("bad_type", f"{path}.replies: expected a list")
+    live = []
+    for i, reply in enumerate(replies):
+        if isinstance(reply, dict) and reply.get("deleted"):
+            notes["deleted_message"] += 1
+            continue
+        live.append((i, reply))
+    if conversation[-1].role == "user":
+        yield conversation, [r for _, r in live], path
+    for i, reply in live:
+        yield from _walk(reply, conversation, f"{path}.replies[{i}]", notes)
+
+
+def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
+    root = get(row, options, "prompt", "prompt")
+    if not isinstance(root, dict):
+        raise RowProblem("bad_type", "prompt: expected the root message object")
+    notes: Counter = Counter()
+    out: list[Item] = []
+    for conversation, replies, path in _walk(root, [], "prompt", notes):
+        if options.kto:
+            out += _kto(row, conversation, replies, path, notes)
+            continue
+        if len(replies) < 2:
+            continue
+        ranked = [r for r in replies if isinstance(r.get("rank"), int)]
+        if not ranked:
+            notes["unranked_group"] += 1
+            continue
+        if len(ranked) < len(replies):
+            notes["partly_ranked_group"] += 1
+            continue
+        candidates = [(_message(r, f"{path}.replies[{i}]"), -float(r["rank"])) for i, r in enumerate(ranked)]
+        for good, bad, margin in pairing.pairs([(m.content, s) for m, s in candidates], options.pairing,
+                                               options.min_margin):
+            out.append(PreferencePair(prompt=conversation, chosen=Message(role="assistant", content=good),
+                                      rejected=Message(role="assistant", content=bad),
+                                      chosen_score=None, metadata={"rank_margin": margin, "path": path},
+                                      provenance=provenance(row, "oasst")))
+    if not any(isinstance(i, (PreferencePair, KtoExample)) for i in out):
+        what = "no assistant reply with +1/-1 votes" if options.kto else "no sibling replies with ranks"
+        summary = ", ".join(f"{k}={v}" for k, v in sorted(notes.items()))
+        raise RowProblem("no_ranked_replies", f"tree has {what}" + (f" ({summary})" if summary else ""))
+    yield from out
+    for reason, count in notes.items():
+        yield Note(reason, count)
+
+
+def _kto(row: Row, conversation: list[Message], replies: list[dict[str, Any]], path: str, notes: Counter) -> list[Item]:
+    out: list[Item] = []
+    for i, reply in enumerate(replies):
+        emojis = reply.get("emojis") or {}
+        up, down = emojis.get("+1", 0), emojis.get("-1", 0)
+        if not up and not down:
+            continue
+        if up == down:
+            notes["tied_votes"] += 1
+            continue
+        out.append(KtoExample(prompt=conversation, completion=_message(reply, f"{path}.replies[{i}]"), label=up > down,
+                              metadata={"votes": {"+1": up, "-1": down}, "path": path},
+                              provenance=provenance(row, "oasst")))
+    return out
+
+
+read = per_row("oasst", _convert)
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    root = record.get("prompt")
+    return isinstance(root, dict) and root.get("role") == "prompter" and "replies" in root

@@ -1,0 +1,209 @@
+"""``--from openai-logs``: logged calls of the OpenAI chat API with feedback on their answers.
+
+One JSON line per call, as people store them::
+
+    {"request":  {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "..."}], "n": 2},
+     "response": {"id": "...", "choices": [{"index": 0, "message": {"role": "assistant", "content": "..."}}, ...]},
+     "feedback": {"scores": [8, 3]}}
+
+``response`` is what ``ChatCompletion.model_dump()`` returns. ``feedback`` holds one of:
+
+- ``scores``: a score per choice (``null`` for unscored), or ``score`` for a single-choice call;
+- ``thumbs``: ``"up"``/``"down"`` (or ``true``/``false``, ``1``/``-1``) per choice, or ``thumb``;
+- ``preferred``: the index of the preferred choice (the others are worse).
+
+Calls with the same conversation (system + messages) are grouped, so answers from separate calls can be
+compared. Scored answers of a group are paired with ``--pairing``; thumbs up answers are paired with
+thumbs down answers; a preferred choice is paired with each other choice of its call. ``--to kto``:
+thumbs give KTO examples, a preferred choice is desirable and its siblings undesirable.
+
+A call whose answers end up in no pair (say a single scored answer) is rejected as ``unpaired``.
+Grouping holds the scored calls in memory until the end of the input. Keys can be renamed with
+``--map request=... response=... feedback=... scores=... thumbs=... preferred=...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from .. import pairing
+from ..records import KtoExample, Message, PreferencePair
+from ..sources import Row
+from .base import Item, ReadOptions, RowProblem, assistant, describe_validation, provenance, reject, text
+from .openai import normalize
+from .sharegpt import OPENAI_TAGS, conversation
+
+_THUMB = {"up": True, "down": False, "+1": True, "-1": False, "1": True, "true": True, "false": False,
+          "good": True, "bad": False, "0": False}
+
+
+@dataclass
+class _Group:
+    system: str
+    prompt: list[Message]
+    rows: dict[int, Row] = field(default_factory=dict)
+    scored: list[tuple[str, float, int]] = field(default_factory=list)  # (answer, score, row index)
+    thumbs: list[tuple[str, bool, int]] = field(default_factory=list)
+    produced: set[int] = field(default_factory=set)  # calls that already gave pairs (preferred choice)
+
+
+def _key(options: ReadOptions, name: str) -> str:
+    return options.mapping.get(name, name)
+
+
+def _thumb(value: Any, where: str) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    label = _THUMB.get(str(value).strip().lower())
+    if label is None:
+        raise RowProblem("unknown_feedback", f"{where}: expected up/down, got {value!r:.40}")
+    return label
+
+
+def _parse(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str], dict[str, Any]]:
+    data = row.data
+    request, response = data.get(_key(options, "request")), data.get(_key(options, "response"))
+    feedback = data.get(_key(options, "feedback"))
+    for name, value in (("request", request), ("response", response), ("feedback", feedback)):
+        if not isinstance(value, dict):
+            raise RowProblem("missing_field", f"field {_key(options, name)!r} is missing or not an object")
+    messages = normalize(request.get(_key(options, "messages")), OPENAI_TAGS, "request.messages")
+    system, prompt = conversation(messages, OPENAI_TAGS, "request.messages")
+    choices = response.get(_key(options, "choices"))
+    if not isinstance(choices, list) or not choices:
+        raise RowProblem("missing_field", "response.choices is missing or empty")
+    answers = []
+    for i, choice in enumerate(choices):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise RowProblem("missing_field", f"response.choices[{i}].message is missing")
+        answers.append(text(message.get("content"), f"response.choices[{i}].message.content"))
+    return system or "", prompt, answers, feedback
+
+
+def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[list[float | None], list[bool | None], int | None]:
+    def per_choice(plural: str, singular: str) -> list[Any] | None:
+        if _key(options, plural) in feedback:
+            values = feedback[_key(options, plural)]
+            if not isinstance(values, list) or len(values) != n:
+                raise RowProblem("bad_type", f"feedback.{_key(options, plural)}: expected a list of {n} (one per choice)")
+            return values
+        if singular in feedback:
+            if n != 1:
+                raise RowProblem("bad_type", f"feedback.{singular}: the call has {n} choices; use {plural}")
+            return [feedback[singular]]
+        return None
+
+    raw_scores = per_choice("scores", "score")
+    scores: list[float | None] = [None] * n
+    for i, s in enumerate(raw_scores or []):
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float))):
+            raise RowProblem("bad_type", f"feedback.scores[{i}]: expected a number, got {s!r:.40}")
+        scores[i] = s
+    thumbs = [_thumb(t, f"feedback.thumbs[{i}]") for i, t in enumerate(per_choice("thumbs", "thumb") or [None] * n)]
+    preferred = feedback.get(_key(options, "preferred"))
+    if preferred is not None and (isinstance(preferred, bool) or not isinstance(preferred, int) or not 0 <= preferred < n):
+        raise RowProblem("bad_type", f"feedback.preferred: expected a choice index 0..{n - 1}, got {preferred!r:.40}")
+    if raw_scores is None and all(t is None for t in thumbs) and preferred is None:
+        raise RowProblem("no_feedback", "feedback has no scores, thumbs or preferred choice")
+    return scores, thumbs, preferred
+
+
+def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
+    groups: dict[bytes, _Group] = {}
+    for row in rows:
+        if row.error is not None:
+            yield reject(row, "invalid_json", row.error)
+            continue
+        if not isinstance(row.data, dict):
+            yield reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
+            continue
+        try:
+            system, prompt, answers, feedback = _parse(row, options)
+            scores, thumbs, preferred = _signals(feedback, len(answers), options)
+            made = list(_preferred(row, options, system, prompt, answers, preferred)) if preferred is not None else []
+        except RowProblem as problem:
+            yield reject(row, problem.reason, problem.message)
+            continue
+        except ValidationError as err:
+            yield reject(row, *describe_validation(err))
+            continue
+        yield from made
+        key = orjson.dumps([system, [m.model_dump() for m in prompt]])
+        group = groups.setdefault(key, _Group(system, prompt))
+        used = False
+        for answer, score, thumb in zip(answers, scores, thumbs):
+            if score is not None:
+                group.scored.append((answer, float(score), row.index))
+                used = True
+            if thumb is not None:
+                group.thumbs.append((answer, thumb, row.index))
+                used = True
+        if used:
+            group.rows[row.index] = row
+            if made:
+                group.produced.add(row.index)
+        elif not made:
+            yield reject(row, "unpaired", "no choice of this call has feedback")
+    for group in groups.values():
+        yield from _finish(group, options)
+
+
+def _preferred(row: Row, options: ReadOptions, system: str, prompt: list[Message], answers: list[str],
+               preferred: int) -> Iterator[Item]:
+    best = answers[preferred]
+    others = [a for i, a in enumerate(answers) if i != preferred]
+    if options.kto:
+        for answer, label in [(best, True)] + [(a, False) for a in others]:
+            yield KtoExample(system=system, prompt=prompt, completion=assistant(answer), label=label,
+                             provenance=provenance(row, "openai-logs"))
+        return
+    pairs = pairing.pairs([(best, 1.0)] + [(a, 0.0) for a in others], "best-vs-each-lower")
+    if not pairs:
+        raise RowProblem("identical_responses", "the preferred choice is identical to every other choice")
+    for good, bad, _ in pairs:
+        yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
+                             provenance=provenance(row, "openai-logs"))
+
+
+def _finish(group: _Group, options: ReadOptions) -> Iterator[Item]:
+    covered: set[int] = set(group.produced)
+    out: list[Item] = []
+
+    def add(make, index: int, merged: list[int]) -> None:
+        try:
+            out.append(make(provenance(group.rows[index], "openai-logs", merged)))
+            covered.update([index, *merged])
+        except ValidationError:
+            pass  # an unusable combination (e.g. an empty answer); its calls may still pair otherwise
+
+    if options.kto:
+        for answer, label, index in group.thumbs:
+            add(lambda p, a=answer, l=label: KtoExample(system=group.system, prompt=group.prompt,
+                                                        completion=assistant(a), label=l, provenance=p), index, [])
+    else:
+        for candidates in ([(a, s, i) for a, s, i in group.scored],
+                           [(a, 1.0 if t else 0.0, i) for a, t, i in group.thumbs]):
+            index_of = {a: i for a, _, i in candidates}
+            for good, bad, margin in pairing.pairs([(a, s) for a, s, _ in candidates], options.pairing,
+                                                   options.min_margin):
+                gi, bi = index_of[good], index_of[bad]
+                add(lambda p, g=good, b=bad: PreferencePair(system=group.system, prompt=group.prompt,
+                                                            chosen=assistant(g), rejected=assistant(b), provenance=p),
+                    gi, [bi] if bi != gi else [])
+    yield from out
+    for index, row in group.rows.items():
+        if index not in covered:
+            yield reject(row, "unpaired", "no other answer to the same conversation to pair with"
+                         if not options.kto else "no thumbs up/down to turn into a KTO example")
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    return isinstance(record.get("request"), dict) and isinstance(record.get("response"), dict)

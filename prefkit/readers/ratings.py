@@ -1,0 +1,100 @@
+"""``--from ratings``: a prompt with several completions, each with a score (UltraFeedback-like).
+
+Accepted shapes (field names can be changed with ``--map``):
+
+- ``{"prompt": "...", "completions": [{"response": "...", "score": 8.5}, ...]}``: the prompt may also
+  be ``instruction`` or ``question``, or a list of role/content messages; each completion's text is
+  ``response`` / ``text`` / ``output`` / ``content``, its score ``score`` / ``overall_score`` / ``rating``;
+- ``{"prompt": "...", "responses": ["...", ...], "scores": [8.5, ...]}``: parallel lists.
+
+Pairs are made by ``--pairing`` (see prefkit.pairing). A completion with no numeric score is left out
+and counted (``unscored_completion``); a prompt left with fewer than two distinct scores is rejected
+(``no_pairs``). ``--to kto`` is not offered: scores have no absolute desirable/undesirable line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .. import pairing
+from ..records import Message, Note, PreferencePair
+from ..sources import Row
+from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
+from .sharegpt import OPENAI_TAGS, conversation
+
+TEXT_KEYS = ("response", "text", "output", "content", "completion")
+SCORE_KEYS = ("score", "overall_score", "rating", "reward")
+
+
+def prompt_messages(value: Any, field: str) -> tuple[str, list[Message]]:
+    """(system, messages) from a prompt string or a list of role/content messages."""
+    if isinstance(value, list):
+        system, messages = conversation(value, OPENAI_TAGS, field)
+        return system or "", messages
+    return "", [user(text(value, field))]
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]:
+    completions = get(row, options, "completions", "completions", required=False)
+    if completions is not None:
+        if not isinstance(completions, list):
+            raise RowProblem("bad_type", "completions: expected a list")
+        text_key, score_key = options.mapping.get("response"), options.mapping.get("score")
+        out = []
+        for i, c in enumerate(completions):
+            if not isinstance(c, dict):
+                raise RowProblem("bad_type", f"completions[{i}]: expected an object")
+            tk = text_key or next((k for k in TEXT_KEYS if k in c), None)
+            if tk is None or tk not in c:
+                raise RowProblem("missing_field", f"completions[{i}]: no text field ({'/'.join(TEXT_KEYS)})")
+            sk = score_key or next((k for k in SCORE_KEYS if k in c), None)
+            out.append((text(c[tk], f"completions[{i}].{tk}"), _score(c.get(sk)) if sk else None))
+        return out
+    responses = get(row, options, "responses", "responses", "answers")
+    scores = get(row, options, "scores", "scores", "ratings")
+    if not isinstance(responses, list) or not isinstance(scores, list):
+        raise RowProblem("bad_type", "responses and scores must be lists")
+    if len(responses) != len(scores):
+        raise RowProblem("bad_type", f"{len(responses)} responses but {len(scores)} scores")
+    return [(text(r, f"responses[{i}]"), _score(s)) for i, (r, s) in enumerate(zip(responses, scores))]
+
+
+def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
+    if options.kto:
+        raise RowProblem("no_kto_signal", "ratings have no desirable/undesirable label; convert to pairs instead")
+    system, prompt = prompt_messages(get(row, options, "prompt", "prompt", "instruction", "question"), "prompt")
+    scored = candidates(row, options)
+    unscored = sum(1 for _, s in scored if s is None)
+    made = pairing.pairs([(t, s) for t, s in scored if s is not None], options.pairing, options.min_margin)
+    if not made:
+        raise RowProblem("no_pairs", f"{len(scored)} completion(s), {len(scored) - unscored} scored: "
+                                     "no two distinct answers with different scores")
+    if unscored:
+        yield Note("unscored_completion", unscored)
+    score_of = {t: s for t, s in scored if s is not None}
+    for good, bad, margin in made:
+        yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
+                             chosen_score=score_of[good], rejected_score=score_of[bad],
+                             provenance=provenance(row, "ratings"))
+
+
+read = per_row("ratings", _convert)
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    comps = record.get("completions")
+    if isinstance(comps, list) and comps and isinstance(comps[0], dict):
+        return any(k in comps[0] for k in SCORE_KEYS)
+    return isinstance(record.get("responses"), list) and isinstance(record.get("scores"), list)

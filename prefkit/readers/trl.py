@@ -1,0 +1,83 @@
+"""``--from trl``: TRL's preference datasets, standard and conversational, explicit or implicit prompt.
+
+- standard, explicit prompt: ``{"prompt": "...", "chosen": "...", "rejected": "..."}``;
+- conversational, explicit prompt: ``prompt`` a list of role/content messages, ``chosen`` and
+  ``rejected`` lists holding the assistant answer;
+- implicit prompt: no ``prompt``; ``chosen`` and ``rejected`` are whole conversations sharing their
+  beginning, which becomes the prompt. LLaMA-Factory v1's ``chosen_messages`` / ``rejected_messages``
+  (content as typed parts) are read the same way.
+
+An answer of more than one message is rejected (``multi_message_answer``): LLaMA-Factory's ranking
+formats hold one answer message. Implicit conversations that differ before their final answer are
+rejected as ``divergent_history``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..records import Message, PreferencePair
+from ..sources import Row
+from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
+from .sharegpt import OPENAI_TAGS, conversation
+
+
+def _messages(value: Any, field: str) -> tuple[str | None, list[Message]]:
+    return conversation(value, OPENAI_TAGS, field)
+
+
+def _one_answer(value: Any, field: str) -> Message:
+    if isinstance(value, str):
+        return assistant(value)
+    _, messages = _conversation_tail(value, field)
+    if len(messages) != 1:
+        raise RowProblem("multi_message_answer", f"{field}: expected one assistant message, got {len(messages)}")
+    return messages[0]
+
+
+def _conversation_tail(value: Any, field: str) -> tuple[None, list[Message]]:
+    """An answer list: assistant messages that continue a prompt (so they start on an even turn)."""
+    if not isinstance(value, list):
+        raise RowProblem("bad_type", f"{field}: expected a string or a list of messages")
+    _, messages = conversation([{"role": "user", "content": "."}] + value, OPENAI_TAGS, field)
+    return None, messages[1:]
+
+
+def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
+    chosen = get(row, options, "chosen", "chosen", "chosen_messages")
+    rejected = get(row, options, "rejected", "rejected", "rejected_messages")
+    prompt = get(row, options, "prompt", "prompt", required=False)
+    system: str | None = None
+    if prompt is not None:
+        if isinstance(prompt, str):
+            messages = [user(prompt)]
+        else:
+            system, messages = _messages(prompt, "prompt")
+        good, bad = _one_answer(chosen, "chosen"), _one_answer(rejected, "rejected")
+    else:
+        if isinstance(chosen, str) or isinstance(rejected, str):
+            raise RowProblem("missing_field", "field 'prompt' is missing (strings need an explicit prompt)")
+        system, full_chosen = _messages(chosen, "chosen")
+        system_r, full_rejected = _messages(rejected, "rejected")
+        if full_chosen[:-1] != full_rejected[:-1] or system != system_r:
+            raise RowProblem("divergent_history", "chosen and rejected differ before their final answers")
+        if len(full_chosen) < 2 or full_chosen[-1].role != "assistant":
+            raise RowProblem("no_final_answer", "chosen must end with an assistant answer")
+        messages, good, bad = full_chosen[:-1], full_chosen[-1], full_rejected[-1]
+    yield PreferencePair(system=system or "", prompt=messages, chosen=good, rejected=bad,
+                         provenance=provenance(row, "trl"))
+
+
+read = per_row("trl", _convert)
+
+
+def sniff(record: dict[str, Any]) -> bool:
+    if "chosen_messages" in record and "rejected_messages" in record:
+        return True
+    if "chosen" not in record or "rejected" not in record or "conversations" in record or "messages" in record:
+        return False
+    chosen = record["chosen"]
+    if isinstance(chosen, str):
+        return isinstance(record.get("prompt"), (str, list)) and "\n\nAssistant:" not in chosen
+    return isinstance(chosen, list)

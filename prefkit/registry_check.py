@@ -1,0 +1,70 @@
+"""``prefkit register --check``: lint a whole dataset_info.json, one line per problem.
+
+Checks: the schema (known keys and types: LLaMA-Factory silently ignores unknown ones), that every
+``file_name`` exists inside the dataset dir, that mapped columns are present in the file's first
+records, and that the role/content tags are those the messages use.
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import islice
+from typing import Any
+
+from .errors import PrefkitError
+from .jsonschemas import errors as schema_errors
+from .registry import info_path, load
+from .sources import iter_rows
+
+SAMPLE = 5
+DEFAULT_TAGS = {"role_tag": "from", "content_tag": "value"}
+
+
+def check(dataset_dir: str) -> list[str]:
+    path = info_path(dataset_dir)
+    if not os.path.exists(path):
+        return [f"{path}: no such file"]
+    info = load(dataset_dir)
+    problems = [f"{path}: {name}: {msg}" if name != "(record)" else f"{path}: {msg}"
+                for name, msg in schema_errors("dataset_info", info)]
+    for name, entry in info.items():
+        if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
+            problems += [f"{path}: {name}: {p}" for p in _check_file(dataset_dir, entry)]
+    return problems
+
+
+def _check_file(dataset_dir: str, entry: dict[str, Any]) -> list[str]:
+    file_name = entry["file_name"]
+    target = os.path.normpath(os.path.join(dataset_dir, file_name))
+    if os.path.relpath(target, dataset_dir).startswith(os.pardir):
+        return [f"file_name {file_name!r} points outside the dataset dir"]
+    if os.path.isdir(target):
+        return []  # a folder of files: LLaMA-Factory loads them all; columns are not sampled
+    if not os.path.isfile(target):
+        return [f"file_name {file_name!r} does not exist in {dataset_dir}"]
+    try:
+        rows = [r for r in islice(iter_rows(target), SAMPLE)]
+    except PrefkitError as err:
+        return [f"file_name {file_name!r}: {err}"]
+    records = [r.data for r in rows if r.error is None and isinstance(r.data, dict)]
+    if not records:
+        return [f"file_name {file_name!r}: no readable records"]
+    problems = []
+    columns = entry.get("columns") or {}
+    if not columns:  # LLaMA-Factory's defaults by formatting
+        formatting = entry.get("formatting", "alpaca")
+        columns = {"messages": "conversations"} if formatting != "alpaca" else {"prompt": "instruction"}
+    for field, column in columns.items():
+        if not any(column in r for r in records):
+            problems.append(f"column {column!r} (columns.{field}) is not in the first {len(records)} records")
+    messages_column = columns.get("messages")
+    if entry.get("formatting") in ("sharegpt", "openai") and messages_column:
+        tags = {**DEFAULT_TAGS, **(entry.get("tags") or {})}
+        first = next((r[messages_column] for r in records if isinstance(r.get(messages_column), list)
+                      and r[messages_column]), None)
+        if first and isinstance(first[0], dict):
+            for tag in ("role_tag", "content_tag"):
+                if tags[tag] not in first[0]:
+                    problems.append(f"tags.{tag} is {tags[tag]!r} but messages have keys "
+                                    f"{', '.join(sorted(first[0]))}")
+    return problems

@@ -1,0 +1,20 @@
+"""Writers: ``--to`` name -> Writer class."""
+
+from __future__ import annotations
+
+from ..errors import UsageError
+from .alpaca import AlpacaWriter
+from .base import AtomicOutput, Writer
+from .kto import KtoWriter
+from .sharegpt import SharegptWriter
+
+WRITERS: dict[str, type[Writer]] = {"sharegpt": SharegptWriter, "alpaca": AlpacaWriter, "kto": KtoWriter}
+
+
+def get_writer(name: str) -> Writer:
+    if name not in WRITERS:
+        raise UsageError(f"unknown output format {name!r} for --to; choose one of {', '.join(WRITERS)}")
+    return WRITERS[name]()
+
+
+__all__ = ["WRITERS", "AtomicOutput", "Writer", "get_writer"]

@@ -1,0 +1,32 @@
+"""KTO rows: sharegpt messages ending with the labelled answer, and a boolean ``kto_tag``::
+
+    {"conversations": [{"from": "human", "value": "..."}, {"from": "gpt", "value": "..."}], "kto_tag": true}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import KtoExample
+from .base import Writer
+from .sharegpt import conversation, message
+
+
+class KtoWriter(Writer):
+    name = "kto"
+    ranking = False
+    record_type = KtoExample
+
+    def row(self, record: KtoExample) -> dict[str, Any]:
+        out: dict[str, Any] = {"conversations": conversation(record) + [message(record.completion)],
+                               "kto_tag": record.label}
+        if record.tools:
+            out["tools"] = record.tools
+            self.seen.add("tools")
+        return out
+
+    def columns(self) -> dict[str, str]:
+        cols = {"messages": "conversations", "kto_tag": "kto_tag"}
+        if "tools" in self.seen:
+            cols["tools"] = "tools"
+        return cols

@@ -1,0 +1,44 @@
+"""sharegpt ranking rows, LLaMA-Factory's own layout (as data/dpo_en_demo.json)::
+
+    {"conversations": [{"from": "system", "value": "..."}, {"from": "human", "value": "..."}],
+     "chosen": {"from": "gpt", "value": "..."}, "rejected": {"from": "gpt", "value": "..."}}
+
+The system prompt, when there is one, is the first message (LLaMA-Factory's ``system_tag`` rule);
+``tools`` is a column only when some record has tools.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import KtoExample, Message, PreferencePair
+from .base import Writer
+
+TAG = {"user": "human", "assistant": "gpt", "observation": "observation", "function": "function_call"}
+
+
+def message(m: Message) -> dict[str, str]:
+    return {"from": TAG[m.role], "value": m.content}
+
+
+def conversation(record: PreferencePair | KtoExample) -> list[dict[str, str]]:
+    head = [{"from": "system", "value": record.system}] if record.system else []
+    return head + [message(m) for m in record.prompt]
+
+
+class SharegptWriter(Writer):
+    name = "sharegpt"
+
+    def row(self, record: PreferencePair) -> dict[str, Any]:
+        out: dict[str, Any] = {"conversations": conversation(record), "chosen": message(record.chosen),
+                               "rejected": message(record.rejected)}
+        if record.tools:
+            out["tools"] = record.tools
+            self.seen.add("tools")
+        return out
+
+    def columns(self) -> dict[str, str]:
+        cols = {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}
+        if "tools" in self.seen:
+            cols["tools"] = "tools"
+        return cols

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Creates (or updates) the project environments. Idempotent and incremental: each step is skipped
+# when the requirement files it was made from have not changed.
+#   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
+#   .venv-lf093    LLaMA-Factory 0.9.3 alone, used by parity tests through a subprocess
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+C=requirements/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CONSTRAINT="$PWD/$C"
+
+pip_install() {  # $1 = venv, rest = pip arguments; hides pip's notes about absent local indexes
+  "$1/bin/pip" install -q -c "$C" "${@:2}" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+
+ensure_venv() {  # $1 = dir
+  [ -x "$1/bin/python" ] || "$PY" -m venv "$1"
+}
+
+# 1. main environment -------------------------------------------------------------------------
+ensure_venv .venv
+s=$(stamp pyproject.toml requirements/llamafactory-0.9.5.txt $C)
+if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$s" ]; then
+  echo "[setup] .venv: installing prefkit and LLaMA-Factory 0.9.5 (CPU)..." >&2
+  pip_install .venv -r requirements/llamafactory-0.9.5.txt
+  pip_install .venv --no-deps "llamafactory==0.9.5"
+  # 0.9.5 imports torchaudio unconditionally; the registry build is CUDA-only, so take the
+  # pure-Python fallback by dropping its compiled libraries.
+  pip_install .venv --no-deps "torchaudio==2.11.0"
+  rm -f .venv/lib/python3*/site-packages/torchaudio/lib/*.so
+  pip_install .venv -e ".[dev,label,tables]"
+  echo "$s" > .venv/.setup-stamp
+fi
+
+# 2. LLaMA-Factory 0.9.3 for parity tests (skip with PREFKIT_SKIP_LF093=1) ------------------------
+if [ "${PREFKIT_SKIP_LF093:-0}" != 1 ]; then
+  ensure_venv .venv-lf093
+  s=$(stamp requirements/llamafactory-0.9.3.txt $C)
+  if [ "$(cat .venv-lf093/.setup-stamp 2>/dev/null)" != "$s" ]; then
+    echo "[setup] .venv-lf093: installing LLaMA-Factory 0.9.3 (CPU)..." >&2
+    pip_install .venv-lf093 -r requirements/llamafactory-0.9.3.txt
+    echo "$s" > .venv-lf093/.setup-stamp
+  fi
+fi
+echo "[setup] ready: .venv/bin/prefkit" >&2
