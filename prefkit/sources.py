@@ -126,6 +126,8 @@ def _json_rows(path: str) -> Iterator[Row]:
                                      f" after record {index - 1}")
                 pos += 1
                 skip_ws()
+                if pos >= len(buf):
+                    raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
             start_line = line + buf.count("\n", 0, pos)
             while True:
                 try:

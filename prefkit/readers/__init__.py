@@ -55,17 +55,19 @@ def get_reader(name: str) -> Reader:
 
 
 def detect(rows: list[Row], path: str) -> str:
-    """The format whose sniffer accepts every parsed record among the first ones."""
+    """The format whose sniffer accepts the most of the first records (at least half of them);
+    on a tie the more specific format (earlier in SNIFFERS) wins."""
     records = [r.data for r in islice(rows, SNIFF_RECORDS) if r.error is None and isinstance(r.data, dict)]
     if not records:
         raise InputError(f"{path}: no JSON object among the first records to detect the format from; pass --from")
-    fits = [name for name, sniff in SNIFFERS.items() if all(_safe(sniff, r) for r in records)]
-    if not fits:
-        partly = [name for name, sniff in SNIFFERS.items() if any(_safe(sniff, r) for r in records)]
-        hint = f" (some records look like {', '.join(partly)})" if partly else ""
+    fits = {name: sum(_safe(sniff, r) for r in records) for name, sniff in SNIFFERS.items()}
+    best = max(fits, key=lambda name: fits[name])  # max keeps the first of equal counts
+    if 2 * fits[best] < len(records):
+        partly = [f"{name} ({n}/{len(records)})" for name, n in fits.items() if n]
+        hint = f"; closest: {', '.join(partly)}" if partly else ""
         keys = ", ".join(sorted(records[0])[:8])
         raise InputError(f"{path}: cannot detect the format from keys {keys}{hint}; pass --from FORMAT")
-    return fits[0]
+    return best
 
 
 def _safe(sniff: Callable[[dict[str, Any]], bool], record: dict[str, Any]) -> bool:

@@ -80,10 +80,10 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
 def describe_validation(err: ValidationError) -> tuple[str, str]:
     """(reason code, message) for the first problem; prefkit's own checks carry their code as the type."""
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "record"
+    where = ".".join(str(p) for p in first["loc"])
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     reason = first["type"] if first["type"] in RECORD_CHECKS else "invalid_record"
-    return reason, f"{where}: {first['msg']}{more}"
+    return reason, f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
 
 
 def get(row: Row, options: ReadOptions, name: str, *defaults: str, required: bool = True) -> Any:

@@ -60,7 +60,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         raise RowProblem("divergent_history", f"chosen and rejected differ at turn {turn}, before their final answers")
     prompt = [Message(role=role, content=body) for role, body in chosen_turns[:-1]]
     if m1 or m2:
-        yield Note("merged_consecutive_turns", m1 + m2)
+        yield Note("merged_consecutive_turns")  # records with same-speaker turns merged
     yield PreferencePair(prompt=prompt, chosen=Message(role="assistant", content=chosen_turns[-1][1]),
                          rejected=Message(role="assistant", content=rejected_turns[-1][1]),
                          provenance=provenance(row, "hh-rlhf"))

@@ -201,8 +201,10 @@ def _finish(group: _Group, options: ReadOptions) -> Iterator[Item]:
     yield from out
     for index, row in group.rows.items():
         if index not in covered:
-            yield reject(row, "unpaired", "no other answer to the same conversation to pair with"
-                         if not options.kto else "no thumbs up/down to turn into a KTO example")
+            if options.kto:
+                yield reject(row, "no_kto_signal", "no thumbs up/down or preferred choice to make a KTO example")
+            else:
+                yield reject(row, "unpaired", "no other answer to the same conversation to pair with")
 
 
 def sniff(record: dict[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from ..records import Message, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
-from .sharegpt import OPENAI_TAGS, conversation
+from .sharegpt import OPENAI_TAGS, conversation, to_message
 
 
 def _messages(value: Any, field: str) -> tuple[str | None, list[Message]]:
@@ -30,18 +30,14 @@ def _messages(value: Any, field: str) -> tuple[str | None, list[Message]]:
 def _one_answer(value: Any, field: str) -> Message:
     if isinstance(value, str):
         return assistant(value)
-    _, messages = _conversation_tail(value, field)
-    if len(messages) != 1:
-        raise RowProblem("multi_message_answer", f"{field}: expected one assistant message, got {len(messages)}")
-    return messages[0]
-
-
-def _conversation_tail(value: Any, field: str) -> tuple[None, list[Message]]:
-    """An answer list: assistant messages that continue a prompt (so they start on an even turn)."""
     if not isinstance(value, list):
         raise RowProblem("bad_type", f"{field}: expected a string or a list of messages")
-    _, messages = conversation([{"role": "user", "content": "."}] + value, OPENAI_TAGS, field)
-    return None, messages[1:]
+    if len(value) != 1:
+        raise RowProblem("multi_message_answer", f"{field}: expected one assistant message, got {len(value)}")
+    tag, message = to_message(value[0], OPENAI_TAGS, f"{field}[0]")
+    if message is None or message.role not in ("assistant", "function"):
+        raise RowProblem("bad_role", f"{field}[0]: role {tag!r} is not an assistant turn")
+    return message
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:

@@ -1,0 +1,60 @@
+"""Shared test helpers: fixture paths, the CLI runner, and the LLaMA-Factory venvs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from prefkit.cli import app
+from prefkit.readers import ReadOptions, get_reader
+from prefkit.records import KtoExample, Note, PreferencePair, Reject
+from prefkit.sources import iter_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+# Python interpreters that have LLaMA-Factory (the main venv has 0.9.5, .venv-lf093 has 0.9.3).
+LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", ".venv"), ("0.9.3", ".venv-lf093"))}
+
+
+def fixture(name: str) -> str:
+    return str(FIXTURES / name)
+
+
+def read(name_or_path: str, fmt: str, **options: Any) -> tuple[list[PreferencePair | KtoExample], list[Reject], list[Note]]:
+    """Run one reader over a file; return (records, rejects, notes)."""
+    path = name_or_path if os.sep in name_or_path else fixture(name_or_path)
+    items = list(get_reader(fmt)(iter_rows(path), ReadOptions(**options)))
+    records = [i for i in items if isinstance(i, (PreferencePair, KtoExample))]
+    return records, [i for i in items if isinstance(i, Reject)], [i for i in items if isinstance(i, Note)]
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> str:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def load_output(path: str | Path) -> list[dict[str, Any]]:
+    text = Path(path).read_text(encoding="utf-8")
+    if str(path).endswith(".json"):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def raw(name: str) -> list[Any]:
+    """The records of a fixture file, as plain JSON."""
+    return load_output(fixture(name))

@@ -1,0 +1,64 @@
+"""Writers: LLaMA-Factory rows valid against schemas/, entries generated from the same columns."""
+
+import pytest
+
+from conftest import fixture, load_output
+from prefkit import convert
+from prefkit.jsonschemas import errors as schema_errors
+from prefkit.records import KtoExample, Message, PreferencePair, Provenance, RowProblem
+from prefkit.writers import get_writer
+
+SCHEMA = {"sharegpt": "sharegpt_ranking", "alpaca": "alpaca_ranking", "kto": "kto"}
+
+
+@pytest.mark.parametrize("to", ["sharegpt", "alpaca", "kto"])
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_written_rows_satisfy_the_schema_and_the_entry_names_their_columns(tmp_path, to, suffix):
+    out = tmp_path / f"out{suffix}"
+    report = convert([fixture("dpo_en_demo.sample.json")], str(out), to=to)
+    rows = load_output(out)
+    assert len(rows) == report.pairs_written == (40 if to == "kto" else 20)
+    for row in rows:
+        assert schema_errors(SCHEMA[to], row) == []
+    columns = report.dataset_info_entry["columns"]
+    for column in columns.values():
+        assert any(column in row for row in rows)
+    if to == "alpaca":  # system and history appear because the sample has both
+        assert {"system", "history"} <= set(columns)
+        assert all(len(turn) == 2 for row in rows for turn in row.get("history", []))
+    assert report.dataset_info_entry["file_name"] == f"out{suffix}"
+
+
+def test_schema_reports_every_violation_with_its_path():
+    problems = schema_errors("sharegpt_ranking", {"conversations": [{"from": "bot", "value": 1}],
+                                                  "chosen": {"from": "gpt"}})
+    paths = [p for p, _ in problems]
+    assert "conversations[0].from" in paths and "conversations[0].value" in paths
+    assert "chosen" in paths and "(record)" in paths  # chosen.value missing, rejected missing
+
+
+def _pair(**kw):
+    base = dict(prompt=[Message(role="user", content="q")], chosen=Message(role="assistant", content="a"),
+                rejected=Message(role="assistant", content="b"), provenance=Provenance(source="s", index=0))
+    return PreferencePair(**{**base, **kw})
+
+
+def test_alpaca_refuses_what_it_cannot_hold():
+    writer = get_writer("alpaca")
+    with pytest.raises(RowProblem) as err:
+        writer.row(_pair(tools='[{"name": "f"}]'))
+    assert err.value.reason == "alpaca_cannot_hold_tools"
+    with pytest.raises(RowProblem):
+        writer.row(_pair(prompt=[Message(role="user", content="q"), Message(role="function", content="{}"),
+                                 Message(role="observation", content="r")]))
+
+
+def test_sharegpt_inline_system_and_tools_column():
+    writer = get_writer("sharegpt")
+    row = writer.row(_pair(system="sys", tools="[]x"))
+    assert row["conversations"][0] == {"from": "system", "value": "sys"} and row["tools"] == "[]x"
+    assert writer.entry("f.json")["columns"]["tools"] == "tools"
+    kto = get_writer("kto").row(KtoExample(prompt=[Message(role="user", content="q")], label=False,
+                                           completion=Message(role="assistant", content="a"),
+                                           provenance=Provenance(source="s", index=0)))
+    assert kto == {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "kto_tag": False}

