@@ -15,7 +15,6 @@ Every input record is written (possibly as several pairs) or sent to the rejects
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -117,8 +116,9 @@ def _adapt(record: PreferencePair | KtoExample, writer: Writer) -> list[Preferen
                   record.model_dump(mode="json"), p.line)
 
 
-def _digest(value: Any) -> bytes:
-    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+def _prompt_key(record: PreferencePair | KtoExample) -> int:
+    """Python's 64-bit hash: stable within a run, which is all duplicate counting needs."""
+    return hash((record.system, record.tools, tuple((m.role, m.content) for m in record.prompt)))
 
 
 def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "sharegpt",
@@ -146,8 +146,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     rejects_path = rejects or default_rejects_path(output)
     reasons: Counter = Counter()
     notes: Counter = Counter()
-    exact_seen: set[bytes] = set()
-    prompt_seen: dict[bytes, tuple[str, int]] = {}
+    exact_seen: set[int] = set()
+    prompt_seen: dict[int, int] = {}  # prompt hash -> first record that had it (source number << 40 | index)
     seen_total = 0
 
     with AtomicOutput(output) as out, AtomicOutput(rejects_path, lines=True) as rej:
@@ -156,7 +156,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             reasons[item.reason] += 1
             cover.mark(item.index, _REJECTED)
 
-        for path in inputs:
+        for source_no, path in enumerate(inputs):
             rows: Iterator[Row] = iter_rows(path)
             name = fmt
             if fmt == "auto":
@@ -187,7 +187,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                         reject_item(Reject(p.source, p.index, problem.reason, problem.message,
                                            record.model_dump(mode="json"), p.line), cover)
                         continue
-                    exact = _digest(row)
+                    data = orjson.dumps(row)
+                    exact = hash(data)
                     if exact in exact_seen:
                         report.exact_duplicates += 1
                         if dedup:
@@ -196,11 +197,11 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                             continue
                     else:
                         exact_seen.add(exact)
-                    prompt_key = _digest([record.system, record.tools, [(m.role, m.content) for m in record.prompt]])
-                    first = prompt_seen.setdefault(prompt_key, (p.source, p.index))
-                    if first != (p.source, p.index):
+                    prompt_key = _prompt_key(record)
+                    record_id = source_no << 40 | p.index
+                    if prompt_seen.setdefault(prompt_key, record_id) != record_id:
                         report.prompt_duplicates += 1
-                    out.write(row)
+                    out.write_bytes(data)
                     for index in (p.index, *p.merged):
                         cover.mark(index, _WRITTEN)
                 seen_total += 1

