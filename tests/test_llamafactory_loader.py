@@ -15,7 +15,8 @@ from prefkit import convert
 
 DATASETS = [  # (name, inputs, --to, suffix, stage)
     ("pf_sharegpt", ["dpo_en_demo.sample.json", "openai_tools.sample.jsonl", "hh_rlhf.edge.jsonl"], "sharegpt", ".json", "rm"),
-    ("pf_sharegpt_lines", ["pandalm.sample.json", "ratings.sample.jsonl", "oasst_en_tree.sample.jsonl"], "sharegpt", ".jsonl", "rm"),
+    ("pf_sharegpt_lines", ["pandalm.sample.json", "ratings.sample.jsonl", "oasst_en_tree.sample.jsonl"], "sharegpt", ".jsonl",
+     "rm"),
     ("pf_alpaca", ["dpo_en_demo.sample.json", "medicalgpt_dpo_zh.sample.jsonl", "trl.sample.jsonl"], "alpaca", ".json", "rm"),
     ("pf_alpaca_lines", ["oaast_rm_zh.sample.json", "pairwise.edge.csv"], "alpaca", ".jsonl", "rm"),
     ("pf_kto", ["kto_en_demo.sample.json", "openai_logs.sample.jsonl"], "kto", ".json", "kto"),

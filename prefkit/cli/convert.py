@@ -20,7 +20,7 @@ def command(
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
     to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITERS)}."),
-    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL). Default: <output>.rejects.jsonl when needed."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL); default <output>.rejects.jsonl."),
     pairing: str = typer.Option("best-vs-worst", "--pairing", help=f"How scores/ranks become pairs: {', '.join(STRATEGIES)}."),
     min_margin: float = typer.Option(0.0, "--min-margin", help="Pair only answers whose scores differ by more than this."),
     mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN: which input key holds a field (repeatable)."),

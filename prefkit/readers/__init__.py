@@ -5,7 +5,7 @@ Add your own with :func:`register_reader` (see examples/custom_reader.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 

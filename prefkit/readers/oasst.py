@@ -36,7 +36,10 @@ def _message(node: Any, path: str) -> Message:
     return Message(role=role, content=text(node.get("text"), f"{path}.text"))
 
 
-def _walk(node: dict[str, Any], history: list[Message], path: str, notes: Counter) -> Iterator[tuple[list[Message], list[dict[str, Any]], str]]:
+Group = tuple[list[Message], list[dict[str, Any]], str]  # (conversation so far, its assistant replies, path)
+
+
+def _walk(node: dict[str, Any], history: list[Message], path: str, notes: Counter) -> Iterator[Group]:
     """Yield (conversation up to and including a prompter node, its assistant replies, path) for every
     prompter node in the tree, and recurse into every reply."""
     conversation = history + [_message(node, path)]

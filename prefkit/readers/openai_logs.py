@@ -174,37 +174,43 @@ def _preferred(row: Row, options: ReadOptions, system: str, prompt: list[Message
 
 
 def _finish(group: _Group, options: ReadOptions) -> Iterator[Item]:
+    """The group's records, then a reject for each call that ended up in none."""
     covered: set[int] = set(group.produced)
-    out: list[Item] = []
+    for record, indices in _group_records(group, options):
+        covered.update(indices)
+        yield record
+    for index, row in group.rows.items():
+        if index in covered:
+            continue
+        if options.kto:
+            yield reject(row, "no_kto_signal", "no thumbs up/down or preferred choice to make a KTO example")
+        else:
+            yield reject(row, "unpaired", "no other answer to the same conversation to pair with")
 
-    def add(make, index: int, merged: list[int]) -> None:
-        try:
-            out.append(make(provenance(group.rows[index], "openai-logs", merged)))
-            covered.update([index, *merged])
-        except ValidationError:
-            pass  # an unusable combination (e.g. an empty answer); its calls may still pair otherwise
 
+def _group_records(group: _Group, options: ReadOptions) -> Iterator[tuple[PreferencePair | KtoExample, list[int]]]:
+    """(record, indices of the calls it came from). A combination that makes no valid record (an empty
+    answer, say) is skipped: its calls may still be covered by another one, else they are rejected."""
+    common = {"system": group.system, "prompt": group.prompt}
     if options.kto:
         for answer, label, index in group.thumbs:
-            add(lambda p, a=answer, l=label: KtoExample(system=group.system, prompt=group.prompt,
-                                                        completion=assistant(a), label=l, provenance=p), index, [])
-    else:
-        for candidates in ([(a, s, i) for a, s, i in group.scored],
-                           [(a, 1.0 if t else 0.0, i) for a, t, i in group.thumbs]):
-            index_of = {a: i for a, _, i in candidates}
-            for good, bad, margin in pairing.pairs([(a, s) for a, s, _ in candidates], options.pairing,
-                                                   options.min_margin):
-                gi, bi = index_of[good], index_of[bad]
-                add(lambda p, g=good, b=bad: PreferencePair(system=group.system, prompt=group.prompt,
-                                                            chosen=assistant(g), rejected=assistant(b), provenance=p),
-                    gi, [bi] if bi != gi else [])
-    yield from out
-    for index, row in group.rows.items():
-        if index not in covered:
-            if options.kto:
-                yield reject(row, "no_kto_signal", "no thumbs up/down or preferred choice to make a KTO example")
-            else:
-                yield reject(row, "unpaired", "no other answer to the same conversation to pair with")
+            try:
+                yield KtoExample(**common, completion=assistant(answer), label=label,
+                                 provenance=provenance(group.rows[index], "openai-logs")), [index]
+            except ValidationError:
+                continue
+        return
+    for candidates in (group.scored, [(a, 1.0 if up else 0.0, i) for a, up, i in group.thumbs]):
+        index_of = {answer: index for answer, _, index in candidates}
+        scored = [(answer, score) for answer, score, _ in candidates]
+        for good, bad, _ in pairing.pairs(scored, options.pairing, options.min_margin):
+            good_index, bad_index = index_of[good], index_of[bad]
+            merged = [bad_index] if bad_index != good_index else []
+            try:
+                yield PreferencePair(**common, chosen=assistant(good), rejected=assistant(bad),
+                                     provenance=provenance(group.rows[good_index], "openai-logs", merged)), [good_index, *merged]
+            except ValidationError:
+                continue
 
 
 def sniff(record: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
-from ..records import KtoExample, Message, Note, PreferencePair
+from ..records import KtoExample, Note, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text
 from .ratings import prompt_messages

@@ -84,7 +84,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     if unscored:
         yield Note("unscored_completion", unscored)
     score_of = {t: s for t, s in scored if s is not None}
-    for good, bad, margin in made:
+    for good, bad, _ in made:
         yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
                              chosen_score=score_of[good], rejected_score=score_of[bad],
                              provenance=provenance(row, "ratings"))

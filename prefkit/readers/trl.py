@@ -19,7 +19,7 @@ from typing import Any
 
 from ..records import Message, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
+from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, user
 from .sharegpt import OPENAI_TAGS, conversation, to_message
 
 

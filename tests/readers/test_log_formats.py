@@ -1,6 +1,5 @@
 """Readers of raw log formats: hh-rlhf, oasst, ratings, pairwise, openai-logs, trl."""
 
-import json
 
 import pytest
 
@@ -47,7 +46,8 @@ def test_oasst_unranked_groups_are_counted_and_an_all_unranked_tree_is_rejected(
 
     ranked = node("q1", "prompter", [node("good", "assistant", rank=0, emojis={"+1": 2}),
                                      node("bad", "assistant", rank=1, emojis={"-1": 3})])
-    mixed = node("q2", "prompter", [node("a", "assistant", [node("q3", "prompter", [node("x", "assistant"), node("y", "assistant")])], rank=0),
+    deeper = node("q3", "prompter", [node("x", "assistant"), node("y", "assistant")])  # unranked
+    mixed = node("q2", "prompter", [node("a", "assistant", [deeper], rank=0),
                                     node("b", "assistant", rank=1), node("c", "assistant")])
     unranked = node("q4", "prompter", [node("u", "assistant"), node("v", "assistant")])
     path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": ranked}, {"prompt": mixed}, {"prompt": unranked}])
