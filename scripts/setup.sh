@@ -2,7 +2,7 @@
 # Creates (or updates) the project environments. Idempotent and incremental: each step is skipped
 # when the requirement files it was made from have not changed.
 #   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
-#   .venv-lf093    LLaMA-Factory 0.9.3 alone, used by parity tests through a subprocess
+#   .venv-lf093    LLaMA-Factory 0.9.3 with prefkit, used by parity tests through a subprocess
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -37,10 +37,11 @@ fi
 # 2. LLaMA-Factory 0.9.3 for parity tests (skip with PREFKIT_SKIP_LF093=1) ------------------------
 if [ "${PREFKIT_SKIP_LF093:-0}" != 1 ]; then
   ensure_venv .venv-lf093
-  s=$(stamp requirements/llamafactory-0.9.3.txt $C)
+  s=$(stamp pyproject.toml requirements/llamafactory-0.9.3.txt $C)
   if [ "$(cat .venv-lf093/.setup-stamp 2>/dev/null)" != "$s" ]; then
     echo "[setup] .venv-lf093: installing LLaMA-Factory 0.9.3 (CPU)..." >&2
     pip_install .venv-lf093 -r requirements/llamafactory-0.9.3.txt
+    pip_install .venv-lf093 -e .  # prefkit beside 0.9.3, for the token-length parity tests
     echo "$s" > .venv-lf093/.setup-stamp
   fi
 fi

@@ -1,0 +1,172 @@
+"""Exact token lengths of preference pairs, as LLaMA-Factory's pairwise processor builds them.
+
+LLaMA-Factory encodes each pair with its template's ``encode_oneturn`` (prompt + chosen, prompt +
+rejected), appends eos for ``efficient_eos`` templates, and truncates with ``infer_seqlen``. prefkit runs
+the same template code, but through a tokenizer proxy: a first pass records every string the template
+would encode, the distinct ones are encoded once in one batch by the fast tokenizer (on all cores), and
+a second pass assembles the ids from that cache. Same ids, a fraction of the work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from .acceptance import Aligned
+
+BATCH = 2048  # pairs per encoding batch: bounds the cache's memory
+
+
+def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:
+    """LLaMA-Factory's truncation rule (data/processor/processor_utils.py), identical in 0.9.3-0.9.5."""
+    if target_len * 2 < cutoff_len:
+        max_target_len = cutoff_len
+    elif source_len * 2 < cutoff_len:
+        max_target_len = cutoff_len - source_len
+    else:
+        max_target_len = int(cutoff_len * (target_len / (source_len + target_len)))
+    new_target_len = min(max_target_len, target_len)
+    new_source_len = min(max(cutoff_len - new_target_len, 0), source_len)
+    return new_source_len, new_target_len
+
+
+@dataclass(slots=True)
+class PairLengths:
+    prompt: int
+    chosen: int
+    rejected: int
+    prompt_kept: int
+    chosen_kept: int
+    rejected_kept: int
+    identical_after_truncation: bool
+
+    @property
+    def total(self) -> int:
+        """The cutoff_len that keeps this pair whole."""
+        return self.prompt + max(self.chosen, self.rejected)
+
+    @property
+    def truncated(self) -> bool:
+        return (self.prompt_kept, self.chosen_kept, self.rejected_kept) != (self.prompt, self.chosen, self.rejected)
+
+    @property
+    def lost_eos(self) -> bool:
+        """A response cut short loses its final end-of-turn token: the model never learns to stop there."""
+        return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
+
+    def to_json(self, index: int) -> dict[str, int]:
+        return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
+                "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept}
+
+
+class _CachingTokenizer:
+    """Stands in for the tokenizer inside LLaMA-Factory's template: records, then answers from a cache."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self.cache: dict[str, list[int]] = {}
+        self.pending: set[str] = set()
+        self.recording = False
+
+    def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[int]:
+        if add_special_tokens or kwargs:
+            return self._tokenizer.encode(text, add_special_tokens=add_special_tokens, **kwargs)
+        ids = self.cache.get(text)
+        if ids is not None:
+            return ids
+        if self.recording:
+            self.pending.add(text)
+            return []
+        ids = self.cache[text] = self._tokenizer.encode(text, add_special_tokens=False)
+        return ids
+
+    def flush(self) -> None:
+        """Encode every recorded string in one batch."""
+        if self.pending:
+            texts = list(self.pending)
+            for text, ids in zip(texts, self._tokenizer(texts, add_special_tokens=False)["input_ids"], strict=True):
+                self.cache[text] = ids
+            self.pending.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+
+def load_tokenizer(model: str) -> Any:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise UsageError("token checks need transformers and LLaMA-Factory: pip install 'prefkit[train]'") from None
+    try:
+        return AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+    except Exception as err:  # transformers raises many types for a missing or broken tokenizer
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"--model {model}: cannot load a tokenizer ({first})") from None
+
+
+def default_template(model: str) -> str | None:
+    """LLaMA-Factory's default template for a model it knows (by hub name or folder name), else None."""
+    from llamafactory.extras.constants import DEFAULT_TEMPLATE, SUPPORTED_MODELS
+
+    wanted = model.rstrip("/").lower()
+    for name, sources in SUPPORTED_MODELS.items():
+        paths = {str(p).lower() for p in sources.values()}
+        if wanted in paths or name.lower() == os.path.basename(wanted) or any(
+                os.path.basename(p) == os.path.basename(wanted) for p in paths):
+            return DEFAULT_TEMPLATE.get(name) or None
+    return None
+
+
+class TokenCounter:
+    """Exact pairwise lengths for one tokenizer, template and cutoff_len."""
+
+    def __init__(self, model: str, template: str, cutoff_len: int) -> None:
+        tokenizer = load_tokenizer(model)
+        try:
+            from llamafactory.data.template import TEMPLATES, get_template_and_fix_tokenizer
+            from llamafactory.hparams import DataArguments
+        except ImportError:
+            raise UsageError("token checks need LLaMA-Factory: pip install 'prefkit[train]'") from None
+        if template == "auto":
+            found = default_template(model)
+            if not found:
+                raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; "
+                                 "pass --template NAME")
+            template = found
+        if template not in TEMPLATES:
+            raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {', '.join(sorted(TEMPLATES)[:12])}, ...")
+        self.template_name = template
+        self.template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, cutoff_len=cutoff_len))
+        self.tokenizer = tokenizer
+        self.cutoff_len = cutoff_len
+        self._proxy = _CachingTokenizer(tokenizer)
+
+    def _encode(self, pair: Aligned) -> tuple[list[int], list[int], list[int]]:
+        prompt_ids, chosen_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[0]],
+                                                              pair.system, pair.tools)
+        _, rejected_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[1]],
+                                                       pair.system, pair.tools)
+        if self.template.efficient_eos:
+            chosen_ids = chosen_ids + [self.tokenizer.eos_token_id]
+            rejected_ids = rejected_ids + [self.tokenizer.eos_token_id]
+        return prompt_ids, chosen_ids, rejected_ids
+
+    def measure(self, pairs: list[Aligned]) -> list[PairLengths]:
+        """Lengths of a batch of aligned pairwise rows (call with at most a few thousand at a time)."""
+        self._proxy.recording = True
+        for pair in pairs:
+            self._encode(pair)
+        self._proxy.recording = False
+        self._proxy.flush()
+        out = []
+        for pair in pairs:
+            prompt_ids, chosen_ids, rejected_ids = self._encode(pair)
+            source, target = infer_seqlen(len(prompt_ids), max(len(chosen_ids), len(rejected_ids)), self.cutoff_len)
+            out.append(PairLengths(len(prompt_ids), len(chosen_ids), len(rejected_ids), source,
+                                   min(target, len(chosen_ids)), min(target, len(rejected_ids)),
+                                   chosen_ids[:target] == rejected_ids[:target]))
+        if len(self._proxy.cache) > 20 * BATCH:
+            self._proxy.cache.clear()  # bounded memory; repeated strings are re-encoded once per batch
+        return out
