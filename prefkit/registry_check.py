@@ -33,6 +33,16 @@ def check(dataset_dir: str) -> list[str]:
     return problems
 
 
+def check_entry(dataset_dir: str, entry: dict[str, Any]) -> list[str]:
+    """The problems of one entry: its schema and its file."""
+    problems = [f"{where}: {msg}" if where != "(record)" else msg
+                for where, msg in schema_errors("dataset_info", {"entry": entry})]
+    problems = [p.removeprefix("entry.").removeprefix("entry: ") for p in problems]
+    if isinstance(entry.get("file_name"), str):
+        problems += _check_file(dataset_dir, entry)
+    return problems
+
+
 def _check_file(dataset_dir: str, entry: dict[str, Any]) -> list[str]:
     file_name = entry["file_name"]
     target = os.path.normpath(os.path.join(dataset_dir, file_name))

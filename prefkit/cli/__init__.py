@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PrefkitError
-from . import convert, register
+from . import convert, register, validate
 from .common import err_console
 
 
@@ -50,6 +50,7 @@ def _root(ctx: typer.Context,
 
 app.command("convert", no_args_is_help=True)(convert.command)
 app.command("register")(register.command)
+app.command("validate", no_args_is_help=True)(validate.command)
 
 
 def main() -> None:

@@ -1,0 +1,107 @@
+"""Content checks on what LLaMA-Factory would train on: empty or identical answers, duplicates,
+contradictory preferences, length bias, special tokens and control characters in text, mixed system prompts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..records import same_text
+from .acceptance import Aligned
+from .findings import Findings
+
+# Template markers that should never appear inside a message's text (checked in addition to the
+# tokenizer's own special tokens when one is loaded).
+COMMON_SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>",
+                  "<|end_header_id|>", "<|begin_of_text|>", "</s>", "<s>", "[INST]", "[/INST]", "<|user|>",
+                  "<|assistant|>", "<|system|>", "<end_of_turn>", "<start_of_turn>")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
+LENGTH_BIAS_SHARE = 0.75  # warn when chosen is the longer answer in more than this share of pairs
+
+
+@dataclass
+class ContentStats:
+    pairs: int = 0
+    chosen_longer: int = 0
+    length_ratio_sum: float = 0.0
+    system_prompts: set[int] = field(default_factory=set)
+    exact_seen: set[int] = field(default_factory=set)
+    prompt_seen: dict[int, int] = field(default_factory=dict)
+    preferences: dict[tuple[int, int, int], int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pairs": self.pairs,
+                "chosen_longer_share": round(self.chosen_longer / self.pairs, 4) if self.pairs else None,
+                "mean_length_ratio": round(self.length_ratio_sum / self.pairs, 4) if self.pairs else None,
+                "distinct_system_prompts": len(self.system_prompts)}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class ContentChecker:
+    def __init__(self, findings: Findings, special_tokens: list[str] | None = None) -> None:
+        self.findings = findings
+        tokens = sorted(set(COMMON_SPECIAL) | set(special_tokens or ()), key=len, reverse=True)
+        self._special = re.compile("|".join(re.escape(t) for t in tokens if t.strip()))
+        self.stats = ContentStats()
+
+    def check(self, index: int, row: Aligned, kto: bool) -> None:
+        add = self.findings.add
+        prompt_key = hash((_text(row.system), _text(row.tools), tuple((m["role"], _text(m["content"])) for m in row.prompt)))
+        self.stats.system_prompts.add(hash(_text(row.system)))
+        if row.prompt and not _text(row.prompt[-1]["content"]).strip():
+            add("empty_prompt", "error", index, f"prompt[{len(row.prompt) - 1}]", "the last prompt turn is empty")
+        answers = [_text(m["content"]) for m in row.response if not kto or m["content"]]
+        names = ("chosen", "rejected") if not kto else ("completion",)
+        for name, answer in zip(names, answers, strict=False):
+            if not answer.strip():
+                add("empty_answer", "error", index, name, f"{name} is empty or only whitespace")
+        for where, text in self._texts(row, names, answers):
+            found = self._special.search(text)
+            if found:
+                add("special_token_in_text", "warning", index, where,
+                    f"{found.group()!r} inside the text: the template will read it as a turn marker")
+            bad = _CONTROL.search(text)
+            if bad:
+                add("control_character", "warning", index, where, f"invalid or control character {bad.group()!r}")
+        first = self.stats.prompt_seen.setdefault(prompt_key, index)
+        if first != index:
+            add("duplicate_prompt", "info", index, "", f"same prompt as record {first}")
+        if kto:
+            return
+        chosen, rejected = answers[0], answers[1] if len(answers) > 1 else ""
+        if chosen.strip() and same_text(chosen, rejected):
+            add("identical_answers", "error", index, "chosen", "chosen and rejected are the same text: no preference signal")
+        exact = hash((prompt_key, chosen, rejected))
+        if exact in self.stats.exact_seen:
+            add("duplicate_pair", "warning", index, "", "an identical pair appears earlier")
+        self.stats.exact_seen.add(exact)
+        c, r = hash(chosen), hash(rejected)
+        self.stats.preferences.setdefault((prompt_key, c, r), index)
+        earlier = self.stats.preferences.get((prompt_key, r, c))
+        if earlier is not None and earlier != index:
+            add("contradictory_preference", "error", index, "",
+                f"record {earlier} prefers the opposite answer for the same prompt")
+        self.stats.pairs += 1
+        self.stats.chosen_longer += len(chosen) > len(rejected)
+        self.stats.length_ratio_sum += (len(chosen) + 1) / (len(rejected) + 1)
+
+    @staticmethod
+    def _texts(row: Aligned, names: tuple[str, ...], answers: list[str]):
+        for i, message in enumerate(row.prompt):
+            yield f"prompt[{i}]", _text(message["content"])
+        yield "system", _text(row.system)
+        yield from zip(names, answers, strict=False)
+
+    def finish(self) -> None:
+        s = self.stats
+        if s.pairs >= 20 and s.chosen_longer / s.pairs > LENGTH_BIAS_SHARE:
+            self.findings.add("length_bias", "warning", None, "",
+                              f"chosen is the longer answer in {s.chosen_longer / s.pairs:.0%} of pairs (mean length "
+                              f"ratio {s.length_ratio_sum / s.pairs:.2f}): the model may learn that longer is better")
+        if len(s.system_prompts) > 1:
+            self.findings.add("mixed_system_prompts", "info", None, "",
+                              f"{len(s.system_prompts)} distinct system prompts (including none)")

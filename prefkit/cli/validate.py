@@ -1,0 +1,76 @@
+"""``prefkit validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..checks.findings import LEVELS
+from ..errors import DataError, UsageError
+from ..validate import ValidationReport, validate
+from .common import err_console, progress, write_json_report
+
+EXAMPLES = 3  # problems shown per code in the terminal summary
+
+
+def command(
+    dataset: str = typer.Argument(..., help="A dataset file, or a NAME registered in --dataset-dir."),
+    dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
+    fmt: str | None = typer.Option(None, "--format", help="sharegpt, alpaca or kto for a file (default: detected)."),
+    model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
+    template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models."),
+    cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
+    report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
+    lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
+    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
+) -> None:
+    """Check a dataset the way LLaMA-Factory will read it: schema, rows it would drop, exact token lengths."""
+    if fail_on not in LEVELS:
+        raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(LEVELS)}")
+    with progress("validating", quiet) as tick:
+        report = validate(dataset, str(dataset_dir) if dataset_dir else None, fmt, model, template, cutoff_len,
+                          str(lengths) if lengths else None, progress=tick)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    if not quiet:
+        summary(report)
+    if report.findings.worst_at_least(fail_on):
+        counts = report.findings.counts()
+        raise DataError(f"{report.dataset}: {sum(counts['error'].values())} error(s), "
+                        f"{sum(counts['warning'].values())} warning(s); {len(report.would_drop)} of {report.records} "
+                        "records would be dropped by LLaMA-Factory")
+
+
+def summary(report: ValidationReport) -> None:
+    console = err_console
+    console.print(f"[bold]{report.dataset}[/bold] ({report.file}): {report.records:,} records, "
+                  f"stage {report.stage}, {len(report.would_drop):,} would be dropped by LLaMA-Factory", highlight=False)
+    counts = report.findings.counts()
+    if any(counts.values()):
+        table = Table(title="findings", title_justify="left")
+        for column in ("level", "code", "count", "first records"):
+            table.add_column(column)
+        for level in LEVELS:
+            for code, n in counts[level].items():
+                first = [f for f in report.findings.items if f.code == code][:EXAMPLES]
+                where = "; ".join(f"#{f.index} {f.path}".strip() if f.index is not None else f.message for f in first)
+                table.add_row(level, code, f"{n:,}", where)
+        console.print(table)
+    tokens = report.tokens
+    if tokens:
+        table = Table(title=f"tokens ({tokens['template']}, cutoff_len {tokens['cutoff_len']})", title_justify="left")
+        table.add_column("")
+        for p in ("p50", "p90", "p95", "p99", "max"):
+            table.add_column(p, justify="right")
+        for name, values in tokens["percentiles"].items():
+            table.add_row(name, *(f"{values.get(p, 0):,}" for p in ("p50", "p90", "p95", "p99", "max")))
+        console.print(table)
+        rec = tokens["recommended_cutoff_len"]
+        console.print(f"truncated {tokens['truncated']:,} of {tokens['pairs']:,} pairs "
+                      f"(prompt {tokens['truncated_prompt']:,}, chosen {tokens['truncated_chosen']:,}, rejected "
+                      f"{tokens['truncated_rejected']:,}); identical after truncation {tokens['identical_after_truncation']:,}; "
+                      f"lost eos {tokens['lost_eos']:,}", highlight=False)
+        console.print(f"cutoff_len that keeps pairs whole: 95% {rec['95%']}, 99% {rec['99%']}, 100% {rec['100%']}",
+                      highlight=False)

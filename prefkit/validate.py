@@ -1,0 +1,253 @@
+"""``prefkit validate``: what LLaMA-Factory will do with every row, before any GPU hour.
+
+>>> import json, tempfile
+>>> d = tempfile.mkdtemp()
+>>> rows = [{"conversations": [{"from": "human", "value": "Hi"}], "chosen": {"from": "gpt", "value": "Hello!"},
+...          "rejected": {"from": "gpt", "value": "Hello!"}},
+...         {"conversations": [{"from": "gpt", "value": "Hi"}], "chosen": {"from": "gpt", "value": "a"},
+...          "rejected": {"from": "gpt", "value": "b"}}]
+>>> _ = open(f"{d}/pairs.json", "w").write(json.dumps(rows))
+>>> report = validate(f"{d}/pairs.json")
+>>> [(f.code, f.index) for f in report.findings.by_level("error")]
+[('identical_answers', 0), ('bad_role_order', 1)]
+>>> [(d["index"], d["code"], d["path"]) for d in report.would_drop]
+[(1, 'bad_role_order', 'conversations[0].from')]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks.acceptance import Aligned, Attr, LoaderFailure, align
+from .checks.content import ContentChecker
+from .checks.findings import Findings
+from .checks.lengths import BATCH, PairLengths, TokenCounter
+from .checks.schema import row_errors, row_validator
+from .errors import InputError, UsageError
+from .registry import detect_entry, load
+from .registry_check import check_entry
+from .sources import iter_rows
+from .writers import AtomicOutput
+
+PERCENTILES = (50, 90, 95, 99, 100)
+
+
+@dataclass
+class ValidationReport:
+    dataset: str
+    file: str
+    entry: dict[str, Any]
+    stage: str
+    records: int = 0
+    findings: Findings = field(default_factory=Findings)
+    would_drop: list[dict[str, Any]] = field(default_factory=list)
+    content: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "file": self.file, "entry": self.entry, "stage": self.stage,
+                "records": self.records, "counts": self.findings.counts(),
+                "errors": [f.to_json() for f in self.findings.by_level("error")],
+                "warnings": [f.to_json() for f in self.findings.by_level("warning")],
+                "infos": [f.to_json() for f in self.findings.by_level("info")],
+                "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens}
+
+
+def resolve(target: str, dataset_dir: str | None, kind: str | None) -> tuple[str, str, dict[str, Any]]:
+    """(dataset name, file path, dataset_info entry) for a registered NAME or a file PATH."""
+    if dataset_dir and not os.path.isfile(target):
+        info = load(dataset_dir)
+        if target in info:
+            entry = info[target]
+            if "file_name" not in entry:
+                raise UsageError(f"{target}: the entry points to a hub or script; validate reads local files")
+            return target, os.path.join(dataset_dir, entry["file_name"]), entry
+        raise InputError(f"{target}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json")
+    if not os.path.isfile(target):
+        raise InputError(f"{target}: no such file (pass --dataset-dir to validate a registered name)")
+    entry = detect_entry(target, os.path.dirname(os.path.abspath(target)), kind)
+    return os.path.basename(target), target, entry
+
+
+class _TokenStats:
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.prompt: list[int] = []
+        self.response: list[int] = []
+        self.total: list[int] = []
+        self.counts = dict.fromkeys(("pairs", "truncated", "truncated_prompt", "truncated_chosen",
+                                     "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
+
+    def add(self, lengths: PairLengths) -> None:
+        c = self.counts
+        c["pairs"] += 1
+        c["truncated"] += lengths.truncated
+        c["truncated_prompt"] += lengths.prompt_kept < lengths.prompt
+        c["truncated_chosen"] += lengths.chosen_kept < lengths.chosen
+        c["truncated_rejected"] += lengths.rejected_kept < lengths.rejected
+        c["identical_after_truncation"] += lengths.identical_after_truncation
+        c["lost_eos"] += lengths.lost_eos
+        self.prompt.append(lengths.prompt)
+        self.response.append(max(lengths.chosen, lengths.rejected))
+        self.total.append(lengths.total)
+
+    def to_json(self) -> dict[str, Any]:
+        def pct(values: list[int]) -> dict[str, int]:
+            ordered = sorted(values)
+            return {f"p{p}" if p < 100 else "max": ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
+                    for p in PERCENTILES} if ordered else {}
+
+        totals = pct(self.total)
+        return {"model": self.counter.tokenizer.name_or_path, "template": self.counter.template_name,
+                "cutoff_len": self.counter.cutoff_len, **self.counts,
+                "percentiles": {"prompt": pct(self.prompt), "response": pct(self.response), "total": totals},
+                "recommended_cutoff_len": {"95%": totals.get("p95"), "99%": totals.get("p99"),
+                                           "100%": totals.get("max")}}
+
+
+def validate(target: str, dataset_dir: str | None = None, kind: str | None = None, model: str | None = None,
+             template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
+             progress: Callable[[int], None] | None = None) -> ValidationReport:
+    """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
+
+    With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
+    with LLaMA-Factory's ``template`` ("auto": its default for known models).
+    """
+    name, path, entry = resolve(target, dataset_dir, kind)
+    attr = Attr.from_entry(entry)
+    report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
+    findings = report.findings
+    if model and not cutoff_len:
+        raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
+    if lengths_path and not model:
+        raise UsageError("--lengths needs --model and --cutoff-len")
+    counter = TokenCounter(model, template, cutoff_len) if model else None
+    tokens = _TokenStats(counter) if counter else None
+    special = list(counter.tokenizer.all_special_tokens) if counter else None
+    content = ContentChecker(findings, special)
+    if counter:
+        _template_mismatch(counter, findings)
+    if dataset_dir and name == target:
+        for problem in check_entry(dataset_dir, entry):
+            findings.add("registry", "error", None, "", problem)
+    if attr.stage == "none":
+        findings.add("not_a_preference_dataset", "error", None, "",
+                     "the entry has neither ranking: true nor a kto_tag column: LLaMA-Factory would not train "
+                     "dpo/orpo/simpo/kto/rm on it")
+    check = row_validator(attr)
+    column_types: dict[str, tuple[str, int]] = {}
+    batch: list[tuple[int, Aligned | str]] = []
+    with AtomicOutput(lengths_path, lines=True) if lengths_path else nullcontext() as out:
+        for row in iter_rows(path):
+            report.records += 1
+            i = row.index
+            if row.error is not None or not isinstance(row.data, dict):
+                findings.add("invalid_json", "error", i, "", row.error or "the record is not a JSON object")
+                report.would_drop.append({"index": i, "code": "invalid_json", "path": "", "message": "unreadable"})
+                batch.append((i, "invalid_json"))
+                continue
+            _column_types(row.data, i, column_types, findings)
+            if check is not None:
+                for where, message in row_errors(check, row.data):
+                    findings.add("schema", "error", i, where, message)
+            try:
+                aligned = align(row.data, attr)
+            except LoaderFailure as failure:
+                findings.add("breaks_loader", "error", i, failure.path,
+                             f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
+                batch.append((i, "breaks_loader"))
+                continue
+            for code, where, message in aligned.warnings:
+                findings.add(code, "warning", i, where, message)
+            if aligned.drop:
+                findings.add(aligned.drop, "error", i, aligned.drop_path, aligned.drop_message)
+                report.would_drop.append({"index": i, "code": aligned.drop, "path": aligned.drop_path,
+                                          "message": aligned.drop_message})
+                batch.append((i, aligned.drop))
+                continue
+            content.check(i, aligned, kto=attr.stage == "kto")
+            batch.append((i, aligned))
+            if len(batch) >= BATCH:
+                _flush(batch, tokens, out, attr, findings)
+                if progress:
+                    progress(report.records)
+        _flush(batch, tokens, out, attr, findings)
+    if report.records == 0:
+        raise InputError(f"{path}: no records")
+    content.finish()
+    report.content = content.stats.to_json()
+    if tokens:
+        report.tokens = tokens.to_json()
+        for key, code in (("identical_after_truncation", None), ("truncated", "truncated"), ("lost_eos", "lost_eos")):
+            if code and tokens.counts[key]:
+                findings.add(code, "warning", None, "", f"{tokens.counts[key]} of {tokens.counts['pairs']} pairs "
+                             f"({key.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
+                             f"{report.tokens['recommended_cutoff_len']['99%']}")
+    num_samples = entry.get("num_samples")
+    if isinstance(num_samples, int) and num_samples < report.records:
+        findings.add("num_samples_cuts", "warning", None, "num_samples",
+                     f"num_samples {num_samples} keeps only part of the {report.records} records")
+    return report
+
+
+def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, out: AtomicOutput | None,
+           attr: Attr, findings: Findings) -> None:
+    """Measure the batch's pairs and write its lengths lines in input order."""
+    if tokens is None or attr.stage != "rm":
+        batch.clear()
+        return
+    pairs = [(i, a) for i, a in batch if isinstance(a, Aligned)]
+    measured = dict(zip((i for i, _ in pairs), tokens.counter.measure([a for _, a in pairs]), strict=True))
+    for i, item in batch:
+        if isinstance(item, str):
+            if out:
+                out.write({"index": i, "dropped": item})
+            continue
+        lengths = measured[i]
+        tokens.add(lengths)
+        if lengths.identical_after_truncation:
+            findings.add("identical_after_truncation", "error", i, "",
+                         f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
+                         f"cutoff_len {tokens.counter.cutoff_len} keeps: no preference signal left")
+        if out:
+            out.write(lengths.to_json(i))
+    batch.clear()
+
+
+def _column_types(data: dict[str, Any], index: int, seen: dict[str, tuple[str, int]], findings: Findings) -> None:
+    """pyarrow (under datasets) fails on a column whose JSON type changes from row to row."""
+    for key, value in data.items():
+        if value is None:
+            continue
+        kind = "object" if isinstance(value, dict) else "list" if isinstance(value, list) else \
+            "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+        first = seen.setdefault(key, (kind, index))
+        if first[0] != kind and not (first[0] == "number" and kind == "number"):
+            findings.add("column_type_conflict", "error", index, key,
+                         f"{key!r} is a {kind} here but a {first[0]} in record {first[1]}: LLaMA-Factory's loader "
+                         "(datasets/pyarrow) cannot read a column of mixed types")
+            seen[key] = (kind, index)
+
+
+def _template_mismatch(counter: TokenCounter, findings: Findings) -> None:
+    """Warn when the tokenizer's own chat template does not use the LLaMA-Factory template's user marker."""
+    tokenizer = counter.tokenizer
+    if not getattr(tokenizer, "chat_template", None):
+        return
+    probe = "PREFKIT_PROBE"
+    user = "".join(e for e in counter.template.format_user.apply(content=probe, idx="0") if isinstance(e, str))
+    marker = user.split(probe)[0].strip()
+    try:
+        rendered = tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False,
+                                                 add_generation_prompt=True)
+    except Exception:  # a template that cannot render a plain user turn says nothing about markers
+        return
+    if marker and marker not in rendered:
+        findings.add("template_mismatch", "warning", None, "",
+                     f"template {counter.template_name!r} marks a user turn with {marker!r}, which the tokenizer's "
+                     "own chat template does not use: check --template")

@@ -1,0 +1,52 @@
+"""prefkit's exact token lengths equal LLaMA-Factory's get_dataset for every row, at two cutoffs, for the
+qwen template (with a default system prompt) and llama3 (without), on 0.9.5 and 0.9.3."""
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import LF_PYTHONS, ROOT, fixture, write_jsonl
+from prefkit import convert
+
+CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("lengths")
+    shared = "The answer, step by step, is as follows. " * 40  # ~400 tokens both answers share
+    extra = write_jsonl(data / "prefix.jsonl", [
+        {"conversations": [{"from": "human", "value": f"Question {i}?"}],
+         "chosen": {"from": "gpt", "value": shared + "Therefore yes."},
+         "rejected": {"from": "gpt", "value": shared + "Therefore no."}} for i in range(3)])
+    inputs = [fixture("dpo_en_demo.sample.json"), fixture("dpo_zh_demo.sample.json"),
+              fixture("openai_tools.sample.jsonl"), extra]
+    merged = []
+    for i, src in enumerate(inputs):
+        convert([src], str(data / f"part{i}.jsonl"))
+        merged += [json.loads(line) for line in (data / f"part{i}.jsonl").read_text().splitlines()]
+    write_jsonl(data / "mix.jsonl", merged)
+    convert([str(data / "mix.jsonl")], str(data / "mix_sharegpt.jsonl"), fmt="sharegpt", register="mix",
+            dataset_dir=str(data))
+    return data, len(merged)
+
+
+@pytest.mark.llamafactory
+@pytest.mark.parametrize("version", list(LF_PYTHONS))
+def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, version):
+    python = LF_PYTHONS[version]
+    if not python.exists():
+        pytest.skip(f"LLaMA-Factory {version} venv not set up (make setup)")
+    data, rows = dataset_dir
+    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
+                           qwen_tokenizer, *CONFIGS], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
+    assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS
+    for result in results:
+        assert result["version"] == version and result["rows"] == rows
+        assert result["n_mismatches"] == 0, result["mismatches"]
+        assert result["truncated"] > 0
+    assert results[0]["identical_after_truncation"] == 3  # the shared-prefix pairs at cutoff 256
+    assert results[1]["identical_after_truncation"] == 0
