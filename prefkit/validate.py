@@ -48,6 +48,7 @@ class ValidationReport:
     would_drop: list[dict[str, Any]] = field(default_factory=list)
     content: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
+    sequences: dict[str, list[int]] | None = None  # per-pair token lengths for histograms (not in JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "file": self.file, "entry": self.entry, "stage": self.stage,
@@ -80,6 +81,7 @@ class _TokenStats:
         self.prompt: list[int] = []
         self.response: list[int] = []
         self.total: list[int] = []
+        self.sequences: dict[str, list[int]] = {"chosen": [], "rejected": []}  # prompt + answer, before truncation
         self.counts = dict.fromkeys(("pairs", "truncated", "truncated_prompt", "truncated_chosen",
                                      "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
 
@@ -95,6 +97,8 @@ class _TokenStats:
         self.prompt.append(lengths.prompt)
         self.response.append(max(lengths.chosen, lengths.rejected))
         self.total.append(lengths.total)
+        self.sequences["chosen"].append(lengths.prompt + lengths.chosen)
+        self.sequences["rejected"].append(lengths.prompt + lengths.rejected)
 
     def to_json(self) -> dict[str, Any]:
         def pct(values: list[int]) -> dict[str, int]:
@@ -183,6 +187,7 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
     report.content = content.stats.to_json()
     if tokens:
         report.tokens = tokens.to_json()
+        report.sequences = tokens.sequences
         for key, code in (("identical_after_truncation", None), ("truncated", "truncated"), ("lost_eos", "lost_eos")):
             if code and tokens.counts[key]:
                 findings.add(code, "warning", None, "", f"{tokens.counts[key]} of {tokens.counts['pairs']} pairs "

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..checks.findings import LEVELS
+from ..checks.html import write_html
 from ..errors import DataError, UsageError
 from ..validate import ValidationReport, validate
 from .common import err_console, progress, write_json_report
@@ -24,6 +25,7 @@ def command(
     cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
+    html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
@@ -34,8 +36,11 @@ def command(
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, fmt, model, template, cutoff_len,
                           str(lengths) if lengths else None, progress=tick)
     write_json_report(str(report_json) if report_json else None, report.to_json())
+    png = write_html(report, str(html_path)) if html_path else None
     if not quiet:
         summary(report)
+        if html_path:
+            err_console.print(f"HTML report: {html_path}" + (f" (histogram: {png})" if png else ""), highlight=False)
     if report.findings.worst_at_least(fail_on):
         counts = report.findings.counts()
         raise DataError(f"{report.dataset}: {sum(counts['error'].values())} error(s), "

@@ -160,3 +160,18 @@ def test_cli_exit_codes_and_report_json(cli, tmp_path, qwen_tokenizer):
                            "cannot load a tokenizer")]:
         result = cli(*args)
         assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_html_report_is_self_contained_and_names_the_problems(cli, tmp_path, qwen_tokenizer):
+    rows = [pair(), pair(chosen="same", rejected="same"), {"conversations": [{"from": "gpt", "value": "x"}],
+                                                            "chosen": {"from": "gpt", "value": "a"},
+                                                            "rejected": {"from": "gpt", "value": "b"}}]
+    src = write_jsonl(tmp_path / "h.jsonl", rows)
+    result = cli("validate", src, "--html", tmp_path / "report.html", "--model", qwen_tokenizer, "--template", "qwen",
+                 "--cutoff-len", "16")
+    assert result.exit_code == 1
+    page = (tmp_path / "report.html").read_text()
+    assert "http" not in page and "src=" not in page and "<link" not in page and "<script" not in page
+    for expected in ("identical_answers", "bad_role_order", "<svg", "cutoff_len 16", "would be dropped"):
+        assert expected in page
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
