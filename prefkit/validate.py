@@ -27,7 +27,7 @@ from .checks.acceptance import Aligned, Attr, LoaderFailure, align
 from .checks.content import ContentChecker
 from .checks.findings import Findings
 from .checks.lengths import BATCH, PairLengths, TokenCounter
-from .checks.schema import row_errors, row_validator
+from .checks.schema import RowSchema, row_validator
 from .errors import InputError, UsageError
 from .registry import detect_entry, load
 from .registry_check import check_entry
@@ -143,7 +143,8 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
         findings.add("not_a_preference_dataset", "error", None, "",
                      "the entry has neither ranking: true nor a kto_tag column: LLaMA-Factory would not train "
                      "dpo/orpo/simpo/kto/rm on it")
-    check = row_validator(attr)
+    schema = row_validator(attr)
+    check = RowSchema(schema) if schema is not None else None
     column_types: dict[str, tuple[str, int]] = {}
     batch: list[tuple[int, Aligned | str]] = []
     with AtomicOutput(lengths_path, lines=True) if lengths_path else nullcontext() as out:
@@ -157,7 +158,7 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
                 continue
             _column_types(row.data, i, column_types, findings)
             if check is not None:
-                for where, message in row_errors(check, row.data):
+                for where, message in check.errors(row.data):
                     findings.add("schema", "error", i, where, message)
             try:
                 aligned = align(row.data, attr)
