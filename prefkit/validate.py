@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from array import array
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class ValidationReport:
     would_drop: list[dict[str, Any]] = field(default_factory=list)
     content: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
-    sequences: dict[str, list[int]] | None = None  # per-pair token lengths for histograms (not in JSON)
+    sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "file": self.file, "entry": self.entry, "stage": self.stage,
@@ -78,10 +79,9 @@ def resolve(target: str, dataset_dir: str | None, kind: str | None) -> tuple[str
 class _TokenStats:
     def __init__(self, counter: TokenCounter) -> None:
         self.counter = counter
-        self.prompt: list[int] = []
-        self.response: list[int] = []
-        self.total: list[int] = []
-        self.sequences: dict[str, list[int]] = {"chosen": [], "rejected": []}  # prompt + answer, before truncation
+        # 4 bytes a pair each, for the percentiles and histograms
+        self.prompt, self.response, self.total = array("I"), array("I"), array("I")
+        self.sequences = {"chosen": array("I"), "rejected": array("I")}  # prompt + answer, before truncation
         self.counts = dict.fromkeys(("pairs", "truncated", "truncated_prompt", "truncated_chosen",
                                      "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
 
@@ -92,7 +92,7 @@ class _TokenStats:
         c["truncated_prompt"] += lengths.prompt_kept < lengths.prompt
         c["truncated_chosen"] += lengths.chosen_kept < lengths.chosen
         c["truncated_rejected"] += lengths.rejected_kept < lengths.rejected
-        c["identical_after_truncation"] += lengths.identical_after_truncation
+        c["identical_after_truncation"] += lengths.became_identical
         c["lost_eos"] += lengths.lost_eos
         self.prompt.append(lengths.prompt)
         self.response.append(max(lengths.chosen, lengths.rejected))
@@ -101,13 +101,14 @@ class _TokenStats:
         self.sequences["rejected"].append(lengths.prompt + lengths.rejected)
 
     def to_json(self) -> dict[str, Any]:
-        def pct(values: list[int]) -> dict[str, int]:
+        def pct(values: array) -> dict[str, int]:
             ordered = sorted(values)
             return {f"p{p}" if p < 100 else "max": ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
                     for p in PERCENTILES} if ordered else {}
 
         totals = pct(self.total)
         return {"model": self.counter.tokenizer.name_or_path, "template": self.counter.template_name,
+                "template_source": self.counter.template_source,
                 "cutoff_len": self.counter.cutoff_len, **self.counts,
                 "percentiles": {"prompt": pct(self.prompt), "response": pct(self.response), "total": totals},
                 "recommended_cutoff_len": {"95%": totals.get("p95"), "99%": totals.get("p99"),
@@ -189,10 +190,10 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
     if tokens:
         report.tokens = tokens.to_json()
         report.sequences = tokens.sequences
-        for key, code in (("identical_after_truncation", None), ("truncated", "truncated"), ("lost_eos", "lost_eos")):
-            if code and tokens.counts[key]:
-                findings.add(code, "warning", None, "", f"{tokens.counts[key]} of {tokens.counts['pairs']} pairs "
-                             f"({key.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
+        for code in ("truncated", "lost_eos"):
+            if tokens.counts[code]:
+                findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} pairs "
+                             f"({code.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
                              f"{report.tokens['recommended_cutoff_len']['99%']}")
     num_samples = entry.get("num_samples")
     if isinstance(num_samples, int) and num_samples < report.records:
@@ -216,7 +217,7 @@ def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, o
             continue
         lengths = measured[i]
         tokens.add(lengths)
-        if lengths.identical_after_truncation:
+        if lengths.became_identical:
             findings.add("identical_after_truncation", "error", i, "",
                          f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
                          f"cutoff_len {tokens.counter.cutoff_len} keeps: no preference signal left")

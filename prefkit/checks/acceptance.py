@@ -168,14 +168,13 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
         response = response + [empty] if kto else [empty] + response
     elif attr.ranking and isinstance(chosen, dict) and isinstance(rejected, dict):
         for name, answer in (("chosen", chosen), ("rejected", rejected)):
-            if answer.get(role) not in accept[-1] and not openai:
+            tag = answer.get(role)
+            # openai checks the mapped role, sharegpt the raw tag; both only warn and keep the row
+            if (tag_mapping.get(tag) if openai else tag) not in accept[-1]:
                 warnings.append(("answer_role", f"{attr.column(name)}.{role}",
-                                 f"role {answer.get(role)!r} is not an assistant tag; LLaMA-Factory only warns"))
-            elif openai and tag_mapping.get(answer.get(role)) not in accept[-1]:
-                warnings.append(("answer_role", f"{attr.column(name)}.{role}",
-                                 f"role {answer.get(role)!r} is not an assistant tag; LLaMA-Factory only warns"))
-            if answer.get(role) not in tag_mapping:
-                raise LoaderFailure(f"{attr.column(name)}.{role}", f"unknown role {answer.get(role)!r} (KeyError)")
+                                 f"role {tag!r} is not an assistant tag; LLaMA-Factory only warns and trains on it"))
+            if tag not in tag_mapping:
+                raise LoaderFailure(f"{attr.column(name)}.{role}", f"unknown role {tag!r} (KeyError)")
         prompt = aligned
         response = [{"role": tag_mapping[a.get(role)], "content": a.get(content)} for a in (chosen, rejected)]
     else:

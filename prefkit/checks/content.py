@@ -28,7 +28,7 @@ class ContentStats:
     system_prompts: set[int] = field(default_factory=set)
     exact_seen: set[int] = field(default_factory=set)
     prompt_seen: dict[int, int] = field(default_factory=dict)
-    preferences: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    preferences: dict[int, int] = field(default_factory=dict)  # hash(prompt, chosen, rejected) -> first record
 
     def to_json(self) -> dict[str, Any]:
         return {"pairs": self.pairs,
@@ -80,8 +80,8 @@ class ContentChecker:
             add("duplicate_pair", "warning", index, "", "an identical pair appears earlier")
         self.stats.exact_seen.add(exact)
         c, r = hash(chosen), hash(rejected)
-        self.stats.preferences.setdefault((prompt_key, c, r), index)
-        earlier = self.stats.preferences.get((prompt_key, r, c))
+        self.stats.preferences.setdefault(hash((prompt_key, c, r)), index)
+        earlier = self.stats.preferences.get(hash((prompt_key, r, c)))
         if earlier is not None and earlier != index:
             add("contradictory_preference", "error", index, "",
                 f"record {earlier} prefers the opposite answer for the same prompt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from .findings import LEVELS
@@ -23,7 +24,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _bins(values: list[int], lo: int, hi: int, n: int) -> list[int]:
+def _bins(values: Sequence[int], lo: float, hi: float, n: int) -> list[int]:
     counts = [0] * n
     width = max((hi - lo) / n, 1e-9)
     for v in values:
@@ -31,7 +32,7 @@ def _bins(values: list[int], lo: int, hi: int, n: int) -> list[int]:
     return counts
 
 
-def histogram_svg(series: dict[str, list[int]], cutoff: int, width: int = 900, height: int = 260) -> str:
+def histogram_svg(series: dict[str, Sequence[int]], cutoff: int, width: int = 900, height: int = 260) -> str:
     """Overlaid histograms of the series with a dashed line at the cutoff."""
     values = [v for vs in series.values() for v in vs]
     if not values:
@@ -63,7 +64,7 @@ def histogram_svg(series: dict[str, list[int]], cutoff: int, width: int = 900, h
     return "".join(parts)
 
 
-def write_png(path: str, series: dict[str, list[int]], cutoff: int) -> bool:
+def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int) -> bool:
     try:
         import matplotlib
 

@@ -2,9 +2,9 @@
 
 LLaMA-Factory encodes each pair with its template's ``encode_oneturn`` (prompt + chosen, prompt +
 rejected), appends eos for ``efficient_eos`` templates, and truncates with ``infer_seqlen``. prefkit runs
-the same template code, but through a tokenizer proxy: a first pass records every string the template
-would encode, the distinct ones are encoded once in one batch by the fast tokenizer (on all cores), and
-a second pass assembles the ids from that cache. Same ids, a fraction of the work.
+the same template code, but through a tokenizer proxy whose ``encode`` returns the text itself as a
+placeholder; the distinct texts of a batch are then encoded once, together, by the fast tokenizer (on all
+cores), and lengths and kept ids are read through the placeholders. Same ids, a fraction of the work.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class PairLengths:
     prompt_kept: int
     chosen_kept: int
     rejected_kept: int
-    identical_after_truncation: bool
+    identical_after_truncation: bool  # the kept ids of chosen and rejected are equal (LLaMA-Factory's view)
 
     @property
     def total(self) -> int:
@@ -52,6 +52,11 @@ class PairLengths:
         return (self.prompt_kept, self.chosen_kept, self.rejected_kept) != (self.prompt, self.chosen, self.rejected)
 
     @property
+    def became_identical(self) -> bool:
+        """Different answers that truncation made identical: the pair carries no signal any more."""
+        return self.identical_after_truncation and self.truncated
+
+    @property
     def lost_eos(self) -> bool:
         """A response cut short loses its final end-of-turn token: the model never learns to stop there."""
         return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
@@ -61,34 +66,39 @@ class PairLengths:
                 "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept}
 
 
-class _CachingTokenizer:
-    """Stands in for the tokenizer inside LLaMA-Factory's template: records, then answers from a cache."""
+class _DeferringTokenizer:
+    """Stands in for the tokenizer inside LLaMA-Factory's template: ``encode(text)`` returns ``[text]``, a
+    placeholder that the template concatenates like any id list. The distinct texts of a batch are then
+    encoded once, together, and each placeholder counts as the ids of its text."""
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
-        self.cache: dict[str, list[int]] = {}
-        self.pending: set[str] = set()
-        self.recording = False
+        self.ids: dict[str, list[int]] = {}
 
-    def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[int]:
+    def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[Any]:
         if add_special_tokens or kwargs:
             return self._tokenizer.encode(text, add_special_tokens=add_special_tokens, **kwargs)
-        ids = self.cache.get(text)
-        if ids is not None:
-            return ids
-        if self.recording:
-            self.pending.add(text)
-            return []
-        ids = self.cache[text] = self._tokenizer.encode(text, add_special_tokens=False)
-        return ids
+        return [text]
 
-    def flush(self) -> None:
-        """Encode every recorded string in one batch."""
-        if self.pending:
-            texts = list(self.pending)
+    def resolve(self, sequences: list[list[Any]]) -> None:
+        """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
+        texts = list({x for seq in sequences for x in seq if isinstance(x, str) and x not in self.ids})
+        if texts:
             for text, ids in zip(texts, self._tokenizer(texts, add_special_tokens=False)["input_ids"], strict=True):
-                self.cache[text] = ids
-            self.pending.clear()
+                self.ids[text] = ids
+
+    def length(self, sequence: list[Any]) -> int:
+        ids = self.ids
+        return sum(len(ids[x]) if isinstance(x, str) else 1 for x in sequence)
+
+    def expand(self, sequence: list[Any]) -> list[int]:
+        out: list[int] = []
+        for x in sequence:
+            if isinstance(x, str):
+                out += self.ids[x]
+            else:
+                out.append(x)
+        return out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tokenizer, name)
@@ -129,21 +139,23 @@ class TokenCounter:
             from llamafactory.hparams import DataArguments
         except ImportError:
             raise UsageError("token checks need LLaMA-Factory: pip install 'prefkit[train]'") from None
+        self.template_source = "given"
         if template == "auto":
             found = default_template(model)
             if not found:
                 raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; "
                                  "pass --template NAME")
-            template = found
+            template, self.template_source = found, f"auto: LLaMA-Factory's default for {model}"
         if template not in TEMPLATES:
             raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {', '.join(sorted(TEMPLATES)[:12])}, ...")
         self.template_name = template
         self.template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, cutoff_len=cutoff_len))
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
-        self._proxy = _CachingTokenizer(tokenizer)
+        self._proxy = _DeferringTokenizer(tokenizer)
 
-    def _encode(self, pair: Aligned) -> tuple[list[int], list[int], list[int]]:
+    def _encode(self, pair: Aligned) -> tuple[list[Any], list[Any], list[Any]]:
+        """LLaMA-Factory's pairwise encoding (pairwise.py), with placeholders for the texts."""
         prompt_ids, chosen_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[0]],
                                                               pair.system, pair.tools)
         _, rejected_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[1]],
@@ -155,18 +167,17 @@ class TokenCounter:
 
     def measure(self, pairs: list[Aligned]) -> list[PairLengths]:
         """Lengths of a batch of aligned pairwise rows (call with at most a few thousand at a time)."""
-        self._proxy.recording = True
-        for pair in pairs:
-            self._encode(pair)
-        self._proxy.recording = False
-        self._proxy.flush()
+        proxy = self._proxy
+        encoded = [self._encode(pair) for pair in pairs]
+        proxy.resolve([seq for triple in encoded for seq in triple])
         out = []
-        for pair in pairs:
-            prompt_ids, chosen_ids, rejected_ids = self._encode(pair)
-            source, target = infer_seqlen(len(prompt_ids), max(len(chosen_ids), len(rejected_ids)), self.cutoff_len)
-            out.append(PairLengths(len(prompt_ids), len(chosen_ids), len(rejected_ids), source,
-                                   min(target, len(chosen_ids)), min(target, len(rejected_ids)),
-                                   chosen_ids[:target] == rejected_ids[:target]))
-        if len(self._proxy.cache) > 20 * BATCH:
-            self._proxy.cache.clear()  # bounded memory; repeated strings are re-encoded once per batch
+        for prompt_seq, chosen_seq, rejected_seq in encoded:
+            prompt, chosen, rejected = proxy.length(prompt_seq), proxy.length(chosen_seq), proxy.length(rejected_seq)
+            source, target = infer_seqlen(prompt, max(chosen, rejected), self.cutoff_len)
+            if target < max(chosen, rejected):  # truncated: compare the ids that are kept
+                same = proxy.expand(chosen_seq)[:target] == proxy.expand(rejected_seq)[:target]
+            else:  # whole: identical only if all ids are (NFC can make different texts tokenize the same)
+                same = chosen == rejected and proxy.expand(chosen_seq) == proxy.expand(rejected_seq)
+            out.append(PairLengths(prompt, chosen, rejected, source, min(target, chosen), min(target, rejected), same))
+        proxy.ids.clear()  # memory bounded by one batch
         return out

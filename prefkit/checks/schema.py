@@ -54,8 +54,8 @@ def row_validator(attr: Attr) -> Draft202012Validator | None:
         defaults = {**defaults, "messages": "messages"}
     column_renames = {default: attr.column(field) for field, default in defaults.items()}
     default_tags = _OPENAI_TAGS if name == "openai_ranking" else TAG_DEFAULTS
-    if all(attr.column(f) in (d, None) for f, d in defaults.items()) and attr.tags == default_tags:
-        return validator(name)  # the file as shipped
+    if name != "kto" and all(attr.column(f) in (d, None) for f, d in defaults.items()) and attr.tags == default_tags:
+        return validator(name)  # the file as shipped (kto's refers to another file: inlined below)
     schema = copy.deepcopy(load_schema(name))
     if name == "kto":  # its messages are the sharegpt message definition; inline it to rename its keys
         schema["$defs"] = copy.deepcopy(load_schema("sharegpt_ranking")["$defs"])

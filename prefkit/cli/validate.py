@@ -65,6 +65,8 @@ def summary(report: ValidationReport) -> None:
         console.print(table)
     tokens = report.tokens
     if tokens:
+        if tokens["template_source"] != "given":
+            console.print(f"template {tokens['template']!r} ({tokens['template_source']})", highlight=False)
         table = Table(title=f"tokens ({tokens['template']}, cutoff_len {tokens['cutoff_len']})", title_justify="left")
         table.add_column("")
         for p in ("p50", "p90", "p95", "p99", "max"):
