@@ -83,9 +83,14 @@ class _DeferringTokenizer:
     def resolve(self, sequences: list[list[Any]]) -> None:
         """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
         texts = list({x for seq in sequences for x in seq if isinstance(x, str) and x not in self.ids})
-        if texts:
-            for text, ids in zip(texts, self._tokenizer(texts, add_special_tokens=False)["input_ids"], strict=True):
-                self.ids[text] = ids
+        if not texts:
+            return
+        backend = getattr(self._tokenizer, "backend_tokenizer", None) if getattr(self._tokenizer, "is_fast", False) else None
+        if backend is not None:  # the Rust tokenizer itself: what transformers calls, without its wrappers
+            encoded = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+        else:
+            encoded = self._tokenizer(texts, add_special_tokens=False)["input_ids"]
+        self.ids.update(zip(texts, encoded, strict=True))
 
     def length(self, sequence: list[Any]) -> int:
         ids = self.ids
