@@ -131,6 +131,12 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
         raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
     if lengths_path and not model:
         raise UsageError("--lengths needs --model and --cutoff-len")
+    if model and attr.stage != "rm":
+        if lengths_path:
+            raise UsageError("--lengths: token lengths are measured for ranking (pairwise) datasets only, not KTO")
+        findings.add("tokens_not_measured", "info", None, "", "exact token lengths are measured for ranking "
+                     "(pairwise) datasets; this one is not")
+        model = None
     counter = TokenCounter(model, template, cutoff_len) if model else None
     tokens = _TokenStats(counter) if counter else None
     special = list(counter.tokenizer.all_special_tokens) if counter else None
@@ -179,10 +185,10 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
             content.check(i, aligned, kto=attr.stage == "kto")
             batch.append((i, aligned))
             if len(batch) >= BATCH:
-                _flush(batch, tokens, out, attr, findings)
+                _flush(batch, tokens, out, findings)
                 if progress:
                     progress(report.records)
-        _flush(batch, tokens, out, attr, findings)
+        _flush(batch, tokens, out, findings)
     if report.records == 0:
         raise InputError(f"{path}: no records")
     content.finish()
@@ -203,9 +209,9 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
 
 
 def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, out: AtomicOutput | None,
-           attr: Attr, findings: Findings) -> None:
+           findings: Findings) -> None:
     """Measure the batch's pairs and write its lengths lines in input order."""
-    if tokens is None or attr.stage != "rm":
+    if tokens is None:
         batch.clear()
         return
     pairs = [(i, a) for i, a in batch if isinstance(a, Aligned)]

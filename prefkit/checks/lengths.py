@@ -10,13 +10,15 @@ cores), and lengths and kept ids are read through the placeholders. Same ids, a 
 from __future__ import annotations
 
 import os
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
 from .acceptance import Aligned
 
-BATCH = 2048  # pairs per encoding batch: bounds the cache's memory
+BATCH = 2048  # pairs per encoding batch
+CACHE_CHARS = 32_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~100 MB
 
 
 def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:
@@ -73,7 +75,8 @@ class _DeferringTokenizer:
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
-        self.ids: dict[str, list[int]] = {}
+        self.ids: dict[str, array] = {}
+        self._chars = 0
 
     def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[Any]:
         if add_special_tokens or kwargs:
@@ -82,15 +85,20 @@ class _DeferringTokenizer:
 
     def resolve(self, sequences: list[list[Any]]) -> None:
         """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
-        texts = list({x for seq in sequences for x in seq if isinstance(x, str) and x not in self.ids})
+        wanted = {x for seq in sequences for x in seq if isinstance(x, str)}
+        texts = [x for x in wanted if x not in self.ids]
         if not texts:
             return
+        self._chars += sum(map(len, texts))
+        if self._chars > CACHE_CHARS:  # bounded memory: keep only what this batch needs
+            self.ids = {k: v for k, v in self.ids.items() if k in wanted}
+            self._chars = sum(map(len, self.ids)) + sum(map(len, texts))
         backend = getattr(self._tokenizer, "backend_tokenizer", None) if getattr(self._tokenizer, "is_fast", False) else None
         if backend is not None:  # the Rust tokenizer itself: what transformers calls, without its wrappers
             encoded = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
         else:
             encoded = self._tokenizer(texts, add_special_tokens=False)["input_ids"]
-        self.ids.update(zip(texts, encoded, strict=True))
+        self.ids.update((text, array("I", ids)) for text, ids in zip(texts, encoded, strict=True))
 
     def length(self, sequence: list[Any]) -> int:
         ids = self.ids
@@ -184,5 +192,4 @@ class TokenCounter:
             else:  # whole: identical only if all ids are (NFC can make different texts tokenize the same)
                 same = chosen == rejected and proxy.expand(chosen_seq) == proxy.expand(rejected_seq)
             out.append(PairLengths(prompt, chosen, rejected, source, min(target, chosen), min(target, rejected), same))
-        proxy.ids.clear()  # memory bounded by one batch
         return out

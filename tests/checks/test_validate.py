@@ -175,3 +175,11 @@ def test_html_report_is_self_contained_and_names_the_problems(cli, tmp_path, qwe
     for expected in ("identical_answers", "bad_role_order", "<svg", "cutoff_len 16", "would be dropped"):
         assert expected in page
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_kto_datasets_skip_token_lengths_and_say_so(tmp_path, qwen_tokenizer):
+    src = fixture("kto_en_demo.sample.json")
+    report = validate(src, model=qwen_tokenizer, template="qwen", cutoff_len=256)
+    assert report.tokens is None and ("tokens_not_measured", None) in codes(report, "info")
+    with pytest.raises(UsageError, match="ranking"):
+        validate(src, model=qwen_tokenizer, template="qwen", cutoff_len=256, lengths_path=str(tmp_path / "l.jsonl"))
