@@ -75,3 +75,26 @@ def qwen_tokenizer() -> str:
         build(str(partial))
         os.replace(partial, target)
     return str(target)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(qwen_tokenizer) -> str:
+    """A tiny random Qwen2 model (saved by transformers 4.52 so both LLaMA-Factory versions read it)."""
+    import subprocess
+
+    target = ROOT / ".cache" / "tiny-qwen2"
+    if not (target / "model.safetensors").exists():
+        python = LF_PYTHONS["0.9.3"] if LF_PYTHONS["0.9.3"].exists() else LF_PYTHONS["0.9.5"]
+        subprocess.run([str(python), str(ROOT / "tests" / "tools" / "build_tiny_model.py"), qwen_tokenizer, str(target)],
+                       check=True, capture_output=True, timeout=300)
+    return str(target)
+
+
+@pytest.fixture
+def offline_env(tmp_path, monkeypatch) -> dict[str, str]:
+    """Environment for LLaMA-Factory runs: no hub, caches in the test's folder."""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "MPLCONFIGDIR": str(tmp_path / "mpl"),
+           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PrefkitError
-from . import convert, register, validate
+from . import convert, register, train, validate
 from .common import err_console
 
 
@@ -51,6 +51,7 @@ def _root(ctx: typer.Context,
 app.command("convert", no_args_is_help=True)(convert.command)
 app.command("register")(register.command)
 app.command("validate", no_args_is_help=True)(validate.command)
+app.command("train", no_args_is_help=True)(train.command)
 
 
 def main() -> None:

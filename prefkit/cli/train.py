@@ -1,0 +1,78 @@
+"""``prefkit train``."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import PrefkitError
+from ..handoff.train_config import parse_sets
+from ..train import TrainResult, train
+from .common import err_console
+
+
+def command(
+    dataset: str = typer.Option(..., "--dataset", help="A dataset registered in --dataset-dir."),
+    dataset_dir: Path = typer.Option(..., "--dataset-dir", help="LLaMA-Factory dataset dir (dataset_info.json)."),
+    model: str = typer.Option(..., "--model", help="Model: a hub name or a local folder."),
+    method: str = typer.Option("dpo", "--method", help="dpo, orpo, simpo, kto or rm."),
+    finetuning: str = typer.Option("lora", "--finetuning", help="lora, qlora, full or freeze."),
+    template: str = typer.Option("auto", "--template", help="LLaMA-Factory template, or auto for known models."),
+    cutoff_len: str = typer.Option("auto", "--cutoff-len", help="N, or auto: the 99% length, rounded up."),
+    eval_split: float | None = typer.Option(None, "--eval-split", help="Hold out this prompt-disjoint fraction for eval."),
+    output_dir: str | None = typer.Option(None, "--output-dir", help="Default: saves/<model>/<finetuning>/<method>/<dataset>."),
+    config_out: str | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
+    sets: list[str] = typer.Option([], "--set", help="KEY=VALUE for any other LLaMA-Factory argument (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write the YAML and print the command; do not train."),
+    no_validate: bool = typer.Option(False, "--no-validate", help="Train even if prefkit validate finds errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Write the LLaMA-Factory training YAML for a registered dataset and run llamafactory-cli train."""
+    if cutoff_len != "auto" and not cutoff_len.isdigit():
+        raise typer.BadParameter("give a number or auto", param_hint="--cutoff-len")
+    cutoff: int | str = int(cutoff_len) if cutoff_len.isdigit() else "auto"
+    kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
+                  output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run,
+                  validate_first=not no_validate)
+    if dry_run or quiet or not err_console.is_terminal:
+        result = train(dataset, str(dataset_dir), model, **kwargs)
+    else:
+        with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task("train", total=None, loss="")
+
+            def on_step(step: int, total: int, loss: float | None) -> None:
+                bar.update(task, completed=step, total=total or None, loss=f"loss {loss:.4f}" if loss else "")
+
+            result = train(dataset, str(dataset_dir), model, on_step=on_step, **kwargs)
+    if not quiet:
+        report(result)
+    if result.exit_code not in (None, 0):
+        raise PrefkitTrainFailed(result)
+
+
+class PrefkitTrainFailed(PrefkitError):
+    exit_code = 1
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__(f"llamafactory-cli train exited with {result.exit_code}; its log: {result.log_file}")
+        self.exit_code = result.exit_code if result.exit_code == 130 else 1
+
+
+def report(result: TrainResult) -> None:
+    for note in result.notes:
+        err_console.print(note, highlight=False)
+    err_console.print(f"config: {result.config_path}", highlight=False)
+    if result.exit_code is None:
+        err_console.print(f"dry run; to train: {shlex.join(result.command)}", highlight=False)
+        return
+    if result.exit_code == 0:
+        out = result.config["output_dir"]
+        err_console.print(f"trained: {out}  summary: {result.summary}", highlight=False)
+        infer, base = result.infer_configs or ("", "")
+        err_console.print(f"chat with it:   llamafactory-cli chat {infer}\n"
+                          f"serve it:       API_HOST=127.0.0.1 API_PORT=8000 llamafactory-cli api {infer}\n"
+                          f"base model (the control): {base}", highlight=False)

@@ -1,0 +1,38 @@
+"""After training: the inference YAMLs (the trained model and the base model as control) and a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .train_config import dump_yaml
+
+SUMMARY_KEYS = ("train_loss", "train_runtime", "epoch", "eval_loss", "eval_rewards/accuracies",
+                "eval_rewards/margins", "eval_rewards/chosen", "eval_rewards/rejected", "eval_accuracy")
+
+
+def write_infer_configs(config: dict[str, Any]) -> tuple[str, str]:
+    """``infer.yaml`` (the trained model) and ``infer_base.yaml`` (the same without the adapter) in output_dir."""
+    out = config["output_dir"]
+    base = {"model_name_or_path": config["model_name_or_path"], "template": config["template"],
+            "infer_backend": "huggingface", "trust_remote_code": True}
+    if config.get("finetuning_type", "lora") == "lora":
+        trained = {**base, "adapter_name_or_path": out, "finetuning_type": "lora"}
+    else:  # full / freeze: the output dir is the whole model
+        trained = {**base, "model_name_or_path": out}
+    paths = (os.path.join(out, "infer.yaml"), os.path.join(out, "infer_base.yaml"))
+    dump_yaml(trained, paths[0])
+    dump_yaml(base, paths[1])
+    return paths
+
+
+def summarize(output_dir: str) -> dict[str, Any]:
+    """The figures that matter from all_results.json (train loss; eval accuracies and margins)."""
+    path = os.path.join(output_dir, "all_results.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {key: results[key] for key in SUMMARY_KEYS if key in results}

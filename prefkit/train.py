@@ -1,0 +1,168 @@
+"""``prefkit train``: a registered dataset -> a checked LLaMA-Factory YAML -> ``llamafactory-cli train``
+-> the inference YAMLs and a summary of the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import registry
+from .checks.acceptance import Attr
+from .errors import DataError, UsageError
+from .handoff.infer import summarize, write_infer_configs
+from .handoff.runner import llamafactory_cli, run_train
+from .handoff.train_config import NEEDS, build_config, default_output_dir, dump_yaml
+from .sources import iter_rows
+from .writers import AtomicOutput
+
+CUTOFF_STEP = 128  # --cutoff-len auto rounds the 99% recommendation up to a multiple of this
+
+
+@dataclass
+class TrainResult:
+    config_path: str
+    command: list[str]
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    exit_code: int | None = None  # None for a dry run
+    infer_configs: tuple[str, str] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    log_file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def has_gpu() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+def _check_kind(name: str, entry: dict[str, Any], method: str) -> None:
+    stage = Attr.from_entry(entry).stage
+    if stage != NEEDS[method]:
+        have = {"rm": "ranking pairs", "kto": "KTO examples", "none": "no preference data"}[stage]
+        want = "KTO examples (convert with --to kto)" if NEEDS[method] == "kto" else "ranking pairs (ranking: true)"
+        raise UsageError(f"dataset {name!r} holds {have}; --method {method} needs {want}")
+
+
+def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: float) -> tuple[str, str, int, int]:
+    """Hold out a prompt-disjoint ``fraction``: write and register ``<name>_train`` and ``<name>_eval``.
+
+    A record goes to eval when the hash of its prompt falls in the fraction, so every record of a prompt
+    lands on the same side and the split is the same on every run.
+    """
+    if not 0 < fraction < 1:
+        raise UsageError(f"--eval-split {fraction}: give a fraction between 0 and 1")
+    attr = Attr.from_entry(entry)
+    source = os.path.join(dataset_dir, entry["file_name"])
+    stem, ext = os.path.splitext(entry["file_name"])
+    counts = {"train": 0, "eval": 0}
+    outputs = {part: AtomicOutput(os.path.join(dataset_dir, f"{stem}_{part}{ext}")) for part in counts}
+    with outputs["train"] as train_out, outputs["eval"] as eval_out:
+        for row in iter_rows(source):
+            prompt = _prompt_of(row.data, attr)
+            bucket = int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=8).digest(), "big") / 2**64
+            part = "eval" if bucket < fraction else "train"
+            (eval_out if part == "eval" else train_out).write(row.data)
+            counts[part] += 1
+    if not counts["eval"] or not counts["train"]:
+        raise UsageError(f"--eval-split {fraction}: {counts['train']} train / {counts['eval']} eval records; "
+                         "choose a fraction that leaves both sides non-empty")
+    for part in counts:
+        part_entry = {**entry, "file_name": f"{stem}_{part}{ext}"}
+        registry.update(dataset_dir, f"{name}_{part}", part_entry, force=True)
+    return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]
+
+
+def _prompt_of(data: Any, attr: Attr) -> str:
+    """The prompt part of a raw row (what the eval split keeps disjoint)."""
+    if not isinstance(data, dict):
+        return json.dumps(data)
+    if attr.formatting == "alpaca":
+        keys = ("prompt", "query", "history", "system")
+        return json.dumps([data.get(attr.column(k)) for k in keys if attr.column(k)], sort_keys=True)
+    messages = data.get(attr.column("messages") or "conversations")
+    if attr.stage == "kto" and isinstance(messages, list):
+        messages = messages[:-1]
+    return json.dumps([messages, data.get(attr.column("system")) if attr.column("system") else None], sort_keys=True)
+
+
+def auto_cutoff(name: str, dataset_dir: str, model: str, template: str) -> tuple[int, str]:
+    from .validate import validate
+
+    report = validate(name, dataset_dir=dataset_dir, model=model, template=template, cutoff_len=1 << 20)
+    if not report.tokens:
+        raise UsageError("--cutoff-len auto needs a ranking dataset to measure; pass --cutoff-len N")
+    p99 = report.tokens["recommended_cutoff_len"]["99%"]
+    cutoff = max(CUTOFF_STEP, math.ceil(p99 / CUTOFF_STEP) * CUTOFF_STEP)
+    return cutoff, f"cutoff_len {cutoff}: 99% of pairs fit in {p99} tokens (rounded up to a multiple of {CUTOFF_STEP})"
+
+
+def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finetuning: str = "lora",
+          template: str = "auto", cutoff_len: int | str = "auto", eval_split: float | None = None,
+          output_dir: str | None = None, config_out: str | None = None, sets: dict[str, Any] | None = None,
+          dry_run: bool = False, validate_first: bool = True, log_file: str | None = None,
+          on_step: Callable[[int, int, float | None], None] | None = None,
+          env: dict[str, str] | None = None) -> TrainResult:
+    """Write the training YAML for ``dataset`` and (unless ``dry_run``) run LLaMA-Factory on it."""
+    info = registry.load(dataset_dir)
+    if dataset not in info:
+        raise UsageError(f"no dataset {dataset!r} in {dataset_dir}/dataset_info.json (register it first)")
+    entry = info[dataset]
+    if method not in NEEDS:
+        raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(NEEDS)}")
+    _check_kind(dataset, entry, method)
+    notes: list[str] = []
+    if template == "auto":
+        from .checks.lengths import default_template
+
+        found = default_template(model)
+        if not found:
+            raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; pass --template")
+        template = found
+        notes.append(f"template {template!r}: LLaMA-Factory's default for {model}")
+    if cutoff_len == "auto":
+        cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template)
+        notes.append(note)
+    if validate_first:
+        from .validate import validate
+
+        report = validate(dataset, dataset_dir=dataset_dir, model=model if NEEDS[method] == "rm" else None,
+                          template=template, cutoff_len=int(cutoff_len))
+        errors = report.findings.by_level("error")
+        if errors:
+            first = errors[0]
+            raise DataError(f"{dataset}: {len(errors)} validation error(s), e.g. record {first.index}: {first.code}: "
+                            f"{first.message}; fix them (prefkit validate {dataset}) or pass --no-validate")
+    train_name, eval_name = dataset, None
+    if eval_split:
+        train_name, eval_name, n_train, n_eval = split_eval(dataset, dataset_dir, entry, eval_split)
+        notes.append(f"eval split: {n_train} train / {n_eval} eval records, prompt-disjoint, "
+                     f"registered as {train_name!r} and {eval_name!r}")
+    config = build_config(model, train_name, dataset_dir, method=method, finetuning=finetuning, template=template,
+                          cutoff_len=int(cutoff_len), gpu=has_gpu(), eval_dataset=eval_name, overrides=sets,
+                          output_dir=output_dir or default_output_dir(model, finetuning, method, dataset))
+    path = config_out or os.path.join(config["output_dir"], f"train_{method}.yaml")
+    dump_yaml(config, path)
+    command = [llamafactory_cli(), "train", path]
+    result = TrainResult(config_path=path, command=command, config=config, notes=notes)
+    if dry_run:
+        return result
+    result.log_file = log_file or os.path.join(config["output_dir"], "llamafactory.log")
+    result.exit_code = run_train(path, config["output_dir"], result.log_file, on_step=on_step, env=env)
+    if result.exit_code == 0:
+        result.infer_configs = write_infer_configs(config)
+        result.summary = summarize(config["output_dir"])
+        with open(os.path.join(config["output_dir"], "prefkit_summary.json"), "w", encoding="utf-8") as f:
+            json.dump(result.summary, f, indent=2)
+    return result

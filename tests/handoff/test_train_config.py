@@ -1,0 +1,86 @@
+"""Training YAMLs: every method x fine-tuning type is accepted by LLaMA-Factory's own argument parser
+(0.9.5 and 0.9.3); unknown keys are refused by it; prefkit's own refusals."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import LF_PYTHONS, ROOT, fixture
+from prefkit import convert
+from prefkit.errors import UsageError
+from prefkit.handoff.train_config import FINETUNING, METHODS, build_config, dump_yaml, parse_sets
+from prefkit.train import train
+
+
+def test_method_keys_and_defaults():
+    for method, keys in METHODS.items():
+        config = build_config("Qwen/Qwen2.5-7B-Instruct", "pairs", "data", method=method, template="qwen")
+        assert {k: config[k] for k in keys} == keys
+        assert config["output_dir"] == f"saves/Qwen2.5-7B-Instruct/lora/{method}/pairs"
+        assert config["bf16"] is False and "max_samples" not in config
+    assert build_config("m", "d", "data", gpu=True)["bf16"] is True
+    assert build_config("m", "d", "data", finetuning="full")["finetuning_type"] == "full"
+    assert build_config("m", "d", "data", overrides={"learning_rate": 1e-4})["learning_rate"] == 1e-4
+    with pytest.raises(UsageError, match="qlora needs a CUDA GPU"):
+        build_config("m", "d", "data", finetuning="qlora")
+    with pytest.raises(UsageError, match="unknown --method 'ppo'"):
+        build_config("m", "d", "data", method="ppo")
+
+
+def test_set_values_keep_their_types_and_names_have_no_blanks(tmp_path):
+    assert parse_sets(["max_steps=4", "bf16=false", "lora_target=q_proj,v_proj", "x=null"]) == {
+        "max_steps": 4, "bf16": False, "lora_target": "q_proj,v_proj", "x": None}
+    with pytest.raises(UsageError):
+        parse_sets(["novalue"])
+    with pytest.raises(UsageError, match="must not contain blanks"):
+        dump_yaml({"a": 1}, str(tmp_path / "my config.yaml"))
+    config = build_config("My Models/tiny model", "my data", "data")
+    assert " " not in config["output_dir"]
+
+
+@pytest.mark.llamafactory
+@pytest.mark.parametrize("version", list(LF_PYTHONS))
+def test_llamafactory_parser_accepts_every_method_and_finetuning(tmp_path, version, tiny_model):
+    python = LF_PYTHONS[version]
+    if not python.exists():
+        pytest.skip(f"LLaMA-Factory {version} venv not set up")
+    combos = [(m, f) for m in METHODS for f in FINETUNING if f != "qlora"]
+    configs = [build_config(tiny_model, "pairs", str(tmp_path), method=m, finetuning=f, template="qwen",
+                            output_dir=str(tmp_path / f"{m}-{f}")) for m, f in combos]
+    configs.append(build_config(tiny_model, "pairs", str(tmp_path), overrides={"not_an_argument": 1}))
+    (tmp_path / "configs.json").write_text(json.dumps(configs))
+    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lf_parse_args.py"), str(tmp_path / "configs.json")],
+                          capture_output=True, text=True, timeout=600)
+    results = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith('{"ok"')]
+    assert len(results) == len(configs), proc.stderr[-2000:]
+    for combo, result in zip(combos, results, strict=False):
+        assert result["ok"], (combo, result)
+    assert results[-1]["ok"] is False and "not_an_argument" in results[-1]["error"]
+
+
+def test_train_refuses_what_cannot_work(tmp_path, tiny_model):
+    convert([fixture("dpo_zh_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs", dataset_dir=str(tmp_path))
+    with pytest.raises(UsageError, match="holds ranking pairs; --method kto needs KTO examples"):
+        train("pairs", str(tmp_path), tiny_model, method="kto", template="qwen", cutoff_len=256, dry_run=True)
+    with pytest.raises(UsageError, match="no default template"):
+        train("pairs", str(tmp_path), tiny_model, template="auto", cutoff_len=256, dry_run=True)
+    with pytest.raises(UsageError, match="no dataset 'nope'"):
+        train("nope", str(tmp_path), tiny_model, template="qwen", dry_run=True)
+
+
+def test_dry_run_auto_cutoff_and_validation_gate(cli, tmp_path, tiny_model):
+    convert([fixture("dpo_zh_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs", dataset_dir=str(tmp_path))
+    result = cli("train", "--dataset", "pairs", "--dataset-dir", tmp_path, "--model", tiny_model, "--template", "qwen",
+                 "--output-dir", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "99% of pairs fit in" in result.stderr and "dry run; to train:" in result.stderr
+    config = yaml.safe_load((tmp_path / "out" / "train_dpo.yaml").read_text())
+    assert config["cutoff_len"] % 128 == 0 and config["dataset"] == "pairs" and config["template"] == "qwen"
+    rows = json.loads((tmp_path / "pairs.json").read_text())
+    rows[0]["rejected"] = rows[0]["chosen"]  # identical answers: a validation error
+    (tmp_path / "pairs.json").write_text(json.dumps(rows))
+    result = cli("train", "--dataset", "pairs", "--dataset-dir", tmp_path, "--model", tiny_model, "--template", "qwen",
+                 "--cutoff-len", "256", "--dry-run")
+    assert result.exit_code == 1 and "identical_answers" in result.stderr and "--no-validate" in result.stderr

@@ -1,0 +1,63 @@
+"""Real CPU training with llamafactory-cli on a tiny Qwen2 model: dpo, orpo, simpo, kto and rm with LoRA on
+datasets made by prefkit convert (LLaMA-Factory 0.9.5), dpo and kto on 0.9.3 from the same YAMLs."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import LF_PYTHONS, fixture
+from prefkit import convert
+from prefkit.train import train
+
+SHORT = {"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2}
+pytestmark = [pytest.mark.llamafactory, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
+    convert([fixture("kto_en_demo.sample.json")], str(data / "kto.json"), to="kto", register="kto", dataset_dir=str(data))
+    return data
+
+
+@pytest.mark.parametrize("method", ["dpo", "orpo", "simpo", "kto", "rm"])
+def test_each_method_trains_and_hands_off(data_dir, tmp_path, tiny_model, offline_env, method):
+    out = tmp_path / "out"
+    result = train("kto" if method == "kto" else "pairs", str(data_dir), tiny_model, method=method, template="qwen",
+                   cutoff_len=256, output_dir=str(out), sets=SHORT, validate_first=method == "dpo",
+                   eval_split=0.25 if method == "dpo" else None, env=offline_env)
+    assert result.exit_code == 0, (out / "llamafactory.log").read_text()[-3000:]
+    assert (out / "adapter_model.safetensors").exists() and (out / "training_loss.png").exists()
+    log = [json.loads(x) for x in (out / "trainer_log.jsonl").read_text().splitlines()]
+    assert log and log[-1]["current_steps"] == 2
+    assert "train_loss" in result.summary
+    assert json.loads((out / "prefkit_summary.json").read_text()) == result.summary
+    infer, base = (yaml.safe_load(open(p)) for p in result.infer_configs)
+    assert infer["adapter_name_or_path"] == str(out) and "adapter_name_or_path" not in base
+    assert infer["template"] == base["template"] == "qwen"
+    if method == "dpo":  # the prompt-disjoint eval split was registered and evaluated
+        assert result.config["dataset"] == "pairs_train" and result.config["eval_dataset"] == "pairs_eval"
+        assert "eval_rewards/accuracies" in result.summary and "eval_rewards/margins" in result.summary
+        info = json.loads((data_dir / "dataset_info.json").read_text())
+        train_rows = json.loads((data_dir / info["pairs_train"]["file_name"]).read_text())
+        eval_rows = json.loads((data_dir / info["pairs_eval"]["file_name"]).read_text())
+        prompts = lambda rows: {json.dumps(r["conversations"]) for r in rows}  # noqa: E731
+        assert len(train_rows) + len(eval_rows) == 20 and not prompts(train_rows) & prompts(eval_rows)
+
+
+@pytest.mark.parametrize("dataset, method", [("pairs", "dpo"), ("kto", "kto")])
+def test_the_same_yaml_trains_on_llamafactory_093(data_dir, tmp_path, tiny_model, offline_env, dataset, method):
+    python = LF_PYTHONS["0.9.3"]
+    if not python.exists():
+        pytest.skip("LLaMA-Factory 0.9.3 venv not set up")
+    out = tmp_path / "out"
+    result = train(dataset, str(data_dir), tiny_model, method=method, template="qwen", cutoff_len=256,
+                   output_dir=str(out), sets=SHORT, dry_run=True, validate_first=False)
+    cli = python.parent / "llamafactory-cli"
+    proc = subprocess.run([str(cli), "train", result.config_path], capture_output=True, text=True, timeout=600,
+                          env={**offline_env, "PATH": f"{python.parent}:/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "adapter_model.safetensors").exists()
