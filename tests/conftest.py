@@ -16,6 +16,10 @@ from prefkit.records import KtoExample, Note, PreferencePair, Reject
 from prefkit.sources import iter_rows
 
 ROOT = Path(__file__).resolve().parent.parent
+# No hub at test time, and no writes into the user's ~/.cache.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
 FIXTURES = ROOT / "tests" / "fixtures"
 # Python interpreters that have LLaMA-Factory (the main venv has 0.9.5, .venv-lf093 has 0.9.3).
 LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", ".venv"), ("0.9.3", ".venv-lf093"))}

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PrefkitError
-from . import convert, register, train, validate
+from . import convert, evaluate, register, serve, train, validate
 from .common import err_console
 
 
@@ -52,6 +52,8 @@ app.command("convert", no_args_is_help=True)(convert.command)
 app.command("register")(register.command)
 app.command("validate", no_args_is_help=True)(validate.command)
 app.command("train", no_args_is_help=True)(train.command)
+app.command("serve", no_args_is_help=True)(serve.command)
+app.command("eval", no_args_is_help=True)(evaluate.command)
 
 
 def main() -> None:

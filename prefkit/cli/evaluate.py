@@ -1,0 +1,38 @@
+"""``prefkit eval`` (a module named evaluate: `eval` is a builtin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..handoff.evaluate import evaluate
+from .common import err_console, write_json_report
+
+
+def command(
+    dataset: str = typer.Option(..., "--dataset", help="Held-out prompts: a registered dataset (e.g. NAME_eval)."),
+    dataset_dir: Path = typer.Option(..., "--dataset-dir"),
+    model_config: Path = typer.Option(..., "--model-config", help="infer.yaml of the trained model."),
+    baseline_config: Path = typer.Option(..., "--baseline-config", help="infer_base.yaml: the base model."),
+    judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (…/v1)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's model name."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N prompts."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Answer length limit."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: beside --model-config."),
+    report_json: Path | None = typer.Option(None, "--report-json"),
+) -> None:
+    """Answer held-out prompts with the trained and the base model; compare them, with a judge if given."""
+    out = str(output_dir or model_config.parent)
+    report = evaluate(dataset, str(dataset_dir), str(model_config), str(baseline_config), out, judge_url,
+                      judge_model, limit, max_tokens)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    err_console.print(f"{report.prompts} prompts: answered model {report.answered['model']}, baseline "
+                      f"{report.answered['baseline']}; failed {report.failed}; mean length difference "
+                      f"{report.mean_length_difference} chars", highlight=False)
+    if report.judge:
+        j = report.judge
+        err_console.print(f"judge {j['judge_model']}: win {j['win']} / tie {j['tie']} / loss {j['loss']}, "
+                          f"unparsed {j['unparsed']} (orders {j['unparsed_orders']}); win rate {j['win_rate']} "
+                          f"95% CI {j['win_rate_ci95']}", highlight=False)
+    err_console.print(f"answers: {report.answers_file}, {report.html_file}", highlight=False)

@@ -1,0 +1,178 @@
+"""``prefkit eval``: the trained model against its base model on held-out prompts, through
+LLaMA-Factory's OpenAI-compatible API, optionally judged pairwise by any OpenAI-compatible endpoint.
+
+The judge sees every pair twice, in both orders, to cancel position bias. A verdict it gives that
+cannot be parsed is counted as such, never guessed. Keys come from the environment
+(PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY) and are never printed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .. import registry
+from ..checks.acceptance import Attr, LoaderFailure, align
+from ..errors import UsageError
+from ..sources import iter_rows
+from ..writers import AtomicOutput
+from .serve import serving
+
+JUDGE_PROMPT = """You compare two answers to the same conversation. Reply with exactly one word:
+A if answer A is better, B if answer B is better, tie if they are equally good.
+
+[Conversation]
+{conversation}
+
+[Answer A]
+{a}
+
+[Answer B]
+{b}
+
+Verdict (A, B or tie):"""
+_VERDICT = re.compile(r"^\W*(a|b|tie)\b", re.IGNORECASE)
+
+
+@dataclass
+class EvalReport:
+    prompts: int = 0
+    answered: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> reason -> count
+    compared: int = 0
+    judge: dict[str, Any] | None = None
+    mean_length_difference: float | None = None  # characters, model minus baseline
+    answers_file: str = ""
+    html_file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_prompts(dataset: str, dataset_dir: str, limit: int | None) -> list[tuple[int, list[dict[str, str]]]]:
+    """(record index, OpenAI-style messages) of the dataset's prompts, as LLaMA-Factory reads them."""
+    info = registry.load(dataset_dir)
+    if dataset not in info:
+        raise UsageError(f"no dataset {dataset!r} in {dataset_dir}/dataset_info.json")
+    entry = info[dataset]
+    attr = Attr.from_entry(entry)
+    prompts = []
+    for row in iter_rows(os.path.join(dataset_dir, entry["file_name"])):
+        if limit is not None and len(prompts) >= limit:
+            break
+        try:
+            aligned = align(row.data, attr) if isinstance(row.data, dict) else None
+        except LoaderFailure:
+            aligned = None
+        if aligned is None or aligned.drop:
+            continue
+        messages = [{"role": "system", "content": aligned.system}] if aligned.system else []
+        messages += [{"role": "user" if m["role"] in ("user", "observation") else "assistant", "content": m["content"]}
+                     for m in aligned.prompt]
+        prompts.append((row.index, messages))
+    if not prompts:
+        raise UsageError(f"{dataset}: no usable prompts")
+    return prompts
+
+
+def _answer(client: Any, model: str, messages: list[dict[str, str]], max_tokens: int) -> tuple[str | None, str]:
+    try:
+        response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, temperature=0)
+    except Exception as err:  # the API's errors vary by server; each is counted by its class
+        return None, type(err).__name__
+    text = response.choices[0].message.content if response.choices else None
+    return (text, "") if text is not None else (None, "empty_response")
+
+
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
+def _judge(client: Any, model: str, messages: list[dict[str, str]], a: str, b: str) -> str | None:
+    conversation = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+    reply, _ = _answer(client, model, [{"role": "user", "content": JUDGE_PROMPT.format(
+        conversation=conversation, a=a, b=b)}], max_tokens=8)
+    match = _VERDICT.match(reply or "")
+    return match.group(1).lower() if match else None
+
+
+def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config: str, output_dir: str,
+             judge_url: str | None = None, judge_model: str | None = None, limit: int | None = None,
+             max_tokens: int = 256, env: dict[str, str] | None = None) -> EvalReport:
+    from openai import OpenAI
+
+    prompts = load_prompts(dataset, dataset_dir, limit)
+    report = EvalReport(prompts=len(prompts))
+    answers: dict[str, list[str | None]] = {}
+    for side, config in (("model", model_config), ("baseline", baseline_config)):
+        with serving(config, env=env) as server:
+            client = OpenAI(base_url=server.base_url, api_key="0", max_retries=0, timeout=600)
+            results = [_answer(client, server.model, messages, max_tokens) for _, messages in prompts]
+        answers[side] = [text for text, _ in results]
+        report.answered[side] = sum(text is not None for text, _ in results)
+        report.failed[side] = dict(Counter(reason for text, reason in results if text is None))
+    both = [i for i in range(len(prompts)) if answers["model"][i] is not None and answers["baseline"][i] is not None]
+    report.compared = len(both)
+    if both:
+        report.mean_length_difference = round(
+            sum(len(answers["model"][i]) - len(answers["baseline"][i]) for i in both) / len(both), 2)
+    verdicts: dict[int, list[str | None]] = {}
+    if judge_url:
+        if not judge_model:
+            raise UsageError("--judge-url needs --judge-model")
+        key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY") or "0"
+        judge = OpenAI(base_url=judge_url, api_key=key, max_retries=1, timeout=600)
+        for i in both:
+            first = _judge(judge, judge_model, prompts[i][1], answers["model"][i], answers["baseline"][i])
+            second = _judge(judge, judge_model, prompts[i][1], answers["baseline"][i], answers["model"][i])
+            verdicts[i] = [first, {"a": "b", "b": "a"}.get(second, second) if second else None]  # as "a" = model
+        report.judge = _tally(verdicts, judge_model)
+    os.makedirs(output_dir, exist_ok=True)
+    report.answers_file = os.path.join(output_dir, "eval_answers.jsonl")
+    with AtomicOutput(report.answers_file, lines=True) as out:
+        for n, (index, messages) in enumerate(prompts):
+            out.write({"index": index, "prompt": messages, "model": answers["model"][n],
+                       "baseline": answers["baseline"][n], "verdicts": verdicts.get(n)})
+    report.html_file = os.path.join(output_dir, "eval_answers.html")
+    _write_html(report.html_file, prompts, answers)
+    return report
+
+
+def _tally(verdicts: dict[int, list[str | None]], judge_model: str) -> dict[str, Any]:
+    outcome: Counter = Counter()
+    unparsed_orders = sum(v is None for pair in verdicts.values() for v in pair)
+    for pair in verdicts.values():
+        parsed = [v for v in pair if v is not None]
+        if not parsed:
+            outcome["unparsed"] += 1
+            continue
+        score = sum({"a": 1.0, "tie": 0.5, "b": 0.0}[v] for v in parsed) / len(parsed)
+        outcome["win" if score > 0.5 else "loss" if score < 0.5 else "tie"] += 1
+    decided = outcome["win"] + outcome["loss"] + outcome["tie"]
+    rate = (outcome["win"] + 0.5 * outcome["tie"]) / decided if decided else None
+    return {"judge_model": judge_model, "pairs": len(verdicts), "win": outcome["win"], "tie": outcome["tie"],
+            "loss": outcome["loss"], "unparsed": outcome["unparsed"], "unparsed_orders": unparsed_orders,
+            "win_rate": round(rate, 4) if rate is not None else None,
+            "win_rate_ci95": wilson(outcome["win"] + 0.5 * outcome["tie"], decided) if decided else None}
+
+
+def _write_html(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]]) -> None:
+    cell = lambda t: "<td><pre>" + html.escape(t if t is not None else "(no answer)") + "</pre></td>"  # noqa: E731
+    rows = "".join("<tr><td>" + str(index) + "</td>" + cell(messages[-1]["content"]) + cell(answers["model"][n]) +
+                   cell(answers["baseline"][n]) + "</tr>" for n, (index, messages) in enumerate(prompts))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("<!doctype html><meta charset='utf-8'><title>prefkit eval</title><style>body{font:14px system-ui}"
+                "td{border:1px solid #ddd;vertical-align:top;padding:4px}pre{white-space:pre-wrap;margin:0}</style>"
+                "<table><tr><th>record</th><th>last prompt turn</th><th>model</th><th>baseline</th></tr>"
+                + rows + "</table>")
