@@ -35,4 +35,33 @@ step "7. exact token lengths with a real Qwen2.5 tokenizer (built offline from t
 $PREFKIT validate fastchat_gpt4 --dataset-dir data --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
   --html data/fastchat_gpt4.validate.html --fail-on error
 
-step "done: data/dataset_info.json lists these datasets; train with LLaMA-Factory's dataset_dir=data"
+step "8. train: DPO with LoRA on a tiny Qwen2 model (CPU, 4 steps), with a prompt-disjoint eval split"
+export HF_HUB_OFFLINE=1 HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" DISABLE_VERSION_CHECK=1
+if [ ! -f .cache/tiny-qwen2/model.safetensors ]; then
+  py=.venv-lf093/bin/python; [ -x "$py" ] || py=.venv/bin/python   # saved by transformers 4.52: both versions read it
+  $py tests/tools/build_tiny_model.py .cache/qwen2.5-tokenizer .cache/tiny-qwen2 >/dev/null
+fi
+$PREFKIT train --dataset fastchat_gpt4 --dataset-dir data --model .cache/tiny-qwen2 --template qwen --cutoff-len 512 \
+  --eval-split 0.2 --output-dir saves/demo/tiny-dpo --set max_steps=4 --set logging_steps=1 \
+  --set gradient_accumulation_steps=1
+
+step "9. serve the trained adapter on 127.0.0.1 and ask it one question with the openai client"
+.venv/bin/python - <<'PY'
+from openai import OpenAI
+from prefkit.handoff.serve import serving
+
+with serving("saves/demo/tiny-dpo/infer.yaml") as server:
+    client = OpenAI(base_url=server.base_url, api_key="0")
+    reply = client.chat.completions.create(model=server.model, max_tokens=16,
+                                           messages=[{"role": "user", "content": "How do I fix a flat tyre?"}])
+    print(f"  {server.base_url} ({server.model}) answered: {reply.choices[0].message.content!r}")
+    print("  (a random 10M-parameter model trained for 4 steps: expect noise; the path is the point)")
+PY
+
+step "done"
+cat >&2 <<'EOF2'
+  data/                     the datasets, dataset_info.json, rejects files, validation reports (HTML + PNG)
+  saves/demo/tiny-dpo/      train_dpo.yaml, the LoRA adapter, trainer_log.jsonl, training_loss.png,
+                            prefkit_summary.json, infer.yaml and infer_base.yaml (the base model as control)
+  On a GPU machine: prefkit train --dataset fastchat_gpt4 --dataset-dir data --model Qwen/Qwen2.5-7B-Instruct
+EOF2

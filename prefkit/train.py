@@ -58,29 +58,29 @@ def _check_kind(name: str, entry: dict[str, Any], method: str) -> None:
 def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: float) -> tuple[str, str, int, int]:
     """Hold out a prompt-disjoint ``fraction``: write and register ``<name>_train`` and ``<name>_eval``.
 
-    A record goes to eval when the hash of its prompt falls in the fraction, so every record of a prompt
-    lands on the same side and the split is the same on every run.
+    The distinct prompts are ordered by a hash of their text and the first ``round(fraction * n)`` (at
+    least one) go to eval, so every record of a prompt lands on the same side and every run splits alike.
     """
     if not 0 < fraction < 1:
         raise UsageError(f"--eval-split {fraction}: give a fraction between 0 and 1")
     attr = Attr.from_entry(entry)
     source = os.path.join(dataset_dir, entry["file_name"])
+    key = lambda data: hashlib.blake2b(_prompt_of(data, attr).encode(), digest_size=8).digest()  # noqa: E731
+    prompts = sorted({key(row.data) for row in iter_rows(source)})
+    if len(prompts) < 2:
+        raise UsageError(f"--eval-split: {dataset_dir}/{entry['file_name']} has {len(prompts)} distinct prompt(s); "
+                         "a prompt-disjoint split needs at least two")
+    held_out = set(prompts[:max(1, round(fraction * len(prompts)))])
     stem, ext = os.path.splitext(entry["file_name"])
     counts = {"train": 0, "eval": 0}
-    outputs = {part: AtomicOutput(os.path.join(dataset_dir, f"{stem}_{part}{ext}")) for part in counts}
-    with outputs["train"] as train_out, outputs["eval"] as eval_out:
+    with AtomicOutput(os.path.join(dataset_dir, f"{stem}_train{ext}")) as train_out, \
+            AtomicOutput(os.path.join(dataset_dir, f"{stem}_eval{ext}")) as eval_out:
         for row in iter_rows(source):
-            prompt = _prompt_of(row.data, attr)
-            bucket = int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=8).digest(), "big") / 2**64
-            part = "eval" if bucket < fraction else "train"
+            part = "eval" if key(row.data) in held_out else "train"
             (eval_out if part == "eval" else train_out).write(row.data)
             counts[part] += 1
-    if not counts["eval"] or not counts["train"]:
-        raise UsageError(f"--eval-split {fraction}: {counts['train']} train / {counts['eval']} eval records; "
-                         "choose a fraction that leaves both sides non-empty")
     for part in counts:
-        part_entry = {**entry, "file_name": f"{stem}_{part}{ext}"}
-        registry.update(dataset_dir, f"{name}_{part}", part_entry, force=True)
+        registry.update(dataset_dir, f"{name}_{part}", {**entry, "file_name": f"{stem}_{part}{ext}"}, force=True)
     return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]
 
 

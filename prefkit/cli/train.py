@@ -74,5 +74,9 @@ def report(result: TrainResult) -> None:
         err_console.print(f"trained: {out}  summary: {result.summary}", highlight=False)
         infer, base = result.infer_configs or ("", "")
         err_console.print(f"chat with it:   llamafactory-cli chat {infer}\n"
-                          f"serve it:       API_HOST=127.0.0.1 API_PORT=8000 llamafactory-cli api {infer}\n"
+                          f"serve it:       prefkit serve {infer}\n"
                           f"base model (the control): {base}", highlight=False)
+        if result.config.get("eval_dataset"):
+            err_console.print(f"compare:        prefkit eval --dataset {result.config['eval_dataset']} --dataset-dir "
+                              f"{result.config['dataset_dir']} --model-config {infer} --baseline-config {base}",
+                              highlight=False)
