@@ -16,7 +16,7 @@ from .checks.acceptance import Attr
 from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
-from .handoff.train_config import NEEDS, build_config, default_output_dir, dump_yaml
+from .handoff.train_config import NEEDS, build_config, check_config, default_output_dir, dump_yaml
 from .sources import iter_rows
 from .writers import AtomicOutput
 
@@ -152,6 +152,12 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     config = build_config(model, train_name, dataset_dir, method=method, finetuning=finetuning, template=template,
                           cutoff_len=int(cutoff_len), gpu=has_gpu(), eval_dataset=eval_name, overrides=sets,
                           output_dir=output_dir or default_output_dir(model, finetuning, method, dataset))
+    check_config(config)
+    max_samples = config.get("max_samples")
+    if isinstance(max_samples, int):
+        records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, info.get(train_name, entry)["file_name"])))
+        if max_samples < records:
+            notes.append(f"max_samples {max_samples} trains on only {max_samples} of the {records} records (as asked)")
     path = config_out or os.path.join(config["output_dir"], f"train_{method}.yaml")
     dump_yaml(config, path)
     command = [llamafactory_cli(), "train", path]

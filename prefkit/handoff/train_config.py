@@ -120,3 +120,31 @@ def dump_yaml(config: dict[str, Any], path: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f, sort_keys=False, allow_unicode=True)
     os.replace(tmp, path)
+
+
+_CHECK = """
+import json, sys
+from llamafactory.hparams import get_train_args
+try:
+    get_train_args(json.loads(sys.stdin.read()))
+except (ValueError, TypeError, ImportError) as err:
+    print("PREFKIT_REJECTED:", str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
+    sys.exit(3)
+"""
+
+
+def check_config(config: dict[str, Any], python: str | None = None) -> None:
+    """Parse the config with LLaMA-Factory's own argument parser (``get_train_args``), in a child process
+    so that its logging and global state stay out of ours. Unknown keys and values it rejects raise."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([python or sys.executable, "-c", _CHECK], input=json.dumps(config), capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "DISABLE_VERSION_CHECK": "1"})
+    if proc.returncode == 3:  # LLaMA-Factory also logs to stdout: take the marked line
+        reason = next(line for line in proc.stdout.splitlines() if line.startswith("PREFKIT_REJECTED:"))
+        raise UsageError(f"LLaMA-Factory rejects the training config: {reason.split(':', 1)[1].strip()}")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"cannot check the config with LLaMA-Factory (is it installed?): {last}")

@@ -84,3 +84,14 @@ def test_dry_run_auto_cutoff_and_validation_gate(cli, tmp_path, tiny_model):
     result = cli("train", "--dataset", "pairs", "--dataset-dir", tmp_path, "--model", tiny_model, "--template", "qwen",
                  "--cutoff-len", "256", "--dry-run")
     assert result.exit_code == 1 and "identical_answers" in result.stderr and "--no-validate" in result.stderr
+
+
+def test_config_check_uses_llamafactory_parser_before_launch(tmp_path, tiny_model):
+    convert([fixture("dpo_zh_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs", dataset_dir=str(tmp_path))
+    with pytest.raises(UsageError, match="LLaMA-Factory rejects the training config: .*not_an_argument"):
+        train("pairs", str(tmp_path), tiny_model, template="qwen", cutoff_len=256, dry_run=True, validate_first=False,
+              output_dir=str(tmp_path / "out"), sets={"not_an_argument": 1})
+    assert not (tmp_path / "out" / "train_dpo.yaml").exists()
+    result = train("pairs", str(tmp_path), tiny_model, template="qwen", cutoff_len=256, dry_run=True,
+                   validate_first=False, output_dir=str(tmp_path / "out"), sets={"max_samples": 3})
+    assert any("max_samples 3 trains on only 3 of the 10 records" in n for n in result.notes)
