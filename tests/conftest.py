@@ -102,3 +102,12 @@ def offline_env(tmp_path, monkeypatch) -> dict[str, str]:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(params=list(LF_PYTHONS))
+def lf_python(request) -> tuple[str, Path]:
+    """(version, python) for each LLaMA-Factory environment: a test using it runs once per version."""
+    python = LF_PYTHONS[request.param]
+    if not python.exists():
+        pytest.skip(f"LLaMA-Factory {request.param} venv not set up (make setup)")
+    return request.param, python

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import LF_PYTHONS, ROOT, fixture
+from conftest import ROOT, fixture
 from prefkit import convert
 
 DATASETS = [  # (name, inputs, --to, suffix, stage)
@@ -45,11 +45,8 @@ def dataset_dir(tmp_path_factory):
 
 
 @pytest.mark.llamafactory
-@pytest.mark.parametrize("version", list(LF_PYTHONS))
-def test_llamafactory_keeps_every_row(dataset_dir, version):
-    python = LF_PYTHONS[version]
-    if not python.exists():
-        pytest.skip(f"LLaMA-Factory {version} venv not set up (make setup)")
+def test_llamafactory_keeps_every_row(dataset_dir, lf_python):
+    version, python = lf_python
     data, written = dataset_dir
     specs = [f"{name}:{stage}" for name, *_, stage in DATASETS]
     proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lf_load.py"), str(data), *specs],

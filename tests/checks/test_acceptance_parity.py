@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from checks_test_helpers import datasets, openai_datasets, write
-from conftest import LF_PYTHONS, ROOT
+from conftest import ROOT
 from prefkit.checks.acceptance import Attr, LoaderFailure, align
 from prefkit.registry import load
 
@@ -17,11 +17,8 @@ def _norm(value):
 
 
 @pytest.mark.llamafactory
-@pytest.mark.parametrize("version", list(LF_PYTHONS))
-def test_acceptance_matches_llamafactory_row_for_row(tmp_path, version):
-    python = LF_PYTHONS[version]
-    if not python.exists():
-        pytest.skip(f"LLaMA-Factory {version} venv not set up (make setup)")
+def test_acceptance_matches_llamafactory_row_for_row(tmp_path, lf_python):
+    version, python = lf_python
     sets = datasets() | (openai_datasets() if version == "0.9.5" else {})
     write(tmp_path, sets)
     proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lf_align.py"), str(tmp_path), *sets],

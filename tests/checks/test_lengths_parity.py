@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import LF_PYTHONS, ROOT, fixture, write_jsonl
+from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
@@ -33,11 +33,8 @@ def dataset_dir(tmp_path_factory):
 
 
 @pytest.mark.llamafactory
-@pytest.mark.parametrize("version", list(LF_PYTHONS))
-def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, version):
-    python = LF_PYTHONS[version]
-    if not python.exists():
-        pytest.skip(f"LLaMA-Factory {version} venv not set up (make setup)")
+def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, lf_python):
+    version, python = lf_python
     data, rows = dataset_dir
     proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
                            qwen_tokenizer, *CONFIGS], capture_output=True, text=True, timeout=900)

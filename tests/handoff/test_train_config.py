@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import LF_PYTHONS, ROOT, fixture
+from conftest import ROOT, fixture
 from prefkit import convert
 from prefkit.errors import UsageError
 from prefkit.handoff.train_config import FINETUNING, METHODS, build_config, dump_yaml, parse_sets
@@ -41,11 +41,8 @@ def test_set_values_keep_their_types_and_names_have_no_blanks(tmp_path):
 
 
 @pytest.mark.llamafactory
-@pytest.mark.parametrize("version", list(LF_PYTHONS))
-def test_llamafactory_parser_accepts_every_method_and_finetuning(tmp_path, version, tiny_model):
-    python = LF_PYTHONS[version]
-    if not python.exists():
-        pytest.skip(f"LLaMA-Factory {version} venv not set up")
+def test_llamafactory_parser_accepts_every_method_and_finetuning(tmp_path, lf_python, tiny_model):
+    version, python = lf_python
     combos = [(m, f) for m in METHODS for f in FINETUNING if f != "qlora"]
     configs = [build_config(tiny_model, "pairs", str(tmp_path), method=m, finetuning=f, template="qwen",
                             output_dir=str(tmp_path / f"{m}-{f}")) for m, f in combos]
