@@ -113,12 +113,6 @@ def text(value: Any, where: str) -> str:
     raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")
 
 
-def nonempty(value: str, where: str) -> str:
-    if not value.strip():
-        raise RowProblem("empty_response", f"{where} is empty")
-    return value
-
-
 def assistant(content: str) -> Message:
     return Message(role="assistant", content=content)
 
