@@ -61,3 +61,26 @@ def test_the_same_yaml_trains_on_llamafactory_093(data_dir, tmp_path, tiny_model
                           env={**offline_env, "PATH": f"{python.parent}:/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "adapter_model.safetensors").exists()
+
+
+def test_ctrl_c_is_forwarded_and_train_exits_130(data_dir, tmp_path, tiny_model, offline_env):
+    import os
+    import signal
+    import time
+
+    from conftest import ROOT
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "prefkit"), "train", "--dataset", "pairs", "--dataset-dir",
+                             str(data_dir), "--model", tiny_model, "--template", "qwen", "--cutoff-len", "256",
+                             "--output-dir", str(out), "--no-validate", "--set", "max_steps=100000",
+                             "--set", "logging_steps=1", "--set", "gradient_accumulation_steps=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **offline_env})
+    deadline = time.monotonic() + 300
+    while not (out / "trainer_log.jsonl").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "llamafactory-cli train exited with 130" in err
