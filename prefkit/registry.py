@@ -22,6 +22,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .errors import InputError, RegistryError
+from .readers.sharegpt import OPENAI_TAGS
 from .sources import iter_rows
 
 DATA_CONFIG = "dataset_info.json"
@@ -99,8 +100,8 @@ def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = Fal
 # --- entries for files prefkit did not write --------------------------------------------------------
 
 SAMPLE = 20
-OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-               "system_tag": "system"}
+# The tags an entry needs for role/content messages (observation/function tags keep their defaults).
+ENTRY_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "system_tag")
 
 
 def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[s
     entry["columns"] = columns
     messages = first[messages_key]
     if messages and isinstance(messages[0], dict) and "role" in messages[0]:
-        entry["tags"] = dict(OPENAI_TAGS)
+        entry["tags"] = {tag: OPENAI_TAGS[tag] for tag in ENTRY_TAGS}
     return entry
 
 

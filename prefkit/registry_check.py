@@ -13,11 +13,12 @@ from typing import Any
 
 from .errors import PrefkitError
 from .jsonschemas import errors as schema_errors
+from .readers.sharegpt import SHAREGPT_TAGS
 from .registry import info_path, load
 from .sources import iter_rows
 
 SAMPLE = 5
-DEFAULT_TAGS = {"role_tag": "from", "content_tag": "value"}
+DEFAULT_TAGS = {tag: SHAREGPT_TAGS[tag] for tag in ("role_tag", "content_tag")}
 
 
 def check(dataset_dir: str) -> list[str]:

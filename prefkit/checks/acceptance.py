@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..readers.sharegpt import SHAREGPT_TAGS
+
 ROLE_USER, ROLE_ASSISTANT, ROLE_OBSERVATION, ROLE_FUNCTION = "user", "assistant", "observation", "function"
 COLUMN_NAMES = ("prompt", "query", "response", "history", "messages", "system", "tools", "images", "videos",
                 "audios", "chosen", "rejected", "kto_tag")
-TAG_DEFAULTS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-                "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
+TAG_DEFAULTS = SHAREGPT_TAGS  # LLaMA-Factory's DatasetAttr tag defaults
 COLUMN_DEFAULTS = {"prompt": "instruction", "query": "input", "response": "output", "messages": "conversations"}
 
 

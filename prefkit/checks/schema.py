@@ -9,6 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..jsonschemas import load_schema, validator
+from ..readers.sharegpt import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
 from .fastschema import compile_schema
 
@@ -16,8 +17,6 @@ _SHAREGPT_COLUMNS = {"messages": "conversations", "chosen": "chosen", "rejected"
                      "tools": "tools", "kto_tag": "kto_tag"}
 _ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected",
                    "system": "system", "history": "history"}
-_OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                "observation_tag": "tool", "function_tag": "function_call", "system_tag": "system"}
 
 
 def schema_name(attr: Attr) -> str | None:
@@ -53,7 +52,7 @@ def row_validator(attr: Attr) -> Draft202012Validator | None:
     if name == "openai_ranking":
         defaults = {**defaults, "messages": "messages"}
     column_renames = {default: attr.column(field) for field, default in defaults.items()}
-    default_tags = _OPENAI_TAGS if name == "openai_ranking" else TAG_DEFAULTS
+    default_tags = OPENAI_TAGS if name == "openai_ranking" else TAG_DEFAULTS
     if name != "kto" and all(attr.column(f) in (d, None) for f, d in defaults.items()) and attr.tags == default_tags:
         return validator(name)  # the file as shipped (kto's refers to another file: inlined below)
     schema = copy.deepcopy(load_schema(name))
