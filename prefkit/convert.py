@@ -27,7 +27,7 @@ import orjson
 from . import pairing, registry
 from .errors import InputError, UsageError
 from .readers import ReadOptions, detect, get_reader
-from .records import KtoExample, Note, PreferencePair, Reject, RowProblem
+from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from .sources import Row, iter_rows
 from .writers import AtomicOutput, Writer, get_writer
 
@@ -101,11 +101,17 @@ def _counted(rows: Iterator[Row], source: SourceReport) -> Iterator[Row]:
         yield row
 
 
-def _adapt(record: PreferencePair | KtoExample, writer: Writer) -> list[PreferencePair | KtoExample] | Reject:
-    """Fit a record to the writer: a pair becomes two KTO examples; a KTO example cannot become a pair."""
+Written = PreferencePair | KtoExample | UnlabeledPair
+
+
+def adapt(record: Written, writer: Writer) -> list[Written] | Reject:
+    """Fit a record to the writer: a pair becomes two KTO examples, or a pair to label with its verdict as
+    the suggestion; a KTO example cannot become a pair."""
     if isinstance(record, writer.record_type):
         return [record]
-    if isinstance(record, PreferencePair):
+    if isinstance(record, PreferencePair) and writer.record_type is UnlabeledPair:
+        return [UnlabeledPair.of(record)]
+    if isinstance(record, PreferencePair) and writer.record_type is KtoExample:
         base = dict(system=record.system, tools=record.tools, prompt=record.prompt, provenance=record.provenance,
                     metadata=record.metadata)
         return [KtoExample(completion=record.chosen, label=True, **base),
@@ -116,7 +122,7 @@ def _adapt(record: PreferencePair | KtoExample, writer: Writer) -> list[Preferen
                   record.model_dump(mode="json"), p.line)
 
 
-def _prompt_key(record: PreferencePair | KtoExample) -> int:
+def _prompt_key(record: Written) -> int:
     """Python's 64-bit hash: stable within a run, which is all duplicate counting needs."""
     return hash((record.system, record.tools, tuple((m.role, m.content) for m in record.prompt)))
 
@@ -128,7 +134,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             force: bool = False, progress: Callable[[int], None] | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
-    ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca or kto. Rejected records go to
+    ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto or unlabeled (pairs to label,
+    for ``prefkit label push``). Rejected records go to
     ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something is rejected).
     With ``register`` the output is registered in ``dataset_dir``/dataset_info.json.
     """
@@ -138,6 +145,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     writer = get_writer(to)
     if register and not dataset_dir:
         raise UsageError("--register needs --dataset-dir")
+    if register and to == "unlabeled":
+        writer.entry(output)  # raises: pairs to label are not a training set
     if register and dataset_dir:
         registry.relative_file_name(output, dataset_dir)  # fail before the work if it cannot be registered
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
@@ -175,7 +184,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                 if isinstance(item, Reject):
                     reject_item(item, cover)
                     continue
-                adapted = _adapt(item, writer)
+                adapted = adapt(item, writer)
                 if isinstance(adapted, Reject):
                     reject_item(adapted, cover)
                     continue
@@ -214,7 +223,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                                    f"{source.accepted} written + {source.rejected} rejected (reader {name})")
         if sum(s.input_records for s in report.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
-    _finish_rejects(rejects, rejects_path, rej.count)
+    finish_rejects(rejects, rejects_path, rej.count)
 
     report.input_records = sum(s.input_records for s in report.sources)
     report.accepted = sum(s.accepted for s in report.sources)
@@ -223,15 +232,16 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     report.rejected_by_reason = dict(reasons.most_common())
     report.notes = dict(notes.most_common())
     report.rejects_file = rejects_path if rej.count or rejects else None
-    report.dataset_info_entry = writer.entry(
-        registry.relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
+    if to != "unlabeled":
+        report.dataset_info_entry = writer.entry(
+            registry.relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
     if register and dataset_dir:
         registry.update(dataset_dir, register, report.dataset_info_entry, force=force)
         report.registered = register
     return report
 
 
-def _finish_rejects(asked: str | None, path: str, count: int) -> None:
+def finish_rejects(asked: str | None, path: str, count: int) -> None:
     """The default rejects file exists only when something was rejected."""
     if not asked and count == 0 and os.path.exists(path):
         os.unlink(path)

@@ -26,3 +26,7 @@ class DataError(PrefkitError):
     """The data was read but has errors (exit 1)."""
 
     exit_code = 1
+
+
+class ServiceError(PrefkitError):
+    """A server prefkit talks to (Argilla) cannot be reached, refuses the credentials, or lacks what was asked."""

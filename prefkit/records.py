@@ -123,7 +123,40 @@ class KtoExample(_Example):
         return value
 
 
-Record = PreferencePair | KtoExample
+class UnlabeledPair(_Example):
+    """A prompt with two answers and no trusted preference yet: the input of ``prefkit label push``.
+
+    ``suggestion`` is a verdict that exists but needs checking (an LLM judge's, or the order of a
+    labeled pair); it is shown to annotators as a suggestion, never taken as the answer.
+    """
+
+    response_a: Message
+    response_b: Message
+    suggestion: Literal["a", "b", "tie"] | None = None
+    score_a: float | None = None
+    score_b: float | None = None
+
+    @model_validator(mode="after")
+    def _answers(self) -> UnlabeledPair:
+        for name in ("response_a", "response_b"):
+            if getattr(self, name).role not in ANSWER_ROLES:
+                raise ValueError(f"{name} must be an assistant or function turn")
+            if not getattr(self, name).content.strip():
+                raise PydanticCustomError("empty_response", f"{name} is empty")
+        if same_text(self.response_a.content, self.response_b.content):
+            raise PydanticCustomError("identical_responses", "response_a and response_b are the same text")
+        return self
+
+    @classmethod
+    def of(cls, pair: PreferencePair) -> UnlabeledPair:
+        """A labeled pair to re-check: its chosen answer becomes A and the suggestion."""
+        return cls(system=pair.system, tools=pair.tools, prompt=pair.prompt, provenance=pair.provenance,
+                   metadata=pair.metadata, response_a=pair.chosen, response_b=pair.rejected, suggestion="a",
+                   score_a=pair.chosen_score, score_b=pair.rejected_score)
+
+
+Record = PreferencePair | KtoExample | UnlabeledPair
+RECORD_TYPES = (PreferencePair, KtoExample, UnlabeledPair)
 
 
 class RowProblem(Exception):

@@ -3,6 +3,7 @@
 # when the requirement files it was made from have not changed.
 #   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
 #   .venv-lf093    LLaMA-Factory 0.9.3 with prefkit, used by parity tests through a subprocess
+#   .venv-argilla  the Argilla server (label tests start it with Redis; see tests/argilla_server/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -43,6 +44,26 @@ if [ "${PREFKIT_SKIP_LF093:-0}" != 1 ]; then
     pip_install .venv-lf093 -r requirements/llamafactory-0.9.3.txt
     pip_install .venv-lf093 -e .  # prefkit beside 0.9.3, for the token-length parity tests
     echo "$s" > .venv-lf093/.setup-stamp
+  fi
+fi
+# 3. Argilla server and Redis for the label tests (skip with PREFKIT_SKIP_ARGILLA=1) -------------
+if [ "${PREFKIT_SKIP_ARGILLA:-0}" != 1 ]; then
+  ensure_venv .venv-argilla
+  s=$(stamp requirements/argilla-server.txt)
+  if [ "$(cat .venv-argilla/.setup-stamp 2>/dev/null)" != "$s" ]; then
+    echo "[setup] .venv-argilla: installing argilla-server..." >&2
+    pip_install .venv-argilla -r requirements/argilla-server.txt
+    echo "$s" > .venv-argilla/.setup-stamp
+  fi
+  if ! command -v redis-server >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "[setup] installing redis-server (Debian package)..." >&2
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+      # The package starts a system-wide service; the tests start their own on a free port.
+      (service redis-server stop || true) >/dev/null 2>&1
+    else
+      echo "[setup] redis-server is missing: install it (Debian: apt-get install redis-server) for the label tests" >&2
+    fi
   fi
 fi
 echo "[setup] ready: .venv/bin/prefkit" >&2

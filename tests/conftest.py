@@ -111,3 +111,32 @@ def lf_python(request) -> tuple[str, Path]:
     if not python.exists():
         pytest.skip(f"LLaMA-Factory {request.param} venv not set up (make setup)")
     return request.param, python
+
+
+@pytest.fixture(scope="session")
+def argilla(tmp_path_factory):
+    """A real argilla-server (SQLite, Redis, prefkit's SQL search engine: tests/argilla_server/) for the
+    session, with workspace "team" and annotators ann1..ann3. Yields url, owner key, annotator keys."""
+    import shutil
+    import sys
+
+    if os.environ.get("PREFKIT_SKIP_ARGILLA") == "1":
+        pytest.skip("PREFKIT_SKIP_ARGILLA=1")
+    sys.path.insert(0, str(ROOT / "tests" / "argilla_server"))
+    from server import ArgillaServer, default_server_python
+
+    assert default_server_python().exists(), "no .venv-argilla: run make setup"
+    assert shutil.which("redis-server"), "no redis-server: run make setup (Debian: apt-get install redis-server)"
+    with ArgillaServer(tmp_path_factory.mktemp("argilla")) as server:
+        server.start()
+        server.create_workspace("team")
+        keys = {name: server.create_user(name, "annotator", "team") for name in ("ann1", "ann2", "ann3")}
+        yield {"server": server, "url": server.api_url, "key": server.api_key, "annotators": keys}
+
+
+@pytest.fixture
+def argilla_env(argilla, monkeypatch) -> dict[str, str]:
+    """The owner's connection in ARGILLA_API_URL / ARGILLA_API_KEY, as a user would set them."""
+    monkeypatch.setenv("ARGILLA_API_URL", argilla["url"])
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla["key"])
+    return {"url": argilla["url"], "key": argilla["key"]}

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PrefkitError
-from . import convert, evaluate, register, serve, train, validate
+from . import convert, evaluate, label, register, serve, train, validate
 from .common import err_console
 
 
@@ -54,6 +54,7 @@ app.command("validate", no_args_is_help=True)(validate.command)
 app.command("train", no_args_is_help=True)(train.command)
 app.command("serve", no_args_is_help=True)(serve.command)
 app.command("eval", no_args_is_help=True)(evaluate.command)
+app.add_typer(label.app, name="label")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import UsageError
 
@@ -38,6 +38,18 @@ def progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda n: bar.update(task, completed=n)
+
+
+@contextmanager
+def bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for work of known size: call it with (done, total)."""
+    if quiet or not err_console.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                  transient=True) as progress_bar:
+        task = progress_bar.add_task(label, total=None)
+        yield lambda done, total: progress_bar.update(task, completed=done, total=total)
 
 
 def write_json_report(path: str | None, data: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from ..convert import ConvertReport, convert
 from ..pairing import STRATEGIES
 from ..readers import FORMATS
 from ..readers.pairwise import parse_verdicts
+from ..errors import UsageError
 from ..writers import WRITERS
 from .common import err_console, parse_pairs, progress, write_json_report
 
@@ -20,6 +21,8 @@ def command(
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
     to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITERS)}."),
+    unlabeled: bool = typer.Option(False, "--unlabeled", help="Write pairs to label (for prefkit label push): "
+                                   "same as --to unlabeled; a verdict becomes a suggestion."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL); default <output>.rejects.jsonl."),
     pairing: str = typer.Option("best-vs-worst", "--pairing", help=f"How scores/ranks become pairs: {', '.join(STRATEGIES)}."),
     min_margin: float = typer.Option(0.0, "--min-margin", help="Pair only answers whose scores differ by more than this."),
@@ -33,6 +36,9 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
+    if unlabeled and to not in ("sharegpt", "unlabeled"):
+        raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
+    to = "unlabeled" if unlabeled else to
     with progress("converting", quiet) as tick:
         report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
@@ -53,7 +59,7 @@ def summary(report: ConvertReport) -> None:
     for s in report.sources:
         table.add_row(s.path, s.format, f"{s.input_records:,}", f"{s.accepted:,}", f"{s.rejected:,}")
     err_console.print(table)
-    rows = "KTO examples" if report.to == "kto" else "pairs"
+    rows = {"kto": "KTO examples", "unlabeled": "pairs to label"}.get(report.to, "pairs")
     err_console.print(f"{report.pairs_written:,} {rows} written; {report.exact_duplicates:,} exact and "
                       f"{report.prompt_duplicates:,} prompt-level duplicates")
     if report.rejected_by_reason:

@@ -13,16 +13,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..records import RECORD_CHECKS, KtoExample, Message, Note, PreferencePair, Provenance, Reject, RowProblem
+from ..records import (
+    RECORD_CHECKS,
+    RECORD_TYPES,
+    KtoExample,
+    Message,
+    Note,
+    PreferencePair,
+    Provenance,
+    Reject,
+    RowProblem,
+    UnlabeledPair,
+)
 from ..sources import Row
 
-Item = PreferencePair | KtoExample | Reject | Note
+Item = PreferencePair | KtoExample | UnlabeledPair | Reject | Note
 Reader = Callable[[Iterable[Row], "ReadOptions"], Iterator[Item]]
 
 
 @dataclass
 class ReadOptions:
-    target: str = "sharegpt"  # sharegpt | alpaca | kto: readers with a KTO signal use it when "kto"
+    # sharegpt | alpaca | kto | unlabeled: readers with a KTO signal use it when "kto"; pairwise
+    # yields pairs to label (a verdict, if any, as a suggestion) when "unlabeled".
+    target: str = "sharegpt"
     pairing: str = "best-vs-worst"
     min_margin: float = 0.0
     # FIELD=COLUMN overrides from --map: which input key holds each logical field (and sharegpt tags).
@@ -34,6 +47,10 @@ class ReadOptions:
     @property
     def kto(self) -> bool:
         return self.target == "kto"
+
+    @property
+    def unlabeled(self) -> bool:
+        return self.target == "unlabeled"
 
 
 def reject(row: Row, reason: str, message: str) -> Reject:
@@ -66,7 +83,7 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
             except ValidationError as err:
                 yield reject(row, *describe_validation(err))
                 continue
-            if not any(isinstance(i, (PreferencePair, KtoExample)) for i in items):
+            if not any(isinstance(i, RECORD_TYPES) for i in items):
                 # Readers raise RowProblem with a precise reason; this is the fallback.
                 what = "KTO example" if options.kto else "preference pair"
                 yield reject(row, "no_pairs", f"record yields no {what}")

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import pairing
-from ..records import KtoExample, Message, Note, PreferencePair
+from ..records import RECORD_TYPES, KtoExample, Message, Note, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
 
@@ -84,7 +84,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
                                       rejected=Message(role="assistant", content=bad),
                                       chosen_score=None, metadata={"rank_margin": margin, "path": path},
                                       provenance=provenance(row, "oasst")))
-    if not any(isinstance(i, (PreferencePair, KtoExample)) for i in out):
+    if not any(isinstance(i, RECORD_TYPES) for i in out):
         what = "no assistant reply with +1/-1 votes" if options.kto else "no sibling replies with ranks"
         summary = ", ".join(f"{k}={v}" for k, v in sorted(notes.items()))
         raise RowProblem("no_ranked_replies", f"tree has {what}" + (f" ({summary})" if summary else ""))

@@ -13,6 +13,10 @@ Several votes are aggregated by strict majority of the non-failed votes; records
 are counted (``disagreement``). Outcomes: a majority for a or b gives a pair (``--to kto``: the winner
 desirable, the loser undesirable); otherwise the record is rejected as ``tie``, ``split_vote``,
 ``failed_verdict``, ``no_verdict`` or ``unknown_verdict``.
+
+With ``--unlabeled`` (pairs to label in Argilla) the verdict is optional: every record with a prompt and
+two answers becomes a pair to label, and a clear verdict (a, b or tie) is kept as the suggestion.
+``score_a``/``score_b`` (judge scores) are kept too.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
-from ..records import KtoExample, Note, PreferencePair
+from ..records import KtoExample, Note, PreferencePair, UnlabeledPair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text
 from .ratings import prompt_messages
@@ -77,7 +81,8 @@ def votes_of(row: Row, options: ReadOptions) -> tuple[list[Any], str]:
     for key in VERDICT_KEYS:
         if key in data:
             return [data[key]], key
-    raise RowProblem("no_verdict", f"no verdict field ({', '.join(VERDICT_KEYS)}, votes or annotator<N>)")
+    raise RowProblem("no_verdict", f"no verdict field ({', '.join(VERDICT_KEYS)}, votes or annotator<N>); "
+                     "pairs to label in Argilla: convert --unlabeled, or prefkit label push")
 
 
 def decide(votes: list[Any], field: str, lookup: dict[str, str]) -> tuple[str, Counter]:
@@ -119,6 +124,9 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         raw_prompt = "\n".join(p for p in (raw_prompt, text(query, "input")) if p)
     system, prompt = prompt_messages(raw_prompt, "prompt")
     response_a, response_b = _responses(row, options)
+    if options.unlabeled:
+        yield _unlabeled(row, options, lookup, system, prompt, response_a, response_b)
+        return
     votes, field = votes_of(row, options)
     winner, counts = decide(votes, field, lookup)
     if len(counts) > 1 or sum(counts.values()) < len(votes):
@@ -134,10 +142,27 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
                          metadata=meta, provenance=provenance(row, "pairwise"))
 
 
+def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: str, prompt: list,
+               response_a: str, response_b: str) -> UnlabeledPair:
+    suggestion = row.data.get("suggestion")  # as convert --unlabeled writes it
+    if suggestion not in ("a", "b", "tie"):
+        try:
+            suggestion, _ = decide(*votes_of(row, options), lookup)
+        except RowProblem as problem:  # no verdict, or one that decides nothing: nothing to suggest
+            suggestion = "tie" if problem.reason == "tie" else None
+    scores = [get(row, options, key, required=False) for key in ("score_a", "score_b")]
+    scores = [s if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in scores]
+    tools = row.data.get("tools")
+    return UnlabeledPair(system=system, prompt=prompt, tools=tools if isinstance(tools, str) else "",
+                         response_a=assistant(response_a),
+                         response_b=assistant(response_b), suggestion=suggestion, score_a=scores[0], score_b=scores[1],
+                         metadata=row.data.get("metadata") if isinstance(row.data.get("metadata"), dict) else {},
+                         provenance=provenance(row, "pairwise"))
+
+
 read = per_row("pairwise", _convert)
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    has_responses = any(a in record and b in record for a, b in RESPONSE_KEYS)
-    has_votes = any(k in record for k in (*VERDICT_KEYS, "votes")) or any(_ANNOTATOR.match(k) for k in record)
-    return has_responses and has_votes
+    """Two responses side by side; the verdict may be absent (pairs to label)."""
+    return any(a in record and b in record for a, b in RESPONSE_KEYS)

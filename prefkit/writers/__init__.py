@@ -7,8 +7,10 @@ from .alpaca import AlpacaWriter
 from .base import AtomicOutput, Writer
 from .kto import KtoWriter
 from .sharegpt import SharegptWriter
+from .unlabeled import UnlabeledWriter
 
-WRITERS: dict[str, type[Writer]] = {"sharegpt": SharegptWriter, "alpaca": AlpacaWriter, "kto": KtoWriter}
+WRITERS: dict[str, type[Writer]] = {"sharegpt": SharegptWriter, "alpaca": AlpacaWriter, "kto": KtoWriter,
+                                    "unlabeled": UnlabeledWriter}
 
 
 def get_writer(name: str) -> Writer:

@@ -1,0 +1,137 @@
+"""``prefkit label push|status|pull``: preference labeling in Argilla."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..label.connection import Connection
+from ..label.pull import POLICIES, PullReport, pull
+from ..label.push import push
+from ..label.status import status
+from ..readers import FORMATS
+from ..writers import WRITERS
+from .common import bar, err_console, parse_pairs, progress, write_json_report
+
+app = typer.Typer(no_args_is_help=True, help="Human preference labeling in Argilla: push pairs, follow, pull answers.")
+
+API_URL = typer.Option(None, "--api-url", help="Argilla server URL (default: $ARGILLA_API_URL).", show_default=False)
+API_KEY = typer.Option(None, "--api-key", help="Argilla API key (default: $ARGILLA_API_KEY).", show_default=False)
+WORKSPACE = typer.Option(None, "--workspace", help="Argilla workspace (default: the user's only one).")
+DATASET = typer.Option(..., "--dataset", help="Argilla dataset name.")
+REPORT = typer.Option(None, "--report-json", help="Write the machine-readable report here.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No summary on stderr.")
+
+
+def _say(text: str) -> None:
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("push", no_args_is_help=True)
+def push_command(
+    inputs: list[Path] = typer.Argument(..., help="Pairs to label: any prefkit input or convert output."),
+    dataset: str = DATASET,
+    workspace: str | None = WORKSPACE,
+    min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Answers a record needs to be completed."),
+    guidelines: Path | None = typer.Option(None, "--guidelines", help="Markdown file of annotation guidelines."),
+    fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
+    mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN: which input key holds a field (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the per-record A/B order."),
+    batch_size: int = typer.Option(250, "--batch-size", help="Records per request (at most 500)."),
+    rejects: Path | None = typer.Option(None, "--rejects",
+                                        help="Rejects file (default: <dataset>.push-rejects.jsonl beside the first input)."),
+    api_url: str | None = API_URL, api_key: str | None = API_KEY,
+    report_json: Path | None = REPORT, quiet: bool = QUIET,
+) -> None:
+    """Send pairs to an Argilla dataset (created if needed); pushing again adds only what is missing."""
+    text = guidelines.read_text(encoding="utf-8") if guidelines else None
+    connection = Connection(api_url, api_key)
+    with bar("pushing", quiet) as tick:
+        report = push([str(p) for p in inputs], dataset, connection, workspace=workspace, min_submitted=min_submitted,
+                      guidelines=text, fmt=fmt, mapping=parse_pairs(mapping, "--map"), seed=seed, batch_size=batch_size,
+                      rejects=str(rejects) if rejects else None, progress=tick)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    if not quiet:
+        made = "created" if report.dataset_created else "existing"
+        _say(f"{report.workspace}/{report.dataset} ({made}, {report.min_submitted} answer(s) per record): "
+             f"{report.created:,} created, {report.already_present:,} already present, {report.duplicates:,} duplicates "
+             f"in the input, {report.failed:,} failed, "
+             f"from {report.input_records:,} input records")
+        if report.rejected_by_reason:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
+            _say(f"not pushed: {reasons} -> {report.rejects_file}")
+
+
+@app.command("status", no_args_is_help=True)
+def status_command(
+    dataset: str = DATASET, workspace: str | None = WORKSPACE,
+    api_url: str | None = API_URL, api_key: str | None = API_KEY,
+    report_json: Path | None = REPORT, quiet: bool = QUIET,
+) -> None:
+    """Records completed and pending, and answers per annotator."""
+    result = status(dataset, Connection(api_url, api_key), workspace=workspace)
+    write_json_report(str(report_json) if report_json else None, result.to_json())
+    if quiet:
+        return
+    _say(f"{result.workspace}/{result.dataset}: {result.completed:,} of {result.total:,} records completed "
+         f"({result.pending:,} pending; {result.min_submitted} submitted answer(s) complete a record)")
+    if result.annotators:
+        table = Table("annotator", "submitted", "discarded", "draft", title_justify="left")
+        for name, counts in result.annotators.items():
+            table.add_row(name, *(f"{counts.get(k, 0):,}" for k in ("submitted", "discarded", "draft")))
+        err_console.print(table)
+
+
+@app.command("pull", no_args_is_help=True)
+def pull_command(
+    dataset: str = DATASET,
+    output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
+    workspace: str | None = WORKSPACE,
+    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(w for w in WRITERS if w != 'unlabeled')}."),
+    policy: str = typer.Option("majority", "--policy", help=f"How several annotators decide: {', '.join(POLICIES)}."),
+    min_annotations: int = typer.Option(1, "--min-annotations", min=1, help="Submitted answers a record needs."),
+    ties: str = typer.Option("drop", "--ties", help="drop: ties and 'both bad' go to the rejects; kto (with --to kto): "
+                             "a tie gives two desirable examples, 'both bad' two undesirable."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (default <output>.rejects.jsonl)."),
+    register: str | None = typer.Option(None, "--register", help="Register the output under this name."),
+    dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
+    force: bool = typer.Option(False, "--force", help="Replace a different registry entry of the same name."),
+    api_url: str | None = API_URL, api_key: str | None = API_KEY,
+    report_json: Path | None = REPORT, quiet: bool = QUIET,
+) -> None:
+    """Write the submitted answers as preference pairs; ties, split votes and unanswered records go to the rejects."""
+    connection = Connection(api_url, api_key)
+    with progress("pulling", quiet) as tick:
+        report = pull(dataset, str(output), connection, workspace=workspace, to=to, policy=policy,
+                      min_annotations=min_annotations, ties=ties, rejects=str(rejects) if rejects else None,
+                      register=register, dataset_dir=str(dataset_dir) if dataset_dir else None, force=force,
+                      progress=tick)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    if not quiet:
+        summary(report)
+
+
+def summary(report: PullReport) -> None:
+    rows = "KTO examples" if report.to == "kto" else "pairs"
+    _say(f"{report.workspace}/{report.dataset}: {report.records:,} records -> {report.rows_written:,} {rows} "
+         f"in {report.output} ({report.policy}, at least {report.min_annotations} answer(s))")
+    if report.rejected_by_reason:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
+        _say(f"rejected: {reasons} -> {report.rejects_file}")
+    if report.annotators:
+        labels = ("a", "b", "tie", "both_bad")
+        table = Table("annotator", *labels, title_justify="left")
+        for name, counts in report.annotators.items():
+            table.add_row(name, *(f"{counts.get(k, 0):,}" for k in labels))
+        err_console.print(table)
+    a = report.agreement
+    if a.get("method"):
+        value = "undefined" if a["value"] is None else f"{a['value']:.3f}"
+        _say(f"agreement: {a['method']} {value} over {a['records']:,} records ({a['annotators']} annotators)")
+    if report.pairs:
+        _say(f"position check: the side shown as A was chosen in {report.chosen_shown_as_a / report.pairs:.0%} "
+             "of decided records")
+    if report.registered:
+        _say(f"registered as {report.registered!r} in dataset_info.json")

@@ -1,0 +1,122 @@
+"""The Argilla connection, and its failures as one-line errors that never show the API key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PrefkitError, ServiceError, UsageError
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+
+def _sdk() -> Any:
+    try:
+        import argilla
+    except ImportError as error:
+        raise UsageError(f"prefkit label needs the Argilla SDK ({error}): pip install 'prefkit[label]'") from None
+    return argilla
+
+
+class Connection:
+    """An authenticated client plus what error messages need (the URL; the key only to redact it)."""
+
+    def __init__(self, api_url: str | None = None, api_key: str | None = None, timeout: int = 120) -> None:
+        self.api_url = (api_url or os.environ.get("ARGILLA_API_URL") or "").rstrip("/")
+        self._key = api_key or os.environ.get("ARGILLA_API_KEY") or ""
+        if not self.api_url:
+            raise UsageError("no Argilla server: pass --api-url or set ARGILLA_API_URL")
+        if not self._key:
+            raise UsageError("no Argilla API key: pass --api-key or set ARGILLA_API_KEY")
+        rg = _sdk()
+        with self.errors("connecting"):
+            self.client: rg.Argilla = rg.Argilla(api_url=self.api_url, api_key=self._key, timeout=timeout, retries=1)
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn what the SDK and httpx raise into a ServiceError naming the server and what was being done."""
+        try:
+            yield
+        except PrefkitError:
+            raise
+        except Exception as error:  # the SDK raises many classes; each is named in the message
+            raise ServiceError(self.redact(self.describe(error, doing))) from None
+
+    def describe(self, error: Exception, doing: str) -> str:
+        import httpx
+
+        rg = _sdk()
+        where = f"Argilla at {self.api_url}"
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return f"cannot reach {where} while {doing}: is the server running and the URL right?"
+        if isinstance(error, httpx.TimeoutException):
+            return f"{where} did not answer in time while {doing}"
+        if isinstance(error, rg._exceptions.ArgillaCredentialsError) or getattr(error, "status_code", 0) == 401:
+            return f"{where} rejected the API key (401 Unauthorized): check --api-key or ARGILLA_API_KEY"
+        if getattr(error, "status_code", 0) == 403:
+            return f"{where} refused {doing} (403 Forbidden): this API key's user lacks the role for it"
+        detail = " ".join(str(error).split())
+        return f"{where} failed while {doing}: {type(error).__name__}: {detail[:300]}"
+
+    def dataset(self, name: str, workspace: str | None) -> rg.Dataset:
+        """An existing dataset (with its settings loaded), or a ServiceError saying what is missing."""
+        ws = self.workspace(workspace)
+        with self.errors(f"looking up dataset {name!r}"):
+            found = self.client.datasets(name, workspace=ws.name)
+        if found is None:
+            raise ServiceError(f"no dataset {name!r} in workspace {ws.name!r} on Argilla at {self.api_url}")
+        return found
+
+    def workspace(self, name: str | None) -> Any:
+        with self.errors("looking up workspaces"):
+            if name:
+                found = self.client.workspaces(name)
+                if found is None:
+                    known = ", ".join(sorted(w.name for w in self.client.workspaces)) or "none"
+                    raise ServiceError(f"no workspace {name!r} on Argilla at {self.api_url} (there: {known})")
+                return found
+            spaces = list(self.client.workspaces)
+        if len(spaces) != 1:
+            names = ", ".join(sorted(w.name for w in spaces)) or "none"
+            raise UsageError(f"pass --workspace: this user has {len(spaces)} workspaces ({names})")
+        return spaces[0]
+
+    def usernames(self) -> dict[str, str]:
+        """user id -> username (ids where the user may not list users)."""
+        with self.errors("listing users"):
+            try:
+                return {str(u.id): u.username for u in self.client.users}
+            except Exception:  # an annotator key cannot list users; ids still identify annotators
+                return {}
+
+    # Records go through the SDK's authenticated HTTP client as plain JSON: the SDK's record objects
+    # cost more than the server's own work on large pushes and pulls.
+    def records(self, dataset_id: Any, include: tuple[str, ...] = (), page: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every record of the dataset as the REST API returns it, page by page."""
+        offset = 0
+        while True:
+            with self.errors("reading records"):
+                response = self.client.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
+                                                       params={"offset": offset, "limit": page, "include": list(include)})
+                response.raise_for_status()
+                items = response.json()["items"]
+            yield from items
+            if len(items) < page:
+                return
+            offset += len(items)
+
+    def bulk_upsert(self, dataset_id: Any, items: list[dict[str, Any]]) -> tuple[int, str | None]:
+        """(records created, None), or (0, the server's reason) when it refused the batch as invalid."""
+        with self.errors("sending records"):
+            response = self.client.http_client.put(f"/api/v1/datasets/{dataset_id}/records/bulk",
+                                                   json={"items": items})
+            if response.status_code == 422:
+                return 0, self.redact(" ".join(response.text.split()))[:300]
+            response.raise_for_status()
+            return len(items) - len(response.json().get("updated_item_ids", [])), None

@@ -1,0 +1,166 @@
+"""``prefkit label pull``: submitted answers -> a preference dataset (and its rejects), registered if asked.
+
+Each record's submitted answers are votes for the side shown as A or B; the text shown on that side is
+the chosen answer, so the A/B order needs no undoing. Several annotators are resolved by ``--policy``:
+``majority`` (more than half of the votes) or ``unanimous``. Ties and "both bad" are rejected, or with
+``--to kto --ties kto`` become two desirable (tie) or two undesirable (both bad) examples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from typing import Any
+
+from .. import registry
+from ..convert import adapt, default_rejects_path, finish_rejects
+from ..errors import UsageError
+from ..records import KtoExample, PreferencePair, Provenance, Reject
+from ..writers import AtomicOutput, get_writer
+from . import layout
+from .agreement import cohen_kappa, krippendorff_alpha
+from .connection import Connection
+from .tasks import conversation, votes
+
+POLICIES = ("majority", "unanimous")
+
+
+@dataclass
+class PullReport:
+    dataset: str
+    workspace: str
+    output: str
+    to: str
+    policy: str
+    min_annotations: int
+    records: int = 0
+    pairs: int = 0  # records that became a preference (or, with --ties kto, a tie or both-bad verdict)
+    rows_written: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+    annotators: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> label -> count
+    # Position bias check: of the decided pairs, how many chose the side shown as A.
+    chosen_shown_as_a: int = 0
+    agreement: dict[str, Any] = field(default_factory=dict)
+    dataset_info_entry: dict[str, Any] | None = None
+    registered: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve(labels: list[str], policy: str, min_annotations: int) -> tuple[str | None, str]:
+    """(the verdict, "") or (None, the reason there is none).
+
+    >>> resolve(["a", "a", "b"], "majority", 1), resolve(["a", "b"], "majority", 1)
+    (('a', ''), (None, 'split_vote'))
+    >>> resolve(["a", "a", "b"], "unanimous", 1), resolve(["a"], "majority", 2)
+    ((None, 'split_vote'), (None, 'too_few_annotations'))
+    """
+    if len(labels) < max(min_annotations, 1):
+        return None, "too_few_annotations"
+    (top, n), *rest = Counter(labels).most_common()
+    if (policy == "unanimous" and rest) or 2 * n <= len(labels):
+        return None, "split_vote"
+    return top, ""
+
+
+def pull(dataset: str, output: str, connection: Connection, workspace: str | None = None, to: str = "sharegpt",
+         policy: str = "majority", min_annotations: int = 1, ties: str = "drop", rejects: str | None = None,
+         register: str | None = None, dataset_dir: str | None = None, force: bool = False,
+         progress: Callable[[int], None] | None = None) -> PullReport:
+    if policy not in POLICIES:
+        raise UsageError(f"unknown --policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    if ties not in ("drop", "kto") or (ties == "kto" and to != "kto"):
+        raise UsageError("--ties is drop or kto, and --ties kto needs --to kto (a tie has no chosen answer)")
+    if to == "unlabeled":
+        raise UsageError("label pull writes answered pairs: --to sharegpt, alpaca or kto")
+    if register and not dataset_dir:
+        raise UsageError("--register needs --dataset-dir")
+    if register and dataset_dir:
+        registry.relative_file_name(output, dataset_dir)  # fail before the work if it cannot be registered
+    writer = get_writer(to)
+    target = connection.dataset(dataset, workspace)
+    where = f"dataset {dataset!r} in workspace {target.workspace.name!r}"
+    layout.check(target, where)
+    names = connection.usernames()
+    report = PullReport(dataset=dataset, workspace=target.workspace.name, output=output, to=to, policy=policy,
+                        min_annotations=min_annotations)
+    rejects_path = rejects or default_rejects_path(output)
+    reasons: Counter = Counter()
+    per_annotator: dict[str, Counter] = defaultdict(Counter)
+    units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
+    source = f"argilla:{target.workspace.name}/{dataset}"
+    with AtomicOutput(output) as out, AtomicOutput(rejects_path, lines=True) as rej:
+        for index, record in enumerate(connection.records(target.id, include=("responses",))):
+            report.records += 1
+            if progress and report.records % 1000 == 0:
+                progress(report.records)
+            cast = {names.get(user, user): label for user, label in votes(record).items()}
+            for name, label in cast.items():
+                per_annotator[name][label] += 1
+            units.append(cast)
+            verdict, reason = resolve(list(cast.values()), policy, min_annotations)
+            if verdict in ("tie", "both_bad") and ties == "drop":
+                reason = verdict
+            if reason:
+                reasons[reason] += 1
+                rej.write(Reject(source, index, reason, _why(reason, cast), record).to_json())
+                continue
+            report.pairs += 1
+            for row in _rows(record, verdict, cast, source, index, writer):
+                out.write(row)
+            report.chosen_shown_as_a += verdict == "a"
+    finish_rejects(rejects, rejects_path, rej.count)
+    report.rows_written = out.count
+    report.rejected_by_reason = dict(reasons.most_common())
+    report.rejects_file = rejects_path if rej.count or rejects else None
+    report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
+    report.agreement = agreement(units)
+    report.dataset_info_entry = writer.entry(
+        registry.relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
+    if register and dataset_dir:
+        registry.update(dataset_dir, register, report.dataset_info_entry, force=force)
+        report.registered = register
+    return report
+
+
+def _why(reason: str, cast: dict[str, str]) -> str:
+    votes_text = ", ".join(f"{name}: {label}" for name, label in sorted(cast.items())) or "no submitted answers"
+    return {"too_few_annotations": "not enough submitted answers", "split_vote": "the annotators disagree",
+            "tie": "the verdict is a tie", "both_bad": "the verdict is that both responses are bad"}[reason] + \
+        f" ({votes_text})"
+
+
+def _rows(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
+          writer: Any) -> list[dict[str, Any]]:
+    system, tools, prompt, a, b = conversation(record)
+    base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast),
+                provenance=Provenance(source=source, index=index, format="argilla"),
+                metadata={"argilla_id": record.get("external_id"), "votes": dict(Counter(cast.values()))})
+    if verdict in ("a", "b"):
+        chosen, rejected = (a, b) if verdict == "a" else (b, a)
+        records = adapt(PreferencePair(chosen=chosen, rejected=rejected, **base), writer)
+    else:  # --ties kto: a tie makes both answers desirable, "both bad" both undesirable
+        base.pop("annotators")
+        records = [KtoExample(completion=answer, label=verdict == "tie", **base) for answer in (a, b)]
+    assert isinstance(records, list)  # a pair always fits every writer
+    return [writer.row(r) for r in records]
+
+
+def agreement(units: list[dict[str, str]]) -> dict[str, Any]:
+    """Cohen's kappa for two annotators, Krippendorff's alpha for more, with the records each rests on."""
+    annotators = sorted({name for unit in units for name in unit})
+    if len(annotators) < 2:
+        return {"method": None, "value": None, "records": 0, "annotators": len(annotators)}
+    if len(annotators) == 2:
+        both = [(u[annotators[0]], u[annotators[1]]) for u in units if len(u) == 2]
+        return {"method": "cohen_kappa", "value": cohen_kappa(both), "records": len(both), "annotators": 2}
+    shared = [list(u.values()) for u in units if len(u) >= 2]
+    pairwise = {f"{x}/{y}": cohen_kappa([(u[x], u[y]) for u in units if x in u and y in u])
+                for x, y in combinations(annotators, 2)}
+    return {"method": "krippendorff_alpha", "value": krippendorff_alpha(shared), "records": len(shared),
+            "annotators": len(annotators), "pairwise_kappa": pairwise}

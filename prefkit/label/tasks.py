@@ -1,0 +1,105 @@
+"""A pair to label as an Argilla record, and an answered record back as a prompt and its two answers.
+
+The record id is a hash of the content (system, tools, prompt, and the two answers in sorted order), so
+pushing the same pair twice, or in the other order, names the same record. Which answer is shown as A
+is decided by a hash of the seed and the id: fixed for a record, about half the records swapped, and
+independent of the input's order, so an annotator's habit of picking one side cannot become a habit
+of the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..records import Message, RowProblem, UnlabeledPair
+from .layout import PREFERENCE
+
+# The server's own limits (argilla_server.api.schemas.v1.chat): chat message content and role lengths.
+MAX_MESSAGE_CHARS = int(os.environ.get("ARGILLA_MAX_MESSAGE_LENGTH", 20000))
+
+
+def record_id(pair: UnlabeledPair) -> str:
+    answers = sorted((pair.response_a.content, pair.response_b.content))
+    key = orjson.dumps([pair.system, pair.tools, [[m.role, m.content] for m in pair.prompt], answers])
+    return "pk-" + hashlib.sha256(key).hexdigest()[:32]
+
+
+def swapped(rid: str, seed: int) -> bool:
+    return hashlib.sha256(f"{seed}:{rid}".encode()).digest()[0] & 1 == 1
+
+
+@dataclass(slots=True)
+class Task:
+    """One record to push: its id, the Argilla record body, and where the pair came from."""
+
+    id: str
+    body: dict[str, Any]
+    origin: tuple[str, int]  # (input file, record index)
+
+
+def origin(pair: UnlabeledPair) -> tuple[str, int]:
+    """The input record of a pair, through ``convert --unlabeled`` files (``metadata.origin``)."""
+    source, _, index = str(pair.metadata.get("origin", "")).rpartition(":")
+    if source and index.isdigit():
+        return source, int(index)
+    return pair.provenance.source, pair.provenance.index
+
+
+def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
+    """The bulk-upsert body of ``pair`` (raises RowProblem for what the server would refuse)."""
+    rid = record_id(pair)
+    swap = swapped(rid, seed)
+    a, b = (pair.response_b, pair.response_a) if swap else (pair.response_a, pair.response_b)
+    score_a, score_b = (pair.score_b, pair.score_a) if swap else (pair.score_a, pair.score_b)
+    chat = ([{"role": "system", "content": pair.system}] if pair.system else []) + \
+        [{"role": m.role, "content": m.content} for m in pair.prompt]
+    for i, m in enumerate(chat):
+        if not m["content"].strip():
+            raise RowProblem("empty_message", f"conversation[{i}] ({m['role']}) is empty; Argilla refuses empty messages")
+        if len(m["content"]) > MAX_MESSAGE_CHARS:
+            raise RowProblem("too_long_for_argilla", f"conversation[{i}] has {len(m['content']):,} characters; Argilla "
+                             f"allows {MAX_MESSAGE_CHARS:,} a message (ARGILLA_MAX_MESSAGE_LENGTH on the server)")
+    source, index = origin(pair)
+    metadata: dict[str, Any] = {"source": os.path.basename(source), "position": "swapped" if swap else "kept",
+                                "len_a": len(a.content), "len_b": len(b.content), "prefkit_origin": f"{source}:{index}"}
+    for key, value in (("score_a", score_a), ("score_b", score_b)):
+        if value is not None:
+            metadata[key] = value
+    if pair.tools:
+        metadata["prefkit_tools"] = pair.tools
+    for key, role in (("a", a.role), ("b", b.role)):
+        if role != "assistant":
+            metadata[f"prefkit_role_{key}"] = role
+    body: dict[str, Any] = {"external_id": rid, "metadata": metadata,
+                            "fields": {"conversation": chat, "response_a": a.content, "response_b": b.content}}
+    if pair.suggestion:
+        shown = {"a": "b", "b": "a"}.get(pair.suggestion, pair.suggestion) if swap else pair.suggestion
+        body["suggestions"] = [{"question_id": question_id, "value": shown, "type": "model",
+                                "agent": "prefkit:input"}]
+    return Task(rid, body, (source, index))
+
+
+def conversation(record: dict[str, Any]) -> tuple[str, str, list[Message], Message, Message]:
+    """(system, tools, prompt, shown A, shown B) of a record read back from Argilla."""
+    fields, metadata = record.get("fields") or {}, record.get("metadata") or {}
+    chat = fields.get("conversation") or []
+    system = chat[0]["content"] if chat and chat[0]["role"] == "system" else ""
+    prompt = [Message(role=m["role"], content=m["content"]) for m in chat[1 if system else 0:]]
+    a = Message(role=metadata.get("prefkit_role_a", "assistant"), content=fields.get("response_a", ""))
+    b = Message(role=metadata.get("prefkit_role_b", "assistant"), content=fields.get("response_b", ""))
+    return system, metadata.get("prefkit_tools", ""), prompt, a, b
+
+
+def votes(record: dict[str, Any]) -> dict[str, str]:
+    """user id -> submitted preference label (drafts and discarded answers are not votes)."""
+    out = {}
+    for response in record.get("responses") or []:
+        value = ((response.get("values") or {}).get(PREFERENCE) or {}).get("value")
+        if response.get("status") == "submitted" and value is not None:
+            out[str(response["user_id"])] = value
+    return out
