@@ -85,7 +85,11 @@ def bodies(pairs_file: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         convert(pairs_file, os.path.join(tmp, "todo.jsonl"), to="unlabeled")
         items = get_reader("pairwise")(iter_rows(os.path.join(tmp, "todo.jsonl")), ReadOptions(target="unlabeled"))
-        return [task(item, 0, "q").body for item in items]
+        unique = {}  # the same pair twice in the input is one record (the server refuses repeated ids in a batch)
+        for item in items:
+            body = task(item, 0, "q").body
+            unique.setdefault(body["external_id"], body)
+        return list(unique.values())
 
 
 def answer_all(server: ArgillaServer, name: str, annotators: dict[str, str]) -> None:
@@ -109,8 +113,10 @@ def bench_size(n: int, results: list[dict]) -> None:
     if not os.path.exists(pairs_file):
         subprocess.run([sys.executable, os.path.join(HERE, "make_big.py"), pairs_file, str(n)], check=True)
     body_file = os.path.join(OUT, f"label_bodies_{n}.json")
+    records = bodies(pairs_file)
     with open(body_file, "w") as f:
-        json.dump(bodies(pairs_file), f)
+        json.dump(records, f)
+    print(f"{n:,} pairs: {len(records):,} distinct records", file=sys.stderr)
     prefkit = os.path.join(VENV_BIN, "prefkit")
     with ArgillaServer(tempfile.mkdtemp(prefix="prefkit-bench-argilla-")) as server:
         server.start()

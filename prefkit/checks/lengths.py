@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
+from . import lf_template
 from .acceptance import Aligned
+from .lf_template import LlamaFactoryTemplates
 
 BATCH = 2048  # pairs per encoding batch
 CACHE_CHARS = 32_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~100 MB
@@ -129,16 +131,22 @@ def load_tokenizer(model: str) -> Any:
         raise UsageError(f"--model {model}: cannot load a tokenizer ({first})") from None
 
 
+def _llamafactory() -> LlamaFactoryTemplates:
+    try:
+        return lf_template.load()
+    except ImportError:
+        raise UsageError("token checks need LLaMA-Factory: pip install 'prefkit[train]'") from None
+
+
 def default_template(model: str) -> str | None:
     """LLaMA-Factory's default template for a model it knows (by hub name or folder name), else None."""
-    from llamafactory.extras.constants import DEFAULT_TEMPLATE, SUPPORTED_MODELS
-
+    lf = _llamafactory()
     wanted = model.rstrip("/").lower()
-    for name, sources in SUPPORTED_MODELS.items():
+    for name, sources in lf.supported_models.items():
         paths = {str(p).lower() for p in sources.values()}
         if wanted in paths or name.lower() == os.path.basename(wanted) or any(
                 os.path.basename(p) == os.path.basename(wanted) for p in paths):
-            return DEFAULT_TEMPLATE.get(name) or None
+            return lf.default_template.get(name) or None
     return None
 
 
@@ -147,11 +155,7 @@ class TokenCounter:
 
     def __init__(self, model: str, template: str, cutoff_len: int) -> None:
         tokenizer = load_tokenizer(model)
-        try:
-            from llamafactory.data.template import TEMPLATES, get_template_and_fix_tokenizer
-            from llamafactory.hparams import DataArguments
-        except ImportError:
-            raise UsageError("token checks need LLaMA-Factory: pip install 'prefkit[train]'") from None
+        lf = _llamafactory()
         self.template_source = "given"
         if template == "auto":
             found = default_template(model)
@@ -159,10 +163,12 @@ class TokenCounter:
                 raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; "
                                  "pass --template NAME")
             template, self.template_source = found, f"auto: LLaMA-Factory's default for {model}"
-        if template not in TEMPLATES:
-            raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {', '.join(sorted(TEMPLATES)[:12])}, ...")
+        if template not in lf.templates:
+            known = ", ".join(sorted(lf.templates)[:12])
+            raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {known}, ...")
         self.template_name = template
-        self.template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, cutoff_len=cutoff_len))
+        self.template = lf.get_template_and_fix_tokenizer(tokenizer, lf.data_arguments(template=template,
+                                                                                      cutoff_len=cutoff_len))
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
         self._proxy = _DeferringTokenizer(tokenizer)

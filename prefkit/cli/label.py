@@ -58,7 +58,7 @@ def push_command(
         _say(f"{report.workspace}/{report.dataset} ({made}, {report.min_submitted} answer(s) per record): "
              f"{report.created:,} created, {report.already_present:,} already present, {report.duplicates:,} duplicates "
              f"in the input, {report.failed:,} failed, "
-             f"from {report.input_records:,} input records")
+             f"from {report.input_records:,} input records ({report.rejected:,} rejected)")
         if report.rejected_by_reason:
             reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
             _say(f"not pushed: {reasons} -> {report.rejects_file}")

@@ -35,11 +35,12 @@ class PushReport:
     dataset_created: bool = False
     min_submitted: int = 1
     input_records: int = 0
+    rejected: int = 0  # input records that gave no pair (in the rejects file, by reason)
     pairs: int = 0  # pairs read from the input (a record can give several)
     created: int = 0
     already_present: int = 0  # in the dataset before this push
     duplicates: int = 0  # the same pair again in the input (the same content, in either order)
-    failed: int = 0
+    failed: int = 0  # pairs the server refused, or that it would refuse (in the rejects file, by reason)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)  # input records and failed pairs
     rejects_file: str | None = None
 
@@ -60,7 +61,7 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
     with tempfile.TemporaryDirectory(prefix="prefkit-push-") as tmp:
         pairs_file, tmp_rejects = os.path.join(tmp, "pairs.jsonl"), os.path.join(tmp, "rejects.jsonl")
         read = convert(inputs, pairs_file, fmt=fmt, to="unlabeled", rejects=tmp_rejects, mapping=mapping)
-        report.input_records, report.pairs = read.input_records, read.pairs_written
+        report.input_records, report.rejected, report.pairs = read.input_records, read.rejected, read.pairs_written
         reasons = Counter(read.rejected_by_reason)
         target = _dataset(connection, dataset, ws.name, guidelines, min_submitted, report)
         question_id = str(target.settings.questions[layout.PREFERENCE].id)
@@ -75,9 +76,11 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
             batch: list[Task] = []
             sent: set[str] = set()
             for item in _tasks(pairs_file, seed, question_id, fail):
-                if item.id in present or item.id in sent:
-                    report.already_present += item.id in present
-                    report.duplicates += item.id in sent
+                if item.id in present:
+                    report.already_present += 1
+                    continue
+                if item.id in sent:
+                    report.duplicates += 1
                     continue
                 sent.add(item.id)
                 batch.append(item)
