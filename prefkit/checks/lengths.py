@@ -10,6 +10,7 @@ cores), and lengths and kept ids are read through the placeholders. Same ids, a 
 from __future__ import annotations
 
 import os
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,16 @@ class _DeferringTokenizer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tokenizer, name)
+
+
+def tokenizer_only_transformers() -> bool:
+    """Run transformers in its tokenizer-only mode in this process: it then never imports torch, which
+    costs about 3 s and 250 MB and which token counting does not use. Only for a process that will not
+    need torch (``prefkit validate``; see prefkit.cli.main); a no-op once either is imported."""
+    if "torch" in sys.modules or "transformers" in sys.modules:
+        return False
+    sys.modules["torch"] = None  # type: ignore[assignment]  # find_spec("torch") is None: "not installed"
+    return True
 
 
 def load_tokenizer(model: str) -> Any:

@@ -42,7 +42,7 @@ class _NoMultimodal:
 
 @functools.cache
 def load() -> LlamaFactoryTemplates:
-    if "llamafactory.data" in sys.modules or "torch" in sys.modules:  # nothing to save: use what is there
+    if "llamafactory.data" in sys.modules:  # already imported: nothing to save
         return _ordinary()
     try:
         return _light()

@@ -44,6 +44,7 @@ def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, lf_
     for result in results:
         assert result["version"] == version and result["rows"] == rows
         assert result["n_mismatches"] == 0, result["mismatches"]
+        assert result["n_cli_mismatches"] == 0, result["cli_mismatches"]
         assert result["truncated"] > 0
     assert results[0]["identical_after_truncation"] == 3  # the shared-prefix pairs at cutoff 256
     assert results[1]["identical_after_truncation"] == 0
