@@ -21,7 +21,7 @@ from .acceptance import Aligned
 from .lf_template import LlamaFactoryTemplates
 
 BATCH = 2048  # pairs per encoding batch
-CACHE_CHARS = 32_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~100 MB
+CACHE_CHARS = 8_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~25 MB
 
 
 def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:

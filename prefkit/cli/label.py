@@ -130,8 +130,10 @@ def summary(report: PullReport) -> None:
     if a.get("method"):
         value = "undefined" if a["value"] is None else f"{a['value']:.3f}"
         _say(f"agreement: {a['method']} {value} over {a['records']:,} records ({a['annotators']} annotators)")
-    if report.pairs:
-        _say(f"position check: the side shown as A was chosen in {report.chosen_shown_as_a / report.pairs:.0%} "
-             "of decided records")
+    decided = report.chosen_shown_as_a + report.chosen_shown_as_b
+    if decided:
+        share = report.chosen_shown_as_a / decided
+        _say(f"position check: the side shown as A won {share:.0%} of {decided:,} decided records"
+             + (" (far from half: do the annotators favour one side?)" if decided >= 20 and abs(share - 0.5) > 0.2 else ""))
     if report.registered:
         _say(f"registered as {report.registered!r} in dataset_info.json")

@@ -42,8 +42,10 @@ class PullReport:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     annotators: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> label -> count
-    # Position bias check: of the decided pairs, how many chose the side shown as A.
+    # Position check: of the records decided for A or B, how many for the side shown as A. The order is
+    # random per record, so far from half means the annotators favour a side.
     chosen_shown_as_a: int = 0
+    chosen_shown_as_b: int = 0
     agreement: dict[str, Any] = field(default_factory=dict)
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
@@ -78,6 +80,8 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
         raise UsageError("--ties is drop or kto, and --ties kto needs --to kto (a tie has no chosen answer)")
     if to == "unlabeled":
         raise UsageError("label pull writes answered pairs: --to sharegpt, alpaca or kto")
+    if not output.lower().endswith((".json", ".jsonl")):
+        raise UsageError(f"{output}: the output must be .json (one array) or .jsonl (one record a line)")
     if register and not dataset_dir:
         raise UsageError("--register needs --dataset-dir")
     if register and dataset_dir:
@@ -114,6 +118,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
             for row in _rows(record, verdict, cast, source, index, writer):
                 out.write(row)
             report.chosen_shown_as_a += verdict == "a"
+            report.chosen_shown_as_b += verdict == "b"
     finish_rejects(rejects, rejects_path, rej.count)
     report.rows_written = out.count
     report.rejected_by_reason = dict(reasons.most_common())

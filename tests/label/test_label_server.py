@@ -169,7 +169,7 @@ def test_position_bias_of_an_annotator_does_not_reach_the_data(argilla, argilla_
     report = pull("lazy", str(tmp_path / "lazy.json"), Connection(), workspace="team")
     out = load_output(tmp_path / "lazy.json")
     input_first = sum(r["chosen"]["value"].startswith("good") for r in out)
-    assert report.pairs == 40 and report.chosen_shown_as_a == 40
+    assert report.pairs == 40 and (report.chosen_shown_as_a, report.chosen_shown_as_b) == (40, 0)
     assert 8 <= input_first <= 32  # the input's first answer is chosen only as often as it was shown first
 
 
