@@ -119,7 +119,6 @@ def bench_size(n: int, results: list[dict]) -> None:
     print(f"{n:,} pairs: {len(records):,} distinct records", file=sys.stderr)
     prefkit = os.path.join(VENV_BIN, "prefkit")
     with ArgillaServer(tempfile.mkdtemp(prefix="prefkit-bench-argilla-")) as server:
-        server.start()
         server.create_workspace("bench")
         annotators = {a: server.create_user(a, "annotator", "bench") for a in ("ann1", "ann2")}
         env = {"ARGILLA_API_URL": server.api_url, "ARGILLA_API_KEY": server.api_key}

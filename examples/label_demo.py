@@ -46,9 +46,8 @@ def prefkit(*args: str, env: dict[str, str]) -> None:
 def main() -> None:
     home = os.path.join(ROOT, ".cache", "argilla-demo")
     shutil.rmtree(home, ignore_errors=True)
-    with ArgillaServer(home) as server:
-        print("starting argilla-server (SQLite + Redis) on 127.0.0.1...", file=sys.stderr)
-        server.start()
+    print("starting argilla-server (SQLite + Redis) on 127.0.0.1...", file=sys.stderr)
+    with ArgillaServer(home) as server:  # started here, stopped at the end of the block
         server.create_workspace("demo")
         keys = {name: server.create_user(name, "annotator", "demo") for name in ("alice", "bob")}
         env = {"ARGILLA_API_URL": server.api_url, "ARGILLA_API_KEY": server.api_key}

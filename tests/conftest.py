@@ -128,7 +128,6 @@ def argilla(tmp_path_factory):
     assert default_server_python().exists(), "no .venv-argilla: run make setup"
     assert shutil.which("redis-server"), "no redis-server: run make setup (Debian: apt-get install redis-server)"
     with ArgillaServer(tmp_path_factory.mktemp("argilla")) as server:
-        server.start()
         server.create_workspace("team")
         keys = {name: server.create_user(name, "annotator", "team") for name in ("ann1", "ann2", "ann3")}
         yield {"server": server, "url": server.api_url, "key": server.api_key, "annotators": keys}

@@ -106,6 +106,9 @@ class ArgillaServer:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> ArgillaServer:
+        """Start redis, the server and a worker (``with ArgillaServer(...) as server`` calls this)."""
+        if self.pids:
+            raise RuntimeError(f"this ArgillaServer is already running at {self.api_url}")
         if not Path(self.server_python).exists():
             raise FileNotFoundError(f"no interpreter with argilla-server at {self.server_python} (set PREFKIT_ARGILLA_PYTHON)")
         redis = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -32,12 +32,15 @@ def good_side(record: dict) -> str:
 def test_round_trip_with_three_annotators(argilla, argilla_env, cli, tmp_path):
     rows = pairs_to_label(12)
     src = write_jsonl(tmp_path / "todo.jsonl", rows)
+    (tmp_path / "guide.md").write_text("Prefer the correct sum.", encoding="utf-8")
     result = cli("label", "push", src, "--dataset", "roundtrip", "--workspace", "team", "--min-submitted", "2",
-                 "--report-json", tmp_path / "push.json")
+                 "--guidelines", tmp_path / "guide.md", "--report-json", tmp_path / "push.json")
     assert result.exit_code == 0, result.output
     pushed = json.loads((tmp_path / "push.json").read_text())
     assert (pushed["created"], pushed["already_present"], pushed["failed"], pushed["dataset_created"]) == (12, 0, 0, True)
     assert argilla["key"] not in result.output + (tmp_path / "push.json").read_text()
+    settings = argilla["server"].request("GET", f"/api/v1/datasets/{dataset_id(argilla, 'roundtrip')}")
+    assert settings["guidelines"] == "Prefer the correct sum." and settings["distribution"]["min_submitted"] == 2
 
     def index(record: dict) -> int:
         return int(record["fields"]["conversation"][0]["content"].split(":")[0].split()[1])
