@@ -145,8 +145,8 @@ def load_tokenizer(model: str) -> Any:
 def _llamafactory() -> LlamaFactoryTemplates:
     try:
         return lf_template.load()
-    except ImportError:
-        raise UsageError("token checks need LLaMA-Factory: pip install 'prefkit[train]'") from None
+    except ImportError as error:
+        raise UsageError(f"token checks need LLaMA-Factory ({error}): pip install 'prefkit[train]'") from None
 
 
 def default_template(model: str) -> str | None:

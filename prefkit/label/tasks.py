@@ -19,7 +19,7 @@ import orjson
 from ..records import Message, RowProblem, UnlabeledPair
 from .layout import PREFERENCE
 
-# The server's own limits (argilla_server.api.schemas.v1.chat): chat message content and role lengths.
+# The server's limit on a chat message's content (argilla_server.api.schemas.v1.chat).
 MAX_MESSAGE_CHARS = int(os.environ.get("ARGILLA_MAX_MESSAGE_LENGTH", 20000))
 
 
