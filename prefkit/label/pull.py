@@ -98,8 +98,13 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     per_annotator: dict[str, Counter] = defaultdict(Counter)
     units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
     source = f"argilla:{target.workspace.name}/{dataset}"
+    seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
     with AtomicOutput(output) as out, AtomicOutput(rejects_path, lines=True) as rej:
-        for index, record in enumerate(connection.records(target.id, include=("responses",))):
+        for record in connection.records(target.id, include=("responses",)):
+            if record["id"] in seen:
+                continue
+            seen.add(record["id"])
+            index = report.records
             report.records += 1
             if progress and report.records % 1000 == 0:
                 progress(report.records)
