@@ -183,3 +183,27 @@ def test_kto_datasets_skip_token_lengths_and_say_so(tmp_path, qwen_tokenizer):
     assert report.tokens is None and ("tokens_not_measured", None) in codes(report, "info")
     with pytest.raises(UsageError, match="ranking"):
         validate(src, model=qwen_tokenizer, template="qwen", cutoff_len=256, lengths_path=str(tmp_path / "l.jsonl"))
+
+
+@pytest.mark.parametrize("lf", ["0.9.5", "0.9.3"])
+def test_the_validate_command_counts_tokens_without_torch(tmp_path, qwen_tokenizer, lf):
+    """The console script keeps torch out of validate's process (transformers' tokenizer-only mode and
+    LLaMA-Factory's templates without their torch imports); the lengths parity test proves the same ids."""
+    import subprocess
+    import sys
+
+    from conftest import LF_PYTHONS
+
+    python = LF_PYTHONS[lf]
+    if not python.exists():
+        pytest.skip(f"LLaMA-Factory {lf} venv not set up")
+    probe = ("import atexit, sys; from prefkit.cli import main; "
+             "atexit.register(lambda: print('TORCH', sys.modules.get('torch') is not None, 'LF_DATA', "
+             "'llamafactory.data' in sys.modules)); sys.argv = ['prefkit'] + sys.argv[1:]; main()")
+    args = ["validate", fixture("dpo_en_demo.sample.json"), "--model", qwen_tokenizer, "--template", "qwen",
+            "--cutoff-len", "512", "--report-json", str(tmp_path / "r.json"), "-q"]
+    proc = subprocess.run([str(python), "-c", probe, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TORCH False LF_DATA False" in proc.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["tokens"]["cutoff_len"] == 512
+    assert sys.modules.get("torch", "absent") is not None  # this process is untouched
