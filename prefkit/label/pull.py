@@ -117,7 +117,9 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
                 reason = verdict
             if reason:
                 reasons[reason] += 1
-                rej.write(Reject(source, index, reason, _why(reason, cast), record).to_json())
+                kept = {"id": record.get("external_id"), "fields": record.get("fields"),
+                        "metadata": record.get("metadata"), "votes": cast}  # not the server's ids and timestamps
+                rej.write(Reject(source, index, reason, _why(reason, cast), kept).to_json())
                 continue
             report.pairs += 1
             for row in _rows(record, verdict, cast, source, index, writer):
