@@ -232,12 +232,9 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     report.rejected_by_reason = dict(reasons.most_common())
     report.notes = dict(notes.most_common())
     report.rejects_file = rejects_path if rej.count or rejects else None
-    if to != "unlabeled":
-        report.dataset_info_entry = writer.entry(
-            registry.relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
-    if register and dataset_dir:
-        registry.update(dataset_dir, register, report.dataset_info_entry, force=force)
-        report.registered = register
+    if to != "unlabeled":  # pairs to label are not a dataset (and cannot be registered: checked above)
+        report.dataset_info_entry = registry.entry_for_output(writer, output, dataset_dir, register, force)
+        report.registered = register if register and dataset_dir else None
     return report
 
 

@@ -77,6 +77,17 @@ def _check_prompt(prompt: list[Message]) -> list[Message]:
     return prompt
 
 
+def _check_two_answers(record: BaseModel, first: str, second: str) -> None:
+    """Both answers are assistant or function turns, not empty, and not the same text."""
+    for name in (first, second):
+        if getattr(record, name).role not in ANSWER_ROLES:
+            raise ValueError(f"{name} must be an assistant or function turn")
+        if not getattr(record, name).content.strip():
+            raise PydanticCustomError("empty_response", f"{name} is empty")
+    if same_text(getattr(record, first).content, getattr(record, second).content):
+        raise PydanticCustomError("identical_responses", f"{first} and {second} are the same text")
+
+
 class _Example(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -99,13 +110,7 @@ class PreferencePair(_Example):
 
     @model_validator(mode="after")
     def _answers(self) -> PreferencePair:
-        for name in ("chosen", "rejected"):
-            if getattr(self, name).role not in ANSWER_ROLES:
-                raise ValueError(f"{name} must be an assistant or function turn")
-            if not getattr(self, name).content.strip():
-                raise PydanticCustomError("empty_response", f"{name} is empty")
-        if same_text(self.chosen.content, self.rejected.content):
-            raise PydanticCustomError("identical_responses", "chosen and rejected are the same text")
+        _check_two_answers(self, "chosen", "rejected")
         return self
 
 
@@ -138,13 +143,7 @@ class UnlabeledPair(_Example):
 
     @model_validator(mode="after")
     def _answers(self) -> UnlabeledPair:
-        for name in ("response_a", "response_b"):
-            if getattr(self, name).role not in ANSWER_ROLES:
-                raise ValueError(f"{name} must be an assistant or function turn")
-            if not getattr(self, name).content.strip():
-                raise PydanticCustomError("empty_response", f"{name} is empty")
-        if same_text(self.response_a.content, self.response_b.content):
-            raise PydanticCustomError("identical_responses", "response_a and response_b are the same text")
+        _check_two_answers(self, "response_a", "response_b")
         return self
 
     @classmethod

@@ -169,3 +169,13 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, kind: 
     entry = entry if entry is not None else detect_entry(file, dataset_dir, kind)
     update(dataset_dir, name, entry, force=force)
     return entry
+
+
+def entry_for_output(writer: Any, output: str, dataset_dir: str | None, register: str | None = None,
+                     force: bool = False) -> dict[str, Any]:
+    """The dataset_info entry of a file a writer just wrote (``file_name`` relative to ``dataset_dir``
+    when given), registered under ``register`` in ``dataset_dir`` when asked."""
+    entry = writer.entry(relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
+    if register and dataset_dir:
+        update(dataset_dir, register, entry, force=force)
+    return entry

@@ -8,7 +8,6 @@ the chosen answer, so the A/B order needs no undoing. Several annotators are res
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -132,11 +131,8 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     report.rejects_file = rejects_path if rej.count or rejects else None
     report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
     report.agreement = agreement(units)
-    report.dataset_info_entry = writer.entry(
-        registry.relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
-    if register and dataset_dir:
-        registry.update(dataset_dir, register, report.dataset_info_entry, force=force)
-        report.registered = register
+    report.dataset_info_entry = registry.entry_for_output(writer, output, dataset_dir, register, force)
+    report.registered = register if register and dataset_dir else None
     return report
 
 
