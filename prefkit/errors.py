@@ -30,3 +30,20 @@ class DataError(PrefkitError):
 
 class ServiceError(PrefkitError):
     """A server prefkit talks to (Argilla) cannot be reached, refuses the credentials, or lacks what was asked."""
+
+
+# Set by ``prefkit --debug``: an unexpected exception inside one record stops the run with its traceback
+# instead of becoming that record's reject.
+DEBUG = False
+
+
+def unexpected(err: Exception, field: str = "") -> tuple[str, str]:
+    """(reason code, message) for an exception raised while processing one record (re-raised under --debug)."""
+    if DEBUG:
+        raise err
+    where = f"field {field!r}: " if field else ""
+    if isinstance(err, RecursionError):
+        return "too_deep", f"{where}a value nested too deep to process"
+    if isinstance(err, OverflowError) or (isinstance(err, ValueError) and "digits" in str(err)):
+        return "number_out_of_range", f"{where}a number out of range ({str(err)[:80]})"
+    return "unexpected_value", f"{where}{type(err).__name__}: {str(err)[:160]}"

@@ -23,10 +23,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .lf_vocab import ANSWER_ROLES, PROMPT_ROLES
+
 # LLaMA-Factory's roles (llamafactory.data.data_utils.Role), without "system": the system prompt is a field.
 Role = Literal["user", "assistant", "observation", "function"]
-PROMPT_ROLES = ("user", "observation")  # the turns a model answers
-ANSWER_ROLES = ("assistant", "function")  # the turns a model produces
 # Reason codes of the checks below, reported as such in rejects (anything else is "invalid_record").
 RECORD_CHECKS = ("empty_prompt", "empty_response", "identical_responses", "bad_role_order")
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .errors import InputError, RegistryError
-from .readers.sharegpt import OPENAI_TAGS
+from . import io
+from .errors import InputError, RegistryError, UsageError
+from .lf_vocab import OPENAI_TAGS
 from .sources import iter_rows
 
 DATA_CONFIG = "dataset_info.json"
@@ -39,10 +41,15 @@ def load(dataset_dir: str) -> dict[str, Any]:
     if not os.path.exists(path):
         return {}
     try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
+        info = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RegistryError(f"{path}: not UTF-8 text (LLaMA-Factory reads it as UTF-8); re-save it as UTF-8") from None
     except json.JSONDecodeError as err:
         raise RegistryError(f"{path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+    except RecursionError:
+        raise RegistryError(f"{path}: nested too deep to read") from None
     except OSError as err:
         raise RegistryError(f"{path}: cannot read ({err.strerror})") from None
     if not isinstance(info, dict):
@@ -50,19 +57,24 @@ def load(dataset_dir: str) -> dict[str, Any]:
     return info
 
 
-def _save(dataset_dir: str, info: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".dataset_info.", suffix=".tmp", dir=dataset_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, info_path(dataset_dir))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def get_entry(dataset_dir: str, name: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The entry ``name``, checked for the shapes prefkit relies on (a RegistryError names the field)."""
+    info = load(dataset_dir) if info is None else info
+    where = f"{info_path(dataset_dir)}: {name}"
+    if name not in info:
+        raise RegistryError(f"{info_path(dataset_dir)}: no dataset named {name!r} (register it first)")
+    entry = info[name]
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected an object with file_name, formatting and columns, "
+                            f"got {type(entry).__name__}")
+    for key, kind in (("file_name", str), ("formatting", str), ("columns", dict), ("tags", dict), ("ranking", bool)):
+        if key in entry and not isinstance(entry[key], kind):
+            raise RegistryError(f"{where}.{key}: expected {kind.__name__}, got {type(entry[key]).__name__}")
+    for key in ("columns", "tags"):
+        for field, value in (entry.get(key) or {}).items():
+            if value is not None and not isinstance(value, str):
+                raise RegistryError(f"{where}.{key}.{field}: expected a column name, got {type(value).__name__}")
+    return entry
 
 
 def relative_file_name(path: str, dataset_dir: str) -> str:
@@ -74,27 +86,59 @@ def relative_file_name(path: str, dataset_dir: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = False) -> str:
-    """Add or replace one entry. Returns "added", "unchanged" or "replaced"."""
+def check_name(name: str) -> None:
     if not name or any(c.isspace() for c in name):
         raise RegistryError(f"dataset name {name!r}: use a name without blanks")
+
+
+class Editor:
+    """The registry of one dataset dir, loaded under its lock: check changes first, then save them."""
+
+    def __init__(self, dataset_dir: str) -> None:
+        self.dataset_dir = dataset_dir
+        self.info = load(dataset_dir)
+        self.changed = False
+
+    def check(self, name: str, entry: dict[str, Any], force: bool = False) -> str:
+        """What putting ``entry`` would do ("added", "unchanged" or "replaced"); raises on a conflict."""
+        check_name(name)
+        old = self.info.get(name)
+        if old == entry:
+            return "unchanged"
+        if old is not None and not force:
+            raise RegistryError(f"{info_path(self.dataset_dir)}: a different entry named {name!r} exists; "
+                                "choose another name or pass --force to replace it")
+        return "added" if old is None else "replaced"
+
+    def put(self, name: str, entry: dict[str, Any], force: bool = False) -> str:
+        status = self.check(name, entry, force)
+        if status != "unchanged":
+            self.info[name] = entry
+            self.changed = True
+        return status
+
+
+@contextmanager
+def editing(dataset_dir: str) -> Iterator[Editor]:
+    """Hold the registry's lock; what the block put is saved atomically when it ends without an error."""
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
     lock = FileLock(os.path.join(dataset_dir, f".{DATA_CONFIG}.lock"), timeout=LOCK_TIMEOUT)
     try:
         with lock:
-            info = load(dataset_dir)
-            old = info.get(name)
-            if old == entry:
-                return "unchanged"
-            if old is not None and not force:
-                raise RegistryError(f"{info_path(dataset_dir)}: a different entry named {name!r} exists; "
-                                    "choose another name or pass --force to replace it")
-            info[name] = entry
-            _save(dataset_dir, info)
-            return "added" if old is None else "replaced"
+            editor = Editor(dataset_dir)
+            yield editor
+            if editor.changed:
+                io.write_json(info_path(dataset_dir), editor.info)
     except Timeout:
         raise RegistryError(f"{info_path(dataset_dir)}: still locked after {LOCK_TIMEOUT:.0f} s by another process") from None
+
+
+def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = False) -> str:
+    """Add or replace one entry. Returns "added", "unchanged" or "replaced"."""
+    check_name(name)
+    with editing(dataset_dir) as editor:
+        return editor.put(name, entry, force)
 
 
 # --- entries for files prefkit did not write --------------------------------------------------------
@@ -171,11 +215,36 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, kind: 
     return entry
 
 
-def entry_for_output(writer: Any, output: str, dataset_dir: str | None, register: str | None = None,
-                     force: bool = False) -> dict[str, Any]:
-    """The dataset_info entry of a file a writer just wrote (``file_name`` relative to ``dataset_dir``
-    when given), registered under ``register`` in ``dataset_dir`` when asked."""
+def commit_output(outputs: io.Outputs, writer: Any, output: str, dataset_dir: str | None,
+                  register: str | None = None, force: bool = False) -> dict[str, Any] | None:
+    """Replace the written files and, when asked, register ``output``: the name is checked under the
+    registry's lock before any file is replaced, so a conflict changes nothing. Returns the output's
+    dataset_info entry (None for pairs to label, which are no dataset)."""
+    if writer.name == "unlabeled":
+        outputs.commit()
+        return None
     entry = writer.entry(relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
-    if register and dataset_dir:
-        update(dataset_dir, register, entry, force=force)
+    if not (register and dataset_dir):
+        outputs.commit()
+        return entry
+    with editing(dataset_dir) as editor:
+        editor.check(register, entry, force)
+        outputs.commit()
+        editor.put(register, entry, force)
     return entry
+
+
+def precheck_registration(dataset_dir: str | None, register: str | None, output: str, force: bool = False) -> None:
+    """Before any work: the registry is readable and the name is free, or already names this file."""
+    if not register:
+        return
+    if not dataset_dir:
+        raise UsageError("--register needs --dataset-dir")
+    check_name(register)
+    file_name = relative_file_name(output, dataset_dir)
+    if not os.path.isdir(dataset_dir):
+        raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
+    old = load(dataset_dir).get(register)
+    if old is not None and not force and (not isinstance(old, dict) or old.get("file_name") != file_name):
+        raise RegistryError(f"{info_path(dataset_dir)}: a different entry named {register!r} exists; "
+                            "choose another name or pass --force to replace it")

@@ -11,10 +11,10 @@ import os
 from itertools import islice
 from typing import Any
 
-from .errors import PrefkitError
+from .errors import PrefkitError, RegistryError
 from .jsonschemas import errors as schema_errors
-from .readers.sharegpt import SHAREGPT_TAGS
-from .registry import info_path, load
+from .lf_vocab import SHAREGPT_TAGS
+from .registry import get_entry, info_path, load
 from .sources import iter_rows
 
 SAMPLE = 5
@@ -28,8 +28,12 @@ def check(dataset_dir: str) -> list[str]:
     info = load(dataset_dir)
     problems = [f"{path}: {name}: {msg}" if name != "(record)" else f"{path}: {msg}"
                 for name, msg in schema_errors("dataset_info", info)]
-    for name, entry in info.items():
-        if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
+    for name in info:
+        try:
+            entry = get_entry(dataset_dir, name, info)
+        except RegistryError:
+            continue  # a malformed entry: the schema problems above name it
+        if isinstance(entry.get("file_name"), str):
             problems += [f"{path}: {name}: {p}" for p in _check_file(dataset_dir, entry)]
     return problems
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,50 @@ class Row:
     line: int | None  # 1-based line where known (JSONL, CSV, JSON arrays)
     data: Any = None
     error: str | None = None  # why the row could not be parsed
+    reason: str = "invalid_json"  # the reject reason code when ``error`` is set
+    field: str = ""  # the field a reader looked up last (named when an unexpected value stops it)
+
+
+class BadValue(ValueError):
+    """A JSON text that parses into no usable value: (reason code, message)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _no_constant(name: str) -> Any:
+    raise BadValue("non_finite_number", f"{name} is not a JSON number (NaN and Infinity are not allowed)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise BadValue("number_out_of_range", f"the number {text[:20]}... is out of a double's range")
+    return value
+
+
+STRICT = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def parse_json(text: bytes | str) -> Any:
+    """One JSON value, the same for every container: orjson first, then the standard library for what
+    orjson refuses but JSON allows (integers past 64 bits). Raises BadValue with a reason code for NaN,
+    Infinity, out-of-range numbers, nesting deeper than the parser's limit, and invalid JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        first = err
+    try:
+        return STRICT.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except BadValue:
+        raise
+    except RecursionError:
+        raise BadValue("too_deep", "nested too deep (over about 1,000 levels) to read") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadValue("invalid_json", f"invalid JSON: {first}") from None
+    except ValueError as err:  # an integer past Python's 4,300-digit limit
+        raise BadValue("number_out_of_range", f"a number too large to read ({str(err)[:60]})") from None
 
 
 def file_kind(path: str) -> str:
@@ -50,6 +95,7 @@ def iter_rows(path: str) -> Iterator[Row]:
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, expected a file")
     kind = file_kind(path)
+    _check_encoding(path)
     try:
         if kind == "jsonl":
             yield from _jsonl_rows(path)
@@ -65,17 +111,27 @@ def iter_rows(path: str) -> Iterator[Row]:
         raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
+def _check_encoding(path: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise InputError(f"{path}: the file is UTF-16 text; prefkit and LLaMA-Factory read UTF-8 "
+                         f"(convert it: iconv -f UTF-16 -t UTF-8 {path} > new{os.path.splitext(path)[1]})")
+
+
 def _jsonl_rows(path: str) -> Iterator[Row]:
     index = 0
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
+            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]  # as datasets reads it
             if not raw.strip():
                 continue  # blank lines hold no record
             try:
-                yield Row(path, index, line_no, orjson.loads(raw))
-            except orjson.JSONDecodeError as err:
-                yield Row(path, index, line_no, raw.decode("utf-8", "replace").rstrip("\n"),
-                          error=f"invalid JSON: {err}")
+                yield Row(path, index, line_no, parse_json(raw))
+            except BadValue as bad:
+                yield Row(path, index, line_no, raw.decode("utf-8", "replace").rstrip("\r\n")[:10000],
+                          error=str(bad), reason=bad.reason)
             index += 1
 
 
@@ -121,9 +177,53 @@ class _Buffer:
             self.fill()
 
 
+def _skip_value(buf: _Buffer) -> int:
+    """The end of the array element at ``buf.pos``, found without decoding it (for elements the decoder
+    refuses: they become error rows and reading goes on after them)."""
+    depth, in_string, escaped, pos = 0, False, False, buf.pos
+    while True:
+        text = buf.text
+        while pos < len(text):
+            c = text[pos]
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif c == "\\":
+                    escaped = True
+                elif c == '"':
+                    in_string = False
+            elif c == '"':
+                in_string = True
+            elif c in "[{":
+                depth += 1
+            elif c in "]}":
+                if depth == 0:
+                    return pos  # the array's own closing bracket: a scalar element ended
+                depth -= 1
+                if depth == 0:
+                    return pos + 1
+            elif c == "," and depth == 0:
+                return pos
+            pos += 1
+        if buf.eof:
+            return pos
+        offset = buf.pos
+        buf.fill()
+        pos -= offset
+
+
+def _trailing(path: str, buf: _Buffer, index: int) -> Iterator[Row]:
+    """Content after the array's closing bracket: one error row (LLaMA-Factory's loader fails on it)."""
+    buf.pos += 1
+    if buf.skip_ws():
+        line = buf.line_at(buf.pos)
+        yield Row(path, index, line, buf.text[buf.pos:buf.pos + 200], reason="trailing_content",
+                  error=f"line {line}: content after the closing ']' of the JSON array")
+
+
 def _json_rows(path: str) -> Iterator[Row]:
     """Decode a top-level JSON array one element at a time."""
-    decoder = json.JSONDecoder()
+    decoder = STRICT
     with open(path, "rb") as f:
         buf = _Buffer(f)
         buf.fill()
@@ -137,6 +237,7 @@ def _json_rows(path: str) -> Iterator[Row]:
         while True:
             char = buf.skip_ws()
             if char == "]":
+                yield from _trailing(path, buf, index)
                 return
             if index > 0 and char:
                 if char != ",":
@@ -146,49 +247,98 @@ def _json_rows(path: str) -> Iterator[Row]:
             if not char:
                 raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
             start_line = buf.line_at(buf.pos)
-            while True:
-                try:
-                    obj, end = decoder.raw_decode(buf.text, buf.pos)
-                except json.JSONDecodeError as err:
-                    # A token cut by the buffer's end fails near the end (or as an unterminated string).
-                    incomplete = err.pos >= len(buf.text) - 64 or err.msg.startswith("Unterminated string")
-                    if buf.eof or not incomplete:
-                        raise InputError(f"{path}: line {buf.line_at(err.pos)}: invalid JSON in record {index} "
-                                         f"({err.msg})") from None
-                    buf.fill()
-                    continue
-                if end >= len(buf.text) and not buf.eof:  # a number cut at the buffer's end would parse short
-                    buf.fill()
-                    continue
-                break
-            yield Row(path, index, start_line, obj)
+            row = _decode_element(path, buf, index, start_line)
+            yield row
             index += 1
+
+
+def _decode_element(path: str, buf: _Buffer, index: int, line: int) -> Row:
+    """Decode the element at ``buf.pos`` and move past it. An element the decoder refuses (NaN, a huge
+    number, too deep) becomes an error row; a syntax error ends the file's reading."""
+    while True:
+        try:
+            obj, end = STRICT.raw_decode(buf.text, buf.pos)
+        except json.JSONDecodeError as err:
+            # A token cut by the buffer's end fails near the end (or as an unterminated string).
+            incomplete = err.pos >= len(buf.text) - 64 or err.msg.startswith("Unterminated string")
+            if buf.eof or not incomplete:
+                raise InputError(f"{path}: line {buf.line_at(err.pos)}: invalid JSON in record {index} "
+                                 f"({err.msg})") from None
+            buf.fill()
+            continue
+        except (BadValue, RecursionError, ValueError) as err:
+            bad = err if isinstance(err, BadValue) else \
+                BadValue("too_deep", "nested too deep (over about 1,000 levels) to read") \
+                if isinstance(err, RecursionError) else \
+                BadValue("number_out_of_range", f"a number too large to read ({str(err)[:60]})")
+            end = _skip_value(buf)
+            row = Row(path, index, line, buf.text[buf.pos:min(end, buf.pos + 200)], error=str(bad), reason=bad.reason)
             buf.pos = end
+            return row
+        if end >= len(buf.text) and not buf.eof:  # a number cut at the buffer's end would parse short
+            buf.fill()
+            continue
+        buf.pos = end
+        return Row(path, index, line, obj)
+
+
+class _Lines:
+    """The lines of a text file for ``csv.reader``, keeping those of the record being read so that the
+    lines an unclosed quote swallowed can be read again."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self.f = f
+        self.pending: list[tuple[int, str]] = []  # (line number, text) to hand out again
+        self.line = 0  # the number of the last line handed out
+        self.held: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            self.line, text = self.pending.pop(0)
+        else:
+            text = next(self.f)
+            self.line += 1
+        self.held.append((self.line, text))
+        return text
 
 
 def _csv_rows(path: str, delimiter: str) -> Iterator[Row]:
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        if reader.fieldnames is None:
+        lines = _Lines(f)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        header = next(reader, None)
+        if header is None:
             return
         index = 0
         while True:
-            line = reader.line_num + 1
+            lines.held = []
             try:
-                row = next(reader)
+                cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as err:
-                yield Row(path, index, line, None, error=f"invalid CSV: {err}")
+                held = lines.held
+                yield Row(path, index, held[0][0] if held else lines.line, held[0][1].rstrip("\r\n") if held else None,
+                          error=f"invalid CSV: {err}", reason="unparsable_row")
+                index += 1
+                if len(held) > 1:  # an unclosed quote swallowed the lines after its own: read them again
+                    lines.pending = held[1:] + lines.pending
+                    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
+            line = lines.held[0][0] if lines.held else lines.line
+            if not cells:
+                continue  # a blank line holds no record
+            if len(cells) > len(header):
+                yield Row(path, index, line, cells, error="more cells than header columns", reason="unparsable_row")
             else:
-                if None in row:  # more cells than header columns
-                    yield Row(path, index, line, row.pop(None), error="more cells than header columns")
-                else:
-                    yield Row(path, index, line, _parse_cells(row))
+                yield Row(path, index, line, _parse_cells(dict(zip(header, cells + [None] * (len(header) - len(cells))))))
             index += 1
 
 
-def _parse_cells(row: dict[str, str]) -> dict[str, Any]:
+def _parse_cells(row: dict[str, str | None]) -> dict[str, Any]:
     """CSV cells holding JSON lists or objects (messages, completions) are decoded; others stay text."""
     out: dict[str, Any] = {}
     for key, value in row.items():

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import registry
+from . import io, registry
 from .checks.acceptance import Attr
 from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
 from .handoff.train_config import NEEDS, build_config, check_config, default_output_dir, dump_yaml
 from .sources import iter_rows
-from .writers import AtomicOutput
 
 CUTOFF_STEP = 128  # --cutoff-len auto rounds the 99% recommendation up to a multiple of this
 
@@ -55,11 +54,14 @@ def _check_kind(name: str, entry: dict[str, Any], method: str) -> None:
         raise UsageError(f"dataset {name!r} holds {have}; --method {method} needs {want}")
 
 
-def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: float) -> tuple[str, str, int, int]:
+def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: float, force: bool = False,
+               dry_run: bool = False) -> tuple[str, str, int, int]:
     """Hold out a prompt-disjoint ``fraction``: write and register ``<name>_train`` and ``<name>_eval``.
 
     The distinct prompts are ordered by a hash of their text and the first ``round(fraction * n)`` (at
     least one) go to eval, so every record of a prompt lands on the same side and every run splits alike.
+    A file or entry of those names that this split would change is replaced only with ``force``; a dry
+    run writes nothing.
     """
     if not 0 < fraction < 1:
         raise UsageError(f"--eval-split {fraction}: give a fraction between 0 and 1")
@@ -72,15 +74,27 @@ def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: flo
                          "a prompt-disjoint split needs at least two")
     held_out = set(prompts[:max(1, round(fraction * len(prompts)))])
     stem, ext = os.path.splitext(entry["file_name"])
-    counts = {"train": 0, "eval": 0}
-    with AtomicOutput(os.path.join(dataset_dir, f"{stem}_train{ext}")) as train_out, \
-            AtomicOutput(os.path.join(dataset_dir, f"{stem}_eval{ext}")) as eval_out:
+    parts = ("train", "eval")
+    entries = {part: {**entry, "file_name": f"{stem}_{part}{ext}"} for part in parts}
+    paths = {part: os.path.join(dataset_dir, entries[part]["file_name"]) for part in parts}
+    io.check_outputs([source], {f"the {part} split": paths[part] for part in parts})
+    counts = dict.fromkeys(parts, 0)
+    with io.Outputs() as outputs:
+        files = {part: outputs.rows(paths[part]) for part in parts}
         for row in iter_rows(source):
             part = "eval" if key(row.data) in held_out else "train"
-            (eval_out if part == "eval" else train_out).write(row.data)
+            files[part].write(row.data)
             counts[part] += 1
-    for part in counts:
-        registry.update(dataset_dir, f"{name}_{part}", {**entry, "file_name": f"{stem}_{part}{ext}"}, force=True)
+        with registry.editing(dataset_dir) as editor:
+            clashes = [paths[p] for p in parts if os.path.exists(paths[p]) and not files[p].same_as_target()]
+            clashes += [f"the entry {name}_{p!r}" for p in parts if editor.info.get(f"{name}_{p}") not in (None, entries[p])]
+            if clashes and not force:
+                raise UsageError(f"--eval-split would replace {', '.join(clashes)}, which hold other data; pass --force "
+                                 "to replace them, or move them away")
+            if not dry_run:
+                outputs.commit()
+                for part in parts:
+                    editor.put(f"{name}_{part}", entries[part], force=True)
     return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]
 
 
@@ -111,14 +125,12 @@ def auto_cutoff(name: str, dataset_dir: str, model: str, template: str) -> tuple
 def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finetuning: str = "lora",
           template: str = "auto", cutoff_len: int | str = "auto", eval_split: float | None = None,
           output_dir: str | None = None, config_out: str | None = None, sets: dict[str, Any] | None = None,
-          dry_run: bool = False, validate_first: bool = True, log_file: str | None = None,
+          dry_run: bool = False, force: bool = False, validate_first: bool = True, log_file: str | None = None,
           on_step: Callable[[int, int, float | None], None] | None = None,
           env: dict[str, str] | None = None) -> TrainResult:
     """Write the training YAML for ``dataset`` and (unless ``dry_run``) run LLaMA-Factory on it."""
     info = registry.load(dataset_dir)
-    if dataset not in info:
-        raise UsageError(f"no dataset {dataset!r} in {dataset_dir}/dataset_info.json (register it first)")
-    entry = info[dataset]
+    entry = registry.get_entry(dataset_dir, dataset, info)
     if method not in NEEDS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(NEEDS)}")
     _check_kind(dataset, entry, method)
@@ -146,9 +158,10 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
                             f"{first.message}; fix them (prefkit validate {dataset}) or pass --no-validate")
     train_name, eval_name = dataset, None
     if eval_split:
-        train_name, eval_name, n_train, n_eval = split_eval(dataset, dataset_dir, entry, eval_split)
+        train_name, eval_name, n_train, n_eval = split_eval(dataset, dataset_dir, entry, eval_split, force, dry_run)
         notes.append(f"eval split: {n_train} train / {n_eval} eval records, prompt-disjoint, "
-                     f"registered as {train_name!r} and {eval_name!r}")
+                     + (f"to be registered as {train_name!r} and {eval_name!r} (dry run: not written)" if dry_run
+                        else f"registered as {train_name!r} and {eval_name!r}"))
     config = build_config(model, train_name, dataset_dir, method=method, finetuning=finetuning, template=template,
                           cutoff_len=int(cutoff_len), gpu=has_gpu(), eval_dataset=eval_name, overrides=sets,
                           output_dir=output_dir or default_output_dir(model, finetuning, method, dataset))
@@ -169,6 +182,5 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     if result.exit_code == 0:
         result.infer_configs = write_infer_configs(config)
         result.summary = summarize(config["output_dir"])
-        with open(os.path.join(config["output_dir"], "prefkit_summary.json"), "w", encoding="utf-8") as f:
-            json.dump(result.summary, f, indent=2)
+        io.write_json(os.path.join(config["output_dir"], "prefkit_summary.json"), result.summary)
     return result

@@ -29,11 +29,11 @@ from .checks.content import ContentChecker
 from .checks.findings import Findings
 from .checks.lengths import BATCH, PairLengths, TokenCounter
 from .checks.schema import RowSchema, row_validator
-from .errors import InputError, UsageError
-from .registry import detect_entry, load
+from . import io
+from .errors import InputError, UsageError, unexpected
+from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
 from .sources import iter_rows
-from .writers import AtomicOutput
 
 PERCENTILES = (50, 90, 95, 99, 100)
 
@@ -65,7 +65,7 @@ def resolve(target: str, dataset_dir: str | None, kind: str | None) -> tuple[str
     if dataset_dir and not os.path.isfile(target):
         info = load(dataset_dir)
         if target in info:
-            entry = info[target]
+            entry = get_entry(dataset_dir, target, info)
             if "file_name" not in entry:
                 raise UsageError(f"{target}: the entry points to a hub or script; validate reads local files")
             return target, os.path.join(dataset_dir, entry["file_name"]), entry
@@ -117,13 +117,18 @@ class _TokenStats:
 
 def validate(target: str, dataset_dir: str | None = None, kind: str | None = None, model: str | None = None,
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
+             report_json: str | None = None, html: str | None = None,
              progress: Callable[[int], None] | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
 
     With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
-    with LLaMA-Factory's ``template`` ("auto": its default for known models).
+    with LLaMA-Factory's ``template`` ("auto": its default for known models). ``lengths_path``,
+    ``report_json`` and ``html`` (with its PNG histogram) are written when given.
     """
     name, path, entry = resolve(target, dataset_dir, kind)
+    inputs = [path] + ([info_path(dataset_dir)] if dataset_dir and name == target else [])
+    io.check_outputs(inputs, {"--lengths": lengths_path, "--report-json": report_json, "--html": html,
+                              "--html (histogram)": png_path(html) if html else None})
     attr = Attr.from_entry(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
     findings = report.findings
@@ -154,36 +159,25 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
     check = RowSchema(schema) if schema is not None else None
     column_types: dict[str, tuple[str, int]] = {}
     batch: list[tuple[int, Aligned | str]] = []
-    with AtomicOutput(lengths_path, lines=True) if lengths_path else nullcontext() as out:
+    with io.RowFile(lengths_path, lines=True) if lengths_path else nullcontext() as out:
         for row in iter_rows(path):
             report.records += 1
             i = row.index
+            if row.error is not None and row.reason == "trailing_content":
+                findings.add("breaks_loader", "error", i, "", f"{row.error}: LLaMA-Factory's loader fails on the file")
+                batch.append((i, "breaks_loader"))
+                continue
             if row.error is not None or not isinstance(row.data, dict):
                 findings.add("invalid_json", "error", i, "", row.error or "the record is not a JSON object")
                 report.would_drop.append({"index": i, "code": "invalid_json", "path": "", "message": "unreadable"})
                 batch.append((i, "invalid_json"))
                 continue
-            _column_types(row.data, i, column_types, findings)
-            if check is not None:
-                for where, message in check.errors(row.data):
-                    findings.add("schema", "error", i, where, message)
             try:
-                aligned = align(row.data, attr)
-            except LoaderFailure as failure:
-                findings.add("breaks_loader", "error", i, failure.path,
-                             f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
-                batch.append((i, "breaks_loader"))
-                continue
-            for code, where, message in aligned.warnings:
-                findings.add(code, "warning", i, where, message)
-            if aligned.drop:
-                findings.add(aligned.drop, "error", i, aligned.drop_path, aligned.drop_message)
-                report.would_drop.append({"index": i, "code": aligned.drop, "path": aligned.drop_path,
-                                          "message": aligned.drop_message})
-                batch.append((i, aligned.drop))
-                continue
-            content.check(i, aligned, kto=attr.stage == "kto")
-            batch.append((i, aligned))
+                batch.append((i, _check_row(row.data, i, attr, check, column_types, content, report)))
+            except Exception as err:  # an odd value no check foresaw: reported for this record, the run goes on
+                reason, message = unexpected(err)
+                findings.add(reason, "error", i, "", f"{message}: prefkit cannot tell what LLaMA-Factory does here")
+                batch.append((i, reason))
             if len(batch) >= BATCH:
                 _flush(batch, tokens, out, findings)
                 if progress:
@@ -205,10 +199,47 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
     if isinstance(num_samples, int) and num_samples < report.records:
         findings.add("num_samples_cuts", "warning", None, "num_samples",
                      f"num_samples {num_samples} keeps only part of the {report.records} records")
+    if report_json:
+        io.write_json(report_json, report.to_json())
+    if html:
+        from .checks.html import write_html
+
+        write_html(report, html)
     return report
 
 
-def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, out: AtomicOutput | None,
+def png_path(html: str) -> str:
+    """The histogram written beside an HTML report."""
+    return os.path.splitext(html)[0] + ".png"
+
+
+def _check_row(data: dict[str, Any], i: int, attr: Attr, check: RowSchema | None,
+               column_types: dict[str, tuple[str, int]], content: ContentChecker,
+               report: ValidationReport) -> Aligned | str:
+    """The findings of one row; returns the aligned row to measure, or the code it is dropped with."""
+    findings = report.findings
+    _column_types(data, i, column_types, findings)
+    if check is not None:
+        for where, message in check.errors(data):
+            findings.add("schema", "error", i, where, message)
+    try:
+        aligned = align(data, attr)
+    except LoaderFailure as failure:
+        findings.add("breaks_loader", "error", i, failure.path,
+                     f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
+        return "breaks_loader"
+    for code, where, message in aligned.warnings:
+        findings.add(code, "warning", i, where, message)
+    if aligned.drop:
+        findings.add(aligned.drop, "error", i, aligned.drop_path, aligned.drop_message)
+        report.would_drop.append({"index": i, "code": aligned.drop, "path": aligned.drop_path,
+                                  "message": aligned.drop_message})
+        return aligned.drop
+    content.check(i, aligned, kto=attr.stage == "kto")
+    return aligned
+
+
+def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, out: io.RowFile | None,
            findings: Findings) -> None:
     """Measure the batch's pairs and write its lengths lines in input order."""
     if tokens is None:

@@ -27,7 +27,7 @@ def test_quiet_prints_nothing(cli, tmp_path):
     (["convert", "MISSING.json", "-o", "OUT/o.json"], 2, "missing.json: no such file"),
     (["convert", "SRC", "-o", "OUT/o.json", "--from", "nope"], 2, "unknown format 'nope' for --from"),
     (["convert", "SRC", "-o", "OUT/o.json", "--to", "dpo"], 2, "unknown output format 'dpo' for --to"),
-    (["convert", "SRC", "-o", "SRC"], 2, "the output is also an input"),
+    (["convert", "SRC", "-o", "SRC"], 2, "is also the input"),
     (["convert", "EMPTY", "-o", "OUT/o.json", "--from", "trl"], 2, "no records in the input"),
     (["convert", "SRC", "-o", "OUT/o.json", "--map", "nonsense"], 2, "--map 'nonsense': expected FIELD=COLUMN"),
     (["convert", "SRC", "-o", "OUT/o.json", "--pairing", "best"], 2, "unknown pairing strategy 'best'"),

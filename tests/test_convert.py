@@ -80,7 +80,7 @@ def test_round_trip_through_alpaca_and_kto(tmp_path):
 
 def test_usage_and_input_errors(tmp_path):
     src = fixture("dpo_zh_demo.sample.json")
-    with pytest.raises(UsageError, match="the output is also an input"):
+    with pytest.raises(UsageError, match="is also the input"):
         convert([src], src)
     with pytest.raises(UsageError, match="must be .json"):
         convert([src], str(tmp_path / "x.txt"))

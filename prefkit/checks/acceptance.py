@@ -12,13 +12,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..readers.sharegpt import SHAREGPT_TAGS
+from ..lf_vocab import (
+    COLUMN_DEFAULTS,
+    COLUMN_NAMES,
+    ROLE_ASSISTANT,
+    ROLE_FUNCTION,
+    ROLE_OBSERVATION,
+    ROLE_USER,
+    SHAREGPT_TAGS,
+)
 
-ROLE_USER, ROLE_ASSISTANT, ROLE_OBSERVATION, ROLE_FUNCTION = "user", "assistant", "observation", "function"
-COLUMN_NAMES = ("prompt", "query", "response", "history", "messages", "system", "tools", "images", "videos",
-                "audios", "chosen", "rejected", "kto_tag")
 TAG_DEFAULTS = SHAREGPT_TAGS  # LLaMA-Factory's DatasetAttr tag defaults
-COLUMN_DEFAULTS = {"prompt": "instruction", "query": "input", "response": "output", "messages": "conversations"}
 
 
 @dataclass

@@ -6,7 +6,10 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
+from io import BytesIO
 from typing import Any
+
+from .. import io
 
 from .findings import LEVELS
 
@@ -80,8 +83,10 @@ def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int) -> bool:
     ax.set_ylabel("pairs")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    image = BytesIO()
+    fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
+    io.write_bytes(path, image.getvalue())
     return True
 
 
@@ -127,8 +132,7 @@ def render(report: Any) -> str:
 
 def write_html(report: Any, path: str) -> str | None:
     """Write the HTML report; returns the PNG histogram's path when one was written."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(render(report))
+    io.write_text(path, render(report))
     if report.tokens and report.sequences:
         png = os.path.splitext(path)[0] + ".png"
         if write_png(png, report.sequences, report.tokens["cutoff_len"]):

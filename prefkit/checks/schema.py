@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..jsonschemas import load_schema, validator
-from ..readers.sharegpt import OPENAI_TAGS
+from ..lf_vocab import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
 from .fastschema import compile_schema
 

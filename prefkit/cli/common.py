@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .. import io
 from ..errors import UsageError
 
 err_console = Console(stderr=True)
@@ -53,10 +51,5 @@ def bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
 
 
 def write_json_report(path: str | None, data: dict[str, Any]) -> None:
-    if not path:
-        return
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    if path:
+        io.write_json(path, data)

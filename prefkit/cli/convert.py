@@ -13,7 +13,7 @@ from ..readers import FORMATS
 from ..readers.pairwise import parse_verdicts
 from ..errors import UsageError
 from ..writers import WRITERS
-from .common import err_console, parse_pairs, progress, write_json_report
+from .common import err_console, parse_pairs, progress
 
 
 def command(
@@ -44,8 +44,7 @@ def command(
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
                          mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                          dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
-                         force=force, progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
+                         force=force, report_json=str(report_json) if report_json else None, progress=tick)
     if not quiet:
         summary(report)
 

@@ -52,8 +52,8 @@ def push_command(
     with bar("pushing", quiet) as tick:
         report = push([str(p) for p in inputs], dataset, connection, workspace=workspace, min_submitted=min_submitted,
                       guidelines=text, fmt=fmt, mapping=parse_pairs(mapping, "--map"), seed=seed, batch_size=batch_size,
-                      rejects=str(rejects) if rejects else None, progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
+                      rejects=str(rejects) if rejects else None, report_json=str(report_json) if report_json else None,
+                      progress=tick)
     if not quiet:
         made = "created" if report.dataset_created else "existing"
         _say(f"{report.workspace}/{report.dataset} ({made}, {report.min_submitted} answer(s) per record): "
@@ -108,8 +108,7 @@ def pull_command(
         report = pull(dataset, str(output), connection, workspace=workspace, to=to, policy=policy,
                       min_annotations=min_annotations, ties=ties, rejects=str(rejects) if rejects else None,
                       register=register, dataset_dir=str(dataset_dir) if dataset_dir else None, force=force,
-                      progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
+                      report_json=str(report_json) if report_json else None, progress=tick)
     if not quiet:
         summary(report)
 

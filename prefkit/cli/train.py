@@ -27,6 +27,8 @@ def command(
     config_out: str | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE for any other LLaMA-Factory argument (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write the YAML and print the command; do not train."),
+    force: bool = typer.Option(False, "--force", help="With --eval-split: replace <dataset>_train/_eval files and "
+                               "entries that hold other data."),
     no_validate: bool = typer.Option(False, "--no-validate", help="Train even if prefkit validate finds errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -35,7 +37,7 @@ def command(
         raise typer.BadParameter("give a number or auto", param_hint="--cutoff-len")
     cutoff: int | str = int(cutoff_len) if cutoff_len.isdigit() else "auto"
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
-                  output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run,
+                  output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run, force=force,
                   validate_first=not no_validate)
     if dry_run or quiet or not err_console.is_terminal:
         result = train(dataset, str(dataset_dir), model, **kwargs)

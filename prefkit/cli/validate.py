@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from ..checks.findings import LEVELS
-from ..checks.html import write_html
 from ..errors import DataError, UsageError
-from ..validate import ValidationReport, validate
-from .common import err_console, progress, write_json_report
+from ..validate import ValidationReport, png_path, validate
+from .common import err_console, progress
 
 EXAMPLES = 3  # problems shown per code in the terminal summary
 
@@ -34,13 +34,14 @@ def command(
         raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(LEVELS)}")
     with progress("validating", quiet) as tick:
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, fmt, model, template, cutoff_len,
-                          str(lengths) if lengths else None, progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
-    png = write_html(report, str(html_path)) if html_path else None
+                          str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
+                          html=str(html_path) if html_path else None, progress=tick)
     if not quiet:
         summary(report)
         if html_path:
-            err_console.print(f"HTML report: {html_path}" + (f" (histogram: {png})" if png else ""), highlight=False)
+            png = png_path(str(html_path))
+            shown = f" (histogram: {png})" if report.tokens and os.path.exists(png) else ""
+            err_console.print(f"HTML report: {html_path}{shown}", highlight=False)
     if report.findings.worst_at_least(fail_on):
         counts = report.findings.counts()
         raise DataError(f"{report.dataset}: {sum(counts['error'].values())} error(s), "

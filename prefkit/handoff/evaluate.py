@@ -16,11 +16,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import registry
+from .. import io, registry
 from ..checks.acceptance import Attr, LoaderFailure, align
 from ..errors import UsageError
 from ..sources import iter_rows
-from ..writers import AtomicOutput
 from .serve import serving
 
 JUDGE_PROMPT = """You compare two answers to the same conversation. Reply with exactly one word:
@@ -140,7 +139,7 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
         report.judge = _tally(verdicts, judge_model)
     os.makedirs(output_dir, exist_ok=True)
     report.answers_file = os.path.join(output_dir, "eval_answers.jsonl")
-    with AtomicOutput(report.answers_file, lines=True) as out:
+    with io.RowFile(report.answers_file, lines=True) as out:
         for n, (index, messages) in enumerate(prompts):
             out.write({"index": index, "prompt": messages, "model": answers["model"][n],
                        "baseline": answers["baseline"][n], "verdicts": verdicts.get(n)})
@@ -171,8 +170,7 @@ def _write_html(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answ
     cell = lambda t: "<td><pre>" + html.escape(t if t is not None else "(no answer)") + "</pre></td>"  # noqa: E731
     rows = "".join("<tr><td>" + str(index) + "</td>" + cell(messages[-1]["content"]) + cell(answers["model"][n]) +
                    cell(answers["baseline"][n]) + "</tr>" for n, (index, messages) in enumerate(prompts))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("<!doctype html><meta charset='utf-8'><title>prefkit eval</title><style>body{font:14px system-ui}"
-                "td{border:1px solid #ddd;vertical-align:top;padding:4px}pre{white-space:pre-wrap;margin:0}</style>"
-                "<table><tr><th>record</th><th>last prompt turn</th><th>model</th><th>baseline</th></tr>"
-                + rows + "</table>")
+    io.write_text(path, "<!doctype html><meta charset='utf-8'><title>prefkit eval</title><style>body{font:14px "
+                  "system-ui}td{border:1px solid #ddd;vertical-align:top;padding:4px}pre{white-space:pre-wrap;"
+                  "margin:0}</style><table><tr><th>record</th><th>last prompt turn</th><th>model</th><th>baseline"
+                  "</th></tr>" + rows + "</table>")

@@ -15,6 +15,7 @@ import os
 import re
 from typing import Any
 
+from .. import io
 from ..errors import UsageError
 
 METHODS = {  # method -> the keys that select it
@@ -106,7 +107,13 @@ def parse_sets(values: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            reason = str(err).splitlines()[0]
+            raise UsageError(f"--set {item!r}: the value is not a YAML scalar ({reason}); quote it") from None
+        if isinstance(out[key.strip()], (dict, list)) and not raw.strip().startswith(("[", "{")):
+            out[key.strip()] = raw
     return out
 
 
@@ -116,10 +123,7 @@ def dump_yaml(config: dict[str, Any], path: str) -> None:
     if any(c.isspace() for c in os.path.basename(path)):
         raise UsageError(f"{path}: a config file name must not contain blanks")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(config, f, sort_keys=False, allow_unicode=True)
-    os.replace(tmp, path)
+    io.write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 _CHECK = """

@@ -8,17 +8,19 @@ the chosen answer, so the A/B order needs no undoing. Several annotators are res
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
-from .. import registry
-from ..convert import adapt, default_rejects_path, finish_rejects
+from .. import io, registry
+from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
+from ..pipeline import adapt
 from ..records import KtoExample, PreferencePair, Provenance, Reject
-from ..writers import AtomicOutput, get_writer
+from ..writers import get_writer
 from . import layout
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection
@@ -72,19 +74,18 @@ def resolve(labels: list[str], policy: str, min_annotations: int) -> tuple[str |
 def pull(dataset: str, output: str, connection: Connection, workspace: str | None = None, to: str = "sharegpt",
          policy: str = "majority", min_annotations: int = 1, ties: str = "drop", rejects: str | None = None,
          register: str | None = None, dataset_dir: str | None = None, force: bool = False,
-         progress: Callable[[int], None] | None = None) -> PullReport:
+         report_json: str | None = None, progress: Callable[[int], None] | None = None) -> PullReport:
     if policy not in POLICIES:
         raise UsageError(f"unknown --policy {policy!r}; choose one of {', '.join(POLICIES)}")
     if ties not in ("drop", "kto") or (ties == "kto" and to != "kto"):
         raise UsageError("--ties is drop or kto, and --ties kto needs --to kto (a tie has no chosen answer)")
     if to == "unlabeled":
         raise UsageError("label pull writes answered pairs: --to sharegpt, alpaca or kto")
-    if not output.lower().endswith((".json", ".jsonl")):
-        raise UsageError(f"{output}: the output must be .json (one array) or .jsonl (one record a line)")
-    if register and not dataset_dir:
-        raise UsageError("--register needs --dataset-dir")
-    if register and dataset_dir:
-        registry.relative_file_name(output, dataset_dir)  # fail before the work if it cannot be registered
+    check_output_name(output)
+    rejects_path = rejects or default_rejects_path(output)
+    io.check_outputs([], {"-o": output, "--rejects": rejects_path, "--report-json": report_json},
+                     registry=registry.info_path(dataset_dir) if register and dataset_dir else None)
+    registry.precheck_registration(dataset_dir, register, output, force)
     writer = get_writer(to)
     target = connection.dataset(dataset, workspace)
     where = f"dataset {dataset!r} in workspace {target.workspace.name!r}"
@@ -92,13 +93,13 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     names = connection.usernames()
     report = PullReport(dataset=dataset, workspace=target.workspace.name, output=output, to=to, policy=policy,
                         min_annotations=min_annotations)
-    rejects_path = rejects or default_rejects_path(output)
     reasons: Counter = Counter()
     per_annotator: dict[str, Counter] = defaultdict(Counter)
     units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
     source = f"argilla:{target.workspace.name}/{dataset}"
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
-    with AtomicOutput(output) as out, AtomicOutput(rejects_path, lines=True) as rej:
+    with io.Outputs() as outputs:
+        out, rej = outputs.rows(output), outputs.rows(rejects_path, lines=True)
         for record in connection.records(target.id, include=("responses",)):
             if record["id"] in seen:
                 continue
@@ -125,14 +126,19 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
                 out.write(row)
             report.chosen_shown_as_a += verdict == "a"
             report.chosen_shown_as_b += verdict == "b"
-    finish_rejects(rejects, rejects_path, rej.count)
+        if not rej.count and not rejects:
+            rej.discard()  # the default rejects file exists only when something was rejected
+        report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)
+    if not rej.count and not rejects and os.path.exists(rejects_path):
+        os.unlink(rejects_path)  # a previous pull's rejects would now be wrong
     report.rows_written = out.count
     report.rejected_by_reason = dict(reasons.most_common())
     report.rejects_file = rejects_path if rej.count or rejects else None
     report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
     report.agreement = agreement(units)
-    report.dataset_info_entry = registry.entry_for_output(writer, output, dataset_dir, register, force)
     report.registered = register if register and dataset_dir else None
+    if report_json:
+        io.write_json(report_json, report.to_json())
     return report
 
 
@@ -156,7 +162,10 @@ def _rows(record: dict[str, Any], verdict: str, cast: dict[str, str], source: st
         base.pop("annotators")
         records = [KtoExample(completion=answer, label=verdict == "tie", **base) for answer in (a, b)]
     assert isinstance(records, list)  # a pair always fits every writer
-    return [writer.row(r) for r in records]
+    rows = [writer.row(r) for r in records]
+    for row in rows:
+        writer.seen.update(row)
+    return rows
 
 
 def agreement(units: list[dict[str, str]]) -> dict[str, Any]:

@@ -7,12 +7,14 @@ index) or exactly one Reject for it. ``prefkit.convert`` checks this and fails l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import unexpected
 from ..records import (
     RECORD_CHECKS,
     RECORD_TYPES,
@@ -68,12 +70,9 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
 
     def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
         for row in rows:
-            if row.error is not None:
-                yield reject(row, "invalid_json" if row.error.startswith("invalid JSON") else "unparsable_row",
-                             row.error)
-                continue
-            if not isinstance(row.data, dict):
-                yield reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
+            unreadable = unreadable_reject(row)
+            if unreadable is not None:
+                yield unreadable
                 continue
             try:
                 items = list(convert(row, options))
@@ -82,6 +81,9 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
                 continue
             except ValidationError as err:
                 yield reject(row, *describe_validation(err))
+                continue
+            except Exception as err:  # an odd value no reader check foresaw: this record only
+                yield reject(row, *unexpected(err, row.field))
                 continue
             if not any(isinstance(i, RECORD_TYPES) for i in items):
                 # Readers raise RowProblem with a precise reason; this is the fallback.
@@ -92,6 +94,15 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
 
     read.__name__ = f"read_{fmt.replace('-', '_')}"
     return read
+
+
+def unreadable_reject(row: Row) -> Reject | None:
+    """The reject of a row that could not be parsed or is not a JSON object, else None."""
+    if row.error is not None:
+        return reject(row, row.reason, row.error)
+    if not isinstance(row.data, dict):
+        return reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
+    return None
 
 
 def describe_validation(err: ValidationError) -> tuple[str, str]:
@@ -106,6 +117,7 @@ def describe_validation(err: ValidationError) -> tuple[str, str]:
 def get(row: Row, options: ReadOptions, name: str, *defaults: str, required: bool = True) -> Any:
     """The value of logical field ``name``: the ``--map``-ed column, else the first default key present."""
     data = row.data
+    row.field = name
     if name in options.mapping:
         key = options.mapping[name]
         if key in data:
@@ -128,6 +140,19 @@ def text(value: Any, where: str) -> str:
     if value is None:
         raise RowProblem("missing_field", f"{where} is missing")
     raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")
+
+
+def number(value: Any, where: str) -> float:
+    """A score, rank or count as a finite float (booleans, NaN, infinities and huge numbers refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RowProblem("bad_type", f"{where}: expected a number, got {type(value).__name__} {value!r:.40}")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise RowProblem("number_out_of_range", f"{where}: a number out of a double's range") from None
+    if not math.isfinite(result):
+        raise RowProblem("non_finite_number", f"{where}: {result} is not a usable number")
+    return result
 
 
 def assistant(content: str) -> Message:

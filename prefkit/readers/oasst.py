@@ -22,7 +22,7 @@ from typing import Any
 from .. import pairing
 from ..records import RECORD_TYPES, KtoExample, Message, Note, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
+from .base import Item, ReadOptions, RowProblem, get, number, per_row, provenance, text
 
 _ROLE = {"prompter": "user", "assistant": "assistant"}
 
@@ -39,23 +39,27 @@ def _message(node: Any, path: str) -> Message:
 Group = tuple[list[Message], list[dict[str, Any]], str]  # (conversation so far, its assistant replies, path)
 
 
-def _walk(node: dict[str, Any], history: list[Message], path: str, notes: Counter) -> Iterator[Group]:
+def _walk(root: dict[str, Any], notes: Counter) -> Iterator[Group]:
     """Yield (conversation up to and including a prompter node, its assistant replies, path) for every
-    prompter node in the tree, and recurse into every reply."""
-    conversation = history + [_message(node, path)]
-    replies = node.get("replies") or []
-    if not isinstance(replies, list):
-        raise RowProblem("bad_type", f"{path}.replies: expected a list")
-    live = []
-    for i, reply in enumerate(replies):
-        if isinstance(reply, dict) and reply.get("deleted"):
-            notes["deleted_message"] += 1
-            continue
-        live.append((i, reply))
-    if conversation[-1].role == "user":
-        yield conversation, [r for _, r in live], path
-    for i, reply in live:
-        yield from _walk(reply, conversation, f"{path}.replies[{i}]", notes)
+    prompter node in the tree, depth first, without recursion (trees can be hundreds of turns deep)."""
+    stack: list[tuple[Any, list[Message], str]] = [(root, [], "prompt")]
+    while stack:
+        node, history, path = stack.pop()
+        conversation = history + [_message(node, path)]
+        replies = node.get("replies") or []
+        if not isinstance(replies, list):
+            raise RowProblem("bad_type", f"{path}.replies: expected a list")
+        live = []
+        for i, reply in enumerate(replies):
+            if not isinstance(reply, dict):
+                raise RowProblem("bad_type", f"{path}.replies[{i}]: expected a message object")
+            if reply.get("deleted"):
+                notes["deleted_message"] += 1
+                continue
+            live.append((i, reply))
+        if conversation[-1].role == "user":
+            yield conversation, [r for _, r in live], path
+        stack.extend((reply, conversation, f"{path}.replies[{i}]") for i, reply in reversed(live))
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
@@ -64,20 +68,21 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         raise RowProblem("bad_type", "prompt: expected the root message object")
     notes: Counter = Counter()
     out: list[Item] = []
-    for conversation, replies, path in _walk(root, [], "prompt", notes):
+    for conversation, replies, path in _walk(root, notes):
         if options.kto:
             out += _kto(row, conversation, replies, path, notes)
             continue
         if len(replies) < 2:
             continue
-        ranked = [r for r in replies if isinstance(r.get("rank"), int)]
+        ranked = [r for r in replies if isinstance(r.get("rank"), int) and not isinstance(r.get("rank"), bool)]
         if not ranked:
             notes["unranked_group"] += 1
             continue
         if len(ranked) < len(replies):
             notes["partly_ranked_group"] += 1
             continue
-        candidates = [(_message(r, f"{path}.replies[{i}]"), -float(r["rank"])) for i, r in enumerate(ranked)]
+        candidates = [(_message(r, f"{path}.replies[{i}]"), -number(r["rank"], f"{path}.replies[{i}].rank"))
+                      for i, r in enumerate(ranked)]
         for good, bad, margin in pairing.pairs([(m.content, s) for m, s in candidates], options.pairing,
                                                options.min_margin):
             out.append(PreferencePair(prompt=conversation, chosen=Message(role="assistant", content=good),
@@ -97,14 +102,17 @@ def _kto(row: Row, conversation: list[Message], replies: list[dict[str, Any]], p
     out: list[Item] = []
     for i, reply in enumerate(replies):
         emojis = reply.get("emojis") or {}
-        up, down = emojis.get("+1", 0), emojis.get("-1", 0)
+        if not isinstance(emojis, dict):
+            raise RowProblem("bad_type", f"{path}.replies[{i}].emojis: expected an object of counts")
+        votes = {k: emojis.get(k, 0) for k in ("+1", "-1")}
+        up, down = (number(v, f"{path}.replies[{i}].emojis.{k}") for k, v in votes.items())
         if not up and not down:
             continue
         if up == down:
             notes["tied_votes"] += 1
             continue
         out.append(KtoExample(prompt=conversation, completion=_message(reply, f"{path}.replies[{i}]"), label=up > down,
-                              metadata={"votes": {"+1": up, "-1": down}, "path": path},
+                              metadata={"votes": votes, "path": path},
                               provenance=provenance(row, "oasst")))
     return out
 

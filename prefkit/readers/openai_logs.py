@@ -28,13 +28,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from .. import pairing
 from ..records import KtoExample, Message, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, describe_validation, provenance, reject, text
+from .. import io
+from ..errors import unexpected
+from .base import (Item, ReadOptions, RowProblem, assistant, describe_validation, number, provenance, reject, text,
+                   unreadable_reject)
 from .openai import normalize
 from .sharegpt import OPENAI_TAGS, conversation
 
@@ -104,9 +106,7 @@ def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[li
     raw_scores = per_choice("scores", "score")
     scores: list[float | None] = [None] * n
     for i, s in enumerate(raw_scores or []):
-        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float))):
-            raise RowProblem("bad_type", f"feedback.scores[{i}]: expected a number, got {s!r:.40}")
-        scores[i] = s
+        scores[i] = None if s is None else number(s, f"feedback.scores[{i}]")
     thumbs = [_thumb(t, f"feedback.thumbs[{i}]") for i, t in enumerate(per_choice("thumbs", "thumb") or [None] * n)]
     preferred = feedback.get(_key(options, "preferred"))
     if preferred is not None and (isinstance(preferred, bool) or not isinstance(preferred, int) or not 0 <= preferred < n):
@@ -119,11 +119,9 @@ def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[li
 def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
     groups: dict[bytes, _Group] = {}
     for row in rows:
-        if row.error is not None:
-            yield reject(row, "invalid_json", row.error)
-            continue
-        if not isinstance(row.data, dict):
-            yield reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
+        unreadable = unreadable_reject(row)
+        if unreadable is not None:
+            yield unreadable
             continue
         try:
             system, prompt, answers, feedback = _parse(row, options)
@@ -135,13 +133,16 @@ def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
         except ValidationError as err:
             yield reject(row, *describe_validation(err))
             continue
+        except Exception as err:  # an odd value no check foresaw: this record only
+            yield reject(row, *unexpected(err, row.field))
+            continue
         yield from made
-        key = orjson.dumps([system, [m.model_dump() for m in prompt]])
+        key = io.dumps([system, [m.model_dump() for m in prompt]])
         group = groups.setdefault(key, _Group(system, prompt))
         used = False
         for answer, score, thumb in zip(answers, scores, thumbs):
             if score is not None:
-                group.scored.append((answer, float(score), row.index))
+                group.scored.append((answer, score, row.index))
                 used = True
             if thumb is not None:
                 group.thumbs.append((answer, thumb, row.index))

@@ -20,7 +20,7 @@ from typing import Any
 from .. import pairing
 from ..records import Message, Note, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
+from .base import Item, ReadOptions, RowProblem, assistant, get, number, per_row, provenance, text, user
 from .sharegpt import OPENAI_TAGS, conversation
 
 TEXT_KEYS = ("response", "text", "output", "content", "completion")
@@ -35,15 +35,16 @@ def prompt_messages(value: Any, field: str) -> tuple[str, list[Message]]:
     return "", [user(text(value, field))]
 
 
-def _score(value: Any) -> float | None:
+def _score(value: Any, where: str) -> float | None:
+    """A number, or a numeric string (CSV cells); None when unscored. NaN and infinities are refused."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return number(value, where)
 
 
 def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]:
@@ -60,7 +61,7 @@ def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]
             if tk is None or tk not in c:
                 raise RowProblem("missing_field", f"completions[{i}]: no text field ({'/'.join(TEXT_KEYS)})")
             sk = score_key or next((k for k in SCORE_KEYS if k in c), None)
-            out.append((text(c[tk], f"completions[{i}].{tk}"), _score(c.get(sk)) if sk else None))
+            out.append((text(c[tk], f"completions[{i}].{tk}"), _score(c.get(sk), f"completions[{i}].{sk}") if sk else None))
         return out
     responses = get(row, options, "responses", "responses", "answers")
     scores = get(row, options, "scores", "scores", "ratings")
@@ -68,7 +69,7 @@ def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]
         raise RowProblem("bad_type", "responses and scores must be lists")
     if len(responses) != len(scores):
         raise RowProblem("bad_type", f"{len(responses)} responses but {len(scores)} scores")
-    return [(text(r, f"responses[{i}]"), _score(s)) for i, (r, s) in enumerate(zip(responses, scores))]
+    return [(text(r, f"responses[{i}]"), _score(s, f"scores[{i}]")) for i, (r, s) in enumerate(zip(responses, scores))]
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:

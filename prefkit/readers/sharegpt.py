@@ -17,16 +17,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..lf_vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from ..records import KtoExample, Message, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, content_text, get, per_row, provenance
 
-SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-                 "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
-OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-               "observation_tag": "tool", "function_tag": "function_call", "system_tag": "system"}
-_ROLE_OF_TAG = {"user_tag": "user", "assistant_tag": "assistant", "observation_tag": "observation",
-                "function_tag": "function"}
 
 
 def tags_for(messages: Any, options: ReadOptions, defaults: dict[str, str] = SHAREGPT_TAGS) -> dict[str, str]:
@@ -53,10 +48,10 @@ def to_message(raw: Any, tags: dict[str, str], where: str) -> tuple[str, Message
     content = content_text(raw[tags["content_tag"]], f"{where}.{tags['content_tag']}")
     if tag == tags["system_tag"]:
         return tag, None
-    for key, role in _ROLE_OF_TAG.items():
+    for key, role in ROLE_OF_TAG.items():
         if tag == tags[key]:
             return tag, Message.model_construct(role=role, content=content)  # role and content checked here
-    known = ", ".join(repr(tags[k]) for k in (*_ROLE_OF_TAG, "system_tag"))
+    known = ", ".join(repr(tags[k]) for k in (*ROLE_OF_TAG, "system_tag"))
     raise RowProblem("bad_role", f"{where}: unknown role {tag!r} (expected {known}; see --map *_tag=...)")
 
 

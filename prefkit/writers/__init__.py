@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UsageError
 from .alpaca import AlpacaWriter
-from .base import AtomicOutput, Writer
+from .base import Writer
 from .kto import KtoWriter
 from .sharegpt import SharegptWriter
 from .unlabeled import UnlabeledWriter
@@ -19,4 +19,4 @@ def get_writer(name: str) -> Writer:
     return WRITERS[name]()
 
 
-__all__ = ["WRITERS", "AtomicOutput", "Writer", "get_writer"]
+__all__ = ["WRITERS", "Writer", "get_writer"]

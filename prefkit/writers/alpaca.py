@@ -29,11 +29,9 @@ class AlpacaWriter(Writer):
                                "rejected": record.rejected.content}
         if record.system:
             out["system"] = record.system
-            self.seen.add("system")
         if len(record.prompt) > 1:
             turns = record.prompt[:-1]
             out["history"] = [[turns[i].content, turns[i + 1].content] for i in range(0, len(turns), 2)]
-            self.seen.add("history")
         return out
 
     def columns(self) -> dict[str, str]:

@@ -22,7 +22,6 @@ class KtoWriter(Writer):
                                "kto_tag": record.label}
         if record.tools:
             out["tools"] = record.tools
-            self.seen.add("tools")
         return out
 
     def columns(self) -> dict[str, str]:

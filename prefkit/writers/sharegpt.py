@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lf_vocab import SHAREGPT_ROLE_TAG
 from ..records import KtoExample, Message, PreferencePair
 from .base import Writer
 
-TAG = {"user": "human", "assistant": "gpt", "observation": "observation", "function": "function_call"}
+TAG = SHAREGPT_ROLE_TAG
 
 
 def message(m: Message) -> dict[str, str]:
@@ -34,7 +35,6 @@ class SharegptWriter(Writer):
                                "rejected": message(record.rejected)}
         if record.tools:
             out["tools"] = record.tools
-            self.seen.add("tools")
         return out
 
     def columns(self) -> dict[str, str]:

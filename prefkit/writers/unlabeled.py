@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UsageError
+from ..lf_vocab import OPENAI_ROLE_TAG
 from ..records import UnlabeledPair
 from .base import Writer
 
-ROLE = {"user": "user", "assistant": "assistant", "observation": "tool", "function": "function_call"}
+ROLE = OPENAI_ROLE_TAG
 
 
 class UnlabeledWriter(Writer):

@@ -1,0 +1,318 @@
+"""Every file prefkit writes goes through this module.
+
+- :func:`check_outputs` runs before any work: no output path may be an input, another output, a folder,
+  or LLaMA-Factory's ``dataset_info.json`` (which only the registry writes), and its folder must exist.
+- :class:`AtomicFile` writes to a temporary file beside the target (``mkstemp``), then fsyncs and
+  renames it over the target: readers never see half a file, the target's mode is kept (new files get
+  the umask's), and a symlinked target is written through (the link stays a link).
+- Temporary files are removed on any exit, SIGTERM included; those of a crashed run are removed the
+  next time prefkit writes beside them.
+- :class:`Outputs` holds several files and replaces them together, after the last check has passed.
+
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> with Outputs() as outs:
+...     rows = outs.rows(os.path.join(d, "pairs.json"))
+...     rows.write({"a": 1})
+...     outs.commit()
+>>> open(os.path.join(d, "pairs.json")).read()
+'[\\n{"a":1}\\n]\\n'
+"""
+
+from __future__ import annotations
+
+import atexit
+import filecmp
+import json
+import os
+import reprlib
+import signal
+import stat
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+import orjson
+
+from .errors import InputError, UsageError
+
+TEMP_PREFIX = ".prefkit-"
+REGISTRY_NAME = "dataset_info.json"
+_live: set[str] = set()  # this process's temporary files
+_handlers_installed = False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_live() -> None:
+    for tmp in list(_live):
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        _live.discard(tmp)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _remove_live()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_handlers() -> None:
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(_remove_live)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(directory: str, name: str) -> list[str]:
+    """Remove the temporary files that a crashed prefkit run left for ``name`` in ``directory``."""
+    prefix = f"{TEMP_PREFIX}{name}."
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, entry))
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+def _identity(path: str) -> tuple[Any, ...]:
+    """The same for two names of one file: (device, inode) when it exists, else the resolved path."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", real)
+
+
+def check_outputs(inputs: Iterable[str], outputs: Mapping[str, str | None], registry: str | None = None) -> None:
+    """Refuse, before anything is written, outputs that would destroy an input or each other.
+
+    ``outputs`` maps an option name (``-o``, ``--rejects`` ...) to its path (None: not written).
+    ``registry`` is the one ``dataset_info.json`` this run may update.
+    """
+    taken: dict[tuple[Any, ...], str] = {}
+    for path in inputs:
+        taken.setdefault(_identity(path), f"the input {path}")
+    if registry:
+        taken.setdefault(_identity(registry), f"the registry {registry}")
+    for option, path in outputs.items():
+        if not path:
+            continue
+        if os.path.isdir(path):
+            raise UsageError(f"{option} {path}: is a folder; name a file")
+        if os.path.basename(os.path.realpath(path)) == REGISTRY_NAME:
+            raise UsageError(f"{option} {path}: that is LLaMA-Factory's dataset registry; prefkit changes it "
+                             "only through --register")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"{option} {path}: the folder {folder} does not exist")
+        other = taken.get(_identity(path))
+        if other:
+            raise UsageError(f"{option} {path}: is also {other}; write it to another file")
+        taken[_identity(path)] = f"the {option} file"
+
+
+class AtomicFile:
+    """A binary file written beside ``path`` and renamed over it by :meth:`commit` (or on a clean exit
+    when ``autocommit``); on any other exit the temporary file is removed and ``path`` is untouched."""
+
+    def __init__(self, path: str, autocommit: bool = True) -> None:
+        self.path = path
+        self.target = os.path.realpath(path)  # write through a symlink; the link stays
+        self.autocommit = autocommit
+        self.file: IO[bytes] | None = None
+        self.tmp = ""
+        self.committed = False
+        self.discarded = False
+
+    def open(self) -> AtomicFile:
+        directory, name = os.path.split(self.target)
+        if not os.path.isdir(directory):
+            raise InputError(f"{self.path}: the folder {directory} does not exist")
+        _install_handlers()
+        remove_stale(directory, name)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+        except PermissionError:
+            raise InputError(f"{self.path}: cannot write in {directory} (permission denied)") from None
+        _live.add(self.tmp)
+        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
+        return self
+
+    def __enter__(self) -> AtomicFile:
+        return self.open()
+
+    def finish(self) -> None:
+        """Flush and fsync the temporary file (complete, not yet renamed)."""
+        if self.file is not None and not self.file.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+
+    def same_as_target(self) -> bool:
+        """Whether the finished temporary file holds exactly the target's bytes."""
+        self.finish()
+        return os.path.isfile(self.target) and filecmp.cmp(self.tmp, self.target, shallow=False)
+
+    def commit(self) -> None:
+        """Flush, fsync and rename over the target, keeping the target's mode."""
+        if self.committed or self.discarded or self.file is None:
+            return
+        self.finish()
+        try:
+            mode = stat.S_IMODE(os.stat(self.target).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(self.tmp, mode)
+        os.replace(self.tmp, self.target)
+        _live.discard(self.tmp)
+        self.committed = True
+
+    def discard(self) -> None:
+        """Remove the temporary file; the target stays as it was."""
+        self.discarded = not self.committed
+        if self.file is not None and not self.file.closed:
+            self.file.close()
+        if self.tmp in _live:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
+            _live.discard(self.tmp)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None and self.autocommit:
+                self.commit()
+        finally:
+            self.discard()
+
+
+def dumps(value: Any) -> bytes:
+    """One JSON value as compact bytes. Values orjson refuses (integers past 64 bits, nesting past 255
+    levels) go through the standard library; what neither can write becomes its shortened repr."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:  # ASCII escapes keep lone surrogates writable
+        return json.dumps(value, allow_nan=False, separators=(",", ":"), default=str).encode()
+    except (ValueError, RecursionError, TypeError):
+        short = reprlib.Repr()
+        short.maxlevel, short.maxstring, short.maxother = 20, 2000, 2000
+        return orjson.dumps({"unserializable": short.repr(value)})
+
+
+class RowFile(AtomicFile):
+    """JSON rows: ``.json`` gets one array (one element a line), anything else (or ``lines=True``) one
+    object a line."""
+
+    def __init__(self, path: str, lines: bool = False, autocommit: bool = True) -> None:
+        super().__init__(path, autocommit)
+        self.array = not lines and path.lower().endswith(".json")
+        self.count = 0
+
+    def open(self) -> RowFile:
+        super().open()
+        if self.array:
+            self._write(b"[")
+        return self
+
+    def _write(self, data: bytes) -> None:
+        assert self.file is not None
+        self.file.write(data)
+
+    def write(self, row: Any) -> None:
+        self.write_bytes(dumps(row))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write one already serialised JSON value."""
+        if self.array:
+            self._write(b"\n" if self.count == 0 else b",\n")
+            self._write(data)
+        else:
+            self._write(data + b"\n")
+        self.count += 1
+
+    def finish(self) -> None:
+        if self.array and self.file is not None and not self.file.closed:
+            self._write(b"\n]\n" if self.count else b"]\n")
+        super().finish()
+
+
+class Outputs:
+    """Files written together: each to its temporary file, all renamed by :meth:`commit`; on an
+    exception (or without a commit) none of the targets changes."""
+
+    def __init__(self) -> None:
+        self.files: list[AtomicFile] = []
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def add(self, file: AtomicFile) -> AtomicFile:
+        file.autocommit = False
+        self.files.append(file.open())
+        return file
+
+    def rows(self, path: str, lines: bool = False) -> RowFile:
+        out = RowFile(path, lines, autocommit=False)
+        self.files.append(out.open())
+        return out
+
+    def commit(self) -> None:
+        for file in self.files:
+            file.commit()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for file in self.files:
+            file.discard()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with AtomicFile(path) as out:
+        assert out.file is not None
+        out.file.write(data)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str, value: Any) -> None:
+    """Indented JSON with a final newline (reports, summaries, the registry)."""
+    write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")

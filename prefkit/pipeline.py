@@ -1,0 +1,234 @@
+"""The one record pipeline: every input record is written or rejected with a reason, never lost.
+
+    rows (sources) ─► read (readers) ─► adapt ─► row (writers) ──►  Sink: coverage, dedup, write (io)
+    └──────────── map_rows: per record, no state between batches ─┘  └── in input order, one process ──┘
+
+:func:`map_rows` is the per-record side. It is a generator over any iterable of rows that keeps no state
+from one batch to the next (readers that group rows, like openai-logs, get the whole stream), so a local
+loop or a distributed engine can run it on blocks of rows. Any exception inside one record's processing
+becomes that record's reject (``unexpected_value`` with the field it was reading), never the end of the
+run. :class:`Sink` is the ordered side: it marks which records were written or rejected, finds exact
+duplicates over the whole input, counts prompt duplicates and writes the output and rejects files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+
+import orjson
+
+from . import io
+from .errors import unexpected
+from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
+from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
+from .sources import Row, iter_rows
+from .writers import Writer
+
+_WRITTEN, _REJECTED = 1, 2
+Record = PreferencePair | KtoExample | UnlabeledPair
+
+
+@dataclass(slots=True)
+class Written:
+    """One output row, serialised, with what the ordered side needs to account for it."""
+
+    source: str
+    index: int
+    line: int | None
+    merged: tuple[int, ...]  # other input records folded into this row
+    data: bytes
+    keys: tuple[str, ...]  # the row's columns (the dataset_info entry names the optional ones seen)
+    prompt_key: bytes  # a stable digest of system, tools and prompt (prompt-level duplicates)
+
+
+Outcome = Written | Reject | Note
+
+
+def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
+    """Fit a record to the writer: a pair becomes two KTO examples, or a pair to label with its verdict as
+    the suggestion; a KTO example cannot become a pair."""
+    if isinstance(record, writer.record_type):
+        return [record]
+    if isinstance(record, PreferencePair) and writer.record_type is UnlabeledPair:
+        return [UnlabeledPair.of(record)]
+    if isinstance(record, PreferencePair) and writer.record_type is KtoExample:
+        base = dict(system=record.system, tools=record.tools, prompt=record.prompt, provenance=record.provenance,
+                    metadata=record.metadata)
+        return [KtoExample(completion=record.chosen, label=True, **base),
+                KtoExample(completion=record.rejected, label=False, **base)]
+    p = record.provenance
+    return Reject(p.source, p.index, "kto_example_not_a_pair",
+                  "a KTO example (one answer with a label) cannot become a pair; use --to kto",
+                  record.model_dump(mode="json"), p.line)
+
+
+def prompt_key(record: Record) -> bytes:
+    """The same for two records with one system prompt, tools and prompt, in any process."""
+    data = orjson.dumps([record.system, record.tools, [(m.role, m.content) for m in record.prompt]])
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+def map_records(rows: Iterable[Row], reader: Reader, writer: Writer, options: ReadOptions) -> Iterator[Record | Reject | Note]:
+    """Rows -> the writer's records, with a Reject or Note wherever a record gives none."""
+    for item in reader(rows, options):
+        if isinstance(item, (Note, Reject)):
+            yield item
+            continue
+        p = item.provenance
+        try:
+            adapted = adapt(item, writer)
+        except Exception as err:  # a record no writer can take: this record only
+            yield Reject(p.source, p.index, *unexpected(err), None, p.line)
+            continue
+        if isinstance(adapted, Reject):
+            yield adapted
+        else:
+            yield from adapted
+
+
+def map_rows(rows: Iterable[Row], reader: Reader, writer: Writer, options: ReadOptions) -> Iterator[Outcome]:
+    """Rows -> outcomes: a Written row, a Reject or a Note for every input record."""
+    for item in map_records(rows, reader, writer, options):
+        yield item if isinstance(item, (Note, Reject)) else to_row(item, writer)
+
+
+def to_row(record: Record, writer: Writer) -> Written | Reject:
+    p = record.provenance
+    try:
+        row = writer.row(record)
+        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), prompt_key(record))
+    except RowProblem as problem:
+        return Reject(p.source, p.index, problem.reason, problem.message, record.model_dump(mode="json"), p.line)
+    except Exception as err:  # an odd value no writer check foresaw: this record only
+        return Reject(p.source, p.index, *unexpected(err), record.model_dump(mode="json"), p.line)
+
+
+def source_rows(path: str, fmt: str) -> tuple[Iterator[Row], str]:
+    """The rows of one input and its format (detected from the first records for "auto")."""
+    rows: Iterator[Row] = iter_rows(path)
+    if fmt != "auto":
+        return rows, fmt
+    head = [r for _, r in zip(range(SNIFF_RECORDS), rows)]
+    return chain(head, rows), detect(head, path)
+
+
+def run(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
+        progress: Callable[[int], None] | None = None) -> Iterator[Record]:
+    """The writer's records from every input, in order. Rejects and notes go to ``sink``; the caller
+    hands each record to ``sink.take(to_row(...))`` or marks it with ``sink.cover``. After each source
+    the sink proves that every one of its records was accounted for."""
+    done = 0
+    for path in inputs:
+        rows, name = source_rows(path, fmt)
+        options.format = name
+        source = sink.start(path, name)
+        for item in map_records(_counted(rows, source), get_reader(name), writer, options):
+            if isinstance(item, (Note, Reject)):
+                sink.take(item)
+            else:
+                yield item
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(sum(s.input_records for s in sink.sources))
+        sink.end()
+
+
+def _counted(rows: Iterator[Row], source: SourceReport) -> Iterator[Row]:
+    for row in rows:
+        source.input_records += 1
+        yield row
+
+
+@dataclass
+class SourceReport:
+    path: str
+    format: str
+    input_records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+class _Coverage:
+    """Which input records of one source were written or rejected: one byte per record."""
+
+    def __init__(self) -> None:
+        self.state = bytearray()
+
+    def mark(self, index: int, state: int) -> None:
+        if index >= len(self.state):
+            self.state.extend(bytes(index + 1 - len(self.state) + 1024))
+        if state == _WRITTEN or self.state[index] == 0:
+            self.state[index] = state
+
+
+@dataclass
+class Sink:
+    """The ordered side: writes rows and rejects, and proves every record of every source was accounted for."""
+
+    out: io.RowFile | None
+    rejects: io.RowFile
+    writer: Writer
+    dedup: bool = False
+    reasons: Counter = field(default_factory=Counter)
+    notes: Counter = field(default_factory=Counter)
+    exact_duplicates: int = 0
+    prompt_duplicates: int = 0
+    sources: list[SourceReport] = field(default_factory=list)
+    _exact: set[int] = field(default_factory=set)
+    _prompts: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # prompt -> first (source, index)
+    _cover: _Coverage = field(default_factory=_Coverage)
+
+    def start(self, path: str, fmt: str) -> SourceReport:
+        self.sources.append(SourceReport(path=path, format=fmt))
+        self._cover = _Coverage()
+        return self.sources[-1]
+
+    def reject(self, item: Reject) -> None:
+        self.rejects.write(item.to_json())
+        self.reasons[item.reason] += 1
+        self._cover.mark(item.index, _REJECTED)
+
+    def take(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Note):
+            self.notes[outcome.reason] += outcome.count
+        elif isinstance(outcome, Reject):
+            self.reject(outcome)
+        else:
+            self._write(outcome)
+
+    def _write(self, row: Written) -> None:
+        exact = hash(row.data)  # one process: Python's hash is stable here
+        if exact in self._exact:
+            self.exact_duplicates += 1
+            if self.dedup:
+                self.reject(Reject(row.source, row.index, "duplicate_pair", "an identical row was already written",
+                                   orjson.loads(row.data), row.line))
+                return
+        else:
+            self._exact.add(exact)
+        first = self._prompts.setdefault(row.prompt_key, (len(self.sources), row.index))
+        if first != (len(self.sources), row.index):
+            self.prompt_duplicates += 1
+        assert self.out is not None
+        self.out.write_bytes(row.data)
+        self.writer.seen.update(row.keys)
+        for index in (row.index, *row.merged):
+            self._cover.mark(index, _WRITTEN)
+
+    def cover(self, record: Record) -> None:
+        """Count a record as used without writing it (a pair pushed to Argilla)."""
+        for index in (record.provenance.index, *record.provenance.merged):
+            self._cover.mark(index, _WRITTEN)
+
+    def end(self) -> None:
+        """Check the source just read: every record written or rejected."""
+        source = self.sources[-1]
+        source.accepted = self._cover.state.count(_WRITTEN)
+        source.rejected = self._cover.state.count(_REJECTED)
+        if source.accepted + source.rejected != source.input_records:
+            raise RuntimeError(f"internal error: {source.path}: {source.input_records} records read but "
+                               f"{source.accepted} written + {source.rejected} rejected (reader {source.format})")
