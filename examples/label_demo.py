@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "argilla_server"))
 from server import ArgillaServer  # noqa: E402
 
 PREFKIT = os.path.join(ROOT, ".venv", "bin", "prefkit")
+DATA = os.environ.get("DEMO_DATA", "data")  # examples/demo.sh points this at its scratch copy
 PENDING = {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"}, "values": ["pending"]}]}
 # What the scripted annotators know: the better answer starts with these words (None: no good answer).
 BETTER = {"What is the boiling": "Water boils at 100", "Translate": "Bonjour", "How many legs": "Spiders have",
@@ -62,8 +63,8 @@ def main() -> None:
                 server.request("POST", f"/api/v1/records/{item['record']['id']}/responses", body, api_key=key)
             print(f"  {name} answered {len(queue['items'])} records", file=sys.stderr)
         prefkit("label", "status", "--dataset", "model-review", "--workspace", "demo", env=env)
-        prefkit("label", "pull", "--dataset", "model-review", "--workspace", "demo", "-o", "data/model_review.json",
-                "--min-annotations", "2", "--register", "model_review", "--dataset-dir", "data", "--force", env=env)
+        prefkit("label", "pull", "--dataset", "model-review", "--workspace", "demo", "-o", f"{DATA}/model_review.json",
+                "--min-annotations", "2", "--register", "model_review", "--dataset-dir", DATA, "--force", env=env)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,8 @@ class AtomicFile:
         remove_stale(directory, name)
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name}.{os.getpid()}.", suffix=".tmp", dir=directory)
-        except PermissionError:
-            raise InputError(f"{self.path}: cannot write in {directory} (permission denied)") from None
+        except OSError as err:
+            raise InputError(f"{self.path}: cannot write in {directory} ({err.strerror.lower()})") from None
         _live.add(self.tmp)
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
         return self

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from .errors import UsageError
+from .names import STRATEGIES
 
 T = TypeVar("T")
-STRATEGIES = ("best-vs-worst", "best-vs-each-lower", "all-pairs")
 
 
 def check_strategy(name: str) -> str:

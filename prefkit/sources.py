@@ -223,7 +223,6 @@ def _trailing(path: str, buf: _Buffer, index: int) -> Iterator[Row]:
 
 def _json_rows(path: str) -> Iterator[Row]:
     """Decode a top-level JSON array one element at a time."""
-    decoder = STRICT
     with open(path, "rb") as f:
         buf = _Buffer(f)
         buf.fill()

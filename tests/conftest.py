@@ -25,6 +25,19 @@ FIXTURES = ROOT / "tests" / "fixtures"
 LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", ".venv"), ("0.9.3", ".venv-lf093"))}
 
 
+# Tests that need one of these parts are marked by the fixtures they use, so ``make test-fast``
+# (-m "not llamafactory and not argilla and not model") runs everything else.
+_MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "tiny_model": "model",
+                    "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            if name in _MARK_BY_FIXTURE:
+                item.add_marker(_MARK_BY_FIXTURE[name])
+
+
 def fixture(name: str) -> str:
     return str(FIXTURES / name)
 
@@ -139,3 +152,6 @@ def argilla_env(argilla, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("ARGILLA_API_URL", argilla["url"])
     monkeypatch.setenv("ARGILLA_API_KEY", argilla["key"])
     return {"url": argilla["url"], "key": argilla["key"]}
+
+# Not test modules: scripts run under other interpreters, and data. (Doctests are collected everywhere else.)
+collect_ignore = ["argilla_server", "tools", "fixtures"]

@@ -70,12 +70,13 @@ def test_register_conflict_then_force(cli, tmp_path):
 
 
 def test_internal_errors_are_one_line_and_debug_shows_the_traceback(cli, tmp_path, monkeypatch):
-    import prefkit.cli.convert as command
+    import sys
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(command, "convert", broken)  # no real input makes prefkit crash, so force one
+    # No real input makes prefkit crash (odd records become rejects), so force a bug outside any record.
+    monkeypatch.setattr(sys.modules["prefkit.convert"], "convert", broken)
     result = cli("convert", fixture("dpo_zh_demo.sample.json"), "-o", tmp_path / "o.json")
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: internal error: ZeroDivisionError: boom (run with --debug for the "

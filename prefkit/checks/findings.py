@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-LEVELS = ("error", "warning", "info")
+from ..names import LEVELS
 
 
 @dataclass(slots=True)

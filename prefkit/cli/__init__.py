@@ -1,7 +1,8 @@
 """The ``prefkit`` command: thin typer commands over the library, one module per command.
 
 Errors become ``Error: <one line>`` on stderr with the error's exit code here, in one place
-(``_Group.invoke``); ``--debug`` shows the traceback instead.
+(``_Group.invoke``): a PrefkitError its own code, an OSError (permissions, disk) 2, a bug 1; ``--debug``
+shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from .. import errors
 from ..errors import PrefkitError
 from . import convert, evaluate, label, register, serve, train, validate
 from .common import err_console
@@ -25,6 +27,12 @@ class _Group(TyperGroup):
                 raise
             err_console.print(f"Error: {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
+        except OSError as error:  # a file the system refuses: permissions, a full disk, a path that is a folder
+            if ctx.meta.get("prefkit.debug"):
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            err_console.print(f"Error: {where}{error.strerror or error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("Interrupted: no output was written.", markup=False)
             raise typer.Exit(130) from None
@@ -46,6 +54,7 @@ app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, pretty
 def _root(ctx: typer.Context,
           debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")) -> None:
     ctx.meta["prefkit.debug"] = debug
+    errors.DEBUG = debug  # an unexpected exception in one record stops the run with its traceback
 
 
 app.command("convert", no_args_is_help=True)(convert.command)

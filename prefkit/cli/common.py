@@ -7,9 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .. import io
 from ..errors import UsageError
 
 err_console = Console(stderr=True)
@@ -32,6 +30,8 @@ def progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
     if quiet or not err_console.is_terminal:
         yield lambda n: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} records"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=None)
@@ -44,6 +44,8 @@ def bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     if quiet or not err_console.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
                   transient=True) as progress_bar:
         task = progress_bar.add_task(label, total=None)
@@ -52,4 +54,6 @@ def bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
 
 def write_json_report(path: str | None, data: dict[str, Any]) -> None:
     if path:
+        from .. import io
+
         io.write_json(path, data)

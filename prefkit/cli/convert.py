@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..convert import ConvertReport, convert
-from ..pairing import STRATEGIES
-from ..readers import FORMATS
-from ..readers.pairwise import parse_verdicts
 from ..errors import UsageError
-from ..writers import WRITERS
+from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from .common import err_console, parse_pairs, progress
+
+if TYPE_CHECKING:
+    from ..convert import ConvertReport
 
 
 def command(
     inputs: list[Path] = typer.Argument(..., help="Raw files: .json (array), .jsonl, .csv, .tsv or .parquet."),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
-    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITERS)}."),
+    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITER_NAMES)}."),
     unlabeled: bool = typer.Option(False, "--unlabeled", help="Write pairs to label (for prefkit label push): "
                                    "same as --to unlabeled; a verdict becomes a suggestion."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL); default <output>.rejects.jsonl."),
@@ -39,6 +39,9 @@ def command(
     if unlabeled and to not in ("sharegpt", "unlabeled"):
         raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
     to = "unlabeled" if unlabeled else to
+    from ..convert import convert
+    from ..readers.pairwise import parse_verdicts
+
     with progress("converting", quiet) as tick:
         report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,

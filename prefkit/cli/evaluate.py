@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..handoff.evaluate import evaluate
 from .common import err_console, write_json_report
 
 
@@ -23,6 +22,8 @@ def command(
     report_json: Path | None = typer.Option(None, "--report-json"),
 ) -> None:
     """Answer held-out prompts with the trained and the base model; compare them, with a judge if given."""
+    from ..handoff.evaluate import evaluate
+
     out = str(output_dir or model_config.parent)
     report = evaluate(dataset, str(dataset_dir), str(model_config), str(baseline_config), out, judge_url,
                       judge_model, limit, max_tokens)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..label.connection import Connection
-from ..label.pull import POLICIES, PullReport, pull
-from ..label.push import push
-from ..label.status import status
-from ..readers import FORMATS
-from ..writers import WRITERS
+from ..names import FORMATS, POLICIES, WRITER_NAMES
 from .common import bar, err_console, parse_pairs, progress, write_json_report
+
+if TYPE_CHECKING:
+    from ..label.pull import PullReport
 
 app = typer.Typer(no_args_is_help=True, help="Human preference labeling in Argilla: push pairs, follow, pull answers.")
 
@@ -48,6 +47,9 @@ def push_command(
 ) -> None:
     """Send pairs to an Argilla dataset (created if needed); pushing again adds only what is missing."""
     text = guidelines.read_text(encoding="utf-8") if guidelines else None
+    from ..label.connection import Connection
+    from ..label.push import push
+
     connection = Connection(api_url, api_key)
     with bar("pushing", quiet) as tick:
         report = push([str(p) for p in inputs], dataset, connection, workspace=workspace, min_submitted=min_submitted,
@@ -72,6 +74,9 @@ def status_command(
     report_json: Path | None = REPORT, quiet: bool = QUIET,
 ) -> None:
     """Records completed and pending, and answers per annotator."""
+    from ..label.connection import Connection
+    from ..label.status import status
+
     result = status(dataset, Connection(api_url, api_key), workspace=workspace)
     write_json_report(str(report_json) if report_json else None, result.to_json())
     if quiet:
@@ -90,7 +95,7 @@ def pull_command(
     dataset: str = DATASET,
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
     workspace: str | None = WORKSPACE,
-    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(w for w in WRITERS if w != 'unlabeled')}."),
+    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(w for w in WRITER_NAMES if w != 'unlabeled')}."),
     policy: str = typer.Option("majority", "--policy", help=f"How several annotators decide: {', '.join(POLICIES)}."),
     min_annotations: int = typer.Option(1, "--min-annotations", min=1, help="Submitted answers a record needs."),
     ties: str = typer.Option("drop", "--ties", help="drop: ties and 'both bad' go to the rejects; kto (with --to kto): "
@@ -103,6 +108,9 @@ def pull_command(
     report_json: Path | None = REPORT, quiet: bool = QUIET,
 ) -> None:
     """Write the submitted answers as preference pairs; ties, split votes and unanswered records go to the rejects."""
+    from ..label.connection import Connection
+    from ..label.pull import pull
+
     connection = Connection(api_url, api_key)
     with progress("pulling", quiet) as tick:
         report = pull(dataset, str(output), connection, workspace=workspace, to=to, policy=policy,

@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 
 from ..errors import DataError, UsageError
-from ..registry import register as register_file
-from ..registry_check import check
 from .common import err_console
 
 
@@ -23,6 +21,8 @@ def command(
 ) -> None:
     """Register a dataset file in dataset_info.json, or check the whole registry with --check."""
     if lint:
+        from ..registry_check import check
+
         problems = check(str(dataset_dir))
         for problem in problems:
             err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
@@ -33,6 +33,8 @@ def command(
         return
     if not name or file is None:
         raise UsageError("give NAME and --file (or --check)")
+    from ..registry import register as register_file
+
     entry = register_file(name, str(file), str(dataset_dir), force=force, kind=fmt)
     if not quiet:
         err_console.print(f"registered {name!r}: {entry}", markup=False, highlight=False, soft_wrap=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from ..handoff.serve import start, stop
 from .common import err_console
 
 
@@ -16,6 +15,8 @@ def command(
     port: int | None = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: a free one)."),
 ) -> None:
     """Serve a model through LLaMA-Factory's OpenAI-compatible API on 127.0.0.1 until Ctrl-C."""
+    from ..handoff.serve import start, stop
+
     err_console.print(f"starting llamafactory-cli api {config} ...", highlight=False)
     server = start(str(config), port)
     try:

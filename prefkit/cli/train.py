@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import PrefkitError
-from ..handoff.train_config import parse_sets
-from ..train import TrainResult, train
 from .common import err_console
+
+if TYPE_CHECKING:
+    from ..train import TrainResult
 
 
 def command(
@@ -36,6 +38,9 @@ def command(
     if cutoff_len != "auto" and not cutoff_len.isdigit():
         raise typer.BadParameter("give a number or auto", param_hint="--cutoff-len")
     cutoff: int | str = int(cutoff_len) if cutoff_len.isdigit() else "auto"
+    from ..handoff.train_config import parse_sets
+    from ..train import train
+
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
                   output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run, force=force,
                   validate_first=not no_validate)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..checks.findings import LEVELS
 from ..errors import DataError, UsageError
-from ..validate import ValidationReport, png_path, validate
+from ..names import LEVELS
 from .common import err_console, progress
+
+if TYPE_CHECKING:
+    from ..validate import ValidationReport
 
 EXAMPLES = 3  # problems shown per code in the terminal summary
 
@@ -32,6 +35,8 @@ def command(
     """Check a dataset the way LLaMA-Factory will read it: schema, rows it would drop, exact token lengths."""
     if fail_on not in LEVELS:
         raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(LEVELS)}")
+    from ..validate import png_path, validate
+
     with progress("validating", quiet) as tick:
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, fmt, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,

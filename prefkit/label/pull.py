@@ -18,6 +18,7 @@ from typing import Any
 from .. import io, registry
 from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
+from ..names import POLICIES
 from ..pipeline import adapt
 from ..records import KtoExample, PreferencePair, Provenance, Reject
 from ..writers import get_writer
@@ -26,7 +27,6 @@ from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection
 from .tasks import conversation, votes
 
-POLICIES = ("majority", "unanimous")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any
 
 from ..errors import InputError, UsageError
+from ..names import READER_NAMES
 from ..sources import Row
 from . import alpaca, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
 from .base import Item, Reader, ReadOptions, RowProblem, reject
@@ -37,6 +38,7 @@ SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "alpaca": alpaca.sniff,
     "trl": trl.sniff,
 }
+assert tuple(READERS) == READER_NAMES, "prefkit.names.READER_NAMES must list the built-in readers"
 FORMATS = (*READERS, "auto")
 SNIFF_RECORDS = 20
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..names import WRITER_NAMES
 from .alpaca import AlpacaWriter
 from .base import Writer
 from .kto import KtoWriter
@@ -11,6 +12,7 @@ from .unlabeled import UnlabeledWriter
 
 WRITERS: dict[str, type[Writer]] = {"sharegpt": SharegptWriter, "alpaca": AlpacaWriter, "kto": KtoWriter,
                                     "unlabeled": UnlabeledWriter}
+assert tuple(WRITERS) == WRITER_NAMES, "prefkit.names.WRITER_NAMES must list the writers"
 
 
 def get_writer(name: str) -> Writer:

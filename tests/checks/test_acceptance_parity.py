@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from checks_test_helpers import datasets, openai_datasets, write
+from helpers.mutations import datasets, openai_datasets, write
 from conftest import ROOT
 from prefkit.checks.acceptance import Attr, LoaderFailure, align
 from prefkit.registry import load

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks_test_helpers import ALPACA, KTO, OPENAI, SHAREGPT, datasets
+from helpers.mutations import ALPACA, KTO, OPENAI, SHAREGPT, datasets
 from prefkit.checks.acceptance import Attr
 from prefkit.checks.fastschema import compile_schema
 from prefkit.checks.schema import row_validator

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from checks_test_helpers import KTO, datasets, write
+from helpers.mutations import KTO, datasets, write
 from conftest import fixture, write_jsonl
 from prefkit import validate
 from prefkit.checks.lengths import infer_seqlen

@@ -10,7 +10,7 @@ from collections import Counter
 
 
 from conftest import ROOT, fixture, load_output, write_jsonl
-from label_helpers import annotate, dataset_id
+from helpers.annotators import annotate, dataset_id
 
 from prefkit.label.connection import Connection
 from prefkit.label.push import push
