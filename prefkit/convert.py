@@ -64,16 +64,19 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             rejects: str | None = None, pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0,
             mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
             dedup: bool = False, register: str | None = None, dataset_dir: str | None = None,
-            force: bool = False, report_json: str | None = None,
+            force: bool = False, report_json: str | None = None, unlabeled: bool = False,
             progress: Callable[[int], None] | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto or unlabeled (pairs to label,
-    for ``prefkit label push``). Rejected records go to
+    for ``prefkit label push``; ``unlabeled=True`` says the same). Rejected records go to
     ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something is rejected).
     With ``register`` the output is registered in ``dataset_dir``/dataset_info.json. Every check that
     can fail runs before the first byte is written, and a failed run changes no file.
     """
+    if unlabeled and to not in ("sharegpt", "unlabeled"):
+        raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
+    to = "unlabeled" if unlabeled else to
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if not inputs:
         raise UsageError("no input files given")

@@ -62,7 +62,7 @@ def get_entry(dataset_dir: str, name: str, info: dict[str, Any] | None = None) -
     info = load(dataset_dir) if info is None else info
     where = f"{info_path(dataset_dir)}: {name}"
     if name not in info:
-        raise RegistryError(f"{info_path(dataset_dir)}: no dataset named {name!r} (register it first)")
+        raise RegistryError(f"no dataset {name!r} in {info_path(dataset_dir)} (register it first)")
     entry = info[name]
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected an object with file_name, formatting and columns, "
@@ -148,10 +148,10 @@ SAMPLE = 20
 ENTRY_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "system_tag")
 
 
-def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[str, Any]:
+def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict[str, Any]:
     """The dataset_info entry for an existing file, from the keys of its first records.
 
-    ``kind`` (sharegpt, alpaca or kto) forces the layout; columns are still taken from the records.
+    ``layout`` (sharegpt, alpaca or kto) forces the layout; columns are still taken from the records.
     """
     try:
         rows = [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
@@ -162,18 +162,18 @@ def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[s
     first = rows[0]
     messages_key = next((k for k in ("conversations", "messages") if isinstance(first.get(k), list)), None)
     label_key = next((k for k in ("kto_tag", "label") if isinstance(first.get(k), bool)), None)
-    if kind is None:
+    if layout is None:
         if messages_key and label_key:
-            kind = "kto"
+            layout = "kto"
         elif messages_key and "chosen" in first and "rejected" in first:
-            kind = "sharegpt"
+            layout = "sharegpt"
         elif "instruction" in first and isinstance(first.get("chosen"), str):
-            kind = "alpaca"
+            layout = "alpaca"
         else:
             raise RegistryError(f"{path}: cannot tell the format from keys {', '.join(sorted(first)[:8])}; "
-                                "pass --format sharegpt|alpaca|kto")
+                                "pass --layout sharegpt|alpaca|kto")
     entry: dict[str, Any] = {"file_name": relative_file_name(path, dataset_dir)}
-    if kind == "alpaca":
+    if layout == "alpaca":
         entry["formatting"] = "alpaca"
         entry["ranking"] = True
         columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected",
@@ -183,15 +183,15 @@ def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[s
     if messages_key is None:
         raise RegistryError(f"{path}: no 'conversations' or 'messages' list in the first record")
     entry["formatting"] = "sharegpt"
-    if kind == "sharegpt":
+    if layout == "sharegpt":
         entry["ranking"] = True
         columns = {"messages": messages_key, "chosen": "chosen", "rejected": "rejected"}
-    elif kind == "kto":
+    elif layout == "kto":
         if label_key is None:
             raise RegistryError(f"{path}: no boolean 'kto_tag' or 'label' in the first record")
         columns = {"messages": messages_key, "kto_tag": label_key}
     else:
-        raise RegistryError(f"unknown --format {kind!r}; choose sharegpt, alpaca or kto")
+        raise RegistryError(f"unknown layout {layout!r}; choose sharegpt, alpaca or kto")
     for optional in ("system", "tools"):
         if any(optional in r for r in rows):
             columns[optional] = optional
@@ -202,7 +202,7 @@ def detect_entry(path: str, dataset_dir: str, kind: str | None = None) -> dict[s
     return entry
 
 
-def register(name: str, file: str, dataset_dir: str, force: bool = False, kind: str | None = None,
+def register(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
              entry: dict[str, Any] | None = None) -> dict[str, Any]:
     """Register ``file`` under ``name`` in ``dataset_dir``/dataset_info.json and return the entry.
 
@@ -210,7 +210,7 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, kind: 
     """
     if not os.path.isfile(file):
         raise RegistryError(f"{file}: no such file")
-    entry = entry if entry is not None else detect_entry(file, dataset_dir, kind)
+    entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
     update(dataset_dir, name, entry, force=force)
     return entry
 

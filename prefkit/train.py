@@ -37,6 +37,15 @@ class TrainResult:
         return asdict(self)
 
 
+def parse_cutoff(value: str) -> int | str:
+    """``--cutoff-len``: a positive number of tokens, or "auto" (the 99% length, rounded up)."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"--cutoff-len {value!r}: give a number of tokens or auto")
+    return int(value)
+
+
 def has_gpu() -> bool:
     try:
         import torch

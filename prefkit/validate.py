@@ -30,7 +30,8 @@ from .checks.findings import Findings
 from .checks.lengths import BATCH, PairLengths, TokenCounter
 from .checks.schema import RowSchema, row_validator
 from . import io
-from .errors import InputError, UsageError, unexpected
+from .errors import DataError, InputError, UsageError, unexpected
+from .names import LEVELS
 from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
 from .sources import iter_rows
@@ -51,6 +52,14 @@ class ValidationReport:
     tokens: dict[str, Any] | None = None
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
 
+    def raise_if_worse_than(self, fail_on: str) -> None:
+        """A DataError (exit 1) when a finding at level ``fail_on`` or worse exists."""
+        if self.findings.worst_at_least(fail_on):
+            counts = self.findings.counts()
+            raise DataError(f"{self.dataset}: {sum(counts['error'].values())} error(s), "
+                            f"{sum(counts['warning'].values())} warning(s); {len(self.would_drop)} of {self.records} "
+                            "records would be dropped by LLaMA-Factory")
+
     def to_json(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "file": self.file, "entry": self.entry, "stage": self.stage,
                 "records": self.records, "counts": self.findings.counts(),
@@ -60,7 +69,12 @@ class ValidationReport:
                 "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens}
 
 
-def resolve(target: str, dataset_dir: str | None, kind: str | None) -> tuple[str, str, dict[str, Any]]:
+def check_fail_on(level: str) -> None:
+    if level not in LEVELS:
+        raise UsageError(f"--fail-on {level!r}: choose one of {', '.join(LEVELS)}")
+
+
+def locate(target: str, dataset_dir: str | None, layout: str | None) -> tuple[str, str, dict[str, Any]]:
     """(dataset name, file path, dataset_info entry) for a registered NAME or a file PATH."""
     if dataset_dir and not os.path.isfile(target):
         info = load(dataset_dir)
@@ -72,7 +86,7 @@ def resolve(target: str, dataset_dir: str | None, kind: str | None) -> tuple[str
         raise InputError(f"{target}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json")
     if not os.path.isfile(target):
         raise InputError(f"{target}: no such file (pass --dataset-dir to validate a registered name)")
-    entry = detect_entry(target, os.path.dirname(os.path.abspath(target)), kind)
+    entry = detect_entry(target, os.path.dirname(os.path.abspath(target)), layout)
     return os.path.basename(target), target, entry
 
 
@@ -115,7 +129,7 @@ class _TokenStats:
                                            "100%": totals.get("max")}}
 
 
-def validate(target: str, dataset_dir: str | None = None, kind: str | None = None, model: str | None = None,
+def validate(target: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
              report_json: str | None = None, html: str | None = None,
              progress: Callable[[int], None] | None = None) -> ValidationReport:
@@ -125,7 +139,7 @@ def validate(target: str, dataset_dir: str | None = None, kind: str | None = Non
     with LLaMA-Factory's ``template`` ("auto": its default for known models). ``lengths_path``,
     ``report_json`` and ``html`` (with its PNG histogram) are written when given.
     """
-    name, path, entry = resolve(target, dataset_dir, kind)
+    name, path, entry = locate(target, dataset_dir, layout)
     inputs = [path] + ([info_path(dataset_dir)] if dataset_dir and name == target else [])
     io.check_outputs(inputs, {"--lengths": lengths_path, "--report-json": report_json, "--html": html,
                               "--html (histogram)": png_path(html) if html else None})

@@ -1,7 +1,7 @@
 """The ``prefkit`` command: thin typer commands over the library, one module per command.
 
 Errors become ``Error: <one line>`` on stderr with the error's exit code here, in one place
-(``_Group.invoke``): a PrefkitError its own code, an OSError (permissions, disk) 2, a bug 1; ``--debug``
+(``_OneLineErrors.invoke``): a PrefkitError its own code, an OSError (permissions, disk) 2, a bug 1; ``--debug``
 shows the traceback instead.
 """
 
@@ -18,7 +18,7 @@ from . import convert, evaluate, label, register, serve, train, validate
 from .common import err_console
 
 
-class _Group(TyperGroup):
+class _OneLineErrors(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -46,7 +46,7 @@ class _Group(TyperGroup):
             raise typer.Exit(1) from None
 
 
-app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Create, validate and hand off preference datasets for LLaMA-Factory.")
 
 

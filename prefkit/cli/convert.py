@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from .common import err_console, parse_pairs, progress
 
@@ -36,14 +35,11 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
-    if unlabeled and to not in ("sharegpt", "unlabeled"):
-        raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
-    to = "unlabeled" if unlabeled else to
     from ..convert import convert
     from ..readers.pairwise import parse_verdicts
 
     with progress("converting", quiet) as tick:
-        report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to,
+        report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to, unlabeled=unlabeled,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
                          mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                          dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,

@@ -14,7 +14,7 @@ def command(
     name: str | None = typer.Argument(None, help="Dataset name to register (no blanks)."),
     file: Path | None = typer.Option(None, "--file", help="The dataset file, inside --dataset-dir."),
     dataset_dir: Path = typer.Option(..., "--dataset-dir", help="LLaMA-Factory dataset dir holding dataset_info.json."),
-    fmt: str | None = typer.Option(None, "--format", help="sharegpt, alpaca or kto (default: detected)."),
+    layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca or kto (default: detected)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     lint: bool = typer.Option(False, "--check", help="Check the whole dataset_info.json instead; exit 1 on problems."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -35,6 +35,6 @@ def command(
         raise UsageError("give NAME and --file (or --check)")
     from ..registry import register as register_file
 
-    entry = register_file(name, str(file), str(dataset_dir), force=force, kind=fmt)
+    entry = register_file(name, str(file), str(dataset_dir), force=force, layout=layout)
     if not quiet:
         err_console.print(f"registered {name!r}: {entry}", markup=False, highlight=False, soft_wrap=True)

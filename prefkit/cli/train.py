@@ -35,12 +35,10 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write the LLaMA-Factory training YAML for a registered dataset and run llamafactory-cli train."""
-    if cutoff_len != "auto" and not cutoff_len.isdigit():
-        raise typer.BadParameter("give a number or auto", param_hint="--cutoff-len")
-    cutoff: int | str = int(cutoff_len) if cutoff_len.isdigit() else "auto"
     from ..handoff.train_config import parse_sets
-    from ..train import train
+    from ..train import parse_cutoff, train
 
+    cutoff = parse_cutoff(cutoff_len)
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
                   output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run, force=force,
                   validate_first=not no_validate)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from ..errors import DataError, UsageError
 from ..names import LEVELS
 from .common import err_console, progress
 
@@ -22,7 +21,8 @@ EXAMPLES = 3  # problems shown per code in the terminal summary
 def command(
     dataset: str = typer.Argument(..., help="A dataset file, or a NAME registered in --dataset-dir."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
-    fmt: str | None = typer.Option(None, "--format", help="sharegpt, alpaca or kto for a file (default: detected)."),
+    layout: str | None = typer.Option(None, "--layout", "--format",
+                                      help="sharegpt, alpaca or kto for a file (default: detected)."),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models."),
     cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
@@ -33,12 +33,11 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
     """Check a dataset the way LLaMA-Factory will read it: schema, rows it would drop, exact token lengths."""
-    if fail_on not in LEVELS:
-        raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(LEVELS)}")
-    from ..validate import png_path, validate
+    from ..validate import check_fail_on, png_path, validate
 
+    check_fail_on(fail_on)
     with progress("validating", quiet) as tick:
-        report = validate(dataset, str(dataset_dir) if dataset_dir else None, fmt, model, template, cutoff_len,
+        report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
                           html=str(html_path) if html_path else None, progress=tick)
     if not quiet:
@@ -47,11 +46,7 @@ def command(
             png = png_path(str(html_path))
             shown = f" (histogram: {png})" if report.tokens and os.path.exists(png) else ""
             err_console.print(f"HTML report: {html_path}{shown}", highlight=False)
-    if report.findings.worst_at_least(fail_on):
-        counts = report.findings.counts()
-        raise DataError(f"{report.dataset}: {sum(counts['error'].values())} error(s), "
-                        f"{sum(counts['warning'].values())} warning(s); {len(report.would_drop)} of {report.records} "
-                        "records would be dropped by LLaMA-Factory")
+    report.raise_if_worse_than(fail_on)
 
 
 def summary(report: ValidationReport) -> None:

@@ -25,7 +25,7 @@ from ..writers import get_writer
 from . import layout
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection
-from .tasks import conversation, votes
+from .tasks import pair_fields, votes
 
 
 
@@ -55,12 +55,12 @@ class PullReport:
         return asdict(self)
 
 
-def resolve(labels: list[str], policy: str, min_annotations: int) -> tuple[str | None, str]:
+def verdict_of(labels: list[str], policy: str, min_annotations: int) -> tuple[str | None, str]:
     """(the verdict, "") or (None, the reason there is none).
 
-    >>> resolve(["a", "a", "b"], "majority", 1), resolve(["a", "b"], "majority", 1)
+    >>> verdict_of(["a", "a", "b"], "majority", 1), verdict_of(["a", "b"], "majority", 1)
     (('a', ''), (None, 'split_vote'))
-    >>> resolve(["a", "a", "b"], "unanimous", 1), resolve(["a"], "majority", 2)
+    >>> verdict_of(["a", "a", "b"], "unanimous", 1), verdict_of(["a"], "majority", 2)
     ((None, 'split_vote'), (None, 'too_few_annotations'))
     """
     if len(labels) < max(min_annotations, 1):
@@ -112,7 +112,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
             for name, label in cast.items():
                 per_annotator[name][label] += 1
             units.append(cast)
-            verdict, reason = resolve(list(cast.values()), policy, min_annotations)
+            verdict, reason = verdict_of(list(cast.values()), policy, min_annotations)
             if verdict in ("tie", "both_bad") and ties == "drop":
                 reason = verdict
             if reason:
@@ -151,7 +151,7 @@ def _why(reason: str, cast: dict[str, str]) -> str:
 
 def _rows(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
           writer: Any) -> list[dict[str, Any]]:
-    system, tools, prompt, a, b = conversation(record)
+    system, tools, prompt, a, b = pair_fields(record)
     base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast),
                 provenance=Provenance(source=source, index=index, format="argilla"),
                 metadata={"argilla_id": record.get("external_id"), "votes": dict(Counter(cast.values()))})

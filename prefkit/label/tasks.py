@@ -84,7 +84,7 @@ def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
     return Task(rid, body, (source, index))
 
 
-def conversation(record: dict[str, Any]) -> tuple[str, str, list[Message], Message, Message]:
+def pair_fields(record: dict[str, Any]) -> tuple[str, str, list[Message], Message, Message]:
     """(system, tools, prompt, shown A, shown B) of a record read back from Argilla."""
     fields, metadata = record.get("fields") or {}, record.get("metadata") or {}
     chat = fields.get("conversation") or []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -29,6 +29,7 @@ from ..records import (
 )
 from ..sources import Row
 
+T = TypeVar("T")
 Item = PreferencePair | KtoExample | UnlabeledPair | Reject | Note
 Reader = Callable[[Iterable[Row], "ReadOptions"], Iterator[Item]]
 
@@ -70,20 +71,9 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
 
     def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
         for row in rows:
-            unreadable = unreadable_reject(row)
-            if unreadable is not None:
-                yield unreadable
-                continue
-            try:
-                items = list(convert(row, options))
-            except RowProblem as problem:
-                yield reject(row, problem.reason, problem.message)
-                continue
-            except ValidationError as err:
-                yield reject(row, *describe_validation(err))
-                continue
-            except Exception as err:  # an odd value no reader check foresaw: this record only
-                yield reject(row, *unexpected(err, row.field))
+            items = attempt(row, _listed, convert, row, options)
+            if isinstance(items, Reject):
+                yield items
                 continue
             if not any(isinstance(i, RECORD_TYPES) for i in items):
                 # Readers raise RowProblem with a precise reason; this is the fallback.
@@ -96,13 +86,26 @@ def per_row(fmt: str, convert: Callable[[Row, ReadOptions], Iterable[Item]]) -> 
     return read
 
 
-def unreadable_reject(row: Row) -> Reject | None:
-    """The reject of a row that could not be parsed or is not a JSON object, else None."""
+def _listed(convert: Callable[[Row, ReadOptions], Iterable[Item]], row: Row, options: ReadOptions) -> list[Item]:
+    return list(convert(row, options))
+
+
+def attempt(row: Row, work: Callable[..., T], *args: Any) -> T | Reject:
+    """``work(*args)`` for one row, or the row's reject: when it could not be parsed or is no JSON object, or
+    when the work raises (a RowProblem, an invalid record, or any exception: an odd value no check
+    foresaw stops this record only, named by the field the reader looked up last)."""
     if row.error is not None:
         return reject(row, row.reason, row.error)
     if not isinstance(row.data, dict):
         return reject(row, "not_an_object", f"expected a JSON object, got {type(row.data).__name__}")
-    return None
+    try:
+        return work(*args)
+    except RowProblem as problem:
+        return reject(row, problem.reason, problem.message)
+    except ValidationError as err:
+        return reject(row, *describe_validation(err))
+    except Exception as err:
+        return reject(row, *unexpected(err, row.field))
 
 
 def describe_validation(err: ValidationError) -> tuple[str, str]:

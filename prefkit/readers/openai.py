@@ -13,7 +13,7 @@ from typing import Any
 
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, get, per_row
-from .sharegpt import OPENAI_TAGS, conversation, pair_or_kto, signals
+from .sharegpt import OPENAI_TAGS, read_messages, pair_or_kto, signals
 
 _TOOL_JOIN = "\n</tool_response>\n<tool_response>\n"
 
@@ -27,7 +27,7 @@ def normalize(raw_messages: Any, tags: dict[str, str], field: str) -> list[Any]:
     role_key, content_key = tags["role_tag"], tags["content_tag"]
     for i, message in enumerate(raw_messages):
         if not isinstance(message, dict):
-            out.append(message)  # conversation() reports it with its position
+            out.append(message)  # read_messages() reports it with its position
             continue
         role = message.get(role_key)
         if role in (tags["assistant_tag"], tags["function_tag"]) and message.get("tool_calls"):
@@ -54,7 +54,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     tags = {key: options.mapping.get(key, value) for key, value in OPENAI_TAGS.items()}
     field = options.mapping.get("messages", "messages")
     raw = normalize(get(row, options, "messages", "messages", "conversations"), tags, field)
-    system, messages = conversation(raw, tags, field)
+    system, messages = read_messages(raw, tags, field)
     chosen, rejected, label = signals(row, options)
     chosen, rejected = (normalize([value], tags, name)[0] if isinstance(value, dict) else value
                         for name, value in (("chosen", chosen), ("rejected", rejected)))

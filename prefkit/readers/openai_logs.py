@@ -30,22 +30,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import pairing
-from ..records import KtoExample, Message, PreferencePair
+from .. import io, pairing
+from ..records import KtoExample, Message, PreferencePair, Reject
 from ..sources import Row
-from .. import io
-from ..errors import unexpected
-from .base import (Item, ReadOptions, RowProblem, assistant, describe_validation, number, provenance, reject, text,
-                   unreadable_reject)
+from .base import Item, ReadOptions, RowProblem, assistant, attempt, number, provenance, reject, text
 from .openai import normalize
-from .sharegpt import OPENAI_TAGS, conversation
+from .sharegpt import OPENAI_TAGS, read_messages
 
 _THUMB = {"up": True, "down": False, "+1": True, "-1": False, "1": True, "true": True, "false": False,
           "good": True, "bad": False, "0": False}
 
 
 @dataclass
-class _Group:
+class _Conversation:
     system: str
     prompt: list[Message]
     rows: dict[int, Row] = field(default_factory=dict)
@@ -77,7 +74,7 @@ def _parse(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str
         if not isinstance(value, dict):
             raise RowProblem("missing_field", f"field {_key(options, name)!r} is missing or not an object")
     messages = normalize(request.get(_key(options, "messages")), OPENAI_TAGS, "request.messages")
-    system, prompt = conversation(messages, OPENAI_TAGS, "request.messages")
+    system, prompt = read_messages(messages, OPENAI_TAGS, "request.messages")
     choices = response.get(_key(options, "choices"))
     if not isinstance(choices, list) or not choices:
         raise RowProblem("missing_field", "response.choices is missing or empty")
@@ -116,29 +113,25 @@ def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[li
     return scores, thumbs, preferred
 
 
+def _call(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str], list, list, list[Item]]:
+    """One logged call: (system, prompt, answers, scores, thumbs, records from a preferred choice)."""
+    system, prompt, answers, feedback = _parse(row, options)
+    scores, thumbs, preferred = _signals(feedback, len(answers), options)
+    made = list(_preferred(row, options, system, prompt, answers, preferred)) if preferred is not None else []
+    return system, prompt, answers, scores, thumbs, made
+
+
 def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
-    groups: dict[bytes, _Group] = {}
+    groups: dict[bytes, _Conversation] = {}
     for row in rows:
-        unreadable = unreadable_reject(row)
-        if unreadable is not None:
-            yield unreadable
+        parsed = attempt(row, _call, row, options)
+        if isinstance(parsed, Reject):
+            yield parsed
             continue
-        try:
-            system, prompt, answers, feedback = _parse(row, options)
-            scores, thumbs, preferred = _signals(feedback, len(answers), options)
-            made = list(_preferred(row, options, system, prompt, answers, preferred)) if preferred is not None else []
-        except RowProblem as problem:
-            yield reject(row, problem.reason, problem.message)
-            continue
-        except ValidationError as err:
-            yield reject(row, *describe_validation(err))
-            continue
-        except Exception as err:  # an odd value no check foresaw: this record only
-            yield reject(row, *unexpected(err, row.field))
-            continue
+        system, prompt, answers, scores, thumbs, made = parsed
         yield from made
         key = io.dumps([system, [m.model_dump() for m in prompt]])
-        group = groups.setdefault(key, _Group(system, prompt))
+        group = groups.setdefault(key, _Conversation(system, prompt))
         used = False
         for answer, score, thumb in zip(answers, scores, thumbs):
             if score is not None:
@@ -174,7 +167,7 @@ def _preferred(row: Row, options: ReadOptions, system: str, prompt: list[Message
                              provenance=provenance(row, "openai-logs"))
 
 
-def _finish(group: _Group, options: ReadOptions) -> Iterator[Item]:
+def _finish(group: _Conversation, options: ReadOptions) -> Iterator[Item]:
     """The group's records, then a reject for each call that ended up in none."""
     covered: set[int] = set(group.produced)
     for record, indices in _group_records(group, options):
@@ -189,7 +182,7 @@ def _finish(group: _Group, options: ReadOptions) -> Iterator[Item]:
             yield reject(row, "unpaired", "no other answer to the same conversation to pair with")
 
 
-def _group_records(group: _Group, options: ReadOptions) -> Iterator[tuple[PreferencePair | KtoExample, list[int]]]:
+def _group_records(group: _Conversation, options: ReadOptions) -> Iterator[tuple[PreferencePair | KtoExample, list[int]]]:
     """(record, indices of the calls it came from). A combination that makes no valid record (an empty
     answer, say) is skipped: its calls may still be covered by another one, else they are rejected."""
     common = {"system": group.system, "prompt": group.prompt}

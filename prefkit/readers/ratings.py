@@ -21,7 +21,7 @@ from .. import pairing
 from ..records import Message, Note, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, number, per_row, provenance, text, user
-from .sharegpt import OPENAI_TAGS, conversation
+from .sharegpt import OPENAI_TAGS, read_messages
 
 TEXT_KEYS = ("response", "text", "output", "content", "completion")
 SCORE_KEYS = ("score", "overall_score", "rating", "reward")
@@ -30,7 +30,7 @@ SCORE_KEYS = ("score", "overall_score", "rating", "reward")
 def prompt_messages(value: Any, field: str) -> tuple[str, list[Message]]:
     """(system, messages) from a prompt string or a list of role/content messages."""
     if isinstance(value, list):
-        system, messages = conversation(value, OPENAI_TAGS, field)
+        system, messages = read_messages(value, OPENAI_TAGS, field)
         return system or "", messages
     return "", [user(text(value, field))]
 

@@ -55,7 +55,7 @@ def to_message(raw: Any, tags: dict[str, str], where: str) -> tuple[str, Message
     raise RowProblem("bad_role", f"{where}: unknown role {tag!r} (expected {known}; see --map *_tag=...)")
 
 
-def conversation(raw_messages: Any, tags: dict[str, str], field: str) -> tuple[str | None, list[Message]]:
+def read_messages(raw_messages: Any, tags: dict[str, str], field: str) -> tuple[str | None, list[Message]]:
     """The leading system prompt (or None) and the aligned messages, with LLaMA-Factory's role-order rule."""
     if not isinstance(raw_messages, list):
         raise RowProblem("bad_type", f"{field}: expected a list of messages, got {type(raw_messages).__name__}")
@@ -128,7 +128,7 @@ def _json(value: Any) -> str:
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     raw = get(row, options, "messages", "conversations", "messages")
     tags = tags_for(raw, options)
-    system, messages = conversation(raw, tags, options.mapping.get("messages", "conversations"))
+    system, messages = read_messages(raw, tags, options.mapping.get("messages", "conversations"))
     yield from pair_or_kto(row, options, "sharegpt", system, messages, tags,
                            get(row, options, "tools", required=False) or "", *signals(row, options))
 

@@ -20,11 +20,11 @@ from typing import Any
 from ..records import Message, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, user
-from .sharegpt import OPENAI_TAGS, conversation, to_message
+from .sharegpt import OPENAI_TAGS, read_messages, to_message
 
 
 def _messages(value: Any, field: str) -> tuple[str | None, list[Message]]:
-    return conversation(value, OPENAI_TAGS, field)
+    return read_messages(value, OPENAI_TAGS, field)
 
 
 def _one_answer(value: Any, field: str) -> Message:

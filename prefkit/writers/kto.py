@@ -9,7 +9,7 @@ from typing import Any
 
 from ..records import KtoExample
 from .base import Writer
-from .sharegpt import conversation, message
+from .sharegpt import message, sharegpt_prompt
 
 
 class KtoWriter(Writer):
@@ -18,7 +18,7 @@ class KtoWriter(Writer):
     record_type = KtoExample
 
     def row(self, record: KtoExample) -> dict[str, Any]:
-        out: dict[str, Any] = {"conversations": conversation(record) + [message(record.completion)],
+        out: dict[str, Any] = {"conversations": sharegpt_prompt(record) + [message(record.completion)],
                                "kto_tag": record.label}
         if record.tools:
             out["tools"] = record.tools

@@ -22,7 +22,7 @@ def message(m: Message) -> dict[str, str]:
     return {"from": TAG[m.role], "value": m.content}
 
 
-def conversation(record: PreferencePair | KtoExample) -> list[dict[str, str]]:
+def sharegpt_prompt(record: PreferencePair | KtoExample) -> list[dict[str, str]]:
     head = [{"from": "system", "value": record.system}] if record.system else []
     return head + [message(m) for m in record.prompt]
 
@@ -31,7 +31,7 @@ class SharegptWriter(Writer):
     name = "sharegpt"
 
     def row(self, record: PreferencePair) -> dict[str, Any]:
-        out: dict[str, Any] = {"conversations": conversation(record), "chosen": message(record.chosen),
+        out: dict[str, Any] = {"conversations": sharegpt_prompt(record), "chosen": message(record.chosen),
                                "rejected": message(record.rejected)}
         if record.tools:
             out["tools"] = record.tools

@@ -53,7 +53,7 @@ def test_length_bias_is_a_dataset_warning(tmp_path):
 
 def test_schema_reports_every_violation_and_would_drop(tmp_path):
     rows = [pair(), {"conversations": [{"from": "bot", "value": 3}], "chosen": {"from": "gpt"}}]
-    report = validate(write_jsonl(tmp_path / "s.jsonl", rows), kind="sharegpt")
+    report = validate(write_jsonl(tmp_path / "s.jsonl", rows), layout="sharegpt")
     paths = {f.path for f in report.findings.items if f.code == "schema"}
     assert {"conversations[0].from", "conversations[0].value", "chosen"} <= paths
     assert [d["index"] for d in report.would_drop] == [1]
@@ -82,7 +82,7 @@ def test_registered_names_use_their_columns_tags_and_registry_checks(tmp_path):
 
 def test_column_type_conflict_and_broken_rows(tmp_path):
     rows = [pair(), pair(chosen="x") | {"chosen": "plain string"}, {"conversations": None}]
-    report = validate(write_jsonl(tmp_path / "t.jsonl", rows), kind="sharegpt")
+    report = validate(write_jsonl(tmp_path / "t.jsonl", rows), layout="sharegpt")
     found = codes(report, "error")
     assert ("column_type_conflict", 1) in found and ("not_pairwise", 1) in found and ("breaks_loader", 2) in found
 

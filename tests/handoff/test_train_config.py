@@ -9,7 +9,7 @@ import yaml
 
 from conftest import ROOT, fixture
 from prefkit import convert
-from prefkit.errors import UsageError
+from prefkit.errors import RegistryError, UsageError
 from prefkit.handoff.train_config import FINETUNING, METHODS, build_config, dump_yaml, parse_sets
 from prefkit.train import train
 
@@ -63,7 +63,7 @@ def test_train_refuses_what_cannot_work(tmp_path, tiny_model):
         train("pairs", str(tmp_path), tiny_model, method="kto", template="qwen", cutoff_len=256, dry_run=True)
     with pytest.raises(UsageError, match="no default template"):
         train("pairs", str(tmp_path), tiny_model, template="auto", cutoff_len=256, dry_run=True)
-    with pytest.raises(UsageError, match="no dataset 'nope'"):
+    with pytest.raises(RegistryError, match="no dataset 'nope'"):
         train("nope", str(tmp_path), tiny_model, template="qwen", dry_run=True)
 
 

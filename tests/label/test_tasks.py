@@ -8,7 +8,7 @@ import pytest
 
 from prefkit.convert import convert
 from prefkit.label.agreement import cohen_kappa, krippendorff_alpha
-from prefkit.label.tasks import conversation, record_id, swapped, task
+from prefkit.label.tasks import pair_fields, record_id, swapped, task
 from prefkit.records import Message, Provenance, UnlabeledPair
 
 from conftest import fixture, load_output, write_jsonl
@@ -81,7 +81,7 @@ def test_task_shows_each_answer_once_and_moves_the_suggestion_with_it(suggestion
         else:  # the suggested text is the same whichever side it is shown on
             wanted = p.response_a.content if suggestion == "a" else p.response_b.content
             assert fields[f"response_{shown}"] == wanted
-        system, _, prompt, a, b = conversation(t.body)
+        system, _, prompt, a, b = pair_fields(t.body)
         assert system == "sys" and prompt == p.prompt and {a.content, b.content} == {f"good {i}", f"bad {i}"}
 
 
