@@ -8,7 +8,9 @@ each as a fresh process with the same tokenizer (the Qwen2.5 one built from `qwe
   - prefkit validate FILE --model TOK --template qwen --cutoff-len N --lengths OUT
   - LLaMA-Factory get_dataset(stage="rm") on the same file (2 preprocessing workers = the 2 cores)
   - the floor: load the tokenizer and the file, encode every distinct message text once in one batch
-It prints wall time and peak RSS of each, checks that prefkit's lengths equal get_dataset's, and
+  - the bare floor: the same with the Rust tokenizer alone (`tokenizers.Tokenizer.from_file` +
+    `encode_batch`), no transformers: what any process must at least spend
+`--no-lf` skips get_dataset (and the lengths check). It prints wall time and peak RSS of each, checks that prefkit's lengths equal get_dataset's, and
 writes bench/out/validate.json.
 """
 
@@ -59,6 +61,20 @@ ids = tok(list(texts), add_special_tokens=False)["input_ids"]
 print(len(texts), sum(map(len, ids)))
 """
 
+BARE_FLOOR = r"""
+import json, os, sys
+import orjson
+from tokenizers import Tokenizer
+tok = Tokenizer.from_file(os.path.join(sys.argv[2], "tokenizer.json"))
+texts = set()
+with open(sys.argv[1], "rb") as f:
+    for row in orjson.loads(f.read()) if sys.argv[1].endswith(".json") else map(orjson.loads, f):
+        texts.update(m["value"] for m in row["conversations"])
+        texts.update((row["chosen"]["value"], row["rejected"]["value"]))
+encoded = tok.encode_batch(list(texts), add_special_tokens=False)
+print(len(texts), sum(len(e.ids) for e in encoded))
+"""
+
 
 def run(argv: list[str]) -> dict[str, float]:
     start = time.perf_counter()
@@ -74,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, nargs="+", default=[6000, 100_000])
     parser.add_argument("--cutoff", type=int, default=1024)
+    parser.add_argument("--no-lf", action="store_true", help="skip LLaMA-Factory's get_dataset")
     args = parser.parse_args()
     if not os.path.isdir(TOKENIZER):
         sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
@@ -94,23 +111,27 @@ def main() -> None:
         row = {"pairs": pairs, "cutoff_len": args.cutoff}
         row["prefkit"] = run([os.path.join(bin_dir, "prefkit"), "validate", src, "--model", TOKENIZER, "--template",
                               "qwen", "--cutoff-len", str(args.cutoff), "--lengths", lengths, "-q"])
-        row["get_dataset"] = run([sys.executable, "-c", GET_DATASET, data_dir, TOKENIZER, str(args.cutoff), theirs])
         row["floor"] = run([sys.executable, "-c", FLOOR, src, TOKENIZER])
-        with open(lengths) as a, open(theirs) as b:
-            ours = [json.loads(x) for x in a]
-            lf = [json.loads(x) for x in b]
-        row["identical_lengths"] = len(ours) == len(lf) and all(
-            [o["prompt_kept"], o["chosen_kept"], o["rejected_kept"]] == t for o, t in zip(ours, lf, strict=True))
-        row["speedup_vs_get_dataset"] = round(row["get_dataset"]["seconds"] / row["prefkit"]["seconds"], 2)
+        row["bare_floor"] = run([sys.executable, "-c", BARE_FLOOR, src, TOKENIZER])
         row["vs_floor"] = round(row["prefkit"]["seconds"] / row["floor"]["seconds"], 2)
+        row["vs_bare_floor"] = round(row["prefkit"]["seconds"] / row["bare_floor"]["seconds"], 2)
+        if not args.no_lf:
+            row["get_dataset"] = run([sys.executable, "-c", GET_DATASET, data_dir, TOKENIZER, str(args.cutoff), theirs])
+            with open(lengths) as a, open(theirs) as b:
+                ours = [json.loads(x) for x in a]
+                lf = [json.loads(x) for x in b]
+            row["identical_lengths"] = len(ours) == len(lf) and all(
+                [o["prompt_kept"], o["chosen_kept"], o["rejected_kept"]] == t for o, t in zip(ours, lf, strict=True))
+            row["speedup_vs_get_dataset"] = round(row["get_dataset"]["seconds"] / row["prefkit"]["seconds"], 2)
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
     print(f"{'pairs':>8} {'prefkit s':>10} {'RSS MB':>7} {'get_dataset s':>14} {'RSS MB':>7} {'floor s':>8} "
-          f"{'speedup':>8} {'vs floor':>9} identical")
+          f"{'bare s':>7} {'vs floor':>9} {'vs bare':>8} identical")
     for r in results:
+        lf = r.get("get_dataset", {"seconds": "-", "peak_rss_mb": "-"})
         print(f"{r['pairs']:>8,} {r['prefkit']['seconds']:>10} {r['prefkit']['peak_rss_mb']:>7} "
-              f"{r['get_dataset']['seconds']:>14} {r['get_dataset']['peak_rss_mb']:>7} {r['floor']['seconds']:>8} "
-              f"{r['speedup_vs_get_dataset']:>8} {r['vs_floor']:>9} {r['identical_lengths']}")
+              f"{lf['seconds']:>14} {lf['peak_rss_mb']:>7} {r['floor']['seconds']:>8} {r['bare_floor']['seconds']:>7} "
+              f"{r['vs_floor']:>9} {r['vs_bare_floor']:>8} {r.get('identical_lengths', '-')}")
     with open(os.path.join(OUT, "validate.json"), "w") as f:
         json.dump(results, f, indent=2)
 

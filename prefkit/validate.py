@@ -26,7 +26,7 @@ from typing import Any
 
 from .checks.acceptance import Aligned, Attr, LoaderFailure, align
 from .checks.content import ContentChecker
-from .checks.findings import Findings
+from .checks.findings import Finding, Findings
 from .checks.lengths import BATCH, PairLengths, TokenCounter
 from .checks.schema import RowSchema, row_validator
 from . import io
@@ -34,7 +34,7 @@ from .errors import DataError, InputError, UsageError, unexpected
 from .names import LEVELS
 from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
-from .sources import iter_rows
+from .sources import Row, iter_rows
 
 PERCENTILES = (50, 90, 95, 99, 100)
 
@@ -174,24 +174,16 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     column_types: dict[str, tuple[str, int]] = {}
     batch: list[tuple[int, Aligned | str]] = []
     with io.RowFile(lengths_path, lines=True) if lengths_path else nullcontext() as out:
-        for row in iter_rows(path):
+        for row in iter_rows(path):  # map: check_row, per row; the rest is the ordered side
+            result = check_row(row, attr, check)
             report.records += 1
-            i = row.index
-            if row.error is not None and row.reason == "trailing_content":
-                findings.add("breaks_loader", "error", i, "", f"{row.error}: LLaMA-Factory's loader fails on the file")
-                batch.append((i, "breaks_loader"))
-                continue
-            if row.error is not None or not isinstance(row.data, dict):
-                findings.add("invalid_json", "error", i, "", row.error or "the record is not a JSON object")
-                report.would_drop.append({"index": i, "code": "invalid_json", "path": "", "message": "unreadable"})
-                batch.append((i, "invalid_json"))
-                continue
-            try:
-                batch.append((i, _check_row(row.data, i, attr, check, column_types, content, report)))
-            except Exception as err:  # an odd value no check foresaw: reported for this record, the run goes on
-                reason, message = unexpected(err)
-                findings.add(reason, "error", i, "", f"{message}: prefkit cannot tell what LLaMA-Factory does here")
-                batch.append((i, reason))
+            _column_types(result, column_types, findings)
+            findings.items.extend(result.findings)
+            if result.drop:
+                report.would_drop.append(result.drop)
+            if isinstance(result.outcome, Aligned):
+                content.check(result.index, result.outcome, kto=attr.stage == "kto")
+            batch.append((result.index, result.outcome))
             if len(batch) >= BATCH:
                 _flush(batch, tokens, out, findings)
                 if progress:
@@ -227,29 +219,60 @@ def png_path(html: str) -> str:
     return os.path.splitext(html)[0] + ".png"
 
 
-def _check_row(data: dict[str, Any], i: int, attr: Attr, check: RowSchema | None,
-               column_types: dict[str, tuple[str, int]], content: ContentChecker,
-               report: ValidationReport) -> Aligned | str:
-    """The findings of one row; returns the aligned row to measure, or the code it is dropped with."""
-    findings = report.findings
-    _column_types(data, i, column_types, findings)
-    if check is not None:
-        for where, message in check.errors(data):
-            findings.add("schema", "error", i, where, message)
+@dataclass(slots=True)
+class RowCheck:
+    """What one row gives, computed from that row alone (so any executor can compute it)."""
+
+    index: int
+    outcome: Aligned | str  # the aligned row to measure and check for content, or the code it is dropped with
+    findings: list[Finding] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)  # each column's JSON type (the loader's type check)
+    drop: dict[str, Any] | None = None  # the report's would_drop entry
+
+    def add(self, code: str, level: str, path: str, message: str) -> None:
+        self.findings.append(Finding(code, level, self.index, path, message))
+
+
+def check_row(row: Row, attr: Attr, schema: RowSchema | None) -> RowCheck:
+    """The findings of one row and what LLaMA-Factory makes of it. Never raises: an odd value no check
+    foresaw is reported for this row (``unexpected_value``) and the run goes on."""
+    i = row.index
+    if row.error is not None and row.reason == "trailing_content":
+        result = RowCheck(i, "breaks_loader")
+        result.add("breaks_loader", "error", "", f"{row.error}: LLaMA-Factory's loader fails on the file")
+        return result
+    if row.error is not None or not isinstance(row.data, dict):
+        result = RowCheck(i, "invalid_json", drop={"index": i, "code": "invalid_json", "path": "",
+                                                   "message": "unreadable"})
+        result.add("invalid_json", "error", "", row.error or "the record is not a JSON object")
+        return result
+    result = RowCheck(i, "", kinds={k: _json_kind(v) for k, v in row.data.items() if v is not None})
+    try:
+        result.outcome = _aligned(row.data, attr, schema, result)
+    except Exception as err:
+        reason, message = unexpected(err)
+        result.add(reason, "error", "", f"{message}: prefkit cannot tell what LLaMA-Factory does here")
+        result.outcome = reason
+    return result
+
+
+def _aligned(data: dict[str, Any], attr: Attr, schema: RowSchema | None, result: RowCheck) -> Aligned | str:
+    if schema is not None:
+        for where, message in schema.errors(data):
+            result.add("schema", "error", where, message)
     try:
         aligned = align(data, attr)
     except LoaderFailure as failure:
-        findings.add("breaks_loader", "error", i, failure.path,
-                     f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
+        result.add("breaks_loader", "error", failure.path,
+                   f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
         return "breaks_loader"
     for code, where, message in aligned.warnings:
-        findings.add(code, "warning", i, where, message)
+        result.add(code, "warning", where, message)
     if aligned.drop:
-        findings.add(aligned.drop, "error", i, aligned.drop_path, aligned.drop_message)
-        report.would_drop.append({"index": i, "code": aligned.drop, "path": aligned.drop_path,
-                                  "message": aligned.drop_message})
+        result.add(aligned.drop, "error", aligned.drop_path, aligned.drop_message)
+        result.drop = {"index": result.index, "code": aligned.drop, "path": aligned.drop_path,
+                       "message": aligned.drop_message}
         return aligned.drop
-    content.check(i, aligned, kto=attr.stage == "kto")
     return aligned
 
 
@@ -277,19 +300,20 @@ def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, o
     batch.clear()
 
 
-def _column_types(data: dict[str, Any], index: int, seen: dict[str, tuple[str, int]], findings: Findings) -> None:
+def _json_kind(value: Any) -> str:
+    return "object" if isinstance(value, dict) else "list" if isinstance(value, list) else \
+        "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+
+
+def _column_types(result: RowCheck, seen: dict[str, tuple[str, int]], findings: Findings) -> None:
     """pyarrow (under datasets) fails on a column whose JSON type changes from row to row."""
-    for key, value in data.items():
-        if value is None:
-            continue
-        kind = "object" if isinstance(value, dict) else "list" if isinstance(value, list) else \
-            "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
-        first = seen.setdefault(key, (kind, index))
-        if first[0] != kind and not (first[0] == "number" and kind == "number"):
-            findings.add("column_type_conflict", "error", index, key,
+    for key, kind in result.kinds.items():
+        first = seen.setdefault(key, (kind, result.index))
+        if first[0] != kind:
+            findings.add("column_type_conflict", "error", result.index, key,
                          f"{key!r} is a {kind} here but a {first[0]} in record {first[1]}: LLaMA-Factory's loader "
                          "(datasets/pyarrow) cannot read a column of mixed types")
-            seen[key] = (kind, index)
+            seen[key] = (kind, result.index)
 
 
 def _template_mismatch(counter: TokenCounter, findings: Findings) -> None:

@@ -27,7 +27,8 @@ LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", 
 
 # Tests that need one of these parts are marked by the fixtures they use, so ``make test-fast``
 # (-m "not llamafactory and not argilla and not model") runs everything else.
-_MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "tiny_model": "model",
+_MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "trained_dpo": "llamafactory",
+                    "tiny_model": "model",
                     "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla"}
 
 
@@ -105,6 +106,26 @@ def tiny_model(qwen_tokenizer) -> str:
         subprocess.run([str(python), str(ROOT / "tests" / "tools" / "build_tiny_model.py"), qwen_tokenizer, str(target)],
                        check=True, capture_output=True, timeout=300)
     return str(target)
+
+
+@pytest.fixture(scope="session")
+def trained_dpo(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
+    """One DPO run (LoRA, 2 steps, a prompt-disjoint eval split, validated first) on the tiny model, shared by
+    the train, serve and eval tests: (dataset dir, TrainResult, the run's environment)."""
+    from prefkit import convert
+    from prefkit.train import train
+
+    base = tmp_path_factory.mktemp("trained_dpo")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
+           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+    data = base / "data"
+    data.mkdir()
+    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
+    result = train("pairs", str(data), tiny_model, template="qwen", cutoff_len=256, output_dir=str(base / "out"),
+                   sets={"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2},
+                   eval_split=0.25, env=env)
+    assert result.exit_code == 0, (base / "out" / "llamafactory.log").read_text()[-3000:]
+    return data, result, env
 
 
 @pytest.fixture

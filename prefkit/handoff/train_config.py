@@ -98,6 +98,9 @@ def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo"
     return config
 
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def parse_sets(values: list[str]) -> dict[str, Any]:
     """``--set key=value``: values are read as YAML scalars (numbers, true/false, null stay typed)."""
     import yaml
@@ -112,8 +115,11 @@ def parse_sets(values: list[str]) -> dict[str, Any]:
         except yaml.YAMLError as err:
             reason = str(err).splitlines()[0]
             raise UsageError(f"--set {item!r}: the value is not a YAML scalar ({reason}); quote it") from None
-        if isinstance(out[key.strip()], (dict, list)) and not raw.strip().startswith(("[", "{")):
+        value = out[key.strip()]
+        if isinstance(value, (dict, list)) and not raw.strip().startswith(("[", "{")):
             out[key.strip()] = raw
+        elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            out[key.strip()] = float(value)  # YAML 1.1 reads 5e-6 as text; LLaMA-Factory wants the number
     return out
 
 

@@ -19,7 +19,7 @@ from .. import io, registry
 from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
 from ..names import POLICIES
-from ..pipeline import adapt
+from ..pipeline import Sink, adapt, to_row
 from ..records import KtoExample, PreferencePair, Provenance, Reject
 from ..writers import get_writer
 from . import layout
@@ -93,19 +93,20 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     names = connection.usernames()
     report = PullReport(dataset=dataset, workspace=target.workspace.name, output=output, to=to, policy=policy,
                         min_annotations=min_annotations)
-    reasons: Counter = Counter()
     per_annotator: dict[str, Counter] = defaultdict(Counter)
     units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
     source = f"argilla:{target.workspace.name}/{dataset}"
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
     with io.Outputs() as outputs:
-        out, rej = outputs.rows(output), outputs.rows(rejects_path, lines=True)
+        sink = Sink(outputs.rows(output), outputs.rows(rejects_path, lines=True), writer)
+        counted = sink.start(source, "argilla")
         for record in connection.records(target.id, include=("responses",)):
             if record["id"] in seen:
                 continue
             seen.add(record["id"])
             index = report.records
             report.records += 1
+            counted.input_records += 1
             if progress and report.records % 1000 == 0:
                 progress(report.records)
             cast = {names.get(user, user): label for user, label in votes(record).items()}
@@ -116,24 +117,24 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
             if verdict in ("tie", "both_bad") and ties == "drop":
                 reason = verdict
             if reason:
-                reasons[reason] += 1
                 kept = {"id": record.get("external_id"), "fields": record.get("fields"),
                         "metadata": record.get("metadata"), "votes": cast}  # not the server's ids and timestamps
-                rej.write(Reject(source, index, reason, _why(reason, cast), kept).to_json())
+                sink.take(Reject(source, index, reason, _why(reason, cast), kept))
                 continue
             report.pairs += 1
-            for row in _rows(record, verdict, cast, source, index, writer):
-                out.write(row)
+            for pair in _records(record, verdict, cast, source, index, writer):
+                sink.take(to_row(pair, writer))
             report.chosen_shown_as_a += verdict == "a"
             report.chosen_shown_as_b += verdict == "b"
-        if not rej.count and not rejects:
-            rej.discard()  # the default rejects file exists only when something was rejected
+        sink.end()
+        if not sink.rejects.count and not rejects:
+            sink.rejects.discard()  # the default rejects file exists only when something was rejected
         report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)
-    if not rej.count and not rejects and os.path.exists(rejects_path):
+    if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
         os.unlink(rejects_path)  # a previous pull's rejects would now be wrong
-    report.rows_written = out.count
-    report.rejected_by_reason = dict(reasons.most_common())
-    report.rejects_file = rejects_path if rej.count or rejects else None
+    report.rows_written = sink.out.count if sink.out else 0
+    report.rejected_by_reason = dict(sink.reasons.most_common())
+    report.rejects_file = rejects_path if sink.rejects.count or rejects else None
     report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
     report.agreement = agreement(units)
     report.registered = register if register and dataset_dir else None
@@ -149,8 +150,8 @@ def _why(reason: str, cast: dict[str, str]) -> str:
         f" ({votes_text})"
 
 
-def _rows(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
-          writer: Any) -> list[dict[str, Any]]:
+def _records(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
+             writer: Any) -> list[PreferencePair | KtoExample]:
     system, tools, prompt, a, b = pair_fields(record)
     base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast),
                 provenance=Provenance(source=source, index=index, format="argilla"),
@@ -162,10 +163,7 @@ def _rows(record: dict[str, Any], verdict: str, cast: dict[str, str], source: st
         base.pop("annotators")
         records = [KtoExample(completion=answer, label=verdict == "tie", **base) for answer in (a, b)]
     assert isinstance(records, list)  # a pair always fits every writer
-    rows = [writer.row(r) for r in records]
-    for row in rows:
-        writer.seen.update(row)
-    return rows
+    return records
 
 
 def agreement(units: list[dict[str, str]]) -> dict[str, Any]:

@@ -8,11 +8,9 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, fixture
-from prefkit import convert
+from conftest import ROOT
 from prefkit.handoff.evaluate import _tally, evaluate, wilson
 from prefkit.handoff.serve import serving
-from prefkit.train import train
 
 
 def test_tally_and_wilson():
@@ -25,22 +23,12 @@ def test_tally_and_wilson():
     assert wilson(0, 0) == (0.0, 1.0)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_model):
-    base = tmp_path_factory.mktemp("serve")
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
-           "DISABLE_VERSION_CHECK": "1"}
-    patch = pytest.MonkeyPatch()
-    for key, value in env.items():
-        patch.setenv(key, value)
-    data = base / "data"
-    data.mkdir()
-    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
-    result = train("pairs", str(data), tiny_model, template="qwen", cutoff_len=256, output_dir=str(base / "out"),
-                   sets={"max_steps": 1, "gradient_accumulation_steps": 1}, eval_split=0.25, validate_first=False, env=env)
-    assert result.exit_code == 0
-    yield data, result, env
-    patch.undo()
+@pytest.fixture
+def trained(trained_dpo, monkeypatch):
+    """The shared DPO run (tests/conftest.py), with its environment set for in-process calls."""
+    for key, value in trained_dpo[2].items():
+        monkeypatch.setenv(key, value)
+    return trained_dpo
 
 
 @pytest.mark.llamafactory

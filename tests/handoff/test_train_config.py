@@ -92,3 +92,33 @@ def test_config_check_uses_llamafactory_parser_before_launch(tmp_path, tiny_mode
     result = train("pairs", str(tmp_path), tiny_model, template="qwen", cutoff_len=256, dry_run=True,
                    validate_first=False, output_dir=str(tmp_path / "out"), sets={"max_samples": 3})
     assert any("max_samples 3 trains on only 3 of the 10 records" in n for n in result.notes)
+
+
+def test_a_bad_set_value_is_a_usage_error_not_a_crash():
+    from prefkit.handoff.train_config import parse_sets
+
+    assert parse_sets(["learning_rate=5e-6", "bf16=false", "name=a: b"]) == {"learning_rate": 5e-6, "bf16": False,
+                                                                            "name": "a: b"}
+    with pytest.raises(UsageError, match="--set 'x=\\[1, 2': the value is not a YAML scalar"):
+        parse_sets(["x=[1, 2"])
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
+        parse_sets(["novalue"])
+
+
+def test_eval_split_never_replaces_files_or_entries_it_did_not_write(tmp_path):
+    from prefkit.train import split_eval
+
+    convert([fixture("dpo_en_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs",
+            dataset_dir=str(tmp_path))
+    (tmp_path / "pairs_eval.json").write_text("[]\n")  # someone else's file
+    entry = json.loads((tmp_path / "dataset_info.json").read_text())["pairs"]
+    with pytest.raises(UsageError, match="pairs_eval.json"):
+        split_eval("pairs", str(tmp_path), entry, 0.25)
+    assert (tmp_path / "pairs_eval.json").read_text() == "[]\n" and not (tmp_path / "pairs_train.json").exists()
+    split_eval("pairs", str(tmp_path), entry, 0.25, dry_run=True, force=True)  # a dry run writes nothing
+    assert (tmp_path / "pairs_eval.json").read_text() == "[]\n"
+    split_eval("pairs", str(tmp_path), entry, 0.25, force=True)
+    first = (tmp_path / "pairs_eval.json").read_text()
+    assert first != "[]\n" and "pairs_eval" in json.loads((tmp_path / "dataset_info.json").read_text())
+    split_eval("pairs", str(tmp_path), entry, 0.25)  # the same split again: nothing to refuse
+    assert (tmp_path / "pairs_eval.json").read_text() == first

@@ -3,6 +3,7 @@ datasets made by prefkit convert (LLaMA-Factory 0.9.5), dpo and kto on 0.9.3 fro
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -23,29 +24,36 @@ def data_dir(tmp_path_factory):
     return data
 
 
-@pytest.mark.parametrize("method", ["dpo", "orpo", "simpo", "kto", "rm"])
-def test_each_method_trains_and_hands_off(data_dir, tmp_path, tiny_model, offline_env, method):
-    out = tmp_path / "out"
-    result = train("kto" if method == "kto" else "pairs", str(data_dir), tiny_model, method=method, template="qwen",
-                   cutoff_len=256, output_dir=str(out), sets=SHORT, validate_first=method == "dpo",
-                   eval_split=0.25 if method == "dpo" else None, env=offline_env)
-    assert result.exit_code == 0, (out / "llamafactory.log").read_text()[-3000:]
+def _check_run(result, out, steps: int = 2) -> None:
     assert (out / "adapter_model.safetensors").exists() and (out / "training_loss.png").exists()
     log = [json.loads(x) for x in (out / "trainer_log.jsonl").read_text().splitlines()]
-    assert log and log[-1]["current_steps"] == 2
+    assert log and log[-1]["current_steps"] == steps
     assert "train_loss" in result.summary
     assert json.loads((out / "prefkit_summary.json").read_text()) == result.summary
     infer, base = (yaml.safe_load(open(p)) for p in result.infer_configs)
     assert infer["adapter_name_or_path"] == str(out) and "adapter_name_or_path" not in base
     assert infer["template"] == base["template"] == "qwen"
-    if method == "dpo":  # the prompt-disjoint eval split was registered and evaluated
-        assert result.config["dataset"] == "pairs_train" and result.config["eval_dataset"] == "pairs_eval"
-        assert "eval_rewards/accuracies" in result.summary and "eval_rewards/margins" in result.summary
-        info = json.loads((data_dir / "dataset_info.json").read_text())
-        train_rows = json.loads((data_dir / info["pairs_train"]["file_name"]).read_text())
-        eval_rows = json.loads((data_dir / info["pairs_eval"]["file_name"]).read_text())
-        prompts = lambda rows: {json.dumps(r["conversations"]) for r in rows}  # noqa: E731
-        assert len(train_rows) + len(eval_rows) == 20 and not prompts(train_rows) & prompts(eval_rows)
+
+
+@pytest.mark.parametrize("method", ["orpo", "simpo", "kto", "rm"])
+def test_each_method_trains_and_hands_off(data_dir, tmp_path, tiny_model, offline_env, method):
+    out = tmp_path / "out"
+    result = train("kto" if method == "kto" else "pairs", str(data_dir), tiny_model, method=method, template="qwen",
+                   cutoff_len=256, output_dir=str(out), sets=SHORT, validate_first=False, env=offline_env)
+    assert result.exit_code == 0, (out / "llamafactory.log").read_text()[-3000:]
+    _check_run(result, out)
+
+
+def test_dpo_trains_on_a_prompt_disjoint_split_and_evaluates(trained_dpo):
+    data, result, _ = trained_dpo
+    _check_run(result, Path(result.config["output_dir"]))
+    assert result.config["dataset"] == "pairs_train" and result.config["eval_dataset"] == "pairs_eval"
+    assert "eval_rewards/accuracies" in result.summary and "eval_rewards/margins" in result.summary
+    info = json.loads((data / "dataset_info.json").read_text())
+    train_rows = json.loads((data / info["pairs_train"]["file_name"]).read_text())
+    eval_rows = json.loads((data / info["pairs_eval"]["file_name"]).read_text())
+    prompts = lambda rows: {json.dumps(r["conversations"]) for r in rows}  # noqa: E731
+    assert len(train_rows) + len(eval_rows) == 20 and not prompts(train_rows) & prompts(eval_rows)
 
 
 @pytest.mark.parametrize("dataset, method", [("pairs", "dpo"), ("kto", "kto")])
