@@ -10,8 +10,8 @@ each as a fresh process with the same tokenizer (the Qwen2.5 one built from `qwe
   - the floor: load the tokenizer and the file, encode every distinct message text once in one batch
   - the bare floor: the same with the Rust tokenizer alone (`tokenizers.Tokenizer.from_file` +
     `encode_batch`), no transformers: what any process must at least spend
-`--no-lf` skips get_dataset (and the lengths check). It prints wall time and peak RSS of each, checks that prefkit's lengths equal get_dataset's, and
-writes bench/out/validate.json.
+`--no-lf` skips get_dataset (and the lengths check). It prints wall time and peak RSS of each, checks
+that prefkit's lengths equal get_dataset's, and writes bench/out/validate.json.
 """
 
 from __future__ import annotations
