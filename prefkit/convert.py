@@ -22,7 +22,8 @@ from typing import Any
 
 from . import io, pairing, registry
 from .errors import InputError, UsageError
-from .pipeline import Sink, SourceReport, run, to_row
+from .executors import get_executor
+from .pipeline import Sink, SourceReport, convert_sources
 from .readers import ReadOptions
 from .writers import get_writer
 
@@ -65,6 +66,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
             dedup: bool = False, register: str | None = None, dataset_dir: str | None = None,
             force: bool = False, report_json: str | None = None, unlabeled: bool = False,
+            executor: str = "local", workers: int | None = None, ray_address: str | None = None,
             progress: Callable[[int], None] | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
@@ -72,7 +74,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     for ``prefkit label push``; ``unlabeled=True`` says the same). Rejected records go to
     ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something is rejected).
     With ``register`` the output is registered in ``dataset_dir``/dataset_info.json. Every check that
-    can fail runs before the first byte is written, and a failed run changes no file.
+    can fail runs before the first byte is written, and a failed run changes no file. ``executor`` "ray"
+    runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
     """
     if unlabeled and to not in ("sharegpt", "unlabeled"):
         raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
@@ -95,10 +98,13 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
                           verdicts=verdicts)
     report = ConvertReport(output=output, to=to)
+    runner = get_executor(executor, workers, ray_address)
     with io.Outputs() as outputs:
         sink = Sink(outputs.rows(output), outputs.rows(rejects_path, lines=True), writer, dedup)
-        for record in run(inputs, fmt, writer, options, sink, progress):
-            sink.take(to_row(record, writer))
+        try:
+            convert_sources(inputs, fmt, writer, options, sink, runner, progress)
+        finally:
+            runner.close()
         if sum(s.input_records for s in sink.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
         if not sink.rejects.count and not rejects:

@@ -16,17 +16,18 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
 import orjson
 
 from . import io
 from .errors import unexpected
+from .executors import LocalExecutor, RayExecutor, blocks
 from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from .sources import Row, iter_rows
-from .writers import Writer
+from .writers import Writer, get_writer
 
 _WRITTEN, _REJECTED = 1, 2
 Record = PreferencePair | KtoExample | UnlabeledPair
@@ -105,6 +106,41 @@ def to_row(record: Record, writer: Writer) -> Written | Reject:
         return Reject(p.source, p.index, problem.reason, problem.message, record.model_dump(mode="json"), p.line)
     except Exception as err:  # an odd value no writer check foresaw: this record only
         return Reject(p.source, p.index, *unexpected(err), record.model_dump(mode="json"), p.line)
+
+
+class ConvertMap:
+    """The per-record side of convert as a factory: it travels to each worker and builds there, once, the
+    function that maps a block of rows to outcomes (see prefkit.executors)."""
+
+    def __init__(self, reader: Reader, writer_name: str, options: ReadOptions) -> None:
+        self.reader, self.writer_name, self.options = reader, writer_name, options
+
+    def __call__(self) -> Callable[[list[Row]], list[Outcome]]:
+        writer = get_writer(self.writer_name)
+        return lambda rows: list(map_rows(rows, self.reader, writer, self.options))
+
+
+def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
+                    executor: LocalExecutor | RayExecutor, progress: Callable[[int], None] | None = None) -> None:
+    """Every input through map_rows into the sink, on ``executor``. A reader that groups rows across the
+    file (openai-logs) needs the whole stream, so it runs here whatever the executor."""
+    for path in inputs:
+        rows, name = source_rows(path, fmt)
+        source = sink.start(path, name)
+        reader = get_reader(name)
+        options = replace(options, format=name)
+        if isinstance(executor, LocalExecutor) or getattr(reader, "groups_rows", False):
+            results: Iterable[tuple[int, list[Outcome]]] = \
+                ((0, outcomes) for outcomes in blocks(map_rows(_counted(rows, source), reader, writer, options)))
+        else:
+            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer.name, options))
+        for read, outcomes in results:
+            source.input_records += read  # rows a worker read (the local stream counts its own)
+            for outcome in outcomes:
+                sink.take(outcome)
+            if progress is not None:
+                progress(sum(s.input_records for s in sink.sources))
+        sink.end()
 
 
 def source_rows(path: str, fmt: str) -> tuple[Iterator[Row], str]:

@@ -13,7 +13,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -120,19 +120,69 @@ def _check_encoding(path: str) -> None:
 
 
 def _jsonl_rows(path: str) -> Iterator[Row]:
-    index = 0
     with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]  # as datasets reads it
-            if not raw.strip():
-                continue  # blank lines hold no record
-            try:
-                yield Row(path, index, line_no, parse_json(raw))
-            except BadValue as bad:
-                yield Row(path, index, line_no, raw.decode("utf-8", "replace").rstrip("\r\n")[:10000],
-                          error=str(bad), reason=bad.reason)
-            index += 1
+        yield from _jsonl_lines(path, f, 1, 0)
+
+
+def _jsonl_lines(path: str, lines: Iterable[bytes], first_line: int, index: int) -> Iterator[Row]:
+    """Rows from JSONL lines, the first being line ``first_line`` and holding record ``index`` (if not blank)."""
+    for line_no, raw in enumerate(lines, start=first_line):
+        raw = raw.rstrip(b"\r\n")  # the same bytes whether the lines came from the file or from a split
+        if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]  # as datasets reads it
+        if not raw.strip():
+            continue  # blank lines hold no record
+        try:
+            yield Row(path, index, line_no, parse_json(raw))
+        except BadValue as bad:
+            yield Row(path, index, line_no, raw.decode("utf-8", "replace")[:10000],
+                      error=str(bad), reason=bad.reason)
+        index += 1
+
+
+@dataclass(frozen=True, slots=True)
+class LineRange:
+    """Whole lines ``start:end`` (bytes) of a JSONL file, beginning at line ``line`` with record ``index``:
+    a block of rows that a worker reads and parses itself."""
+
+    path: str
+    start: int
+    end: int
+    line: int
+    index: int
+
+    def rows(self) -> list[Row]:
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            data = f.read(self.end - self.start)
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the text after the final newline is no line
+        return list(_jsonl_lines(self.path, lines, self.line, self.index))
+
+
+def jsonl_ranges(path: str, size: int = 1 << 21) -> Iterator[LineRange]:
+    """Split a JSONL file into ranges of about ``size`` bytes of whole lines, counting lines and records
+    (blank lines hold none) so every range knows where it starts. Reads the file once, parses nothing."""
+    if file_kind(path) != "jsonl":
+        raise InputError(f"{path}: only JSONL files are split into line ranges")
+    _check_encoding(path)
+    start, line, index = 0, 1, 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(size)
+            if not chunk:
+                return
+            chunk += f.readline()  # up to the end of the line the chunk cut
+            lines = chunk.split(b"\n")
+            if not lines[-1]:
+                lines.pop()
+            if start == 0 and lines and lines[0].startswith(codecs.BOM_UTF8):
+                lines[0] = lines[0][len(codecs.BOM_UTF8):]
+            yield LineRange(path, start, start + len(chunk), line, index)
+            line += len(lines)
+            index += sum(1 for raw in lines if raw.strip())
+            start += len(chunk)
 
 
 class _Buffer:

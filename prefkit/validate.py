@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks.acceptance import Aligned, Attr, LoaderFailure, align
-from .checks.content import ContentChecker
+from .checks.content import ContentChecker, ContentFacts, RowContent
 from .checks.findings import Finding, Findings
 from .checks.lengths import BATCH, PairLengths, TokenCounter
 from .checks.schema import RowSchema, row_validator
 from . import io
 from .errors import DataError, InputError, UsageError, unexpected
+from .executors import LocalExecutor, blocks, get_executor
 from .names import LEVELS
 from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
@@ -131,13 +132,15 @@ class _TokenStats:
 
 def validate(target: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
-             report_json: str | None = None, html: str | None = None,
+             report_json: str | None = None, html: str | None = None, executor: str = "local",
+             workers: int | None = None, ray_address: str | None = None,
              progress: Callable[[int], None] | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
 
     With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
     with LLaMA-Factory's ``template`` ("auto": its default for known models). ``lengths_path``,
-    ``report_json`` and ``html`` (with its PNG histogram) are written when given.
+    ``report_json`` and ``html`` (with its PNG histogram) are written when given. ``executor`` "ray" checks
+    the rows on a Ray cluster (``ray_address``, or a local one) with the same results.
     """
     name, path, entry = locate(target, dataset_dir, layout)
     inputs = [path] + ([info_path(dataset_dir)] if dataset_dir and name == target else [])
@@ -158,8 +161,7 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
         model = None
     counter = TokenCounter(model, template, cutoff_len) if model else None
     tokens = _TokenStats(counter) if counter else None
-    special = list(counter.tokenizer.all_special_tokens) if counter else None
-    content = ContentChecker(findings, special)
+    content = ContentChecker(findings)
     if counter:
         _template_mismatch(counter, findings)
     if dataset_dir and name == target:
@@ -169,26 +171,27 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
         findings.add("not_a_preference_dataset", "error", None, "",
                      "the entry has neither ranking: true nor a kto_tag column: LLaMA-Factory would not train "
                      "dpo/orpo/simpo/kto/rm on it")
-    schema = row_validator(attr)
-    check = RowSchema(schema) if schema is not None else None
     column_types: dict[str, tuple[str, int]] = {}
-    batch: list[tuple[int, Aligned | str]] = []
+    runner = get_executor(executor, workers, ray_address)
+    parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
+    checks = ValidateMap(entry, model, template, cutoff_len, counter)
     with io.RowFile(lengths_path, lines=True) if lengths_path else nullcontext() as out:
-        for row in iter_rows(path):  # map: check_row, per row; the rest is the ordered side
-            result = check_row(row, attr, check)
-            report.records += 1
-            _column_types(result, column_types, findings)
-            findings.items.extend(result.findings)
-            if result.drop:
-                report.would_drop.append(result.drop)
-            if isinstance(result.outcome, Aligned):
-                content.check(result.index, result.outcome, kto=attr.stage == "kto")
-            batch.append((result.index, result.outcome))
-            if len(batch) >= BATCH:
-                _flush(batch, tokens, out, findings)
+        try:
+            for read, results in runner.map_blocks(parts, checks):
+                report.records += read
+                for result in results:  # the ordered side, in input order
+                    _column_types(result, column_types, findings)
+                    findings.items.extend(result.findings)
+                    if result.drop:
+                        report.would_drop.append(result.drop)
+                    if result.content is not None:
+                        content.take(result.index, result.content)
+                    if tokens:
+                        _tokens(result, tokens, out, findings)
                 if progress:
                     progress(report.records)
-        _flush(batch, tokens, out, findings)
+        finally:
+            runner.close()
     if report.records == 0:
         raise InputError(f"{path}: no records")
     content.finish()
@@ -224,10 +227,12 @@ class RowCheck:
     """What one row gives, computed from that row alone (so any executor can compute it)."""
 
     index: int
-    outcome: Aligned | str  # the aligned row to measure and check for content, or the code it is dropped with
+    outcome: Aligned | str | None  # the aligned row to measure and check (None once done), or the drop code
     findings: list[Finding] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)  # each column's JSON type (the loader's type check)
     drop: dict[str, Any] | None = None  # the report's would_drop entry
+    lengths: PairLengths | None = None  # exact token lengths (with a model, for pairwise rows)
+    content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
         self.findings.append(Finding(code, level, self.index, path, message))
@@ -276,28 +281,72 @@ def _aligned(data: dict[str, Any], attr: Attr, schema: RowSchema | None, result:
     return aligned
 
 
-def _flush(batch: list[tuple[int, Aligned | str]], tokens: _TokenStats | None, out: io.RowFile | None,
-           findings: Findings) -> None:
-    """Measure the batch's pairs and write its lengths lines in input order."""
-    if tokens is None:
-        batch.clear()
+def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findings: Findings) -> None:
+    """Count one row's lengths, and write its --lengths line."""
+    lengths = result.lengths
+    if lengths is None:
+        if out and result.outcome:
+            out.write({"index": result.index, "dropped": result.outcome})
         return
-    pairs = [(i, a) for i, a in batch if isinstance(a, Aligned)]
-    measured = dict(zip((i for i, _ in pairs), tokens.counter.measure([a for _, a in pairs]), strict=True))
-    for i, item in batch:
-        if isinstance(item, str):
-            if out:
-                out.write({"index": i, "dropped": item})
-            continue
-        lengths = measured[i]
-        tokens.add(lengths)
-        if lengths.became_identical:
-            findings.add("identical_after_truncation", "error", i, "",
-                         f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
-                         f"cutoff_len {tokens.counter.cutoff_len} keeps: no preference signal left")
-        if out:
-            out.write(lengths.to_json(i))
-    batch.clear()
+    tokens.add(lengths)
+    if lengths.became_identical:
+        findings.add("identical_after_truncation", "error", result.index, "",
+                     f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
+                     f"cutoff_len {tokens.counter.cutoff_len} keeps: no preference signal left")
+    if out:
+        out.write(lengths.to_json(result.index))
+
+
+def attempt_content(content: RowContent, result: RowCheck, kto: bool) -> ContentFacts | None:
+    """The row's content facts; an odd value no check foresaw is reported for this row."""
+    assert isinstance(result.outcome, Aligned)
+    try:
+        return content.facts(result.outcome, kto, result.add)
+    except Exception as err:
+        reason, message = unexpected(err)
+        result.add(reason, "error", "", f"{message}: prefkit cannot check this row's content")
+        return None
+
+
+class ValidateMap:
+    """The per-row side of validate as a factory: built once in each worker (the tokenizer and LLaMA-Factory's
+    template load there), it maps a block of rows to their RowChecks with exact lengths."""
+
+    def __init__(self, entry: dict[str, Any], model: str | None, template: str, cutoff_len: int | None,
+                 counter: TokenCounter | None = None) -> None:
+        self.entry, self.model, self.template, self.cutoff_len = entry, model, template, cutoff_len
+        self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "counter": None}
+
+    def __call__(self) -> Callable[[list[Row]], list[RowCheck]]:
+        attr = Attr.from_entry(self.entry)
+        validator = row_validator(attr)
+        schema = RowSchema(validator) if validator is not None else None
+        counter = self.counter
+        if counter is None and self.model and self.cutoff_len:
+            from .checks.lengths import tokenizer_only_transformers
+
+            tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
+            counter = TokenCounter(self.model, self.template, self.cutoff_len)
+
+        content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
+        kto = attr.stage == "kto"
+
+        def check_block(rows: list[Row]) -> list[RowCheck]:
+            results = [check_row(row, attr, schema) for row in rows]
+            kept = [r for r in results if isinstance(r.outcome, Aligned)]
+            for result in kept:
+                result.content = attempt_content(content, result, kto)
+            if counter is not None:
+                for result, lengths in zip(kept, counter.measure([r.outcome for r in kept]), strict=True):
+                    result.lengths = lengths
+            for result in kept:
+                result.outcome = None  # measured and checked: the text need not travel back
+            return results
+
+        return check_block
 
 
 def _json_kind(value: Any) -> str:

@@ -3,10 +3,13 @@ contradictory preferences, length bias, special tokens and control characters in
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import io
 from ..records import same_text
 from .acceptance import Aligned
 from .findings import Findings
@@ -25,10 +28,10 @@ class ContentStats:
     pairs: int = 0
     chosen_longer: int = 0
     length_ratio_sum: float = 0.0
-    system_prompts: set[int] = field(default_factory=set)
-    exact_seen: set[int] = field(default_factory=set)
-    prompt_seen: dict[int, int] = field(default_factory=dict)
-    preferences: dict[int, int] = field(default_factory=dict)  # hash(prompt, chosen, rejected) -> first record
+    system_prompts: set[bytes] = field(default_factory=set)
+    exact_seen: set[bytes] = field(default_factory=set)
+    prompt_seen: dict[bytes, int] = field(default_factory=dict)
+    preferences: dict[bytes, int] = field(default_factory=dict)  # digest(prompt, chosen, rejected) -> first record
 
     def to_json(self) -> dict[str, Any]:
         return {"pairs": self.pairs,
@@ -37,57 +40,62 @@ class ContentStats:
                 "distinct_system_prompts": len(self.system_prompts)}
 
 
+@dataclass(slots=True)
+class ContentFacts:
+    """What the ordered checks need of one row: stable digests (the same in every process) and lengths."""
+
+    system: bytes
+    prompt: bytes
+    pair: bytes | None = None  # digest of (prompt, chosen, rejected); None for KTO
+    reverse: bytes | None = None  # digest of (prompt, rejected, chosen)
+    chosen_len: int = 0
+    rejected_len: int = 0
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-class ContentChecker:
-    def __init__(self, findings: Findings, special_tokens: list[str] | None = None) -> None:
-        self.findings = findings
+def _digest(value: Any) -> bytes:
+    return hashlib.blake2b(io.dumps(value), digest_size=8).digest()
+
+
+Add = Callable[[str, str, str, str], None]  # (code, level, path, message) for the row at hand
+
+
+class RowContent:
+    """The content checks that look at one row alone (any process can run them)."""
+
+    def __init__(self, special_tokens: list[str] | None = None) -> None:
         tokens = sorted(set(COMMON_SPECIAL) | set(special_tokens or ()), key=len, reverse=True)
         self._special = re.compile("|".join(re.escape(t) for t in tokens if t.strip()))
-        self.stats = ContentStats()
 
-    def check(self, index: int, row: Aligned, kto: bool) -> None:
-        add = self.findings.add
-        prompt_key = hash((_text(row.system), _text(row.tools), tuple((m["role"], _text(m["content"])) for m in row.prompt)))
-        self.stats.system_prompts.add(hash(_text(row.system)))
+    def facts(self, row: Aligned, kto: bool, add: Add) -> ContentFacts:
+        prompt = [_text(row.system), _text(row.tools), [(m["role"], _text(m["content"])) for m in row.prompt]]
+        facts = ContentFacts(system=_digest(_text(row.system)), prompt=_digest(prompt))
         if row.prompt and not _text(row.prompt[-1]["content"]).strip():
-            add("empty_prompt", "error", index, f"prompt[{len(row.prompt) - 1}]", "the last prompt turn is empty")
+            add("empty_prompt", "error", f"prompt[{len(row.prompt) - 1}]", "the last prompt turn is empty")
         answers = [_text(m["content"]) for m in row.response if not kto or m["content"]]
         names = ("chosen", "rejected") if not kto else ("completion",)
         for name, answer in zip(names, answers, strict=False):
             if not answer.strip():
-                add("empty_answer", "error", index, name, f"{name} is empty or only whitespace")
+                add("empty_answer", "error", name, f"{name} is empty or only whitespace")
         for where, text in self._texts(row, names, answers):
             found = self._special.search(text)
             if found:
-                add("special_token_in_text", "warning", index, where,
+                add("special_token_in_text", "warning", where,
                     f"{found.group()!r} inside the text: the template will read it as a turn marker")
             bad = _CONTROL.search(text)
             if bad:
-                add("control_character", "warning", index, where, f"invalid or control character {bad.group()!r}")
-        first = self.stats.prompt_seen.setdefault(prompt_key, index)
-        if first != index:
-            add("duplicate_prompt", "info", index, "", f"same prompt as record {first}")
+                add("control_character", "warning", where, f"invalid or control character {bad.group()!r}")
         if kto:
-            return
+            return facts
         chosen, rejected = answers[0], answers[1] if len(answers) > 1 else ""
         if chosen.strip() and same_text(chosen, rejected):
-            add("identical_answers", "error", index, "chosen", "chosen and rejected are the same text: no preference signal")
-        exact = hash((prompt_key, chosen, rejected))
-        if exact in self.stats.exact_seen:
-            add("duplicate_pair", "warning", index, "", "an identical pair appears earlier")
-        self.stats.exact_seen.add(exact)
-        c, r = hash(chosen), hash(rejected)
-        self.stats.preferences.setdefault(hash((prompt_key, c, r)), index)
-        earlier = self.stats.preferences.get(hash((prompt_key, r, c)))
-        if earlier is not None and earlier != index:
-            add("contradictory_preference", "error", index, "",
-                f"record {earlier} prefers the opposite answer for the same prompt")
-        self.stats.pairs += 1
-        self.stats.chosen_longer += len(chosen) > len(rejected)
-        self.stats.length_ratio_sum += (len(chosen) + 1) / (len(rejected) + 1)
+            add("identical_answers", "error", "chosen", "chosen and rejected are the same text: no preference signal")
+        facts.pair, facts.reverse = _digest([prompt, chosen, rejected]), _digest([prompt, rejected, chosen])
+        facts.chosen_len, facts.rejected_len = len(chosen), len(rejected)
+        return facts
 
     @staticmethod
     def _texts(row: Aligned, names: tuple[str, ...], answers: list[str]):
@@ -95,6 +103,34 @@ class ContentChecker:
             yield f"prompt[{i}]", _text(message["content"])
         yield "system", _text(row.system)
         yield from zip(names, answers, strict=False)
+
+
+class ContentChecker:
+    """The content checks across rows (duplicates, contradictions, length bias), fed in input order."""
+
+    def __init__(self, findings: Findings) -> None:
+        self.findings = findings
+        self.stats = ContentStats()
+
+    def take(self, index: int, facts: ContentFacts) -> None:
+        add, stats = self.findings.add, self.stats
+        stats.system_prompts.add(facts.system)
+        first = stats.prompt_seen.setdefault(facts.prompt, index)
+        if first != index:
+            add("duplicate_prompt", "info", index, "", f"same prompt as record {first}")
+        if facts.pair is None or facts.reverse is None:
+            return
+        if facts.pair in stats.exact_seen:
+            add("duplicate_pair", "warning", index, "", "an identical pair appears earlier")
+        stats.exact_seen.add(facts.pair)
+        stats.preferences.setdefault(facts.pair, index)
+        earlier = stats.preferences.get(facts.reverse)
+        if earlier is not None and earlier != index:
+            add("contradictory_preference", "error", index, "",
+                f"record {earlier} prefers the opposite answer for the same prompt")
+        stats.pairs += 1
+        stats.chosen_longer += facts.chosen_len > facts.rejected_len
+        stats.length_ratio_sum += (facts.chosen_len + 1) / (facts.rejected_len + 1)
 
     def finish(self) -> None:
         s = self.stats

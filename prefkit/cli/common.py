@@ -6,11 +6,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import typer
 from rich.console import Console
 
 from ..errors import UsageError
 
 err_console = Console(stderr=True)
+
+
+EXECUTOR = typer.Option("local", "--executor", help="Where the per-record work runs: local, or ray (a Ray cluster; "
+                        "pip install 'prefkit[scale]'). Same results either way.")
+WORKERS = typer.Option(None, "--workers", min=1, help="With --executor ray: worker processes (default: the cluster's CPUs).")
+RAY_ADDRESS = typer.Option(None, "--ray-address", help="With --executor ray: an existing cluster (default: start a "
+                           "local one on 127.0.0.1 and stop it after).")
 
 
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
-from .common import err_console, parse_pairs, progress
+from .common import EXECUTOR, RAY_ADDRESS, WORKERS, err_console, parse_pairs, progress
 
 if TYPE_CHECKING:
     from ..convert import ConvertReport
@@ -32,6 +32,7 @@ def command(
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the machine-readable report here."),
+    executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
@@ -43,7 +44,8 @@ def command(
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
                          mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                          dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
-                         force=force, report_json=str(report_json) if report_json else None, progress=tick)
+                         force=force, report_json=str(report_json) if report_json else None, executor=executor,
+                         workers=workers, ray_address=ray_address, progress=tick)
     if not quiet:
         summary(report)
 

