@@ -69,7 +69,7 @@ def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
 
 def prompt_key(record: Record) -> bytes:
     """The same for two records with one system prompt, tools and prompt, in any process."""
-    data = orjson.dumps([record.system, record.tools, [(m.role, m.content) for m in record.prompt]])
+    data = io.dumps([record.system, record.tools, [(m.role, m.content) for m in record.prompt]])
     return hashlib.blake2b(data, digest_size=8).digest()
 
 
