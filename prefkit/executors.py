@@ -20,13 +20,14 @@ import os
 import pickle
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Protocol
 
 from .errors import ServiceError, UsageError
 from .sources import LineRange, file_kind, jsonl_ranges
 
 BLOCK_ROWS = 2048  # rows per block sent to a worker
+RANGE_BYTES = 1 << 21  # bytes of JSONL lines per block that a worker reads itself
 WINDOW_BLOCKS = 64  # blocks per Ray dataset: bounds the driver's memory on inputs of any size
 
 
@@ -133,12 +134,19 @@ class RayExecutor:
     @staticmethod
     def parts(path: str, rows: Iterable[Any]) -> Iterator[Block]:
         """The blocks of one input: line ranges of a JSONL file (parsed by the workers), else rows."""
-        return jsonl_ranges(path) if file_kind(path) == "jsonl" else blocks(rows)
+        return jsonl_ranges(path, RANGE_BYTES) if file_kind(path) == "jsonl" else blocks(rows)
 
     def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
         import ray.data
 
-        for window in blocks(parts, WINDOW_BLOCKS):
+        it = iter(parts)
+        first = next(it, None)
+        if first is None:
+            return
+        # Line ranges are a few numbers each: one dataset holds them all, so the workers start once. Rows are
+        # sent in windows of WINDOW_BLOCKS blocks, which bounds this process's memory on inputs of any size.
+        windows = [[first, *it]] if isinstance(first, LineRange) else blocks(chain([first], it), WINDOW_BLOCKS)
+        for window in windows:
             # One Ray block per prefkit block, built here: no read task competes with the actors for CPUs.
             dataset = ray.data.from_items([{"block": pickle.dumps(b, protocol=5)} for b in window],
                                           override_num_blocks=len(window))

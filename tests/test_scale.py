@@ -57,6 +57,7 @@ def _stop_ray_at_the_end():
 @pytest.fixture
 def small_blocks(monkeypatch):
     monkeypatch.setattr(executors, "BLOCK_ROWS", 3)  # many blocks, so order and dedup across blocks are tested
+    monkeypatch.setattr(executors, "RANGE_BYTES", 700)  # JSONL: a few lines per range
 
 
 def _convert(tmp_path: Path, name: str, source: str, fmt: str, to: str, *extra: str) -> dict[str, bytes]:
