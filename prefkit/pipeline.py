@@ -152,24 +152,18 @@ def source_rows(path: str, fmt: str) -> tuple[Iterator[Row], str]:
     return chain(head, rows), detect(head, path)
 
 
-def run(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
-        progress: Callable[[int], None] | None = None) -> Iterator[Record]:
-    """The writer's records from every input, in order. Rejects and notes go to ``sink``; the caller
-    hands each record to ``sink.take(to_row(...))`` or marks it with ``sink.cover``. After each source
-    the sink proves that every one of its records was accounted for."""
-    done = 0
+def read_records(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink) -> Iterator[Record]:
+    """The writer's records from every input, in order, for a caller that uses records rather than rows
+    (label push). Rejects and notes go to ``sink``; the caller marks each record with ``sink.cover``. After
+    each source the sink proves that every one of its records was accounted for."""
     for path in inputs:
         rows, name = source_rows(path, fmt)
-        options.format = name
         source = sink.start(path, name)
-        for item in map_records(_counted(rows, source), get_reader(name), writer, options):
+        for item in map_records(_counted(rows, source), get_reader(name), writer, replace(options, format=name)):
             if isinstance(item, (Note, Reject)):
                 sink.take(item)
             else:
                 yield item
-            done += 1
-            if progress is not None and done % 1000 == 0:
-                progress(sum(s.input_records for s in sink.sources))
         sink.end()
 
 

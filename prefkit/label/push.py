@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import io
 from ..errors import InputError, UsageError
-from ..pipeline import Sink, run
+from ..pipeline import Sink, read_records
 from ..readers import ReadOptions
 from ..records import Reject, RowProblem
 from ..writers import get_writer
@@ -75,7 +75,7 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
 
         batch: list[Task] = []
         sent: set[str] = set()
-        for pair in run(inputs, fmt, writer, options, sink):
+        for pair in read_records(inputs, fmt, writer, options, sink):
             sink.cover(pair)
             report.pairs += 1
             try:
