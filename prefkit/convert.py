@@ -24,7 +24,8 @@ from . import io, pairing, registry
 from .errors import InputError, UsageError
 from .executors import get_executor
 from .pipeline import Sink, SourceReport, convert_sources
-from .readers import ReadOptions
+from .readers import ReadOptions, check_mapping
+from .readers.pairwise import refuse_numeric
 from .writers import get_writer
 
 OUTPUT_SUFFIXES = (".json", ".jsonl")
@@ -67,14 +68,16 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             dedup: bool = False, register: str | None = None, dataset_dir: str | None = None,
             force: bool = False, report_json: str | None = None, unlabeled: bool = False,
             executor: str = "local", workers: int | None = None, ray_address: str | None = None,
-            progress: Callable[[int], None] | None = None) -> ConvertReport:
+            progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
+            tie_band: float = 0.0) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto or unlabeled (pairs to label,
     for ``prefkit label push``; ``unlabeled=True`` says the same). Rejected records go to
     ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something is rejected).
     With ``register`` the output is registered in ``dataset_dir``/dataset_info.json. Every check that
-    can fail runs before the first byte is written, and a failed run changes no file. ``executor`` "ray"
+    can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
+    ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
     runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
     """
     if unlabeled and to not in ("sharegpt", "unlabeled"):
@@ -88,6 +91,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             raise InputError(f"{path}: no such file")
     check_output_name(output)
     pairing.check_strategy(pairing_strategy)
+    check_mapping(mapping or {}, fmt)
     writer = get_writer(to)
     if register and to == "unlabeled":
         writer.entry(output)  # raises: pairs to label are not a training set
@@ -96,7 +100,9 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                      registry=registry.info_path(dataset_dir) if register and dataset_dir else None)
     registry.precheck_registration(dataset_dir, register, output, force)
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts)
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band)
+    if tie_band < 0 or (tie_band and preference_scale is None):
+        raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
     report = ConvertReport(output=output, to=to)
     runner = get_executor(executor, workers, ray_address)
     with io.Outputs() as outputs:
@@ -107,6 +113,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             runner.close()
         if sum(s.input_records for s in sink.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
+        refuse_numeric(sink.detailed("numeric_verdict"), ", ".join(inputs))
+        sink.require_rows(", ".join(inputs))
         if not sink.rejects.count and not rejects:
             sink.rejects.discard()  # the default rejects file exists only when something was rejected
         report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)

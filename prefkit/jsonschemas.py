@@ -44,5 +44,10 @@ def errors(name: str, instance: Any) -> list[tuple[str, str]]:
     out = []
     for error in sorted(validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        out.append((path or "(record)", error.message))
+        out.append((path or "(record)", cut(error.message)))
     return out
+
+
+def cut(message: str, limit: int = 200) -> str:
+    """A jsonschema message quotes the whole offending value: keep reports readable."""
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message):,} characters)"

@@ -22,11 +22,11 @@ from itertools import chain
 import orjson
 
 from . import io
-from .errors import unexpected
+from .errors import DataError, unexpected
 from .executors import LocalExecutor, RayExecutor, blocks
 from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
-from .sources import Row, iter_rows
+from .sources import Row, encoding_hint, iter_rows
 from .writers import Writer, get_writer
 
 _WRITTEN, _REJECTED = 1, 2
@@ -44,6 +44,7 @@ class Written:
     data: bytes
     keys: tuple[str, ...]  # the row's columns (the dataset_info entry names the optional ones seen)
     prompt_key: bytes  # a stable digest of system, tools and prompt (prompt-level duplicates)
+    labelled: tuple[bytes, bool] | None = None  # KTO: (digest of prompt and answer, label)
 
 
 Outcome = Written | Reject | Note
@@ -101,7 +102,12 @@ def to_row(record: Record, writer: Writer) -> Written | Reject:
     p = record.provenance
     try:
         row = writer.row(record)
-        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), prompt_key(record))
+        key = prompt_key(record)
+        labelled = None
+        if isinstance(record, KtoExample):
+            answer = hashlib.blake2b(key + io.dumps([record.completion.role, record.completion.content]), digest_size=8)
+            labelled = answer.digest(), record.label
+        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), key, labelled)
     except RowProblem as problem:
         return Reject(p.source, p.index, problem.reason, problem.message, record.model_dump(mode="json"), p.line)
     except Exception as err:  # an odd value no writer check foresaw: this record only
@@ -205,12 +211,15 @@ class Sink:
     dedup: bool = False
     reasons: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
+    details: Counter = field(default_factory=Counter)  # (reason, detail) of rejects that carry a detail
     exact_duplicates: int = 0
     prompt_duplicates: int = 0
     sources: list[SourceReport] = field(default_factory=list)
     _exact: set[int] = field(default_factory=set)
-    _prompts: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # prompt -> first (source, index)
+    _prompts: set[bytes] = field(default_factory=set)  # prompts of the rows written so far
+    _labels: dict[bytes, tuple[bool, str, int]] = field(default_factory=dict)  # KTO answer -> (label, source, index)
     _cover: _Coverage = field(default_factory=_Coverage)
+    first_reject: Reject | None = None
 
     def start(self, path: str, fmt: str) -> SourceReport:
         self.sources.append(SourceReport(path=path, format=fmt))
@@ -220,6 +229,9 @@ class Sink:
     def reject(self, item: Reject) -> None:
         self.rejects.write(item.to_json())
         self.reasons[item.reason] += 1
+        self.first_reject = self.first_reject or item
+        if item.detail:
+            self.details[item.reason, item.detail] += 1
         self._cover.mark(item.index, _REJECTED)
 
     def take(self, outcome: Outcome) -> None:
@@ -231,6 +243,8 @@ class Sink:
             self._write(outcome)
 
     def _write(self, row: Written) -> None:
+        if row.labelled is not None and self._contradicts(row):
+            return
         exact = hash(row.data)  # one process: Python's hash is stable here
         if exact in self._exact:
             self.exact_duplicates += 1
@@ -240,19 +254,50 @@ class Sink:
                 return
         else:
             self._exact.add(exact)
-        first = self._prompts.setdefault(row.prompt_key, (len(self.sources), row.index))
-        if first != (len(self.sources), row.index):
+        if row.prompt_key in self._prompts:  # counted per row, as validate counts duplicate_prompt
             self.prompt_duplicates += 1
+        self._prompts.add(row.prompt_key)
         assert self.out is not None
         self.out.write_bytes(row.data)
         self.writer.seen.update(row.keys)
         for index in (row.index, *row.merged):
             self._cover.mark(index, _WRITTEN)
 
+    def _contradicts(self, row: Written) -> bool:
+        """A KTO example whose prompt and answer an earlier example labelled the other way: the first label
+        seen stays, this one is rejected."""
+        answer, label = row.labelled  # type: ignore[misc]
+        first = self._labels.setdefault(answer, (label, row.source, row.index))
+        if first[0] == label:
+            return False
+        where = f"record {first[2]}" + (f" of {first[1]}" if first[1] != row.source else "")
+        self.reject(Reject(row.source, row.index, "contradictory_label", f"{where} labels the same prompt and answer "
+                           f"{'desirable' if first[0] else 'undesirable'}", orjson.loads(row.data), row.line))
+        return True
+
     def cover(self, record: Record) -> None:
         """Count a record as used without writing it (a pair pushed to Argilla)."""
         for index in (record.provenance.index, *record.provenance.merged):
             self._cover.mark(index, _WRITTEN)
+
+    def require_rows(self, where: str) -> None:
+        """Refuse to write an output with no rows (LLaMA-Factory stops on it: "corresponds to no data"):
+        exit 1 with the top reject reasons and the first reject, before any file is replaced."""
+        if self.out is None or self.out.count:
+            return
+        total = sum(s.input_records for s in self.sources)
+        top = ", ".join(f"{reason} {n:,}" for reason, n in self.reasons.most_common(3))
+        first, hint = "", ""
+        if self.first_reject is not None:
+            first = f"; first: {self.first_reject.source} record {self.first_reject.index}: {self.first_reject.message}"
+            if set(self.reasons) == {"invalid_json"}:
+                hint = encoding_hint(self.first_reject.source)
+        raise DataError(f"{where}: no rows to write: all {total:,} records were rejected ({top}){first}{hint}; "
+                        "nothing was written or registered")
+
+    def detailed(self, reason: str) -> dict[str, int]:
+        """The details seen with ``reason`` and how often."""
+        return {detail: n for (r, detail), n in self.details.items() if r == reason}
 
     def end(self) -> None:
         """Check the source just read: every record written or rejected."""

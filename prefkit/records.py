@@ -161,10 +161,11 @@ RECORD_TYPES = (PreferencePair, KtoExample, UnlabeledPair)
 class RowProblem(Exception):
     """Raised by per-record code (readers, writers); becomes a Reject with this reason and message."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.detail = detail  # a value the run summarises (e.g. the numeric verdicts seen)
 
 
 @dataclass(slots=True)
@@ -180,6 +181,7 @@ class Reject:
     message: str
     record: Any = None
     line: int | None = None
+    detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from . import io
-from .errors import InputError, RegistryError, UsageError
+from .errors import DataError, InputError, RegistryError, UsageError
 from .lf_vocab import OPENAI_TAGS
 from .sources import iter_rows
 
@@ -87,8 +87,13 @@ def relative_file_name(path: str, dataset_dir: str) -> str:
 
 
 def check_name(name: str) -> None:
-    if not name or any(c.isspace() for c in name):
-        raise RegistryError(f"dataset name {name!r}: use a name without blanks")
+    """Refuse a name LLaMA-Factory would misread: ``dataset: a,b`` is two datasets, and a name is a key of
+    dataset_info.json, not a path."""
+    bad = next((c for c in name if c.isspace() or not c.isprintable() or c in ",/\\"), None)
+    if not name or bad is not None or name in (".", "..") or name.startswith("-"):
+        what = "is empty" if not name else f"has {bad!r}" if bad else "is not a name"
+        raise RegistryError(f"dataset name {name!r} {what}: LLaMA-Factory splits names at commas and prefkit "
+                            "refuses blanks, slashes and control characters; use letters, digits, '_', '-' and '.'")
 
 
 class Editor:
@@ -148,15 +153,19 @@ SAMPLE = 20
 ENTRY_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "system_tag")
 
 
+def _sample(path: str) -> list[dict[str, Any]]:
+    try:
+        return [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
+    except InputError as err:
+        raise RegistryError(str(err)) from None
+
+
 def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict[str, Any]:
     """The dataset_info entry for an existing file, from the keys of its first records.
 
     ``layout`` (sharegpt, alpaca or kto) forces the layout; columns are still taken from the records.
     """
-    try:
-        rows = [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
-    except InputError as err:
-        raise RegistryError(str(err)) from None
+    rows = _sample(path)
     if not rows:
         raise RegistryError(f"{path}: no records to detect the format from")
     first = rows[0]
@@ -211,6 +220,11 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, layout
     if not os.path.isfile(file):
         raise RegistryError(f"{file}: no such file")
     entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
+    from .registry_check import acceptance  # registry_check builds on this module
+
+    problems = acceptance(entry, _sample(file), file)
+    if problems:
+        raise DataError(f"{file}: not registered: {problems[0]}")
     update(dataset_dir, name, entry, force=force)
     return entry
 

@@ -2,7 +2,8 @@
 
 Checks: the schema (known keys and types: LLaMA-Factory silently ignores unknown ones), that every
 ``file_name`` exists inside the dataset dir, that mapped columns are present in the file's first
-records, and that the role/content tags are those the messages use.
+records, that the role/content tags are those the messages use, and that LLaMA-Factory's acceptance
+rules keep the first records of a preference (ranking or KTO) dataset.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import os
 from itertools import islice
 from typing import Any
 
+from .checks.acceptance import Attr, LoaderFailure, align
 from .errors import PrefkitError, RegistryError
 from .jsonschemas import errors as schema_errors
 from .lf_vocab import SHAREGPT_TAGS
 from .registry import get_entry, info_path, load
 from .sources import iter_rows
 
-SAMPLE = 5
+SAMPLE = 20
 DEFAULT_TAGS = {tag: SHAREGPT_TAGS[tag] for tag in ("role_tag", "content_tag")}
 
 
@@ -82,4 +84,25 @@ def _check_file(dataset_dir: str, entry: dict[str, Any]) -> list[str]:
                 if tags[tag] not in first[0]:
                     problems.append(f"tags.{tag} is {tags[tag]!r} but messages have keys "
                                     f"{', '.join(sorted(first[0]))}")
-    return problems
+    return problems + acceptance(entry, records, target)
+
+
+def acceptance(entry: dict[str, Any], records: list[dict[str, Any]], path: str) -> list[str]:
+    """A problem when LLaMA-Factory would drop (or fail on) any of the sampled records of a preference dataset."""
+    attr = Attr.from_entry(entry)
+    if attr.stage == "none":
+        return []  # not a preference dataset: nothing of the pairwise/KTO rules applies
+    dropped: list[str] = []
+    for i, record in enumerate(records):
+        try:
+            aligned = align(record, attr)
+        except LoaderFailure as failure:
+            dropped.append(f"record {i}: {failure.path}: {failure}")
+            continue
+        if aligned.drop:
+            dropped.append(f"record {i}: {aligned.drop}: {aligned.drop_message}")
+    if not dropped:
+        return []
+    share = f"every sampled record ({len(records)})" if len(dropped) == len(records) else \
+        f"{len(dropped)} of the first {len(records)} records"
+    return [f"LLaMA-Factory would drop {share} of {path} ({dropped[0]}); see every record with: prefkit validate {path}"]

@@ -119,6 +119,24 @@ def _check_encoding(path: str) -> None:
                          f"(convert it: iconv -f UTF-16 -t UTF-8 {path} > new{os.path.splitext(path)[1]})")
 
 
+def encoding_hint(path: str) -> str:
+    """Why a file whose records are all invalid JSON may be so: its text encoding (or "")."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return ""
+    convert = f"iconv -f {{}} -t UTF-8 {path} > new{os.path.splitext(path)[1]}"
+    if head.count(b"\x00") > len(head) // 4:
+        return f"; the file looks like UTF-16 without a byte-order mark ({convert.format('UTF-16LE')})"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return f"; the file is not UTF-8, perhaps latin-1 or cp1252 ({convert.format('latin1')})"
+    return ""
+
+
 def _jsonl_rows(path: str) -> Iterator[Row]:
     with open(path, "rb") as f:
         yield from _jsonl_lines(path, f, 1, 0)

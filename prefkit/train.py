@@ -120,15 +120,18 @@ def _prompt_of(data: Any, attr: Attr) -> str:
     return json.dumps([messages, data.get(attr.column("system")) if attr.column("system") else None], sort_keys=True)
 
 
-def auto_cutoff(name: str, dataset_dir: str, model: str, template: str) -> tuple[int, str]:
+def auto_cutoff(name: str, dataset_dir: str, model: str, template: str, trust_remote_code: bool = False) -> tuple[int, str]:
     from .validate import validate
 
-    report = validate(name, dataset_dir=dataset_dir, model=model, template=template, cutoff_len=1 << 20)
-    if not report.tokens:
-        raise UsageError("--cutoff-len auto needs a ranking dataset to measure; pass --cutoff-len N")
+    report = validate(name, dataset_dir=dataset_dir, model=model, template=template, cutoff_len=1 << 20,
+                      trust_remote_code=trust_remote_code)
+    if not report.tokens or not report.tokens["pairs"]:
+        raise UsageError(f"--cutoff-len auto: no record of {name!r} could be measured (prefkit validate {name} "
+                         "says why); pass --cutoff-len N")
     p99 = report.tokens["recommended_cutoff_len"]["99%"]
     cutoff = max(CUTOFF_STEP, math.ceil(p99 / CUTOFF_STEP) * CUTOFF_STEP)
-    return cutoff, f"cutoff_len {cutoff}: 99% of pairs fit in {p99} tokens (rounded up to a multiple of {CUTOFF_STEP})"
+    unit = "examples" if report.stage == "kto" else "pairs"
+    return cutoff, f"cutoff_len {cutoff}: 99% of {unit} fit in {p99} tokens (rounded up to a multiple of {CUTOFF_STEP})"
 
 
 def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finetuning: str = "lora",
@@ -136,13 +139,19 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
           output_dir: str | None = None, config_out: str | None = None, sets: dict[str, Any] | None = None,
           dry_run: bool = False, force: bool = False, validate_first: bool = True, log_file: str | None = None,
           on_step: Callable[[int, int, float | None], None] | None = None,
-          env: dict[str, str] | None = None) -> TrainResult:
-    """Write the training YAML for ``dataset`` and (unless ``dry_run``) run LLaMA-Factory on it."""
+          env: dict[str, str] | None = None, trust_remote_code: bool = False) -> TrainResult:
+    """Write the training YAML for ``dataset`` and (unless ``dry_run``) run LLaMA-Factory on it. A model folder
+    with Python code of its own (``auto_map``) is refused unless ``trust_remote_code``, which is then written to the
+    YAMLs (and only then)."""
+    registry.check_name(dataset)
     info = registry.load(dataset_dir)
     entry = registry.get_entry(dataset_dir, dataset, info)
     if method not in NEEDS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(NEEDS)}")
     _check_kind(dataset, entry, method)
+    from .checks.lengths import refuse_remote_code
+
+    refuse_remote_code(model, trust_remote_code)
     notes: list[str] = []
     if template == "auto":
         from .checks.lengths import default_template
@@ -153,13 +162,14 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
         template = found
         notes.append(f"template {template!r}: LLaMA-Factory's default for {model}")
     if cutoff_len == "auto":
-        cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template)
+        cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template, trust_remote_code)
         notes.append(note)
     if validate_first:
         from .validate import validate
 
-        report = validate(dataset, dataset_dir=dataset_dir, model=model if NEEDS[method] == "rm" else None,
-                          template=template, cutoff_len=int(cutoff_len))
+        measure = NEEDS[method] == "rm"  # token lengths raise errors (identical after truncation) for pairs only
+        report = validate(dataset, dataset_dir=dataset_dir, model=model if measure else None, template=template,
+                          cutoff_len=int(cutoff_len) if measure else None, trust_remote_code=trust_remote_code)
         errors = report.findings.by_level("error")
         if errors:
             first = errors[0]
@@ -173,6 +183,7 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
                         else f"registered as {train_name!r} and {eval_name!r}"))
     config = build_config(model, train_name, dataset_dir, method=method, finetuning=finetuning, template=template,
                           cutoff_len=int(cutoff_len), gpu=has_gpu(), eval_dataset=eval_name, overrides=sets,
+                          trust_remote_code=trust_remote_code,
                           output_dir=output_dir or default_output_dir(model, finetuning, method, dataset))
     check_config(config)
     max_samples = config.get("max_samples")

@@ -27,7 +27,7 @@ from typing import Any
 from .checks.acceptance import Aligned, Attr, LoaderFailure, align
 from .checks.content import ContentChecker, ContentFacts, RowContent
 from .checks.findings import Finding, Findings
-from .checks.lengths import BATCH, PairLengths, TokenCounter
+from .checks.lengths import BATCH, KtoLengths, PairLengths, TokenCounter
 from .checks.schema import RowSchema, row_validator
 from . import io
 from .errors import DataError, InputError, UsageError, unexpected
@@ -50,7 +50,7 @@ class ValidationReport:
     findings: Findings = field(default_factory=Findings)
     would_drop: list[dict[str, Any]] = field(default_factory=list)
     content: dict[str, Any] = field(default_factory=dict)
-    tokens: dict[str, Any] | None = None
+    tokens: dict[str, Any] | None = None  # for KTO: "pairs" counts the examples, chosen/rejected (un)desirable ones
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
 
     def raise_if_worse_than(self, fail_on: str) -> None:
@@ -100,20 +100,20 @@ class _TokenStats:
         self.counts = dict.fromkeys(("pairs", "truncated", "truncated_prompt", "truncated_chosen",
                                      "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
 
-    def add(self, lengths: PairLengths) -> None:
+    def add(self, lengths: PairLengths | KtoLengths) -> None:
+        """One pair, or one KTO example (its answer counts as chosen when desirable, else as rejected)."""
         c = self.counts
         c["pairs"] += 1
         c["truncated"] += lengths.truncated
         c["truncated_prompt"] += lengths.prompt_kept < lengths.prompt
-        c["truncated_chosen"] += lengths.chosen_kept < lengths.chosen
-        c["truncated_rejected"] += lengths.rejected_kept < lengths.rejected
+        for side, length, kept in lengths.answers():
+            c[f"truncated_{side}"] += kept < length
+            self.sequences[side].append(lengths.prompt + length)
         c["identical_after_truncation"] += lengths.became_identical
         c["lost_eos"] += lengths.lost_eos
         self.prompt.append(lengths.prompt)
-        self.response.append(max(lengths.chosen, lengths.rejected))
+        self.response.append(lengths.total - lengths.prompt)
         self.total.append(lengths.total)
-        self.sequences["chosen"].append(lengths.prompt + lengths.chosen)
-        self.sequences["rejected"].append(lengths.prompt + lengths.rejected)
 
     def to_json(self) -> dict[str, Any]:
         def pct(values: array) -> dict[str, int]:
@@ -134,13 +134,14 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
              report_json: str | None = None, html: str | None = None, executor: str = "local",
              workers: int | None = None, ray_address: str | None = None,
-             progress: Callable[[int], None] | None = None) -> ValidationReport:
+             progress: Callable[[int], None] | None = None, trust_remote_code: bool = False) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
 
     With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
     with LLaMA-Factory's ``template`` ("auto": its default for known models). ``lengths_path``,
     ``report_json`` and ``html`` (with its PNG histogram) are written when given. ``executor`` "ray" checks
-    the rows on a Ray cluster (``ray_address``, or a local one) with the same results.
+    the rows on a Ray cluster (``ray_address``, or a local one) with the same results. The model folder's own
+    Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
     """
     name, path, entry = locate(target, dataset_dir, layout)
     inputs = [path] + ([info_path(dataset_dir)] if dataset_dir and name == target else [])
@@ -153,13 +154,15 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
         raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
     if lengths_path and not model:
         raise UsageError("--lengths needs --model and --cutoff-len")
-    if model and attr.stage != "rm":
+    if cutoff_len and not model:
+        raise UsageError("--cutoff-len needs --model: token lengths are counted with the model's tokenizer")
+    if model and attr.stage == "none":
         if lengths_path:
-            raise UsageError("--lengths: token lengths are measured for ranking (pairwise) datasets only, not KTO")
+            raise UsageError("--lengths: token lengths are measured for ranking (pairwise) and KTO datasets only")
         findings.add("tokens_not_measured", "info", None, "", "exact token lengths are measured for ranking "
-                     "(pairwise) datasets; this one is not")
+                     "(pairwise) and KTO datasets; this one is neither")
         model = None
-    counter = TokenCounter(model, template, cutoff_len) if model else None
+    counter = TokenCounter(model, template, cutoff_len, trust_remote_code) if model else None
     tokens = _TokenStats(counter) if counter else None
     content = ContentChecker(findings)
     if counter:
@@ -174,7 +177,7 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
-    checks = ValidateMap(entry, model, template, cutoff_len, counter)
+    checks = ValidateMap(entry, model, template, cutoff_len, counter, trust_remote_code)
     with io.RowFile(lengths_path, lines=True) if lengths_path else nullcontext() as out:
         try:
             for read, results in runner.map_blocks(parts, checks):
@@ -199,9 +202,10 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     if tokens:
         report.tokens = tokens.to_json()
         report.sequences = tokens.sequences
+        unit = "examples" if attr.stage == "kto" else "pairs"
         for code in ("truncated", "lost_eos"):
             if tokens.counts[code]:
-                findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} pairs "
+                findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} {unit} "
                              f"({code.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
                              f"{report.tokens['recommended_cutoff_len']['99%']}")
     num_samples = entry.get("num_samples")
@@ -231,7 +235,7 @@ class RowCheck:
     findings: list[Finding] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)  # each column's JSON type (the loader's type check)
     drop: dict[str, Any] | None = None  # the report's would_drop entry
-    lengths: PairLengths | None = None  # exact token lengths (with a model, for pairwise rows)
+    lengths: PairLengths | KtoLengths | None = None  # exact token lengths (with a model)
     content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
@@ -277,8 +281,19 @@ def _aligned(data: dict[str, Any], attr: Attr, schema: RowSchema | None, result:
         result.add(aligned.drop, "error", aligned.drop_path, aligned.drop_message)
         result.drop = {"index": result.index, "code": aligned.drop, "path": aligned.drop_path,
                        "message": aligned.drop_message}
+        if attr.stage == "kto" and _no_kl_answer(aligned.response):
+            result.add("breaks_loader", "error", aligned.drop_path,
+                       "LLaMA-Factory's KTO processor gives each example the previous record's answer for its KL "
+                       "term, and this record has none: the next record raises IndexError and the run fails "
+                       "(unless that one is dropped too)")
         return aligned.drop
     return aligned
+
+
+def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
+    """feedback.py reads a KL answer as ``response[0]`` when its content is not empty, else ``response[1]``:
+    an IndexError for a row the converter left without one (broken messages, no answer)."""
+    return not response or (not response[0]["content"] and len(response) < 2)
 
 
 def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findings: Findings) -> None:
@@ -313,8 +328,9 @@ class ValidateMap:
     template load there), it maps a block of rows to their RowChecks with exact lengths."""
 
     def __init__(self, entry: dict[str, Any], model: str | None, template: str, cutoff_len: int | None,
-                 counter: TokenCounter | None = None) -> None:
+                 counter: TokenCounter | None = None, trust_remote_code: bool = False) -> None:
         self.entry, self.model, self.template, self.cutoff_len = entry, model, template, cutoff_len
+        self.trust_remote_code = trust_remote_code  # travels to the workers: each loads the tokenizer alike
         self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
 
     def __getstate__(self) -> dict[str, Any]:
@@ -329,7 +345,7 @@ class ValidateMap:
             from .checks.lengths import tokenizer_only_transformers
 
             tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
-            counter = TokenCounter(self.model, self.template, self.cutoff_len)
+            counter = TokenCounter(self.model, self.template, self.cutoff_len, self.trust_remote_code)
 
         content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
         kto = attr.stage == "kto"
@@ -340,7 +356,8 @@ class ValidateMap:
             for result in kept:
                 result.content = attempt_content(content, result, kto)
             if counter is not None:
-                for result, lengths in zip(kept, counter.measure([r.outcome for r in kept]), strict=True):
+                measure = counter.measure_kto if kto else counter.measure
+                for result, lengths in zip(kept, measure([r.outcome for r in kept]), strict=True):
                     result.lengths = lengths
             for result in kept:
                 result.outcome = None  # measured and checked: the text need not travel back

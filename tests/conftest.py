@@ -16,6 +16,8 @@ from prefkit.records import KtoExample, Note, PreferencePair, Reject
 from prefkit.sources import iter_rows
 
 ROOT = Path(__file__).resolve().parent.parent
+# PandaLM's annotator codes (tests/fixtures/pandalm.sample.json): numbers need --verdict, prefkit never guesses them
+PANDALM_VERDICTS = {"a": ["1"], "b": ["2"], "tie": ["0"], "failed": [""]}
 # No hub at test time, and no writes into the user's ~/.cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from conftest import fixture, load_output, read, write_jsonl
+from conftest import PANDALM_VERDICTS, fixture, load_output, read, write_jsonl
 from prefkit import convert
-from prefkit.errors import InputError, UsageError
+from prefkit.errors import DataError, InputError, UsageError
 from prefkit.readers import register_reader
 from prefkit.readers.base import per_row, provenance
 from prefkit.records import PreferencePair
@@ -47,8 +47,9 @@ def test_pairs_become_kto_and_kto_cannot_become_pairs(tmp_path):
     report = convert([fixture("pairwise.edge.csv")], str(tmp_path / "k.json"), to="kto")
     rows = load_output(tmp_path / "k.json")
     assert report.pairs_written == 8 and [r["kto_tag"] for r in rows[:2]] == [True, False]
-    report = convert([fixture("kto_en_demo.sample.json")], str(tmp_path / "p.json"), to="sharegpt")
-    assert report.pairs_written == 0 and report.rejected_by_reason == {"kto_example_not_a_pair": 20}
+    with pytest.raises(DataError, match="no rows to write: all 20 records were rejected .kto_example_not_a_pair 20"):
+        convert([fixture("kto_en_demo.sample.json")], str(tmp_path / "p.json"), to="sharegpt")
+    assert not (tmp_path / "p.json").exists()
 
 
 def test_alpaca_target_rejects_tool_records_but_keeps_the_rest(tmp_path):
@@ -59,8 +60,9 @@ def test_alpaca_target_rejects_tool_records_but_keeps_the_rest(tmp_path):
 @pytest.mark.parametrize("name, fmt", [("dpo_en_demo.sample.json", "sharegpt"), ("openai_tools.sample.jsonl", "openai"),
                                        ("medicalgpt_dpo_zh.sample.jsonl", "alpaca"), ("pandalm.sample.json", "pairwise")])
 def test_round_trip_records_to_sharegpt_and_back(tmp_path, name, fmt):
-    original, _, _ = read(name, fmt)
-    convert([fixture(name)], str(tmp_path / "rt.json"), fmt=fmt)
+    verdicts = PANDALM_VERDICTS if name.startswith("pandalm") else None
+    original, _, _ = read(name, fmt, verdicts=verdicts)
+    convert([fixture(name)], str(tmp_path / "rt.json"), fmt=fmt, verdicts=verdicts)
     again, rejects, _ = read(str(tmp_path / "rt.json"), "sharegpt")
     assert not rejects
     strip = lambda r: (r.system, r.tools, r.prompt, r.chosen, r.rejected)  # noqa: E731
@@ -131,7 +133,7 @@ def test_a_reader_that_loses_a_record_is_caught(tmp_path):
 
 
 def test_report_json_shape(tmp_path):
-    report = convert([fixture("pandalm.sample.json")], str(tmp_path / "p.json"))
+    report = convert([fixture("pandalm.sample.json")], str(tmp_path / "p.json"), verdicts=PANDALM_VERDICTS)
     data = json.loads(json.dumps(report.to_json()))
     for key in ("input_records", "accepted", "rejected", "pairs_written", "rejected_by_reason", "notes"):
         assert key in data

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from prefkit import errors
+from prefkit.errors import DataError
 from prefkit.convert import convert
 from prefkit.sources import iter_rows
 
@@ -55,7 +56,8 @@ def test_odd_scores_are_rejected_with_their_field(tmp_path, score, reason):
 
 def test_a_nan_score_does_not_change_the_pair_by_its_position(tmp_path):
     rows = [{"prompt": "Q", "completions": [{"response": r, "score": s} for r, s in order]}
-            for order in ([("a", 9), ("b", float("nan")), ("c", 1)], [("b", float("nan")), ("a", 9), ("c", 1)])]
+            for order in ([("a", 9), ("b", float("nan")), ("c", 1)], [("b", float("nan")), ("a", 9), ("c", 1)],
+                          [("a", 9), ("c", 1)])]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,10 +77,9 @@ def test_an_unexpected_exception_is_the_records_reject_naming_the_field(tmp_path
     monkeypatch.setitem(__import__("prefkit.readers", fromlist=["READERS"]).READERS, "pairwise",
                         pairwise.per_row("pairwise", pairwise._convert))
     (tmp_path / "v.jsonl").write_text(GOOD + "\n")
-    report = convert([str(tmp_path / "v.jsonl")], str(tmp_path / "o.jsonl"), fmt="pairwise")
-    assert report.rejected_by_reason == {"unexpected_value": 1}
-    reject = json.loads((tmp_path / "o.rejects.jsonl").read_text())
-    assert reject["message"].startswith("field 'prompt': KeyError")
+    with pytest.raises(DataError, match="no rows to write.*unexpected_value 1.*field 'prompt': KeyError"):
+        convert([str(tmp_path / "v.jsonl")], str(tmp_path / "o.jsonl"), fmt="pairwise")
+    assert not (tmp_path / "o.jsonl").exists()
     monkeypatch.setattr(errors, "DEBUG", True)  # prefkit --debug: the bug shows itself
     with pytest.raises(KeyError):
         convert([str(tmp_path / "v.jsonl")], str(tmp_path / "o2.jsonl"), fmt="pairwise")

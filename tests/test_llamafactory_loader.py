@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, fixture
+from conftest import PANDALM_VERDICTS, ROOT, fixture
 from prefkit import convert
 
 DATASETS = [  # (name, inputs, --to, suffix, stage)
@@ -30,7 +30,8 @@ def dataset_dir(tmp_path_factory):
     written = {}
     for name, inputs, to, suffix, _ in DATASETS:
         for i, src in enumerate(inputs):  # one convert per input (formats differ), concatenated by register
-            report = convert([fixture(src)], str(data / f"{name}_{i}{suffix}"), to=to)
+            verdicts = PANDALM_VERDICTS if src.startswith("pandalm") else None
+            report = convert([fixture(src)], str(data / f"{name}_{i}{suffix}"), to=to, verdicts=verdicts)
             assert report.pairs_written > 0
         parts = [data / f"{name}_{i}{suffix}" for i in range(len(inputs))]
         rows = []

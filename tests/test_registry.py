@@ -35,7 +35,7 @@ def test_other_entries_and_order_are_kept_and_conflicts_refused(tmp_path):
         update(str(tmp_path), "mine", other)
     assert update(str(tmp_path), "mine", other, force=True) == "replaced"
     assert list(load(str(tmp_path))) == ["zeta", "alpha", "mine"] and load(str(tmp_path))["mine"]["ranking"] is False
-    with pytest.raises(RegistryError, match="without blanks"):
+    with pytest.raises(RegistryError, match="'my data' has ' '"):
         update(str(tmp_path), "my data", SEED_DPO_ENTRY)
 
 

@@ -1,5 +1,6 @@
 """Content checks on what LLaMA-Factory would train on: empty or identical answers, duplicates,
-contradictory preferences, length bias, special tokens and control characters in text, mixed system prompts."""
+contradictory preferences, length bias, special tokens and control characters in text, speaker markers
+(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.transcript``) in answers, mixed system prompts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from .. import io
 from ..records import same_text
+from ..transcript import speaker_marker
 from .acceptance import Aligned
 from .findings import Findings
 
@@ -32,6 +34,7 @@ class ContentStats:
     exact_seen: set[bytes] = field(default_factory=set)
     prompt_seen: dict[bytes, int] = field(default_factory=dict)
     preferences: dict[bytes, int] = field(default_factory=dict)  # digest(prompt, chosen, rejected) -> first record
+    kto_labels: dict[bytes, tuple[bool, int]] = field(default_factory=dict)  # digest(prompt, answer) -> (label, record)
 
     def to_json(self) -> dict[str, Any]:
         return {"pairs": self.pairs,
@@ -50,6 +53,8 @@ class ContentFacts:
     reverse: bytes | None = None  # digest of (prompt, rejected, chosen)
     chosen_len: int = 0
     rejected_len: int = 0
+    answer: bytes | None = None  # KTO: digest of (prompt, answer)
+    label: bool = False  # KTO: desirable
 
 
 def _text(value: Any) -> str:
@@ -80,6 +85,10 @@ class RowContent:
         for name, answer in zip(names, answers, strict=False):
             if not answer.strip():
                 add("empty_answer", "error", name, f"{name} is empty or only whitespace")
+            marker = speaker_marker(answer)
+            if marker:
+                add("speaker_marker_in_answer", "warning", name, f"{marker.group()!r} at a turn boundary (character "
+                    f"{marker.start()}): the answer holds another turn, e.g. a fake user turn")
         for where, text in self._texts(row, names, answers):
             found = self._special.search(text)
             if found:
@@ -88,7 +97,9 @@ class RowContent:
             bad = _CONTROL.search(text)
             if bad:
                 add("control_character", "warning", where, f"invalid or control character {bad.group()!r}")
-        if kto:
+        if kto:  # LLaMA-Factory puts the answer first when desirable, second when undesirable
+            facts.answer = _digest([prompt, answers[0] if answers else ""])
+            facts.label = bool(row.response) and bool(_text(row.response[0]["content"]))
             return facts
         chosen, rejected = answers[0], answers[1] if len(answers) > 1 else ""
         if chosen.strip() and same_text(chosen, rejected):
@@ -118,6 +129,11 @@ class ContentChecker:
         first = stats.prompt_seen.setdefault(facts.prompt, index)
         if first != index:
             add("duplicate_prompt", "info", index, "", f"same prompt as record {first}")
+        if facts.answer is not None:
+            label, earlier = stats.kto_labels.setdefault(facts.answer, (facts.label, index))
+            if label != facts.label:
+                add("contradictory_kto_label", "error", index, "", f"record {earlier} labels the same prompt and "
+                    f"answer {'desirable' if label else 'undesirable'}")
         if facts.pair is None or facts.reverse is None:
             return
         if facts.pair in stats.exact_seen:

@@ -34,10 +34,14 @@ class Findings:
         return [f for f in self.items if f.level == level]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{level: {code: count}}"""
+        """{level: {code: records affected}} (a dataset-level finding counts once)."""
+        seen: set[tuple[str, str, int]] = set()
         out: dict[str, Counter] = {level: Counter() for level in LEVELS}
         for f in self.items:
-            out[f.level][f.code] += 1
+            if f.index is None or (f.level, f.code, f.index) not in seen:
+                out[f.level][f.code] += 1
+                if f.index is not None:
+                    seen.add((f.level, f.code, f.index))
         return {level: dict(c.most_common()) for level, c in out.items()}
 
     def worst_at_least(self, level: str) -> bool:

@@ -1,7 +1,9 @@
-"""Exact token lengths of preference pairs, as LLaMA-Factory's pairwise processor builds them.
+"""Exact token lengths of preference pairs and KTO examples, as LLaMA-Factory's pairwise and feedback
+processors build them.
 
 LLaMA-Factory encodes each pair with its template's ``encode_oneturn`` (prompt + chosen, prompt +
-rejected), appends eos for ``efficient_eos`` templates, and truncates with ``infer_seqlen``. prefkit runs
+rejected; a KTO example: prompt + its one answer), appends eos for ``efficient_eos`` templates, and
+truncates with ``infer_seqlen``. prefkit runs
 the same template code, but through a tokenizer proxy whose ``encode`` returns the text itself as a
 placeholder; the distinct texts of a batch are then encoded once, together, by the fast tokenizer (on all
 cores), and lengths and kept ids are read through the placeholders. Same ids, a fraction of the work.
@@ -9,6 +11,7 @@ cores), and lengths and kept ids are read through the placeholders. Same ids, a 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from array import array
@@ -66,9 +69,58 @@ class PairLengths:
         """A response cut short loses its final end-of-turn token: the model never learns to stop there."""
         return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
 
+    def answers(self) -> list[tuple[str, int, int]]:
+        """(side, length, kept) of each answer."""
+        return [("chosen", self.chosen, self.chosen_kept), ("rejected", self.rejected, self.rejected_kept)]
+
     def to_json(self, index: int) -> dict[str, int]:
         return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
                 "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept}
+
+
+@dataclass(slots=True)
+class KtoLengths:
+    """One KTO example as LLaMA-Factory's feedback processor (data/processor/feedback.py) builds it: the prompt
+    and the one answer, desirable (its ``kto_tag``) when the answer is not empty, truncated by ``infer_seqlen``.
+
+    The processor also builds a KL example for each: this prompt with the answer of the record before it in
+    the same preprocessing batch (the first record of a batch takes the last one's), truncated on its own by
+    the same rule. It is not measured here: which record comes before depends on LLaMA-Factory's batches
+    (``preprocessing_batch_size``, ``preprocessing_num_workers``); like the example it never exceeds
+    cutoff_len; and the KTO trainer only takes its log-probabilities under ``torch.no_grad`` as the KL
+    baseline, so cutting it loses no training target. (The parity test checks that the KL example is
+    exactly that: this prompt with the previous record's answer.)"""
+
+    prompt: int
+    answer: int
+    prompt_kept: int
+    answer_kept: int
+    desirable: bool
+
+    @property
+    def total(self) -> int:
+        """The cutoff_len that keeps this example whole."""
+        return self.prompt + self.answer
+
+    @property
+    def truncated(self) -> bool:
+        return (self.prompt_kept, self.answer_kept) != (self.prompt, self.answer)
+
+    @property
+    def became_identical(self) -> bool:
+        return False  # one answer: nothing to compare
+
+    @property
+    def lost_eos(self) -> bool:
+        return self.answer_kept < self.answer
+
+    def answers(self) -> list[tuple[str, int, int]]:
+        """(side, length, kept) of the answer: desirable counts with chosen, undesirable with rejected."""
+        return [("chosen" if self.desirable else "rejected", self.answer, self.answer_kept)]
+
+    def to_json(self, index: int) -> dict[str, Any]:
+        return {"index": index, "desirable": self.desirable, "prompt": self.prompt, "answer": self.answer,
+                "prompt_kept": self.prompt_kept, "answer_kept": self.answer_kept}
 
 
 class _DeferringTokenizer:
@@ -127,18 +179,50 @@ def tokenizer_only_transformers() -> bool:
     if "torch" in sys.modules or "transformers" in sys.modules:
         return False
     sys.modules["torch"] = None  # type: ignore[assignment]  # find_spec("torch") is None: "not installed"
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # no "PyTorch was not found" on import
     return True
 
 
-def load_tokenizer(model: str) -> Any:
+def remote_code(model: str, tokenizer_only: bool = False) -> str | None:
+    """Where a local model folder maps classes to Python files of its own (``auto_map``), e.g.
+    "tokenizer_config.json (AutoTokenizer)"; None when it does not (or for a hub name: not known before loading).
+    ``tokenizer_only``: only what loading its tokenizer would run."""
+    found = []
+    for name in ("tokenizer_config.json", "config.json"):
+        try:
+            with open(os.path.join(model, name), encoding="utf-8") as f:
+                auto_map = json.load(f).get("auto_map")
+        except (OSError, ValueError, AttributeError):
+            continue
+        keys = sorted(auto_map) if isinstance(auto_map, dict) else ["AutoTokenizer"] if auto_map else []
+        if tokenizer_only and name == "config.json":
+            keys = [k for k in keys if k in ("AutoConfig", "AutoTokenizer")]
+        if keys:
+            found.append(f"{name} ({', '.join(keys)})")
+    return "; ".join(found) or None
+
+
+def refuse_remote_code(model: str, trust_remote_code: bool, what: str = "--model", tokenizer_only: bool = False) -> None:
+    """One clear line instead of running (or, with transformers 5, silently skipping) a folder's own code."""
+    where = None if trust_remote_code else remote_code(model, tokenizer_only)
+    if where:
+        raise UsageError(f"{what} {model}: the folder maps classes to its own Python code (auto_map in {where}); "
+                         "prefkit runs that code only with --trust-remote-code (give it only for a folder you trust)")
+
+
+def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
+    refuse_remote_code(model, trust_remote_code, tokenizer_only=True)
     try:
         from transformers import AutoTokenizer
     except ImportError:
         raise UsageError("token checks need transformers and LLaMA-Factory: pip install 'prefkit[train]'") from None
     try:
-        return AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+        return AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
     except Exception as err:  # transformers raises many types for a missing or broken tokenizer
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not trust_remote_code and "trust_remote_code" in str(err):  # a hub model whose tokenizer is its own code
+            raise UsageError(f"--model {model}: its tokenizer is Python code of the model's own; prefkit runs that "
+                             "code only with --trust-remote-code (give it only for a model you trust)") from None
         raise UsageError(f"--model {model}: cannot load a tokenizer ({first})") from None
 
 
@@ -162,10 +246,10 @@ def default_template(model: str) -> str | None:
 
 
 class TokenCounter:
-    """Exact pairwise lengths for one tokenizer, template and cutoff_len."""
+    """Exact pairwise and KTO lengths for one tokenizer, template and cutoff_len."""
 
-    def __init__(self, model: str, template: str, cutoff_len: int) -> None:
-        tokenizer = load_tokenizer(model)
+    def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False) -> None:
+        tokenizer = load_tokenizer(model, trust_remote_code)
         lf = _llamafactory()
         self.template_source = "given"
         if template == "auto":
@@ -184,15 +268,18 @@ class TokenCounter:
         self.cutoff_len = cutoff_len
         self._proxy = _DeferringTokenizer(tokenizer)
 
-    def _encode(self, pair: Aligned) -> tuple[list[Any], list[Any], list[Any]]:
-        """LLaMA-Factory's pairwise encoding (pairwise.py), with placeholders for the texts."""
-        prompt_ids, chosen_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[0]],
-                                                              pair.system, pair.tools)
-        _, rejected_ids = self.template.encode_oneturn(self._proxy, pair.prompt + [pair.response[1]],
-                                                       pair.system, pair.tools)
+    def _encode_turn(self, row: Aligned, answer: dict[str, str]) -> tuple[list[Any], list[Any]]:
+        """Prompt and answer ids of prompt + ``answer`` as both processors build them (``encode_oneturn``, then
+        eos for ``efficient_eos`` templates), with placeholders for the texts."""
+        prompt_ids, answer_ids = self.template.encode_oneturn(self._proxy, row.prompt + [answer], row.system, row.tools)
         if self.template.efficient_eos:
-            chosen_ids = chosen_ids + [self.tokenizer.eos_token_id]
-            rejected_ids = rejected_ids + [self.tokenizer.eos_token_id]
+            answer_ids = answer_ids + [self.tokenizer.eos_token_id]
+        return prompt_ids, answer_ids
+
+    def _encode(self, pair: Aligned) -> tuple[list[Any], list[Any], list[Any]]:
+        """LLaMA-Factory's pairwise encoding (pairwise.py)."""
+        prompt_ids, chosen_ids = self._encode_turn(pair, pair.response[0])
+        _, rejected_ids = self._encode_turn(pair, pair.response[1])
         return prompt_ids, chosen_ids, rejected_ids
 
     def measure(self, pairs: list[Aligned]) -> list[PairLengths]:
@@ -209,4 +296,19 @@ class TokenCounter:
             else:  # whole: identical only if all ids are (NFC can make different texts tokenize the same)
                 same = chosen == rejected and proxy.expand(chosen_seq) == proxy.expand(rejected_seq)
             out.append(PairLengths(prompt, chosen, rejected, source, min(target, chosen), min(target, rejected), same))
+        return out
+
+    def measure_kto(self, examples: list[Aligned]) -> list[KtoLengths]:
+        """Lengths of a batch of aligned KTO rows (feedback.py: the answer is ``response[0]`` when its content
+        is not empty, a desirable example, else ``response[1]``, an undesirable one)."""
+        proxy = self._proxy
+        encoded = []
+        for example in examples:
+            desirable = bool(example.response[0]["content"])
+            encoded.append((*self._encode_turn(example, example.response[0 if desirable else 1]), desirable))
+        proxy.resolve([seq for prompt_seq, answer_seq, _ in encoded for seq in (prompt_seq, answer_seq)])
+        out = []
+        for prompt_seq, answer_seq, desirable in encoded:
+            prompt, answer = proxy.length(prompt_seq), proxy.length(answer_seq)
+            out.append(KtoLengths(prompt, answer, *infer_seqlen(prompt, answer, self.cutoff_len), desirable))
         return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ..jsonschemas import load_schema, validator
+from ..jsonschemas import cut, load_schema, validator
 from ..lf_vocab import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
 from .fastschema import compile_schema
@@ -92,5 +92,5 @@ def row_errors(check: Draft202012Validator, row: Any) -> list[tuple[str, str]]:
     out = []
     for error in sorted(check.iter_errors(row), key=lambda e: list(map(str, e.absolute_path))):
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        out.append((path, error.message))
+        out.append((path, cut(error.message)))
     return out

@@ -15,10 +15,13 @@ from typer.core import TyperGroup
 from .. import errors
 from ..errors import PrefkitError
 from . import convert, evaluate, label, register, serve, train, validate
-from .common import err_console
+from .common import err_console, spread_multi_values
 
 
 class _OneLineErrors(TyperGroup):
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread_multi_values(args))
+
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)

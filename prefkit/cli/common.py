@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import os
+import re
 from typing import Any
 
 import typer
@@ -19,6 +21,34 @@ EXECUTOR = typer.Option("local", "--executor", help="Where the per-record work r
 WORKERS = typer.Option(None, "--workers", min=1, help="With --executor ray: worker processes (default: the cluster's CPUs).")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="With --executor ray: an existing cluster (default: start a "
                            "local one on 127.0.0.1 and stop it after).")
+
+
+# Options that take several KEY=VALUE words after one flag: `--map a=b c=d` means `--map a=b --map c=d`.
+MULTI_VALUE = ("--map", "--verdict", "--set")
+_KEY_VALUE = re.compile(r"[A-Za-z_][\w.-]*=")
+
+
+def spread_multi_values(args: list[str]) -> list[str]:
+    """Repeat a MULTI_VALUE flag before each further KEY=VALUE word that follows it (a word that is
+    an existing path stays an input file)."""
+    out: list[str] = []
+    flag = None
+    for arg in args:
+        if arg.split("=", 1)[0] in MULTI_VALUE:
+            flag = arg.split("=", 1)[0]
+        elif flag and out[-1] == flag:
+            pass  # the flag's own value
+        elif flag and _KEY_VALUE.match(arg) and not os.path.exists(arg):
+            out.append(flag)
+        else:
+            flag = None  # any other word ends the flag's values
+        out.append(arg)
+    return out
+
+
+MAP_HELP = ("FIELD=COLUMN [FIELD=COLUMN ...]: which input key holds a field, e.g. --map prompt=question "
+            "verdict=pref. Without it a pairwise verdict is read from verdict, winner, preference, label, votes "
+            "(a list) or annotator<N> columns.")
 
 
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
-from .common import EXECUTOR, RAY_ADDRESS, WORKERS, err_console, parse_pairs, progress
+from .common import MAP_HELP, EXECUTOR, RAY_ADDRESS, WORKERS, err_console, parse_pairs, progress
 
 if TYPE_CHECKING:
     from ..convert import ConvertReport
@@ -25,8 +25,12 @@ def command(
     rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL); default <output>.rejects.jsonl."),
     pairing: str = typer.Option("best-vs-worst", "--pairing", help=f"How scores/ranks become pairs: {', '.join(STRATEGIES)}."),
     min_margin: float = typer.Option(0.0, "--min-margin", help="Pair only answers whose scores differ by more than this."),
-    mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN: which input key holds a field (repeatable)."),
-    verdict: list[str] = typer.Option([], "--verdict", help="pairwise verdict values, LABEL=V1,V2 (LABEL: a, b, tie, failed)."),
+    mapping: list[str] = typer.Option([], "--map", help=MAP_HELP),
+    verdict: list[str] = typer.Option([], "--verdict", help="What pairwise verdict values mean, LABEL=V1,V2 (LABEL: a, b, "
+                                      "tie, failed); needed for numbers, e.g. --verdict a=1 b=2 tie=0."),
+    preference_scale: str | None = typer.Option(None, "--preference-scale", help="LOW:HIGH: a continuous pairwise "
+                                                "preference; nearer LOW prefers response A, nearer HIGH B."),
+    tie_band: float = typer.Option(0.0, "--tie-band", help="With --preference-scale: |value - midpoint| <= X is a tie."),
     dedup: bool = typer.Option(False, "--dedup", help="Send exact duplicate rows to the rejects file."),
     register: str | None = typer.Option(None, "--register", help="Register the output under this name in dataset_info.json."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
@@ -37,7 +41,7 @@ def command(
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
     from ..convert import convert
-    from ..readers.pairwise import parse_verdicts
+    from ..readers.pairwise import parse_scale, parse_verdicts
 
     with progress("converting", quiet) as tick:
         report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to, unlabeled=unlabeled,
@@ -45,7 +49,8 @@ def command(
                          mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                          dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
                          force=force, report_json=str(report_json) if report_json else None, executor=executor,
-                         workers=workers, ray_address=ray_address, progress=tick)
+                         workers=workers, ray_address=ray_address, progress=tick,
+                         preference_scale=parse_scale(preference_scale), tie_band=tie_band)
     if not quiet:
         summary(report)
 

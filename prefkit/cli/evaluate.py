@@ -20,13 +20,15 @@ def command(
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Answer length limit."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: beside --model-config."),
     report_json: Path | None = typer.Option(None, "--report-json"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let LLaMA-Factory run the model "
+                                           "folder's own Python code (auto_map). Only for a folder you trust."),
 ) -> None:
     """Answer held-out prompts with the trained and the base model; compare them, with a judge if given."""
     from ..handoff.evaluate import evaluate
 
     out = str(output_dir or model_config.parent)
     report = evaluate(dataset, str(dataset_dir), str(model_config), str(baseline_config), out, judge_url,
-                      judge_model, limit, max_tokens)
+                      judge_model, limit, max_tokens, trust_remote_code=trust_remote_code)
     write_json_report(str(report_json) if report_json else None, report.to_json())
     err_console.print(f"{report.prompts} prompts: answered model {report.answered['model']}, baseline "
                       f"{report.answered['baseline']}; failed {report.failed}; mean length difference "

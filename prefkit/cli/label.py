@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..names import FORMATS, POLICIES, WRITER_NAMES
-from .common import bar, err_console, parse_pairs, progress, write_json_report
+from .common import MAP_HELP, bar, err_console, parse_pairs, progress, write_json_report
 
 if TYPE_CHECKING:
     from ..label.pull import PullReport
@@ -37,7 +37,7 @@ def push_command(
     guidelines: Path | None = typer.Option(None, "--guidelines", exists=True, dir_okay=False,
                                            help="Markdown file of annotation guidelines."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
-    mapping: list[str] = typer.Option([], "--map", help="FIELD=COLUMN: which input key holds a field (repeatable)."),
+    mapping: list[str] = typer.Option([], "--map", help=MAP_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the per-record A/B order."),
     batch_size: int = typer.Option(250, "--batch-size", help="Records per request (at most 500)."),
     rejects: Path | None = typer.Option(None, "--rejects",

@@ -20,6 +20,9 @@ def command(
     dataset: str = typer.Option(..., "--dataset", help="A dataset registered in --dataset-dir."),
     dataset_dir: Path = typer.Option(..., "--dataset-dir", help="LLaMA-Factory dataset dir (dataset_info.json)."),
     model: str = typer.Option(..., "--model", help="Model: a hub name or a local folder."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the model folder's own Python code "
+                                           "(auto_map) here and in LLaMA-Factory (written to the YAMLs). Only for a "
+                                           "folder you trust."),
     method: str = typer.Option("dpo", "--method", help="dpo, orpo, simpo, kto or rm."),
     finetuning: str = typer.Option("lora", "--finetuning", help="lora, qlora, full or freeze."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template, or auto for known models."),
@@ -41,7 +44,7 @@ def command(
     cutoff = parse_cutoff(cutoff_len)
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
                   output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run, force=force,
-                  validate_first=not no_validate)
+                  validate_first=not no_validate, trust_remote_code=trust_remote_code)
     if dry_run or quiet or not err_console.is_terminal:
         result = train(dataset, str(dataset_dir), model, **kwargs)
     else:

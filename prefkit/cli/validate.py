@@ -24,6 +24,8 @@ def command(
     layout: str | None = typer.Option(None, "--layout", "--format",
                                       help="sharegpt, alpaca or kto for a file (default: detected)."),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the --model folder's own Python "
+                                           "code (auto_map) to load its tokenizer. Only for a folder you trust."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models."),
     cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
@@ -41,7 +43,7 @@ def command(
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
-                          ray_address=ray_address, progress=tick)
+                          ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code)
     if not quiet:
         summary(report)
         if html_path:
@@ -82,5 +84,6 @@ def summary(report: ValidationReport) -> None:
                       f"(prompt {tokens['truncated_prompt']:,}, chosen {tokens['truncated_chosen']:,}, rejected "
                       f"{tokens['truncated_rejected']:,}); identical after truncation {tokens['identical_after_truncation']:,}; "
                       f"lost eos {tokens['lost_eos']:,}", highlight=False)
-        console.print(f"cutoff_len that keeps pairs whole: 95% {rec['95%']}, 99% {rec['99%']}, 100% {rec['100%']}",
-                      highlight=False)
+        if tokens["pairs"]:
+            console.print(f"cutoff_len that keeps pairs whole: 95% {rec['95%']}, 99% {rec['99%']}, "
+                          f"100% {rec['100%']}", highlight=False)

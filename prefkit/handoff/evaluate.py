@@ -2,8 +2,8 @@
 LLaMA-Factory's OpenAI-compatible API, optionally judged pairwise by any OpenAI-compatible endpoint.
 
 The judge sees every pair twice, in both orders, to cancel position bias. A verdict it gives that
-cannot be parsed is counted as such, never guessed. Keys come from the environment
-(PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY) and are never printed.
+cannot be parsed is counted as such, never guessed. Keys come from the environment (the judge's:
+PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
 
 from __future__ import annotations
@@ -108,15 +108,16 @@ def _judge(client: Any, model: str, messages: list[dict[str, str]], a: str, b: s
 
 def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config: str, output_dir: str,
              judge_url: str | None = None, judge_model: str | None = None, limit: int | None = None,
-             max_tokens: int = 256, env: dict[str, str] | None = None) -> EvalReport:
+             max_tokens: int = 256, env: dict[str, str] | None = None, trust_remote_code: bool = False) -> EvalReport:
     from openai import OpenAI
 
     prompts = load_prompts(dataset, dataset_dir, limit)
     report = EvalReport(prompts=len(prompts))
     answers: dict[str, list[str | None]] = {}
     for side, config in (("model", model_config), ("baseline", baseline_config)):
-        with serving(config, env=env) as server:
-            client = OpenAI(base_url=server.base_url, api_key="0", max_retries=0, timeout=600)
+        with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
+            # the server's API_KEY (from the environment), which LLaMA-Factory then requires; any text otherwise
+            client = OpenAI(base_url=server.base_url, api_key=server.api_key or "0", max_retries=0, timeout=600)
             results = [_answer(client, server.model, messages, max_tokens) for _, messages in prompts]
         answers[side] = [text for text, _ in results]
         report.answered[side] = sum(text is not None for text, _ in results)

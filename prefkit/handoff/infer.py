@@ -16,7 +16,9 @@ def write_infer_configs(config: dict[str, Any]) -> tuple[str, str]:
     """``infer.yaml`` (the trained model) and ``infer_base.yaml`` (the same without the adapter) in output_dir."""
     out = config["output_dir"]
     base = {"model_name_or_path": config["model_name_or_path"], "template": config["template"],
-            "infer_backend": "huggingface", "trust_remote_code": True}
+            "infer_backend": "huggingface"}
+    if config.get("trust_remote_code") is True:  # as trained: absent means off (LLaMA-Factory's default)
+        base["trust_remote_code"] = True
     if config.get("finetuning_type", "lora") == "lora":
         trained = {**base, "adapter_name_or_path": out, "finetuning_type": "lora"}
     else:  # full / freeze: the output dir is the whole model

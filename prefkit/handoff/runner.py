@@ -15,7 +15,13 @@ from ..errors import UsageError
 
 
 def llamafactory_cli() -> str:
-    """The llamafactory-cli of this environment (beside the running python first, then PATH)."""
+    """The llamafactory-cli to run: $PREFKIT_LLAMAFACTORY_CLI (e.g. one in another venv), else the one beside the
+    running python, else PATH's."""
+    chosen = os.environ.get("PREFKIT_LLAMAFACTORY_CLI")
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise UsageError(f"PREFKIT_LLAMAFACTORY_CLI={chosen}: not an executable file")
+        return chosen
     beside = os.path.join(os.path.dirname(sys.executable), "llamafactory-cli")
     found = beside if os.path.exists(beside) else shutil.which("llamafactory-cli")
     if not found:

@@ -1,5 +1,10 @@
 """Serve an inference YAML with ``llamafactory-cli api`` on 127.0.0.1, wait until it answers, stop it cleanly.
 
+The server runs in a process group of its own, and every way out stops the whole group: the end of
+``serving``, an error, Ctrl-C (also while the model loads), and SIGTERM or SIGHUP to prefkit
+(:func:`stop_on_signals`). With ``API_KEY`` in the environment LLaMA-Factory requires it as a Bearer token:
+the readiness probe and ``prefkit eval`` send it.
+
 >>> # with serving("saves/.../infer.yaml") as server:
 >>> #     OpenAI(base_url=server.base_url, api_key="0").chat.completions.create(model=server.model, ...)
 """
@@ -11,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,18 +24,64 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .. import io
 from ..errors import PrefkitError, UsageError
 from .runner import llamafactory_cli
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL to the server's process group
+_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 
 @dataclass
 class Server:
     base_url: str
     model: str
-    process: subprocess.Popen
+    process: subprocess.Popen  # the leader of the server's own process group (its pid is the group's id)
     log_file: str
+    api_key: str | None = None  # the server's API_KEY: LLaMA-Factory then wants it as "Authorization: Bearer ..."
+    stopped: bool = False
+
+
+class Signalled(BaseException):  # noqa: N818  (like KeyboardInterrupt: a way out, not an error)
+    """SIGTERM or SIGHUP arrived inside :func:`stop_on_signals`: raised where the main thread was, so that the
+    ``finally`` blocks on the way out stop the server."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block, SIGTERM and SIGHUP raise :class:`Signalled` (a repeat is ignored while the way out runs).
+    After it the earlier handlers come back and the signal goes to them: the default one then ends the process by
+    that signal, as if prefkit had not caught it; prefkit.io's (SIGTERM) first removes its temporary files; one that
+    returns leaves exit status 128 + the signal. A signal that was ignored (nohup) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    io._install_handlers()  # so that prefkit.io's SIGTERM handler, if it is to be, comes first and we chain to it
+    caught: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not caught:
+            caught.append(signum)
+            raise Signalled(signum)
+
+    previous = {}
+    for sig in _SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(caught[0])
+            raise SystemExit(128 + caught[0])
 
 
 def free_port() -> int:
@@ -38,64 +90,144 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def model_name(config_path: str) -> str:
-    """The name the API reports: the adapter's (or model's) folder name."""
+def read_config(config_path: str) -> dict:
     import yaml
 
     with open(config_path, encoding="utf-8") as f:
         config = yaml.safe_load(f) or {}
+    if not isinstance(config, dict):
+        raise UsageError(f"{config_path}: not an inference YAML (a mapping of LLaMA-Factory arguments)")
+    return config
+
+
+def model_name(config_path: str) -> str:
+    """The name the API reports: the adapter's (or model's) folder name."""
+    config = read_config(config_path)
     source = config.get("adapter_name_or_path") or config.get("model_name_or_path") or "model"
     return os.path.basename(str(source).rstrip("/")) or "model"
 
 
-def _ready(base_url: str) -> bool:
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 is never behind a proxy
+
+
+def _probe(base_url: str, api_key: str | None) -> int | None:
+    """200 when /models lists a model, the HTTP status of a refusal, None while nothing (useful) answers."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-            return response.status == 200 and bool(json.loads(response.read()).get("data"))
+        with _NO_PROXY.open(urllib.request.Request(f"{base_url}/models", headers=headers), timeout=2) as response:
+            return 200 if response.status == 200 and json.loads(response.read()).get("data") else None
+    except urllib.error.HTTPError as err:
+        return err.code
     except (urllib.error.URLError, OSError, ValueError):
-        return False
+        return None
 
 
-def start(config_path: str, port: int | None = None, log_file: str | None = None,
-          timeout: float = START_TIMEOUT, env: dict[str, str] | None = None) -> Server:
+def launch(config_path: str, port: int | None = None, log_file: str | None = None,
+           env: dict[str, str] | None = None, trust_remote_code: bool = False) -> Server:
+    """Start ``llamafactory-cli api`` in a process group of its own; :func:`wait_ready`, then :func:`stop` it.
+
+    ``trust_remote_code`` is passed on the command line either way (it wins over the YAML), so the model
+    folder's own Python code runs only when asked for here; a local folder that has such code is refused without it.
+    """
+    from ..checks.lengths import refuse_remote_code
+
     if not os.path.isfile(config_path):
         raise UsageError(f"{config_path}: no such file")
+    config = read_config(config_path)
+    if config.get("model_name_or_path"):
+        refuse_remote_code(str(config["model_name_or_path"]), trust_remote_code, f"{config_path}: model")
     port = port or free_port()
     name = model_name(config_path)
     log_file = log_file or os.path.join(os.path.dirname(os.path.abspath(config_path)), f"api_{port}.log")
     base_url = f"http://127.0.0.1:{port}/v1"
     child_env = {**os.environ, **(env or {}), "API_HOST": "127.0.0.1", "API_PORT": str(port), "API_MODEL_NAME": name}
+    command = [llamafactory_cli(), "api", config_path, f"trust_remote_code={str(trust_remote_code).lower()}"]
     with open(log_file, "w", encoding="utf-8") as log:
-        process = subprocess.Popen([llamafactory_cli(), "api", config_path], stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=child_env, start_new_session=True)
-    server = Server(base_url, name, process, log_file)
+    return Server(base_url, name, process, log_file, api_key=child_env.get("API_KEY") or None)
+
+
+def wait_ready(server: Server, timeout: float = START_TIMEOUT) -> None:
+    """Until the server lists its model (it does once the model is loaded); raises if it exits, refuses or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise PrefkitError(f"llamafactory-cli api exited with {process.returncode} before answering; log: {log_file}")
-        if _ready(base_url):
-            return server
+        if server.process.poll() is not None:
+            raise PrefkitError(f"llamafactory-cli api exited with {server.process.returncode} before answering; "
+                               f"log: {server.log_file}")
+        status = _probe(server.base_url, server.api_key)
+        if status == 200:
+            return
+        if status in (401, 403):
+            sent = "the API_KEY of prefkit's environment" if server.api_key else "no key (API_KEY is not set here)"
+            raise PrefkitError(f"llamafactory-cli api on {server.base_url} refuses prefkit (HTTP {status}) although "
+                               f"it sent {sent}; log: {server.log_file}")
         time.sleep(0.5)
-    stop(server)
-    raise PrefkitError(f"llamafactory-cli api did not answer on {base_url} within {timeout:.0f} s; log: {log_file}")
+    raise PrefkitError(f"llamafactory-cli api did not answer on {server.base_url} within {timeout:.0f} s; "
+                       f"log: {server.log_file}")
 
 
-def stop(server: Server, grace: float = 20.0) -> None:
-    """SIGINT (uvicorn's clean shutdown), then SIGKILL after ``grace`` seconds."""
-    if server.process.poll() is not None:
-        return
-    os.killpg(server.process.pid, signal.SIGINT)
+def start(config_path: str, port: int | None = None, log_file: str | None = None,
+          timeout: float = START_TIMEOUT, env: dict[str, str] | None = None, trust_remote_code: bool = False) -> Server:
+    """:func:`launch` and :func:`wait_ready`; the server is stopped if that fails or is interrupted."""
+    server = launch(config_path, port, log_file, env, trust_remote_code)
     try:
-        server.process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
+        wait_ready(server, timeout)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(server: Server, grace: float = STOP_GRACE) -> None:
+    """Stop the server's whole process group: SIGTERM (uvicorn's clean shutdown), then SIGKILL to what is left
+    after ``grace`` seconds (at once on Ctrl-C while waiting). Safe to call again."""
+    if server.stopped:
+        return
+    pgid = server.process.pid
+    try:
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            server.process.poll()  # reap the leader: a zombie still counts as a member of the group
+            if not _group_alive(pgid):
+                break
+            time.sleep(0.05)
+    finally:
+        if _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            server.process.wait()
+            deadline = time.monotonic() + 2.0  # the others are not our children: give the kernel a moment
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         server.process.wait()
+        server.stopped = True
 
 
 @contextmanager
-def serving(config_path: str, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = start(config_path, port, env=env)
-    try:
-        yield server
-    finally:
-        stop(server)
+def serving(config_path: str, port: int | None = None, env: dict[str, str] | None = None,
+            trust_remote_code: bool = False) -> Iterator[Server]:
+    """A ready server for the block; stopped after it, also on Ctrl-C, SIGTERM or SIGHUP (see :func:`stop_on_signals`)."""
+    with stop_on_signals():
+        server = start(config_path, port, env=env, trust_remote_code=trust_remote_code)
+        try:
+            yield server
+        finally:
+            stop(server)

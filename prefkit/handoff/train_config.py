@@ -47,8 +47,11 @@ def default_output_dir(model: str, finetuning: str, method: str, dataset: str) -
 def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo", finetuning: str = "lora",
                  template: str = "default", cutoff_len: int = 2048, output_dir: str | None = None,
                  gpu: bool = False, eval_dataset: str | None = None,
-                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The YAML as a dict, in LLaMA-Factory's section order. ``overrides`` (from --set) win."""
+                 overrides: dict[str, Any] | None = None, trust_remote_code: bool = False) -> dict[str, Any]:
+    """The YAML as a dict, in LLaMA-Factory's section order. ``overrides`` (from --set) win.
+
+    ``trust_remote_code`` is written only when on: LLaMA-Factory's own default (ModelArguments, 0.9.3 to 0.9.5)
+    is false, so a YAML without the key never runs a model folder's own code."""
     if method not in METHODS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
     if finetuning not in FINETUNING:
@@ -58,7 +61,7 @@ def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo"
     config: dict[str, Any] = {
         # model
         "model_name_or_path": model,
-        "trust_remote_code": True,
+        **({"trust_remote_code": True} if trust_remote_code else {}),
         # method
         **METHODS[method],
         "do_train": True,

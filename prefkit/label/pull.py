@@ -127,6 +127,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
             report.chosen_shown_as_a += verdict == "a"
             report.chosen_shown_as_b += verdict == "b"
         sink.end()
+        sink.require_rows(where)
         if not sink.rejects.count and not rejects:
             sink.rejects.discard()  # the default rejects file exists only when something was rejected
         report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)

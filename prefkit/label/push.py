@@ -15,7 +15,7 @@ from typing import Any
 from .. import io
 from ..errors import InputError, UsageError
 from ..pipeline import Sink, read_records
-from ..readers import ReadOptions
+from ..readers import ReadOptions, check_mapping
 from ..records import Reject, RowProblem
 from ..writers import get_writer
 from . import layout
@@ -55,6 +55,7 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
     for path in inputs:
         if not os.path.isfile(path):
             raise InputError(f"{path}: no such file")
+    check_mapping(mapping or {}, fmt)
     ws = connection.workspace(workspace)
     report = PushReport(dataset=dataset, workspace=ws.name, min_submitted=min_submitted)
     rejects = rejects or os.path.join(os.path.dirname(os.path.abspath(inputs[0])), f"{dataset}.push-rejects.jsonl")

@@ -6,12 +6,11 @@ Add your own with :func:`register_reader` (see examples/custom_reader.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import islice
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
+from ..lf_vocab import OPENAI_TAGS
 from ..names import READER_NAMES
-from ..sources import Row
 from . import alpaca, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
 from .base import Item, Reader, ReadOptions, RowProblem, reject
 
@@ -38,9 +37,34 @@ SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "alpaca": alpaca.sniff,
     "trl": trl.sniff,
 }
+# The logical fields each reader looks up, which `--map FIELD=COLUMN` can point at another column.
+_TAG_KEYS = tuple(OPENAI_TAGS)
+MAP_FIELDS: dict[str, tuple[str, ...]] = {
+    "sharegpt": ("messages", "chosen", "rejected", "system", "tools", "kto_tag", *_TAG_KEYS),
+    "alpaca": ("prompt", "query", "response", "chosen", "rejected", "history", "system", "kto_tag"),
+    "openai": ("messages", "tools", *_TAG_KEYS),
+    "hh-rlhf": ("chosen", "rejected"),
+    "oasst": ("prompt",),
+    "ratings": ("prompt", "responses", "completions", "scores", "response", "score"),
+    "pairwise": ("prompt", "query", "response_a", "response_b", "verdict", "votes"),
+    "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
+    "trl": ("prompt", "chosen", "rejected"),
+}
 assert tuple(READERS) == READER_NAMES, "prefkit.names.READER_NAMES must list the built-in readers"
 FORMATS = (*READERS, "auto")
 SNIFF_RECORDS = 20
+# A record fits a format when each of these fields has one of its keys; what auto-detection's hints use.
+NEEDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "sharegpt": (("messages", ("conversations", "messages")), ("chosen", ("chosen",)), ("rejected", ("rejected",))),
+    "alpaca": (("prompt", ("instruction", "question")), ("chosen", ("chosen", "response_chosen")),
+               ("rejected", ("rejected", "response_rejected"))),
+    "pairwise": (("prompt", ("prompt", "instruction", "question")), ("response_a", ("response_a", "response1", "answer_a")),
+                 ("response_b", ("response_b", "response2", "answer_b")),
+                 ("verdict", ("verdict", "winner", "preference", "label", "votes", "annotator<N>"))),
+    "ratings": (("prompt", ("prompt", "instruction", "question")), ("responses", ("responses", "answers")),
+                ("scores", ("scores", "ratings"))),
+    "trl": (("prompt", ("prompt",)), ("chosen", ("chosen", "chosen_messages")), ("rejected", ("rejected", "rejected_messages"))),
+}
 
 
 def register_reader(name: str, reader: Reader, sniff: Callable[[dict[str, Any]], bool] | None = None) -> None:
@@ -50,34 +74,24 @@ def register_reader(name: str, reader: Reader, sniff: Callable[[dict[str, Any]],
         SNIFFERS[name] = sniff
 
 
+def check_mapping(mapping: dict[str, str], fmt: str = "auto") -> None:
+    """Refuse a ``--map`` field that the reader (or, with ``auto``, every reader) does not look up."""
+    known = MAP_FIELDS.get(fmt) or sorted({f for fields in MAP_FIELDS.values() for f in fields})
+    if fmt not in MAP_FIELDS and fmt != "auto":
+        return  # a reader registered by the user reads what it likes
+    for name in mapping:
+        if name not in known:
+            which = f"--from {fmt} has no field" if fmt != "auto" else "no reader has a field"
+            raise UsageError(f"--map {name}=...: {which} {name!r}; fields: {', '.join(known)}")
+
+
 def get_reader(name: str) -> Reader:
     if name not in READERS:
         raise UsageError(f"unknown format {name!r} for --from; choose one of {', '.join(FORMATS)}")
     return READERS[name]
 
 
-def detect(rows: list[Row], path: str) -> str:
-    """The format whose sniffer accepts the most of the first records (at least half of them);
-    on a tie the more specific format (earlier in SNIFFERS) wins."""
-    records = [r.data for r in islice(rows, SNIFF_RECORDS) if r.error is None and isinstance(r.data, dict)]
-    if not records:
-        raise InputError(f"{path}: no JSON object among the first records to detect the format from; pass --from")
-    fits = {name: sum(_safe(sniff, r) for r in records) for name, sniff in SNIFFERS.items()}
-    best = max(fits, key=lambda name: fits[name])  # max keeps the first of equal counts
-    if 2 * fits[best] < len(records):
-        partly = [f"{name} ({n}/{len(records)})" for name, n in fits.items() if n]
-        hint = f"; closest: {', '.join(partly)}" if partly else ""
-        keys = ", ".join(sorted(records[0])[:8])
-        raise InputError(f"{path}: cannot detect the format from keys {keys}{hint}; pass --from FORMAT")
-    return best
+from .detect import detect  # noqa: E402  (detect uses the tables above)
 
-
-def _safe(sniff: Callable[[dict[str, Any]], bool], record: dict[str, Any]) -> bool:
-    try:
-        return bool(sniff(record))
-    except Exception:  # a sniffer meeting an odd record just does not fit
-        return False
-
-
-__all__ = ["READERS", "FORMATS", "Item", "Reader", "ReadOptions", "RowProblem", "detect", "get_reader",
-           "register_reader", "reject"]
+__all__ = ["READERS", "FORMATS", "MAP_FIELDS", "Item", "check_mapping", "Reader", "ReadOptions", "RowProblem",
+           "detect", "get_reader", "register_reader", "reject"]

@@ -45,6 +45,9 @@ class ReadOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     # pairwise verdict values: {"a": [...], "b": [...], "tie": [...], "failed": [...]}
     verdicts: dict[str, list[str]] | None = None
+    # pairwise continuous preference: (LOW, HIGH); |value - midpoint| <= tie_band is a tie
+    scale: tuple[float, float] | None = None
+    tie_band: float = 0.0
     format: str = ""
 
     @property
@@ -56,9 +59,9 @@ class ReadOptions:
         return self.target == "unlabeled"
 
 
-def reject(row: Row, reason: str, message: str) -> Reject:
+def reject(row: Row, reason: str, message: str, detail: str = "") -> Reject:
     return Reject(source=row.source, index=row.index, line=row.line, reason=reason,
-                  message=message, record=row.data)
+                  message=message, record=row.data, detail=detail)
 
 
 def provenance(row: Row, fmt: str, merged: list[int] | None = None) -> Provenance:
@@ -101,7 +104,7 @@ def attempt(row: Row, work: Callable[..., T], *args: Any) -> T | Reject:
     try:
         return work(*args)
     except RowProblem as problem:
-        return reject(row, problem.reason, problem.message)
+        return reject(row, problem.reason, problem.message, problem.detail)
     except ValidationError as err:
         return reject(row, *describe_validation(err))
     except Exception as err:

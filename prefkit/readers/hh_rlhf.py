@@ -7,7 +7,12 @@ files contain:
 - consecutive turns from the same speaker are merged into one turn (joined by a blank line), counted
   as ``merged_consecutive_turns`` in the report;
 - chosen and rejected transcripts that differ before their final assistant turn: rejected,
-  ``divergent_history`` (the two answers do not answer the same conversation);
+  ``divergent_history`` (the two answers do not answer the same conversation). The histories are compared
+  with whitespace runs collapsed and with turns written inline (``prefkit.transcript``: "...all I know.
+  Human: and then what?", no blank line before the marker) counted as turns, so a merge cannot hide a
+  difference;
+- a final answer that holds a speaker marker at a turn boundary (the inline turns above, or a fake
+  ``Human:`` turn the model wrote): rejected, ``malformed_transcript``;
 - a transcript that does not end with an assistant turn: rejected, ``no_final_answer``;
 - an empty final answer: rejected, ``empty_response``; identical answers: ``identical_responses``;
 - text before the first marker, or no marker at all: rejected, ``malformed_transcript``.
@@ -21,43 +26,66 @@ from typing import Any
 
 from ..records import Message, Note, PreferencePair
 from ..sources import Row
+from ..transcript import ROLES, speaker_marker, split_inline
 from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
 
 _MARKER = re.compile(r"\n\n(Human|Assistant):[ ]?")
-_ROLE = {"Human": "user", "Assistant": "assistant"}
+Turns = list[tuple[str, str]]  # [(role, text)]
 
 
-def split_turns(transcript: str, field: str) -> tuple[list[tuple[str, str]], int]:
-    """[(role, text)] with same-speaker runs merged, and the number of merges."""
+def _raw_turns(transcript: str, field: str) -> Turns:
+    """The turns between ``\\n\\nHuman:`` / ``\\n\\nAssistant:`` markers, stripped, not merged."""
     if not transcript.startswith("\n\n"):
         transcript = "\n\n" + transcript.lstrip("\n")  # some dumps drop the leading blank line
     parts = _MARKER.split(transcript)
     if parts[0].strip() or len(parts) < 3:
         raise RowProblem("malformed_transcript", f"{field}: expected turns starting with '\\n\\nHuman:'")
-    turns: list[tuple[str, str]] = []
-    merges = 0
-    for speaker, body in zip(parts[1::2], parts[2::2]):
-        role, body = _ROLE[speaker], body.strip()
-        if turns and turns[-1][0] == role:
-            turns[-1] = (role, turns[-1][1] + "\n\n" + body)
-            merges += 1
+    return [(ROLES[speaker], body.strip()) for speaker, body in zip(parts[1::2], parts[2::2])]
+
+
+def _merged(turns: Turns) -> tuple[Turns, int]:
+    """Same-speaker runs joined by a blank line, and the number of joins."""
+    out: Turns = []
+    for role, body in turns:
+        if out and out[-1][0] == role:
+            out[-1] = (role, out[-1][1] + "\n\n" + body)
         else:
-            turns.append((role, body))
-    return turns, merges
+            out.append((role, body))
+    return out, len(turns) - len(out)
+
+
+def split_turns(transcript: str, field: str) -> tuple[Turns, int]:
+    """[(role, text)] with same-speaker runs merged, and the number of merges."""
+    return _merged(_raw_turns(transcript, field))
+
+
+def _history(raw: Turns) -> Turns:
+    """What the two sides must share: every turn before the last assistant turn, with inline markers
+    counted as turns (cut before merging, so a merge cannot hide one) and whitespace runs collapsed."""
+    turns, _ = _merged([part for role, body in raw for part in split_inline(role, body)])
+    last = max((i for i, (role, _) in enumerate(turns) if role == "assistant"), default=len(turns))
+    return [(role, " ".join(body.split())) for role, body in turns[:last]]
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
-    chosen_turns, m1 = split_turns(text(get(row, options, "chosen"), "chosen"), "chosen")
-    rejected_turns, m2 = split_turns(text(get(row, options, "rejected"), "rejected"), "rejected")
+    chosen_raw = _raw_turns(text(get(row, options, "chosen"), "chosen"), "chosen")
+    rejected_raw = _raw_turns(text(get(row, options, "rejected"), "rejected"), "rejected")
+    (chosen_turns, m1), (rejected_turns, m2) = _merged(chosen_raw), _merged(rejected_raw)
     for name, turns in (("chosen", chosen_turns), ("rejected", rejected_turns)):
         if turns[-1][0] != "assistant":
             raise RowProblem("no_final_answer", f"{name}: the transcript ends with a Human turn")
         if turns[0][0] != "user":
             raise RowProblem("malformed_transcript", f"{name}: the transcript starts with an Assistant turn")
-    if chosen_turns[:-1] != rejected_turns[:-1]:
-        turn = next((i for i, (a, b) in enumerate(zip(chosen_turns, rejected_turns)) if a != b),
-                    min(len(chosen_turns), len(rejected_turns)) - 1)
+    chosen_history, rejected_history = _history(chosen_raw), _history(rejected_raw)
+    if chosen_history != rejected_history:
+        turn = next((i for i, (a, b) in enumerate(zip(chosen_history, rejected_history)) if a != b),
+                    min(len(chosen_history), len(rejected_history)))
         raise RowProblem("divergent_history", f"chosen and rejected differ at turn {turn}, before their final answers")
+    for name, turns in (("chosen", chosen_turns), ("rejected", rejected_turns)):
+        marker = speaker_marker(turns[-1][1])
+        if marker:
+            raise RowProblem("malformed_transcript", f"{name}: the final answer holds a {marker.group()!r} turn marker "
+                             f"at character {marker.start()} (a turn written inline, without the blank line before it)")
     prompt = [Message(role=role, content=body) for role, body in chosen_turns[:-1]]
     if m1 or m2:
         yield Note("merged_consecutive_turns")  # records with same-speaker turns merged

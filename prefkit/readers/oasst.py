@@ -1,8 +1,11 @@
-"""``--from oasst``: the OpenAssistant message-tree export (one tree a line).
+"""``--from oasst``: the OpenAssistant exports, one tree a line.
 
-A tree is ``{"prompt": {"text", "role": "prompter", "replies": [...]}}`` with replies nested to any depth;
-assistant replies carry ``rank`` (0 = best) when ranked. Every group of sibling assistant replies with
-two or more ranks yields pairs (``--pairing``) whose prompt is the conversation path down to them.
+A line is either a message tree, ``{"message_tree_id", "prompt": {"text", "role": "prompter", "replies":
+[...]}}``, or the flat message export's root message itself, ``{"message_id", "text", "role": "prompter",
+"replies": [...]}``, with replies nested to any depth. Optional keys written as ``null`` (``rank``,
+``emojis``, ``deleted``, ``replies``...) count as absent. Assistant replies carry ``rank`` (0 = best) when
+ranked. Every group of sibling assistant replies with two or more ranks yields pairs (``--pairing``) whose
+prompt is the conversation path down to them.
 
 - A group whose replies have no rank at all counts as ``unranked_group``; a group where only some
   replies are ranked counts as ``partly_ranked_group`` and is not paired (the unranked replies were
@@ -27,48 +30,66 @@ from .base import Item, ReadOptions, RowProblem, get, number, per_row, provenanc
 _ROLE = {"prompter": "user", "assistant": "assistant"}
 
 
+def _at(path: str, key: str) -> str:
+    """A key's path under a message (the flat export's root message has the empty path)."""
+    return f"{path}.{key}" if path else key
+
+
 def _message(node: Any, path: str) -> Message:
     if not isinstance(node, dict):
         raise RowProblem("bad_type", f"{path}: expected a message object")
     role = _ROLE.get(node.get("role"))
     if role is None:
-        raise RowProblem("bad_role", f"{path}.role: expected 'prompter' or 'assistant', got {node.get('role')!r}")
-    return Message(role=role, content=text(node.get("text"), f"{path}.text"))
+        raise RowProblem("bad_role", f"{_at(path, 'role')}: expected 'prompter' or 'assistant', got {node.get('role')!r}")
+    return Message(role=role, content=text(node.get("text"), _at(path, "text")))
+
+
+def _is_message(record: dict[str, Any]) -> bool:
+    """A root message of the flat export (rather than a tree with a ``prompt`` key)."""
+    return "prompt" not in record and "role" in record and "text" in record
+
+
+def _root(row: Row, options: ReadOptions) -> tuple[dict[str, Any], str]:
+    """The tree's root message and its path: the tree export's ``prompt``, or the flat export's line itself."""
+    if "prompt" not in options.mapping and _is_message(row.data):
+        return row.data, ""
+    root = get(row, options, "prompt", "prompt")
+    if not isinstance(root, dict):
+        raise RowProblem("bad_type", "prompt: expected the root message object")
+    return root, "prompt"
 
 
 Group = tuple[list[Message], list[dict[str, Any]], str]  # (conversation so far, its assistant replies, path)
 
 
-def _walk(root: dict[str, Any], notes: Counter) -> Iterator[Group]:
+def _walk(root: dict[str, Any], root_path: str, notes: Counter) -> Iterator[Group]:
     """Yield (conversation up to and including a prompter node, its assistant replies, path) for every
     prompter node in the tree, depth first, without recursion (trees can be hundreds of turns deep)."""
-    stack: list[tuple[Any, list[Message], str]] = [(root, [], "prompt")]
+    stack: list[tuple[Any, list[Message], str]] = [(root, [], root_path)]
     while stack:
         node, history, path = stack.pop()
         conversation = history + [_message(node, path)]
         replies = node.get("replies") or []
         if not isinstance(replies, list):
-            raise RowProblem("bad_type", f"{path}.replies: expected a list")
+            raise RowProblem("bad_type", f"{_at(path, 'replies')}: expected a list")
         live = []
         for i, reply in enumerate(replies):
             if not isinstance(reply, dict):
-                raise RowProblem("bad_type", f"{path}.replies[{i}]: expected a message object")
+                raise RowProblem("bad_type", f"{_at(path, 'replies')}[{i}]: expected a message object")
             if reply.get("deleted"):
                 notes["deleted_message"] += 1
                 continue
             live.append((i, reply))
         if conversation[-1].role == "user":
             yield conversation, [r for _, r in live], path
-        stack.extend((reply, conversation, f"{path}.replies[{i}]") for i, reply in reversed(live))
+        stack.extend((reply, conversation, f"{_at(path, 'replies')}[{i}]") for i, reply in reversed(live))
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
-    root = get(row, options, "prompt", "prompt")
-    if not isinstance(root, dict):
-        raise RowProblem("bad_type", "prompt: expected the root message object")
+    root, root_path = _root(row, options)
     notes: Counter = Counter()
     out: list[Item] = []
-    for conversation, replies, path in _walk(root, notes):
+    for conversation, replies, path in _walk(root, root_path, notes):
         if options.kto:
             out += _kto(row, conversation, replies, path, notes)
             continue
@@ -81,7 +102,8 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         if len(ranked) < len(replies):
             notes["partly_ranked_group"] += 1
             continue
-        candidates = [(_message(r, f"{path}.replies[{i}]"), -number(r["rank"], f"{path}.replies[{i}].rank"))
+        where = _at(path, "replies")
+        candidates = [(_message(r, f"{where}[{i}]"), -number(r["rank"], f"{where}[{i}].rank"))
                       for i, r in enumerate(ranked)]
         for good, bad, margin in pairing.pairs([(m.content, s) for m, s in candidates], options.pairing,
                                                options.min_margin):
@@ -100,18 +122,19 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
 
 def _kto(row: Row, conversation: list[Message], replies: list[dict[str, Any]], path: str, notes: Counter) -> list[Item]:
     out: list[Item] = []
+    where = _at(path, "replies")
     for i, reply in enumerate(replies):
         emojis = reply.get("emojis") or {}
         if not isinstance(emojis, dict):
-            raise RowProblem("bad_type", f"{path}.replies[{i}].emojis: expected an object of counts")
-        votes = {k: emojis.get(k, 0) for k in ("+1", "-1")}
-        up, down = (number(v, f"{path}.replies[{i}].emojis.{k}") for k, v in votes.items())
+            raise RowProblem("bad_type", f"{where}[{i}].emojis: expected an object of counts")
+        votes = {k: 0 if emojis.get(k) is None else emojis[k] for k in ("+1", "-1")}  # null counts as none
+        up, down = (number(v, f"{where}[{i}].emojis.{k}") for k, v in votes.items())
         if not up and not down:
             continue
         if up == down:
             notes["tied_votes"] += 1
             continue
-        out.append(KtoExample(prompt=conversation, completion=_message(reply, f"{path}.replies[{i}]"), label=up > down,
+        out.append(KtoExample(prompt=conversation, completion=_message(reply, f"{where}[{i}]"), label=up > down,
                               metadata={"votes": votes, "path": path},
                               provenance=provenance(row, "oasst")))
     return out
@@ -121,5 +144,5 @@ read = per_row("oasst", _convert)
 
 
 def sniff(record: dict[str, Any]) -> bool:
-    root = record.get("prompt")
+    root = record if _is_message(record) else record.get("prompt")  # the flat export, or a tree
     return isinstance(root, dict) and root.get("role") == "prompter" and "replies" in root

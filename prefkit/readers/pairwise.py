@@ -7,12 +7,16 @@ messages; the responses are ``response_a``/``response_b`` (also ``response1``/``
 annotators' votes: a ``votes`` list, or every ``annotator<N>`` column (``--map votes=col1,col2``).
 
 Verdict values (case-insensitive; ``--verdict a=1,left b=2,right tie=0 failed=error`` replaces a group):
-``a``: a, 1, model_a, response_a, response1; ``b``: b, 2, model_b, response_b, response2;
-``tie``: tie, 0, draw, equal, both_bad, tie (bothbad); ``failed``: failed, error, invalid, empty or null.
-Several votes are aggregated by strict majority of the non-failed votes; records whose votes differ
-are counted (``disagreement``). Outcomes: a majority for a or b gives a pair (``--to kto``: the winner
-desirable, the loser undesirable); otherwise the record is rejected as ``tie``, ``split_vote``,
-``failed_verdict``, ``no_verdict`` or ``unknown_verdict``.
+``a``: a, model_a, response_a, response1; ``b``: b, model_b, response_b, response2;
+``tie``: tie, draw, equal, both_bad, tie (bothbad); ``failed``: failed, error, invalid, empty.
+Numbers are never guessed (public files use 0/1/2 with several meanings): a numeric verdict needs
+``--verdict`` or ``--preference-scale LOW:HIGH`` (nearer LOW prefers A, nearer HIGH prefers B, within
+``--tie-band`` of the midpoint is a tie); without either, convert stops and lists the values it saw.
+A null verdict (or vote) is no verdict. Several votes are aggregated by strict majority of the
+non-failed votes; records whose votes differ are counted (``disagreement``). Outcomes: a majority for a
+or b gives a pair (``--to kto``: the winner desirable, the loser undesirable); otherwise the record is
+rejected as ``tie``, ``split_vote``, ``failed_verdict``, ``no_verdict``, ``unknown_verdict`` or
+``numeric_verdict``.
 
 With ``--unlabeled`` (pairs to label in Argilla) the verdict is optional: every record with a prompt and
 two answers becomes a pair to label, and a clear verdict (a, b or tie) is kept as the suggestion.
@@ -21,22 +25,23 @@ two answers becomes a pair to label, and a clear verdict (a, b or tie) is kept a
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
-from ..records import KtoExample, Note, PreferencePair, UnlabeledPair
+from ..records import Note, PreferencePair, UnlabeledPair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text
 from .ratings import prompt_messages
 
-DEFAULT_VERDICTS = {
-    "a": ["a", "1", "model_a", "response_a", "response1", "response_1"],
-    "b": ["b", "2", "model_b", "response_b", "response2", "response_2"],
-    "tie": ["tie", "0", "draw", "equal", "both_bad", "tie (bothbad)"],
-    "failed": ["failed", "error", "invalid", "", "null", "none"],
+DEFAULT_VERDICTS = {  # no numbers: 0/1/2 mean different things in different files
+    "a": ["a", "model_a", "response_a", "response1", "response_1"],
+    "b": ["b", "model_b", "response_b", "response2", "response_2"],
+    "tie": ["tie", "draw", "equal", "both_bad", "tie (bothbad)"],
+    "failed": ["failed", "error", "invalid", ""],
 }
 RESPONSE_KEYS = (("response_a", "response_b"), ("response1", "response2"), ("answer_a", "answer_b"))
 VERDICT_KEYS = ("verdict", "winner", "preference", "label")
@@ -52,6 +57,40 @@ def parse_verdicts(specs: list[str]) -> dict[str, list[str]]:
             raise UsageError(f"--verdict {spec!r}: expected LABEL=VALUE[,VALUE...] with LABEL one of a, b, tie, failed")
         table[label] = [v.strip().lower() for v in values.split(",")]
     return table
+
+
+def parse_scale(spec: str | None) -> tuple[float, float] | None:
+    """``"1:2"`` -> (1.0, 2.0): the range of a continuous preference (LOW prefers A, HIGH prefers B)."""
+    if spec is None:
+        return None
+    low, sep, high = spec.partition(":")
+    try:
+        scale = (float(low), float(high))
+    except ValueError:
+        scale = None
+    if not sep or scale is None or not all(map(math.isfinite, scale)) or scale[0] == scale[1]:
+        raise UsageError(f"--preference-scale {spec!r}: expected LOW:HIGH, two different numbers (e.g. 1:2)")
+    return scale
+
+
+def numeric(value: Any) -> float | None:
+    """A vote that is a number (or a string holding one), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        result = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def refuse_numeric(seen: dict[str, int], where: str) -> None:
+    """Stop the run when verdicts were numbers and nobody said what the numbers mean."""
+    if seen:
+        values = ", ".join(f"{v!s} ({n:,})" for v, n in sorted(seen.items(), key=lambda kv: -kv[1]))
+        raise UsageError(f"{where}: numeric verdicts {values} have no default meaning; say what they mean with "
+                         "--verdict a=V b=V tie=V [failed=V] (e.g. --verdict a=1 b=2 tie=0) or, for a "
+                         "continuous preference, --preference-scale LOW:HIGH [--tie-band X]")
 
 
 def _lookup(verdicts: dict[str, list[str]]) -> dict[str, str]:
@@ -85,13 +124,13 @@ def votes_of(row: Row, options: ReadOptions) -> tuple[list[Any], str]:
                      "pairs to label in Argilla: convert --unlabeled, or prefkit label push")
 
 
-def decide(votes: list[Any], field: str, lookup: dict[str, str]) -> tuple[str, Counter]:
+def decide(votes: list[Any], field: str, lookup: dict[str, str], options: ReadOptions) -> tuple[str, Counter]:
     counts: Counter = Counter()
+    votes = [v for v in votes if v is not None and str(v).strip().lower() not in ("null", "none")]
+    if not votes:
+        raise RowProblem("no_verdict", f"{field}: the verdict is null")
     for vote in votes:
-        key = "null" if vote is None else str(vote).strip().lower()
-        if isinstance(vote, bool) or key not in lookup:
-            raise RowProblem("unknown_verdict", f"{field}: unknown verdict value {vote!r} (see --verdict)")
-        counts[lookup[key]] += 1
+        counts[_label(vote, field, lookup, options)] += 1
     counts.pop("failed", None)
     if not counts:
         raise RowProblem("failed_verdict", f"{field}: every verdict is a failure value")
@@ -101,6 +140,25 @@ def decide(votes: list[Any], field: str, lookup: dict[str, str]) -> tuple[str, C
     if top == "tie":
         raise RowProblem("tie", f"{field}: the verdict is a tie")
     return top, counts
+
+
+def _label(vote: Any, field: str, lookup: dict[str, str], options: ReadOptions) -> str:
+    key = str(vote).strip().lower()
+    if not isinstance(vote, bool) and key in lookup:
+        return lookup[key]
+    value = numeric(vote)
+    if value is not None and options.scale is not None:
+        low, high = min(options.scale), max(options.scale)
+        if not low <= value <= high:
+            raise RowProblem("unknown_verdict", f"{field}: {vote!r} is outside --preference-scale")
+        mid = (low + high) / 2
+        if abs(value - mid) <= options.tie_band:
+            return "tie"
+        return "a" if (value < mid) == (options.scale[0] < options.scale[1]) else "b"
+    if value is not None and options.verdicts is None:
+        raise RowProblem("numeric_verdict", f"{field}: numeric verdict {vote!r} needs --verdict or "
+                         "--preference-scale", detail=str(vote).strip())
+    raise RowProblem("unknown_verdict", f"{field}: unknown verdict value {vote!r} (see --verdict)")
 
 
 def _responses(row: Row, options: ReadOptions) -> tuple[str, str]:
@@ -128,16 +186,11 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         yield _unlabeled(row, options, lookup, system, prompt, response_a, response_b)
         return
     votes, field = votes_of(row, options)
-    winner, counts = decide(votes, field, lookup)
+    winner, counts = decide(votes, field, lookup, options)
     if len(counts) > 1 or sum(counts.values()) < len(votes):
         yield Note("disagreement")
     good, bad = (response_a, response_b) if winner == "a" else (response_b, response_a)
     meta = {"votes": dict(counts), "winner": winner}
-    if options.kto:
-        for answer, label in ((good, True), (bad, False)):
-            yield KtoExample(system=system, prompt=prompt, completion=assistant(answer), label=label,
-                             metadata=meta, provenance=provenance(row, "pairwise"))
-        return
     yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
                          metadata=meta, provenance=provenance(row, "pairwise"))
 
@@ -147,7 +200,7 @@ def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: s
     suggestion = row.data.get("suggestion")  # as convert --unlabeled writes it
     if suggestion not in ("a", "b", "tie"):
         try:
-            suggestion, _ = decide(*votes_of(row, options), lookup)
+            suggestion, _ = decide(*votes_of(row, options), lookup, options)
         except RowProblem as problem:  # no verdict, or one that decides nothing: nothing to suggest
             suggestion = "tie" if problem.reason == "tie" else None
     scores = [get(row, options, key, required=False) for key in ("score_a", "score_b")]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from helpers.mutations import KTO, datasets, write
-from conftest import fixture, write_jsonl
+from conftest import fixture, raw, write_jsonl
 from prefkit import validate
 from prefkit.checks.lengths import infer_seqlen
 from prefkit.errors import InputError, UsageError
@@ -177,12 +177,45 @@ def test_html_report_is_self_contained_and_names_the_problems(cli, tmp_path, qwe
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_kto_datasets_skip_token_lengths_and_say_so(tmp_path, qwen_tokenizer):
-    src = fixture("kto_en_demo.sample.json")
-    report = validate(src, model=qwen_tokenizer, template="qwen", cutoff_len=256)
+def test_kto_token_lengths_and_records_that_break_the_run(tmp_path, qwen_tokenizer):
+    """KTO examples are measured (the parity test compares them with LLaMA-Factory); a record the converter
+    empties is not just dropped: the next record's KL answer is missing and LLaMA-Factory fails."""
+    rows = raw("kto_en_demo.sample.json")
+    rows[1]["messages"].pop()  # an odd message count: dropped, and no answer for record 2's KL example
+    lengths = tmp_path / "lengths.jsonl"
+    report = validate(write_jsonl(tmp_path / "k.jsonl", rows), model=qwen_tokenizer, template="qwen", cutoff_len=256,
+                      lengths_path=str(lengths))
+    assert report.stage == "kto"
+    assert {("bad_message_count", 1), ("breaks_loader", 1)} <= set(codes(report, "error"))
+    lines = [json.loads(x) for x in lengths.read_text().splitlines()]
+    assert lines[1] == {"index": 1, "dropped": "bad_message_count"}
+    whole = [x for x in lines if "dropped" not in x]
+    tokens = report.tokens
+    assert tokens["pairs"] == len(whole) == len(rows) - 1 and tokens["identical_after_truncation"] == 0
+    assert tokens["truncated"] == sum((x["prompt_kept"], x["answer_kept"]) != (x["prompt"], x["answer"])
+                                      for x in whole) > 0
+    assert tokens["truncated_chosen"] + tokens["truncated_rejected"] == tokens["lost_eos"] == sum(
+        x["answer_kept"] < x["answer"] for x in whole)
+    assert tokens["truncated_rejected"] == sum(x["answer_kept"] < x["answer"] for x in whole if not x["desirable"])
+    assert tokens["recommended_cutoff_len"]["100%"] == max(x["prompt"] + x["answer"] for x in whole)
+    for x in whole:
+        assert (x["prompt_kept"], x["answer_kept"]) == infer_seqlen(x["prompt"], x["answer"], 256)
+    assert "examples (truncated) at cutoff_len 256" in next(f.message for f in report.findings.items
+                                                          if f.code == "truncated")
+    rows[1] = raw("kto_en_demo.sample.json")[1]
+    rows[1]["label"] = None  # not a KTO example: dropped, but its answer still serves record 2's KL example
+    report = validate(write_jsonl(tmp_path / "n.jsonl", rows))
+    assert ("not_kto", 1) in codes(report, "error") and ("breaks_loader", 1) not in codes(report)
+
+
+def test_token_lengths_need_a_preference_dataset(tmp_path, qwen_tokenizer):
+    write_jsonl(tmp_path / "sft.jsonl", raw("sharegpt_sft.sample.json"))
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"sft": {"file_name": "sft.jsonl", "formatting": "sharegpt"}}))
+    report = validate("sft", str(tmp_path), model=qwen_tokenizer, template="qwen", cutoff_len=256)
     assert report.tokens is None and ("tokens_not_measured", None) in codes(report, "info")
-    with pytest.raises(UsageError, match="ranking"):
-        validate(src, model=qwen_tokenizer, template="qwen", cutoff_len=256, lengths_path=str(tmp_path / "l.jsonl"))
+    with pytest.raises(UsageError, match="ranking .*and KTO"):
+        validate("sft", str(tmp_path), model=qwen_tokenizer, template="qwen", cutoff_len=256,
+                 lengths_path=str(tmp_path / "l.jsonl"))
 
 
 @pytest.mark.parametrize("lf", ["0.9.5", "0.9.3"])

@@ -83,6 +83,22 @@ def test_dry_run_auto_cutoff_and_validation_gate(cli, tmp_path, tiny_model):
     assert result.exit_code == 1 and "identical_answers" in result.stderr and "--no-validate" in result.stderr
 
 
+def test_dry_run_auto_cutoff_for_kto(cli, tmp_path, tiny_model):
+    """--cutoff-len auto (the default) measures KTO examples as it does pairs: the 99% length, rounded up."""
+    from prefkit import validate
+
+    convert([fixture("kto_en_demo.sample.json")], str(tmp_path / "kto.json"), to="kto", register="kto",
+            dataset_dir=str(tmp_path))
+    result = cli("train", "--dataset", "kto", "--dataset-dir", tmp_path, "--model", tiny_model, "--template", "qwen",
+                 "--method", "kto", "--output-dir", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    p99 = validate("kto", str(tmp_path), model=tiny_model, template="qwen",
+                   cutoff_len=1 << 20).tokens["recommended_cutoff_len"]["99%"]
+    assert f"99% of examples fit in {p99} tokens" in " ".join(result.stderr.split())
+    config = yaml.safe_load((tmp_path / "out" / "train_kto.yaml").read_text())
+    assert config["stage"] == "kto" and config["cutoff_len"] == -(-p99 // 128) * 128 >= p99
+
+
 def test_config_check_uses_llamafactory_parser_before_launch(tmp_path, tiny_model):
     convert([fixture("dpo_zh_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs", dataset_dir=str(tmp_path))
     with pytest.raises(UsageError, match="LLaMA-Factory rejects the training config: .*not_an_argument"):

@@ -7,6 +7,8 @@ from conftest import fixture, raw, read, write_jsonl
 from prefkit.errors import UsageError
 from prefkit.readers.pairwise import parse_verdicts
 
+PANDALM = parse_verdicts(["a=1", "b=2", "tie=0"])  # PandaLM: 1 = response1 better, 2 = response2, 0 = a tie
+
 
 def test_hh_rlhf_every_edge_case_has_its_outcome():
     records, rejects, notes = read("hh_rlhf.edge.jsonl", "hh-rlhf")
@@ -76,7 +78,7 @@ def test_ratings_shapes_strategies_and_margins():
 
 
 def test_pairwise_real_votes_majority_ties_and_booleans():
-    records, rejects, notes = read("pandalm.sample.json", "pairwise")
+    records, rejects, notes = read("pandalm.sample.json", "pairwise", verdicts=PANDALM)
     rows = raw("pandalm.sample.json")
     by_index = {r.provenance.index: r for r in records}
     for i, row in enumerate(rows):
@@ -105,8 +107,14 @@ def test_pairwise_csv_verdict_values_and_custom_mapping():
 
 
 def test_pairwise_to_kto_gives_winner_and_loser():
-    records, _, _ = read("pairwise.edge.csv", "pairwise", target="kto")
-    assert [(r.completion.content, r.label) for r in records[:2]] == [("4", True), ("5", False)]
+    from prefkit.pipeline import map_records
+    from prefkit.readers import ReadOptions, get_reader
+    from prefkit.sources import iter_rows
+    from prefkit.writers import get_writer
+
+    rows = iter_rows(fixture("pairwise.edge.csv"))
+    items = list(map_records(rows, get_reader("pairwise"), get_writer("kto"), ReadOptions(target="kto")))
+    assert [(r.completion.content, r.label) for r in items[:2]] == [("4", True), ("5", False)]
 
 
 def test_openai_logs_scores_preferred_thumbs_and_grouping():
@@ -173,5 +181,5 @@ def test_auto_detection_fails_listing_candidates():
     from prefkit.readers import detect
     from prefkit.sources import iter_rows
 
-    with pytest.raises(InputError, match="cannot detect the format from keys conversations, id"):
+    with pytest.raises(InputError, match="keys seen: conversations, id; closest: sharegpt lacks chosen, rejected"):
         detect(list(iter_rows(fixture("sharegpt_sft.sample.json"))), "sft.json")
