@@ -6,6 +6,7 @@ Builds (once, in bench/out/) a JSON array of --pairs sharegpt pairs and a JSON a
 --big-gb GB from the third-party demo data (bench/make_big.py), then runs, each as a fresh process
 as a user would (start-up included):
   - prefkit convert FILE -o OUT.json --from sharegpt  (streams records through readers and writer)
+  - prefkit convert FILE -o OUT.parquet --from sharegpt  (the same, written as Parquet row groups)
   - the floor: orjson.loads of the whole file + orjson.dumps of it (the fastest JSON library here)
 and prints records/s, wall time and peak RSS of each as a table and as JSON (bench/out/convert.json).
 """
@@ -68,13 +69,16 @@ def main() -> None:
         ensure(src, pairs)
         size_mb = os.path.getsize(src) / 1e6
         conv = run([prefkit, "convert", src, "-o", os.path.join(OUT, "converted.json"), "--from", "sharegpt", "-q"])
+        parquet = run([prefkit, "convert", src, "-o", os.path.join(OUT, "converted.parquet"), "--from", "sharegpt",
+                       "-q"])
         floor = run([sys.executable, "-c", FLOOR, src, os.path.join(OUT, "floor.json")])
-        for what, r in (("prefkit convert", conv), ("orjson floor", floor)):
+        for what, r in (("prefkit convert", conv), ("-> parquet", parquet), ("orjson floor", floor)):
             r.update(file=name, size_mb=round(size_mb), records=pairs, what=what,
                      records_per_s=round(pairs / r["seconds"]))
             results.append(r)
         print(f"{name}: prefkit {conv['seconds']} s vs floor {floor['seconds']} s "
-              f"= {conv['seconds'] / floor['seconds']:.1f}x; RSS {conv['peak_rss_mb']} MB vs {floor['peak_rss_mb']} MB",
+              f"= {conv['seconds'] / floor['seconds']:.1f}x; RSS {conv['peak_rss_mb']} MB vs {floor['peak_rss_mb']} MB; "
+              f"parquet {parquet['seconds']} s, RSS {parquet['peak_rss_mb']} MB",
               file=sys.stderr)
     print(f"{'file':18} {'MB':>6} {'records':>9} {'what':16} {'s':>7} {'rec/s':>8} {'peak RSS MB':>12}")
     for r in results:

@@ -20,15 +20,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import io, pairing, registry
+from . import hf, io, pairing, registry
 from .errors import InputError, UsageError
 from .executors import get_executor
 from .pipeline import Sink, SourceReport, convert_sources
 from .readers import ReadOptions, check_mapping
 from .readers.pairwise import refuse_numeric
-from .writers import get_writer
+from .writers import Writer, get_writer
+from .writers.arrow import schema as arrow_schema
+from .writers.lf_v1 import LfV1Writer
+from .writers.trl import TrlKtoWriter, TrlWriter
 
-OUTPUT_SUFFIXES = (".json", ".jsonl")
+OUTPUT_SUFFIXES = (".json", ".jsonl", ".parquet")
 
 
 @dataclass
@@ -59,7 +62,20 @@ def default_rejects_path(output: str) -> str:
 
 def check_output_name(output: str) -> None:
     if not output.lower().endswith(OUTPUT_SUFFIXES):
-        raise UsageError(f"{output}: the output must be .json (one array) or .jsonl (one record a line)")
+        raise UsageError(f"{output}: the output must be .json (one array), .jsonl (one record a line) or .parquet")
+
+
+def _writer(to: str, output: str, register: str | None, weight: float | None, size: int | None) -> Writer:
+    writer = get_writer(to)
+    if register and writer.registry is None:
+        writer.entry(output)  # raises: the rows are no LLaMA-Factory dataset (pairs to label, TRL rows)
+    if (weight is not None or size is not None) and to != "lf-v1":
+        raise UsageError("--weight and --size are keys of LLaMA-Factory v1's dataset YAML: use them with --to lf-v1")
+    if isinstance(writer, LfV1Writer):
+        writer.weight, writer.size = weight, size
+    if isinstance(writer, (TrlWriter, TrlKtoWriter)):
+        writer.json_text = output.lower().endswith(".parquet")
+    return writer
 
 
 def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "sharegpt",
@@ -69,13 +85,17 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             force: bool = False, report_json: str | None = None, unlabeled: bool = False,
             executor: str = "local", workers: int | None = None, ray_address: str | None = None,
             progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
-            tie_band: float = 0.0) -> ConvertReport:
+            tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
+            weight: float | None = None, size: int | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
-    ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto or unlabeled (pairs to label,
-    for ``prefkit label push``; ``unlabeled=True`` says the same). Rejected records go to
-    ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something is rejected).
-    With ``register`` the output is registered in ``dataset_dir``/dataset_info.json. Every check that
+    ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
+    ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto, lf-v1 (LLaMA-Factory v1 pairs), trl,
+    trl-kto (TRL's rows) or unlabeled (pairs to label, for ``prefkit label push``; ``unlabeled=True`` says the
+    same). The output is .json, .jsonl or .parquet; ``save_to_disk`` writes a ``datasets`` folder as well.
+    Rejected records go to ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something
+    is rejected). With ``register`` the output is registered in ``dataset_dir``/dataset_info.json (lf-v1: in
+    v1's dataset_info.yaml, with ``weight`` and ``size`` when given). Every check that
     can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
     ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
     runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
@@ -87,26 +107,27 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     if not inputs:
         raise UsageError("no input files given")
     for path in inputs:
-        if not os.path.exists(path):
+        if not (os.path.exists(path) or path.startswith("hf://")):
             raise InputError(f"{path}: no such file")
     check_output_name(output)
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
-    writer = get_writer(to)
-    if register and to == "unlabeled":
-        writer.entry(output)  # raises: pairs to label are not a training set
+    writer = _writer(to, output, register, weight, size)
+    schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
     rejects_path = rejects or default_rejects_path(output)
+    if save_to_disk:
+        hf.check_folder(save_to_disk, inputs)
     io.check_outputs(inputs, {"-o": output, "--rejects": rejects_path, "--report-json": report_json},
-                     registry=registry.info_path(dataset_dir) if register and dataset_dir else None)
-    registry.precheck_registration(dataset_dir, register, output, force)
+                     registry=registry.info_path(dataset_dir, writer.registry) if register and dataset_dir else None)
+    registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band)
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
     if tie_band < 0 or (tie_band and preference_scale is None):
         raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
     report = ConvertReport(output=output, to=to)
     runner = get_executor(executor, workers, ray_address)
     with io.Outputs() as outputs:
-        sink = Sink(outputs.rows(output), outputs.rows(rejects_path, lines=True), writer, dedup)
+        sink = Sink(outputs.rows(output, schema=schema), outputs.rows(rejects_path, lines=True), writer, dedup)
         try:
             convert_sources(inputs, fmt, writer, options, sink, runner, progress)
         finally:
@@ -120,6 +141,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)
     if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
         os.unlink(rejects_path)  # a previous run's rejects would now be wrong
+    if save_to_disk:
+        hf.save_to_disk(output, save_to_disk)
     report.sources = sink.sources
     report.input_records = sum(s.input_records for s in sink.sources)
     report.accepted = sum(s.accepted for s in sink.sources)

@@ -273,6 +273,47 @@ class RowFile(AtomicFile):
         super().finish()
 
 
+class ParquetRows(RowFile):
+    """Rows as Parquet with a fixed Arrow schema, written a row group at a time (memory stays flat): each
+    group's JSON lines go through pyarrow's JSON reader, so a row that does not fit the schema is an error."""
+
+    GROUP_BYTES = 16 << 20  # JSON bytes per row group
+
+    def __init__(self, path: str, schema: Any, autocommit: bool = True) -> None:
+        super().__init__(path, lines=True, autocommit=autocommit)
+        self.schema = schema
+        self._buffer = bytearray()
+        self._writer: Any = None
+
+    def write_bytes(self, data: bytes) -> None:
+        self._buffer += data
+        self._buffer += b"\n"
+        self.count += 1
+        if len(self._buffer) >= self.GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.json as pj
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.file, self.schema)
+        if not self._buffer:
+            return
+        options = pj.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="error")
+        read = pj.ReadOptions(block_size=max(1 << 20, len(self._buffer) + 1))  # a block holds every row
+        table = pj.read_json(pa.BufferReader(bytes(self._buffer)), read_options=read, parse_options=options)
+        self._writer.write_table(table.select(self.schema.names).cast(self.schema))
+        self._buffer.clear()
+
+    def finish(self) -> None:
+        if self.file is not None and not self.file.closed:
+            self._flush()
+            self._writer.close()  # writes the footer; the file object stays open for fsync
+        super().finish()
+
+
 class Outputs:
     """Files written together: each to its temporary file, all renamed by :meth:`commit`; on an
     exception (or without a commit) none of the targets changes."""
@@ -288,8 +329,10 @@ class Outputs:
         self.files.append(file.open())
         return file
 
-    def rows(self, path: str, lines: bool = False) -> RowFile:
-        out = RowFile(path, lines, autocommit=False)
+    def rows(self, path: str, lines: bool = False, schema: Any = None) -> RowFile:
+        """JSON rows, or Parquet for a ``.parquet`` path (``schema``: its Arrow schema)."""
+        parquet = path.lower().endswith(".parquet")
+        out = ParquetRows(path, schema, autocommit=False) if parquet else RowFile(path, lines, autocommit=False)
         self.files.append(out.open())
         return out
 

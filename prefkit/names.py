@@ -6,7 +6,7 @@ from __future__ import annotations
 
 READER_NAMES = ("sharegpt", "alpaca", "openai", "hh-rlhf", "oasst", "ratings", "pairwise", "openai-logs", "trl")
 FORMATS = (*READER_NAMES, "auto")  # --from
-WRITER_NAMES = ("sharegpt", "alpaca", "kto", "unlabeled")  # --to
+WRITER_NAMES = ("sharegpt", "alpaca", "kto", "unlabeled", "trl", "trl-kto", "lf-v1")  # --to
 STRATEGIES = ("best-vs-worst", "best-vs-each-lower", "all-pairs")  # --pairing
 POLICIES = ("majority", "unanimous")  # label pull --policy
 LEVELS = ("error", "warning", "info")  # finding levels, worst first (--fail-on)

@@ -131,7 +131,7 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
     """Every input through map_rows into the sink, on ``executor``. A reader that groups rows across the
     file (openai-logs) needs the whole stream, so it runs here whatever the executor."""
     for path in inputs:
-        rows, name = source_rows(path, fmt)
+        rows, name = source_rows(path, fmt, options)
         source = sink.start(path, name)
         reader = get_reader(name)
         options = replace(options, format=name)
@@ -149,9 +149,9 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         sink.end()
 
 
-def source_rows(path: str, fmt: str) -> tuple[Iterator[Row], str]:
+def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row], str]:
     """The rows of one input and its format (detected from the first records for "auto")."""
-    rows: Iterator[Row] = iter_rows(path)
+    rows: Iterator[Row] = iter_rows(path, options.split, options.subset)
     if fmt != "auto":
         return rows, fmt
     head = [r for _, r in zip(range(SNIFF_RECORDS), rows)]
@@ -163,7 +163,7 @@ def read_records(inputs: list[str], fmt: str, writer: Writer, options: ReadOptio
     (label push). Rejects and notes go to ``sink``; the caller marks each record with ``sink.cover``. After
     each source the sink proves that every one of its records was accounted for."""
     for path in inputs:
-        rows, name = source_rows(path, fmt)
+        rows, name = source_rows(path, fmt, options)
         source = sink.start(path, name)
         for item in map_records(_counted(rows, source), get_reader(name), writer, replace(options, format=name)):
             if isinstance(item, (Note, Reject)):

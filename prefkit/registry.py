@@ -1,8 +1,9 @@
-"""Read, lint and atomically update a LLaMA-Factory ``dataset_info.json``.
+"""Read, lint and atomically update a LLaMA-Factory ``dataset_info.json`` (and v1's ``dataset_info.yaml``).
 
 Updates hold a lock file beside it (``.dataset_info.json.lock``) and replace the file with a renamed
 temporary copy, so concurrent registrations all land and readers never see a half-written file. Every
-other entry and the key order are kept.
+other entry and the key order are kept. ``version="v1"`` does the same for the YAML of LLaMA-Factory's v1
+data engine (``USE_V1=1``), whose entries are ``NAME: {path, source, converter, weight?, size?}``.
 
 >>> import tempfile
 >>> d = tempfile.mkdtemp()
@@ -28,22 +29,26 @@ from .lf_vocab import OPENAI_TAGS
 from .sources import iter_rows
 
 DATA_CONFIG = "dataset_info.json"
+REGISTRIES = {"v0": DATA_CONFIG, "v1": "dataset_info.yaml"}  # LLaMA-Factory's data engines and their registries
+FILE_KEY = {"v0": "file_name", "v1": "path"}  # the entry key that names the data file
 LOCK_TIMEOUT = 60.0
 
 
-def info_path(dataset_dir: str) -> str:
-    return os.path.join(dataset_dir, DATA_CONFIG)
+def info_path(dataset_dir: str, version: str = "v0") -> str:
+    return os.path.join(dataset_dir, REGISTRIES[version])
 
 
-def load(dataset_dir: str) -> dict[str, Any]:
+def load(dataset_dir: str, version: str = "v0") -> dict[str, Any]:
     """The registry as a dict (empty when the file does not exist yet)."""
-    path = info_path(dataset_dir)
+    path = info_path(dataset_dir, version)
     if not os.path.exists(path):
         return {}
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        info = json.loads(raw.decode("utf-8"))
+        info = _parse(raw.decode("utf-8"), version)
+    except RegistryError as err:
+        raise RegistryError(f"{path}: {err}") from None
     except UnicodeDecodeError:
         raise RegistryError(f"{path}: not UTF-8 text (LLaMA-Factory reads it as UTF-8); re-save it as UTF-8") from None
     except json.JSONDecodeError as err:
@@ -52,9 +57,34 @@ def load(dataset_dir: str) -> dict[str, Any]:
         raise RegistryError(f"{path}: nested too deep to read") from None
     except OSError as err:
         raise RegistryError(f"{path}: cannot read ({err.strerror})") from None
+    if version == "v1" and info is None:
+        return {}  # an empty YAML file
     if not isinstance(info, dict):
-        raise RegistryError(f"{path}: expected a JSON object of dataset entries")
+        raise RegistryError(f"{path}: expected {'a JSON object' if version == 'v0' else 'a YAML mapping'} of "
+                            "dataset entries")
     return info
+
+
+def _parse(text: str, version: str) -> Any:
+    if version == "v0":
+        return json.loads(text)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise RegistryError(f"{where}invalid YAML ({getattr(err, 'problem', None) or err})") from None
+
+
+def _dump(info: dict[str, Any], path: str, version: str) -> None:
+    if version == "v0":
+        io.write_json(path, info)
+        return
+    import yaml
+
+    io.write_text(path, yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
 
 
 def get_entry(dataset_dir: str, name: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,9 +129,9 @@ def check_name(name: str) -> None:
 class Editor:
     """The registry of one dataset dir, loaded under its lock: check changes first, then save them."""
 
-    def __init__(self, dataset_dir: str) -> None:
-        self.dataset_dir = dataset_dir
-        self.info = load(dataset_dir)
+    def __init__(self, dataset_dir: str, version: str = "v0") -> None:
+        self.dataset_dir, self.version = dataset_dir, version
+        self.info = load(dataset_dir, version)
         self.changed = False
 
     def check(self, name: str, entry: dict[str, Any], force: bool = False) -> str:
@@ -111,8 +141,8 @@ class Editor:
         if old == entry:
             return "unchanged"
         if old is not None and not force:
-            raise RegistryError(f"{info_path(self.dataset_dir)}: a different entry named {name!r} exists; "
-                                "choose another name or pass --force to replace it")
+            raise RegistryError(f"{info_path(self.dataset_dir, self.version)}: a different entry named {name!r} "
+                                "exists; choose another name or pass --force to replace it")
         return "added" if old is None else "replaced"
 
     def put(self, name: str, entry: dict[str, Any], force: bool = False) -> str:
@@ -124,19 +154,20 @@ class Editor:
 
 
 @contextmanager
-def editing(dataset_dir: str) -> Iterator[Editor]:
+def editing(dataset_dir: str, version: str = "v0") -> Iterator[Editor]:
     """Hold the registry's lock; what the block put is saved atomically when it ends without an error."""
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
-    lock = FileLock(os.path.join(dataset_dir, f".{DATA_CONFIG}.lock"), timeout=LOCK_TIMEOUT)
+    path = info_path(dataset_dir, version)
+    lock = FileLock(os.path.join(dataset_dir, f".{REGISTRIES[version]}.lock"), timeout=LOCK_TIMEOUT)
     try:
         with lock:
-            editor = Editor(dataset_dir)
+            editor = Editor(dataset_dir, version)
             yield editor
             if editor.changed:
-                io.write_json(info_path(dataset_dir), editor.info)
+                _dump(editor.info, path, version)
     except Timeout:
-        raise RegistryError(f"{info_path(dataset_dir)}: still locked after {LOCK_TIMEOUT:.0f} s by another process") from None
+        raise RegistryError(f"{path}: still locked after {LOCK_TIMEOUT:.0f} s by another process") from None
 
 
 def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = False) -> str:
@@ -229,36 +260,47 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, layout
     return entry
 
 
+def registered_file(output: str, dataset_dir: str, version: str = "v0") -> str:
+    """How an entry names ``output``: v0 joins ``file_name`` to the dataset dir; v1 loads ``path`` from the
+    directory llamafactory-cli runs in (written relative to the current one, absolute when outside it)."""
+    if version == "v0":
+        return relative_file_name(output, dataset_dir)
+    rel = os.path.relpath(os.path.abspath(output))
+    return os.path.abspath(output) if rel.startswith(os.pardir) else rel.replace(os.sep, "/")
+
+
 def commit_output(outputs: io.Outputs, writer: Any, output: str, dataset_dir: str | None,
                   register: str | None = None, force: bool = False) -> dict[str, Any] | None:
-    """Replace the written files and, when asked, register ``output``: the name is checked under the
-    registry's lock before any file is replaced, so a conflict changes nothing. Returns the output's
-    dataset_info entry (None for pairs to label, which are no dataset)."""
-    if writer.name == "unlabeled":
+    """Replace the written files and, when asked, register ``output`` in the writer's registry (v0 or v1): the
+    name is checked under the registry's lock before any file is replaced, so a conflict changes nothing.
+    Returns the output's registry entry (None for pairs to label, which are no dataset)."""
+    version = writer.registry
+    if version is None:
         outputs.commit()
         return None
-    entry = writer.entry(relative_file_name(output, dataset_dir) if dataset_dir else os.path.basename(output))
+    entry = writer.entry(registered_file(output, dataset_dir, version) if dataset_dir else os.path.basename(output))
     if not (register and dataset_dir):
         outputs.commit()
         return entry
-    with editing(dataset_dir) as editor:
+    with editing(dataset_dir, version) as editor:
         editor.check(register, entry, force)
         outputs.commit()
         editor.put(register, entry, force)
     return entry
 
 
-def precheck_registration(dataset_dir: str | None, register: str | None, output: str, force: bool = False) -> None:
+def precheck_registration(dataset_dir: str | None, register: str | None, output: str, force: bool = False,
+                          version: str = "v0") -> None:
     """Before any work: the registry is readable and the name is free, or already names this file."""
     if not register:
         return
     if not dataset_dir:
         raise UsageError("--register needs --dataset-dir")
     check_name(register)
-    file_name = relative_file_name(output, dataset_dir)
+    file_name = registered_file(output, dataset_dir, version)
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
-    old = load(dataset_dir).get(register)
-    if old is not None and not force and (not isinstance(old, dict) or old.get("file_name") != file_name):
-        raise RegistryError(f"{info_path(dataset_dir)}: a different entry named {register!r} exists; "
+    old = load(dataset_dir, version).get(register)
+    if old is not None and not force and (not isinstance(old, dict) or old.get(FILE_KEY[version]) != file_name):
+        raise RegistryError(f"{info_path(dataset_dir, version)}: a different entry named {register!r} exists; "
                             "choose another name or pass --force to replace it")

@@ -79,7 +79,10 @@ def parse_json(text: bytes | str) -> Any:
 
 
 def file_kind(path: str) -> str:
-    """The container format from the extension (``.json``, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``)."""
+    """The container format from the extension (``.json``, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``), or
+    "dataset" for a folder or an ``hf://`` dataset (see prefkit.hf)."""
+    if path.startswith("hf://") or os.path.isdir(path):
+        return "dataset"
     lower = path.lower()
     for suffix, kind in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"),
                          (".tsv", "tsv"), (".parquet", "parquet"), (".pq", "parquet")):
@@ -88,12 +91,16 @@ def file_kind(path: str) -> str:
     raise InputError(f"{path}: unknown file type; use .json, .jsonl, .csv, .tsv or .parquet")
 
 
-def iter_rows(path: str) -> Iterator[Row]:
-    """Yield the rows of one input file. Raises InputError for a file that cannot be read at all."""
+def iter_rows(path: str, split: str = "train", subset: str | None = None) -> Iterator[Row]:
+    """Yield the rows of one input: a file, a ``datasets`` folder or an ``hf://`` dataset (``split`` and
+    ``subset`` choose what of a dataset). Raises InputError for an input that cannot be read at all."""
+    if file_kind(path) == "dataset":
+        from . import hf
+
+        yield from (Row(path, i, None, data) for i, data in enumerate(hf.rows(path, split, subset)))
+        return
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, expected a file")
     kind = file_kind(path)
     _check_encoding(path)
     try:

@@ -31,7 +31,7 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$s" ]; then
   # pure-Python fallback by dropping its compiled libraries.
   pip_install .venv --no-deps "torchaudio==2.11.0"
   rm -f .venv/lib/python3*/site-packages/torchaudio/lib/*.so
-  pip_install .venv -e ".[dev,label,tables,scale]"
+  pip_install .venv -e ".[dev,label,tables,scale,hf]"
   echo "$s" > .venv/.setup-stamp
 fi
 

@@ -8,6 +8,7 @@ mix system prompts, multi-turn history, tool calls and both file kinds.
 import json
 import subprocess
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import PANDALM_VERDICTS, ROOT, fixture
@@ -21,6 +22,9 @@ DATASETS = [  # (name, inputs, --to, suffix, stage)
     ("pf_alpaca_lines", ["oaast_rm_zh.sample.json", "pairwise.edge.csv"], "alpaca", ".jsonl", "rm"),
     ("pf_kto", ["kto_en_demo.sample.json", "openai_logs.sample.jsonl"], "kto", ".json", "kto"),
     ("pf_kto_from_pairs", ["dpo_en_demo.sample.json", "openai_tools.sample.jsonl"], "kto", ".jsonl", "kto"),
+    ("pf_sharegpt_parquet", ["dpo_en_demo.sample.json", "openai_tools.sample.jsonl"], "sharegpt", ".parquet", "rm"),
+    ("pf_alpaca_parquet", ["medicalgpt_dpo_zh.sample.jsonl", "oaast_rm_zh.sample.json"], "alpaca", ".parquet", "rm"),
+    ("pf_kto_parquet", ["kto_en_demo.sample.json", "pairwise.edge.csv"], "kto", ".parquet", "kto"),
 ]
 
 
@@ -36,6 +40,9 @@ def dataset_dir(tmp_path_factory):
         parts = [data / f"{name}_{i}{suffix}" for i in range(len(inputs))]
         rows = []
         for part in parts:
+            if suffix == ".parquet":
+                rows += pq.read_table(part).to_pylist()
+                continue
             text = part.read_text()
             rows += json.loads(text) if suffix == ".json" else [json.loads(x) for x in text.splitlines()]
         merged = data / f"{name}{suffix}"

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 
 def command(
-    inputs: list[Path] = typer.Argument(..., help="Raw files: .json (array), .jsonl, .csv, .tsv or .parquet."),
-    output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
+    inputs: list[str] = typer.Argument(..., help="Raw files (.json array, .jsonl, .csv, .tsv, .parquet), datasets "
+                                       "folders (save_to_disk or Hub-shaped) or hf://datasets/ORG/NAME[@REVISION]."),
+    output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
     to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITER_NAMES)}."),
     unlabeled: bool = typer.Option(False, "--unlabeled", help="Write pairs to label (for prefkit label push): "
@@ -32,7 +33,14 @@ def command(
                                                 "preference; nearer LOW prefers response A, nearer HIGH B."),
     tie_band: float = typer.Option(0.0, "--tie-band", help="With --preference-scale: |value - midpoint| <= X is a tie."),
     dedup: bool = typer.Option(False, "--dedup", help="Send exact duplicate rows to the rejects file."),
-    register: str | None = typer.Option(None, "--register", help="Register the output under this name in dataset_info.json."),
+    split: str = typer.Option("train", "--split", help="The split of a datasets input."),
+    subset: str | None = typer.Option(None, "--subset", help="The config (subset) of an hf:// or Hub-shaped input."),
+    save_to_disk: Path | None = typer.Option(None, "--save-to-disk", help="Also write the output as a datasets "
+                                             "folder (datasets.load_from_disk reads it)."),
+    register: str | None = typer.Option(None, "--register", help="Register the output under this name in "
+                                        "dataset_info.json (--to lf-v1: in v1's dataset_info.yaml)."),
+    weight: float | None = typer.Option(None, "--weight", help="--to lf-v1 --register: the entry's sampling weight."),
+    size: int | None = typer.Option(None, "--size", min=1, help="--to lf-v1 --register: the entry's sample count."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the machine-readable report here."),
@@ -44,13 +52,15 @@ def command(
     from ..readers.pairwise import parse_scale, parse_verdicts
 
     with progress("converting", quiet) as tick:
-        report = convert([str(p) for p in inputs], str(output), fmt=fmt, to=to, unlabeled=unlabeled,
+        report = convert(list(inputs), str(output), fmt=fmt, to=to, unlabeled=unlabeled,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
                          mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                          dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
                          force=force, report_json=str(report_json) if report_json else None, executor=executor,
                          workers=workers, ray_address=ray_address, progress=tick,
-                         preference_scale=parse_scale(preference_scale), tie_band=tie_band)
+                         preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
+                         subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
+                         size=size)
     if not quiet:
         summary(report)
 

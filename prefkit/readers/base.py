@@ -48,11 +48,14 @@ class ReadOptions:
     # pairwise continuous preference: (LOW, HIGH); |value - midpoint| <= tie_band is a tie
     scale: tuple[float, float] | None = None
     tie_band: float = 0.0
+    # which split and config of a datasets input (a save_to_disk folder, a Hub-shaped folder, hf://...)
+    split: str = "train"
+    subset: str | None = None
     format: str = ""
 
     @property
     def kto(self) -> bool:
-        return self.target == "kto"
+        return self.target in ("kto", "trl-kto")
 
     @property
     def unlabeled(self) -> bool:

@@ -7,11 +7,14 @@ from ..names import WRITER_NAMES
 from .alpaca import AlpacaWriter
 from .base import Writer
 from .kto import KtoWriter
+from .lf_v1 import LfV1Writer
 from .sharegpt import SharegptWriter
+from .trl import TrlKtoWriter, TrlWriter
 from .unlabeled import UnlabeledWriter
 
 WRITERS: dict[str, type[Writer]] = {"sharegpt": SharegptWriter, "alpaca": AlpacaWriter, "kto": KtoWriter,
-                                    "unlabeled": UnlabeledWriter}
+                                    "unlabeled": UnlabeledWriter, "trl": TrlWriter, "trl-kto": TrlKtoWriter,
+                                    "lf-v1": LfV1Writer}
 assert tuple(WRITERS) == WRITER_NAMES, "prefkit.names.WRITER_NAMES must list the writers"
 
 

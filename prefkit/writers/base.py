@@ -18,6 +18,8 @@ class Writer:
     formatting = "sharegpt"
     ranking = True
     record_type: type = PreferencePair
+    # which LLaMA-Factory registry reads the rows: dataset_info.json (v0), dataset_info.yaml (v1), or none
+    registry: str | None = "v0"
 
     def __init__(self) -> None:
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)

@@ -26,6 +26,7 @@ class UnlabeledWriter(Writer):
     formatting = ""
     ranking = False
     record_type = UnlabeledPair
+    registry = None  # pairs to label are not a training set
 
     def row(self, record: UnlabeledPair) -> dict[str, Any]:
         head = [{"role": "system", "content": record.system}] if record.system else []

@@ -33,8 +33,13 @@ def main() -> None:
     for spec in specs:
         name, stage = spec.split(":")
         path = os.path.join(dataset_dir, info[name]["file_name"])
-        with open(path) as f:
-            rows_in = len(json.load(f)) if path.endswith(".json") else sum(1 for line in f if line.strip())
+        if path.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            rows_in = pq.ParquetFile(path).metadata.num_rows
+        else:
+            with open(path, encoding="utf-8") as f:
+                rows_in = len(json.load(f)) if path.endswith(".json") else sum(1 for line in f if line.strip())
         data_args = DataArguments(dataset=name, dataset_dir=dataset_dir, template="default", cutoff_len=8192,
                                   overwrite_cache=True)
         model_args = ModelArguments(model_name_or_path=tok_dir)

@@ -1,0 +1,97 @@
+"""TRL's rows, for users who train with TRL as well (not a LLaMA-Factory dataset, so never registered).
+
+``--to trl``: conversational preference rows with an explicit prompt, as TRL's ``DPOTrainer`` reads them::
+
+    {"prompt": [{"role": "system", ...}, {"role": "user", "content": "..."}],
+     "chosen": [{"role": "assistant", "content": "..."}], "rejected": [{"role": "assistant", "content": "..."}]}
+
+``--to trl-kto``: unpaired rows, as ``KTOTrainer`` reads them: ``{"prompt": [...], "completion": [...], "label": true}``.
+A tool call (LLaMA-Factory's function turn) becomes an assistant message with ``tool_calls``, a tool result a
+``tool`` message, and ``tools`` (when a record has them) the list of tool definitions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import UsageError
+from ..lf_vocab import ROLE_FUNCTION, ROLE_OBSERVATION
+from ..records import KtoExample, Message, PreferencePair, RowProblem
+from .base import Writer
+
+
+def trl_message(m: Message, json_text: bool = False) -> dict[str, Any]:
+    if m.role == ROLE_FUNCTION:
+        try:
+            calls = json.loads(m.content)
+        except ValueError:
+            raise RowProblem("bad_tool_call", "a tool call is not JSON; TRL needs {name, arguments}") from None
+        calls = calls if isinstance(calls, list) else [calls]
+        calls = [{**c, "arguments": _arguments(c.get("arguments"), json_text)} if isinstance(c, dict) else c
+                 for c in calls]
+        return {"role": "assistant", "tool_calls": [{"type": "function", "function": c} for c in calls]}
+    return {"role": "tool" if m.role == ROLE_OBSERVATION else m.role, "content": m.content}
+
+
+def _arguments(value: Any, json_text: bool) -> Any:
+    """A tool call's arguments as TRL's chat templates take them (an object), or as JSON text for Parquet."""
+    if json_text:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class _TrlWriter(Writer):
+    registry = None  # TRL rows: no LLaMA-Factory registry reads them
+    json_text = False  # Parquet output: tool definitions and tool-call arguments as JSON text
+
+    def message(self, m: Message) -> dict[str, Any]:
+        return trl_message(m, self.json_text)
+
+    def prompt(self, record: PreferencePair | KtoExample) -> list[dict[str, Any]]:
+        head = [{"role": "system", "content": record.system}] if record.system else []
+        return head + [self.message(m) for m in record.prompt]
+
+    def tools(self, tools: str) -> list[Any] | str:
+        try:
+            parsed = json.loads(tools)
+        except ValueError:
+            raise RowProblem("bad_tools", "tools is not a JSON list of tool definitions") from None
+        parsed = parsed if isinstance(parsed, list) else [parsed]
+        return json.dumps(parsed, ensure_ascii=False) if self.json_text else parsed
+
+    def columns(self) -> dict[str, str]:
+        return {}
+
+    def entry(self, file_name: str) -> dict[str, Any]:
+        raise UsageError(f"--to {self.name} writes TRL rows, which LLaMA-Factory does not read: drop --register "
+                         "(or write --to sharegpt / kto / lf-v1 for LLaMA-Factory)")
+
+
+class TrlWriter(_TrlWriter):
+    name = "trl"
+
+    def row(self, record: PreferencePair) -> dict[str, Any]:
+        out: dict[str, Any] = {"prompt": self.prompt(record), "chosen": [self.message(record.chosen)],
+                               "rejected": [self.message(record.rejected)]}
+        if record.tools:
+            out["tools"] = self.tools(record.tools)
+        return out
+
+
+class TrlKtoWriter(_TrlWriter):
+    name = "trl-kto"
+    ranking = False
+    record_type = KtoExample
+
+    def row(self, record: KtoExample) -> dict[str, Any]:
+        out: dict[str, Any] = {"prompt": self.prompt(record), "completion": [self.message(record.completion)],
+                               "label": record.label}
+        if record.tools:
+            out["tools"] = self.tools(record.tools)
+        return out
