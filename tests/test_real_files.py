@@ -212,3 +212,20 @@ def test_convert_and_validate_count_prompt_duplicates_alike(tmp_path):
     report = convert([str(tmp_path / "a.json"), src2], str(out), fmt="auto")
     checked = validate(str(out))
     assert report.prompt_duplicates == checked.findings.counts()["info"]["duplicate_prompt"] == 3
+
+
+def test_validate_with_a_tokenizer_prints_no_torch_advice_and_no_none(qwen_tokenizer, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    good = {"conversations": [{"from": "human", "value": "hi"}], "chosen": {"from": "gpt", "value": "a"},
+            "rejected": {"from": "gpt", "value": "b"}}
+    dropped = {**good, "chosen": "a string LLaMA-Factory cannot read as a message"}
+    prefkit = str(Path(sys.executable).parent / "prefkit")
+    for rows, name in (([good], "one.json"), ([dropped], "none.json")):
+        (tmp_path / name).write_text(json.dumps(rows))
+        proc = subprocess.run([prefkit, "validate", str(tmp_path / name), "--model", qwen_tokenizer, "--template",
+                               "qwen", "--cutoff-len", "64"], capture_output=True, text=True, timeout=300)
+        assert "PyTorch was not found" not in proc.stderr and "None" not in proc.stderr, proc.stderr
+        assert proc.returncode == (0 if name == "one.json" else 1), proc.stderr

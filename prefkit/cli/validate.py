@@ -80,10 +80,12 @@ def summary(report: ValidationReport) -> None:
             table.add_row(name, *(f"{values.get(p, 0):,}" for p in ("p50", "p90", "p95", "p99", "max")))
         console.print(table)
         rec = tokens["recommended_cutoff_len"]
-        console.print(f"truncated {tokens['truncated']:,} of {tokens['pairs']:,} pairs "
-                      f"(prompt {tokens['truncated_prompt']:,}, chosen {tokens['truncated_chosen']:,}, rejected "
-                      f"{tokens['truncated_rejected']:,}); identical after truncation {tokens['identical_after_truncation']:,}; "
-                      f"lost eos {tokens['lost_eos']:,}", highlight=False)
+        kto = report.stage == "kto"  # KTO: "pairs" counts examples, chosen/rejected the (un)desirable ones
+        unit, good, bad = ("examples", "desirable", "undesirable") if kto else ("pairs", "chosen", "rejected")
+        identical = "" if kto else f"identical after truncation {tokens['identical_after_truncation']:,}; "
+        console.print(f"truncated {tokens['truncated']:,} of {tokens['pairs']:,} {unit} "
+                      f"(prompt {tokens['truncated_prompt']:,}, {good} {tokens['truncated_chosen']:,}, {bad} "
+                      f"{tokens['truncated_rejected']:,}); {identical}lost eos {tokens['lost_eos']:,}", highlight=False)
         if tokens["pairs"]:
-            console.print(f"cutoff_len that keeps pairs whole: 95% {rec['95%']}, 99% {rec['99%']}, "
+            console.print(f"cutoff_len that keeps {unit} whole: 95% {rec['95%']}, 99% {rec['99%']}, "
                           f"100% {rec['100%']}", highlight=False)
