@@ -35,6 +35,9 @@ def load(path: str, split: str = "train", subset: str | None = None) -> Any:
         except Exception as err:  # datasets raises several types for a damaged folder
             raise InputError(f"{path}: not a readable save_to_disk folder ({_first_line(err)})") from None
         return _split(loaded, path, split)
+    if os.path.isdir(path) and not any(os.path.exists(os.path.join(path, f)) for f in ("README.md", "data")):
+        raise InputError(f"{path}: is a folder but no datasets folder (one written by save_to_disk, or laid out like "
+                         "a Hub repository: a README.md card or a data/ folder); name a file")
     if path.startswith("hf://"):
         if not path.startswith(SCHEME) or len(path[len(SCHEME):].split("@")[0].split("/")) != 2:
             raise InputError(f"{path}: expected hf://datasets/ORG/NAME[@REVISION]")

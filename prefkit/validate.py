@@ -24,6 +24,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checks import v1
 from .checks.acceptance import Aligned, Attr, LoaderFailure, align
 from .checks.content import ContentChecker, ContentFacts, RowContent
 from .checks.findings import Finding, Findings
@@ -76,7 +77,8 @@ def check_fail_on(level: str) -> None:
 
 
 def locate(target: str, dataset_dir: str | None, layout: str | None) -> tuple[str, str, dict[str, Any]]:
-    """(dataset name, file path, dataset_info entry) for a registered NAME or a file PATH."""
+    """(dataset name, file path, registry entry) for a registered NAME (dataset_info.json first, then v1's
+    dataset_info.yaml) or a PATH (a file or a ``datasets`` folder)."""
     if dataset_dir and not os.path.isfile(target):
         info = load(dataset_dir)
         if target in info:
@@ -84,11 +86,22 @@ def locate(target: str, dataset_dir: str | None, layout: str | None) -> tuple[st
             if "file_name" not in entry:
                 raise UsageError(f"{target}: the entry points to a hub or script; validate reads local files")
             return target, os.path.join(dataset_dir, entry["file_name"]), entry
-        raise InputError(f"{target}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json")
-    if not os.path.isfile(target):
+        v1_info = load(dataset_dir, "v1")
+        if target in v1_info:
+            path = v1.entry_file(dataset_dir, target, v1_info[target])
+            if not os.path.exists(path):
+                raise InputError(f"{path}: no such file (the path of v1 entry {target!r}, read from the current "
+                                 "directory as llamafactory-cli reads it)")
+            return target, path, v1_info[target]
+        if not os.path.isdir(target):
+            raise InputError(f"{target}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json "
+                             "or dataset_info.yaml")
+    if not os.path.exists(target):
         raise InputError(f"{target}: no such file (pass --dataset-dir to validate a registered name)")
+    if layout == v1.LAYOUT or (layout is None and v1.detect(target)):
+        return os.path.basename(os.path.normpath(target)), target, v1.file_entry(target)
     entry = detect_entry(target, os.path.dirname(os.path.abspath(target)), layout)
-    return os.path.basename(target), target, entry
+    return os.path.basename(os.path.normpath(target)), target, entry
 
 
 class _TokenStats:
@@ -144,10 +157,11 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
     """
     name, path, entry = locate(target, dataset_dir, layout)
-    inputs = [path] + ([info_path(dataset_dir)] if dataset_dir and name == target else [])
+    is_v1 = v1.is_v1_entry(entry)  # LLaMA-Factory v1 pair data (checks/v1.py)
+    inputs = [path] + ([info_path(dataset_dir, "v1" if is_v1 else "v0")] if dataset_dir and name == target else [])
     io.check_outputs(inputs, {"--lengths": lengths_path, "--report-json": report_json, "--html": html,
                               "--html (histogram)": png_path(html) if html else None})
-    attr = Attr.from_entry(entry)
+    attr = v1.attr(entry) if is_v1 else Attr.from_entry(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
     findings = report.findings
     if model and not cutoff_len:
@@ -162,13 +176,13 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
         findings.add("tokens_not_measured", "info", None, "", "exact token lengths are measured for ranking "
                      "(pairwise) and KTO datasets; this one is neither")
         model = None
-    counter = TokenCounter(model, template, cutoff_len, trust_remote_code) if model else None
+    counter = (v1.V1Counter if is_v1 else TokenCounter)(model, template, cutoff_len, trust_remote_code) if model else None
     tokens = _TokenStats(counter) if counter else None
     content = ContentChecker(findings)
-    if counter:
+    if counter and not is_v1:
         _template_mismatch(counter, findings)
     if dataset_dir and name == target:
-        for problem in check_entry(dataset_dir, entry):
+        for problem in (v1.check_entry if is_v1 else check_entry)(dataset_dir, entry):
             findings.add("registry", "error", None, "", problem)
     if attr.stage == "none":
         findings.add("not_a_preference_dataset", "error", None, "",
@@ -208,10 +222,11 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
                 findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} {unit} "
                              f"({code.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
                              f"{report.tokens['recommended_cutoff_len']['99%']}")
-    num_samples = entry.get("num_samples")
+    key = "size" if is_v1 else "num_samples"  # v1's size draws that many records at random
+    num_samples = entry.get(key)
     if isinstance(num_samples, int) and num_samples < report.records:
-        findings.add("num_samples_cuts", "warning", None, "num_samples",
-                     f"num_samples {num_samples} keeps only part of the {report.records} records")
+        findings.add("num_samples_cuts", "warning", None, key,
+                     f"{key} {num_samples} keeps only part of the {report.records} records")
     if report_json:
         io.write_json(report_json, report.to_json())
     if html:
@@ -337,6 +352,9 @@ class ValidateMap:
         return {**self.__dict__, "counter": None}
 
     def __call__(self) -> Callable[[list[Row]], list[RowCheck]]:
+        if v1.is_v1_entry(self.entry):
+            return v1.block_checker(self.entry, self.model, self.template, self.cutoff_len, self.counter,
+                                    self.trust_remote_code)
         attr = Attr.from_entry(self.entry)
         validator = row_validator(attr)
         schema = RowSchema(validator) if validator is not None else None

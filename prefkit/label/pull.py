@@ -25,7 +25,7 @@ from ..writers import get_writer
 from . import layout
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection
-from .tasks import pair_fields, votes
+from .tasks import original_fields, pair_fields, votes
 
 
 
@@ -117,7 +117,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
             if verdict in ("tie", "both_bad") and ties == "drop":
                 reason = verdict
             if reason:
-                kept = {"id": record.get("external_id"), "fields": record.get("fields"),
+                kept = {"id": record.get("external_id"), "fields": original_fields(record),
                         "metadata": record.get("metadata"), "votes": cast}  # not the server's ids and timestamps
                 sink.take(Reject(source, index, reason, _why(reason, cast), kept))
                 continue

@@ -5,6 +5,11 @@ pushing the same pair twice, or in the other order, names the same record. Which
 is decided by a hash of the seed and the id: fixed for a record, about half the records swapped, and
 independent of the input's order, so an annotator's habit of picking one side cannot become a habit
 of the data.
+
+Argilla's annotation page renders every text as markdown and lets HTML through it, so an answer's ``<think>``,
+``#include <stdio.h>`` or ``List<String>`` would be rendered or dropped, not shown. Every text is sent as
+:func:`shown` makes it (a zero-width space after each ``<`` and ``&``: no tag or entity is left, and nothing
+visible changes); :func:`pair_fields` undoes it exactly for records that say so (``prefkit_display``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,26 @@ from .layout import PREFERENCE
 
 # The server's limit on a chat message's content (argilla_server.api.schemas.v1.chat).
 MAX_MESSAGE_CHARS = int(os.environ.get("ARGILLA_MAX_MESSAGE_LENGTH", 20000))
+
+
+DISPLAY = "zwsp"  # metadata prefkit_display of records whose texts went through shown()
+_ZWSP = "\u200b"
+
+
+def shown(text: str) -> str:
+    """``text`` as the annotation page gets it: a zero-width space after each ``<`` and ``&``.
+
+    >>> shown("<think>a & b</think>") == "<\u200bthink>a &\u200b b<\u200b/think>"
+    True
+    >>> original(shown("x <\u200b & \u200b y")) == "x <\u200b & \u200b y"
+    True
+    """
+    return text.replace("&", "&" + _ZWSP).replace("<", "<" + _ZWSP)
+
+
+def original(text: str) -> str:
+    """The text that :func:`shown` was given."""
+    return text.replace("<" + _ZWSP, "<").replace("&" + _ZWSP, "&")
 
 
 def record_id(pair: UnlabeledPair) -> str:
@@ -61,12 +86,15 @@ def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
     for i, m in enumerate(chat):
         if not m["content"].strip():
             raise RowProblem("empty_message", f"conversation[{i}] ({m['role']}) is empty; Argilla refuses empty messages")
+        m["content"] = shown(m["content"])
         if len(m["content"]) > MAX_MESSAGE_CHARS:
-            raise RowProblem("too_long_for_argilla", f"conversation[{i}] has {len(m['content']):,} characters; Argilla "
-                             f"allows {MAX_MESSAGE_CHARS:,} a message (ARGILLA_MAX_MESSAGE_LENGTH on the server)")
+            raise RowProblem("too_long_for_argilla", f"conversation[{i}] has {len(m['content']):,} characters as shown "
+                             f"(with a zero-width space after each < and &); Argilla allows {MAX_MESSAGE_CHARS:,} a "
+                             "message (ARGILLA_MAX_MESSAGE_LENGTH on the server)")
     source, index = origin(pair)
     metadata: dict[str, Any] = {"source": os.path.basename(source), "position": "swapped" if swap else "kept",
-                                "len_a": len(a.content), "len_b": len(b.content), "prefkit_origin": f"{source}:{index}"}
+                                "len_a": len(a.content), "len_b": len(b.content), "prefkit_origin": f"{source}:{index}",
+                                "prefkit_display": DISPLAY}
     for key, value in (("score_a", score_a), ("score_b", score_b)):
         if value is not None:
             metadata[key] = value
@@ -76,23 +104,34 @@ def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
         if role != "assistant":
             metadata[f"prefkit_role_{key}"] = role
     body: dict[str, Any] = {"external_id": rid, "metadata": metadata,
-                            "fields": {"conversation": chat, "response_a": a.content, "response_b": b.content}}
+                            "fields": {"conversation": chat, "response_a": shown(a.content), "response_b": shown(b.content)}}
     if pair.suggestion:
-        shown = {"a": "b", "b": "a"}.get(pair.suggestion, pair.suggestion) if swap else pair.suggestion
-        body["suggestions"] = [{"question_id": question_id, "value": shown, "type": "model",
+        label = {"a": "b", "b": "a"}.get(pair.suggestion, pair.suggestion) if swap else pair.suggestion
+        body["suggestions"] = [{"question_id": question_id, "value": label, "type": "model",
                                 "agent": "prefkit:input"}]
     return Task(rid, body, (source, index))
 
 
 def pair_fields(record: dict[str, Any]) -> tuple[str, str, list[Message], Message, Message]:
     """(system, tools, prompt, shown A, shown B) of a record read back from Argilla."""
-    fields, metadata = record.get("fields") or {}, record.get("metadata") or {}
+    fields, metadata = original_fields(record), record.get("metadata") or {}
     chat = fields.get("conversation") or []
     system = chat[0]["content"] if chat and chat[0]["role"] == "system" else ""
     prompt = [Message(role=m["role"], content=m["content"]) for m in chat[1 if system else 0:]]
     a = Message(role=metadata.get("prefkit_role_a", "assistant"), content=fields.get("response_a", ""))
     b = Message(role=metadata.get("prefkit_role_b", "assistant"), content=fields.get("response_b", ""))
     return system, metadata.get("prefkit_tools", ""), prompt, a, b
+
+
+def original_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields with their texts as pushed (see :func:`shown`)."""
+    fields = record.get("fields") or {}
+    if (record.get("metadata") or {}).get("prefkit_display") != DISPLAY:
+        return fields  # pushed before prefkit_display, or by something else: as they are
+    chat = [{**m, "content": original(m["content"])} if isinstance(m.get("content"), str) else m
+            for m in fields.get("conversation") or []]
+    return {**fields, "conversation": chat,
+            **{k: original(fields[k]) for k in ("response_a", "response_b") if isinstance(fields.get(k), str)}}
 
 
 def votes(record: dict[str, Any]) -> dict[str, str]:

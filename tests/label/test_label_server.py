@@ -14,6 +14,7 @@ from helpers.annotators import annotate, dataset_id
 
 from prefkit.label.connection import Connection
 from prefkit.label.push import push
+from prefkit.label.tasks import original_fields
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
@@ -132,7 +133,7 @@ def test_repush_creates_no_duplicates_and_suggestions_follow_the_shown_side(argi
     chosen = {r["chosen"]["value"] for r in load_output(fixture("dpo_en_demo.sample.json"))}
     for record in records:
         shown = record["suggestions"][0]["value"]
-        assert record["fields"][f"response_{shown}"] in chosen
+        assert original_fields(record)[f"response_{shown}"] in chosen
     positions = Counter(r["metadata"]["position"] for r in records)
     assert positions["kept"] > 0 and positions["swapped"] > 0
 

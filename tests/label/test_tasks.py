@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prefkit.convert import convert
 from prefkit.label.agreement import cohen_kappa, krippendorff_alpha
-from prefkit.label.tasks import pair_fields, record_id, swapped, task
+from prefkit.label.tasks import original, pair_fields, record_id, shown, swapped, task
 from prefkit.records import Message, Provenance, UnlabeledPair
 
 from conftest import fixture, load_output, write_jsonl
@@ -83,6 +85,31 @@ def test_task_shows_each_answer_once_and_moves_the_suggestion_with_it(suggestion
             assert fields[f"response_{shown}"] == wanted
         system, _, prompt, a, b = pair_fields(t.body)
         assert system == "sys" and prompt == p.prompt and {a.content, b.content} == {f"good {i}", f"bad {i}"}
+
+
+@given(st.text(alphabet=st.sampled_from(["<", "&", "\u200b", "a", "b", ";", " "])))
+def test_shown_text_round_trips_exactly(text):
+    assert original(shown(text)) == text
+    assert "<" not in shown(text).replace("<\u200b", "")  # no tag can start
+
+
+def test_tags_and_entities_reach_the_page_as_text_and_come_back_exactly():
+    """Argilla renders fields as markdown with HTML: a <think> or <b> would be rendered, not shown."""
+    p = UnlabeledPair(system="Use <b> & co.", prompt=[Message(role="user", content="a<b?")],
+                      response_a=Message(role="assistant", content="<think>x</think> &amp; #include <stdio.h>"),
+                      response_b=Message(role="assistant", content="List<String> & `<b>`"),
+                      provenance=Provenance(source="s", index=0))
+    t = task(p, 0, "q")
+    texts = [m["content"] for m in t.body["fields"]["conversation"]] + \
+        [t.body["fields"]["response_a"], t.body["fields"]["response_b"]]
+    assert all("<" not in x.replace("<\u200b", "") and "&" not in x.replace("&\u200b", "") for x in texts)
+    assert t.body["metadata"]["prefkit_display"] == "zwsp" and t.body["metadata"]["len_a"] in (41, 20)  # lengths as written
+    system, _, prompt, a, b = pair_fields(t.body)
+    assert (system, prompt) == ("Use <b> & co.", p.prompt)
+    assert {a.content, b.content} == {p.response_a.content, p.response_b.content}
+    # Records pushed before prefkit_display are read as they are.
+    old = {**t.body, "metadata": {}, "fields": {**t.body["fields"], "response_a": "a <\u200bb", "response_b": "c"}}
+    assert pair_fields(old)[3].content == "a <\u200bb"
 
 
 def test_task_refuses_what_argilla_would_refuse():
