@@ -1,14 +1,15 @@
 # make setup      - create .venv (prefkit + every extra + LLaMA-Factory 0.9.5 on CPU torch), .venv-lf093
-#                   (LLaMA-Factory 0.9.3) and .venv-argilla (the Argilla server), and install Redis
+#                   (LLaMA-Factory 0.9.3) and .venv-argilla (the Argilla server), and install Redis and
+#                   Chromium (for the browser tests)
 # make demo       - set up, then convert, register, validate, train, serve and ask (examples/demo.sh);
 #                   it writes into a scratch copy of data/, never into tracked files
 # make test       - set up, then run the whole test suite (what CI runs)
-# make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray nor a model (under a minute)
+# make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray, a model nor a browser (under a minute)
 # make lint       - ruff over prefkit/, tests/ and bench/
 # make bench      - the convert benchmark
 .PHONY: setup demo test test-fast lint bench clean
 
-FAST := -m "not llamafactory and not argilla and not model and not ray"
+FAST := -m "not llamafactory and not argilla and not model and not ray and not browser"
 
 setup:
 	@bash scripts/setup.sh
@@ -20,7 +21,7 @@ test: setup
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast:
-	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_ARGILLA=1 bash scripts/setup.sh
+	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_ARGILLA=1 PREFKIT_SKIP_BROWSER=1 bash scripts/setup.sh
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
 
 lint:

@@ -4,6 +4,7 @@
 #   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
 #   .venv-lf093    LLaMA-Factory 0.9.3 with prefkit, used by parity tests through a subprocess
 #   .venv-argilla  the Argilla server (label tests start it with Redis; see tests/argilla_server/)
+#   and, as root on Debian, the packages redis-server, chromium and chromium-driver (browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -64,6 +65,15 @@ if [ "${PREFKIT_SKIP_ARGILLA:-0}" != 1 ]; then
     else
       echo "[setup] redis-server is missing: install it (Debian: apt-get install redis-server) for the label tests" >&2
     fi
+  fi
+fi
+# 4. Chromium for the browser tests (tests/browser/; skip with PREFKIT_SKIP_BROWSER=1) -------------------
+if [ "${PREFKIT_SKIP_BROWSER:-0}" != 1 ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] installing chromium and chromium-driver (Debian packages)..." >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "[setup] chromium is missing: install it (Debian: apt-get install chromium chromium-driver) for the browser tests" >&2
   fi
 fi
 echo "[setup] ready: .venv/bin/prefkit" >&2

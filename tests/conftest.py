@@ -28,10 +28,10 @@ LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", 
 
 
 # Tests that need one of these parts are marked by the fixtures they use, so ``make test-fast``
-# (-m "not llamafactory and not argilla and not model and not ray") runs everything else.
+# (-m "not llamafactory and not argilla and not model and not ray and not browser") runs everything else.
 _MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "trained_dpo": "llamafactory",
                     "tiny_model": "model",
-                    "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla"}
+                    "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -199,14 +199,14 @@ def _module(name: str, path: list[str] | None = None) -> types.ModuleType:
 @functools.cache
 def load() -> V1Code:
     """v1's converter and renderer (ImportError when LLaMA-Factory 0.9.5's v1 is not installed)."""
-    if "llamafactory.v1.core.utils.rendering" in sys.modules:  # the real one is loaded: use it
-        return _code(*(importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES))
     spec = importlib.util.find_spec("llamafactory")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("llamafactory is not installed")
     root = list(spec.submodule_search_locations)[0]
     if not os.path.isdir(os.path.join(root, "v1")):
         raise ImportError("this LLaMA-Factory has no v1 data engine (0.9.5 has)")
+    if "llamafactory.v1.core.utils.rendering" in sys.modules:  # the real one is loaded: use it
+        return _code(root, *(importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES))
     before = set(sys.modules)
     helper = _module("llamafactory.v1.utils.helper")
     helper.get_tokenizer = _get_tokenizer
@@ -215,12 +215,7 @@ def load() -> V1Code:
         stand_ins["llamafactory"] = _module("llamafactory", [root])
     sys.modules.update(stand_ins)
     try:
-        modules = [importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES]
-        plugin = modules[1].RenderingPlugin
-        folder = os.path.join(root, "v1", "plugins", "model_plugins", "templates")
-        for name in sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_")):
-            plugin(name)._ensure_template_imported()  # now, while the stand-in is in place
-        return _code(*modules)
+        return _code(root, *(importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES))
     finally:
         for name in set(sys.modules) - before:
             if name.split(".")[0] == "llamafactory":
@@ -231,7 +226,10 @@ _MODULES = ("core.utils.rendering", "plugins.model_plugins.rendering", "plugins.
             "utils.constants")
 
 
-def _code(rendering: Any, plugins: Any, converter: Any, constants: Any) -> V1Code:
+def _code(root: str, rendering: Any, plugins: Any, converter: Any, constants: Any) -> V1Code:
+    folder = os.path.join(root, "v1", "plugins", "model_plugins", "templates")
+    for name in sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_")):
+        plugins.RenderingPlugin(name)._ensure_template_imported()  # now (in load: while the stand-in is in place)
     registry = plugins.RenderingPlugin._registry
     templates = ("chatml", *sorted(n for n, methods in registry.items() if "render_messages" in methods))
     return V1Code(converter.DataConverterPlugin, rendering.render_chatml_messages, plugins.RenderingPlugin, templates,

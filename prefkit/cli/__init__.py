@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from .. import errors
 from ..errors import PrefkitError
-from . import convert, evaluate, label, register, serve, train, validate
+from . import convert, evaluate, generate, judge, label, register, serve, train, validate
 from .common import err_console, spread_multi_values
 
 
@@ -66,6 +66,8 @@ app.command("validate", no_args_is_help=True)(validate.command)
 app.command("train", no_args_is_help=True)(train.command)
 app.command("serve", no_args_is_help=True)(serve.command)
 app.command("eval", no_args_is_help=True)(evaluate.command)
+app.command("generate", no_args_is_help=True)(generate.command)
+app.command("judge", no_args_is_help=True)(judge.command)
 app.add_typer(label.app, name="label")
 
 

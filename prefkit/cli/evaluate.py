@@ -18,6 +18,8 @@ def command(
     judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's model name."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N prompts."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Answer length limit."),
+    judge_max_tokens: int = typer.Option(512, "--judge-max-tokens", min=1, help="The judge's reply length limit "
+                                         "(it explains, then gives [[A]], [[B]] or [[C]])."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: beside --model-config."),
     report_json: Path | None = typer.Option(None, "--report-json"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let LLaMA-Factory run the model "
@@ -28,14 +30,16 @@ def command(
 
     out = str(output_dir or model_config.parent)
     report = evaluate(dataset, str(dataset_dir), str(model_config), str(baseline_config), out, judge_url,
-                      judge_model, limit, max_tokens, trust_remote_code=trust_remote_code)
+                      judge_model, limit, max_tokens, trust_remote_code=trust_remote_code,
+                      judge_max_tokens=judge_max_tokens)
     write_json_report(str(report_json) if report_json else None, report.to_json())
     err_console.print(f"{report.prompts} prompts: answered model {report.answered['model']}, baseline "
                       f"{report.answered['baseline']}; failed {report.failed}; mean length difference "
                       f"{report.mean_length_difference} chars", highlight=False)
     if report.judge:
         j = report.judge
-        err_console.print(f"judge {j['judge_model']}: win {j['win']} / tie {j['tie']} / loss {j['loss']}, "
+        err_console.print(f"judge {j['judge_model']}: win {j['win']} / tie {j['tie']} (inconsistent orders "
+                          f"{j['inconsistent']}) / loss {j['loss']}, "
                           f"unparsed {j['unparsed']} (orders {j['unparsed_orders']}); win rate {j['win_rate']} "
                           f"95% CI {j['win_rate_ci95']}", highlight=False)
     err_console.print(f"answers: {report.answers_file}, {report.html_file}", highlight=False)

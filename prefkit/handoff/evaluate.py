@@ -1,8 +1,10 @@
 """``prefkit eval``: the trained model against its base model on held-out prompts, through
 LLaMA-Factory's OpenAI-compatible API, optionally judged pairwise by any OpenAI-compatible endpoint.
 
-The judge sees every pair twice, in both orders, to cancel position bias. A verdict it gives that
-cannot be parsed is counted as such, never guessed. Keys come from the environment (the judge's:
+The judge sees every pair twice, in both orders, with the prompt, parser and consistency rule of
+``prefkit judge`` (prefkit.judgement): a verdict counts only when both orders agree; a disagreement is
+``inconsistent`` and counts as a tie; a reply without a verdict is counted as unparsed, never guessed.
+Keys come from the environment (the judge's:
 PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 import html
 import math
 import os
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,24 +20,10 @@ from typing import Any
 from .. import io, registry
 from ..checks.acceptance import Attr, LoaderFailure, align
 from ..errors import UsageError
+from ..judgement import SWAPPED, PairVerdict, Template, compare
+from ..llm import Chat
 from ..sources import iter_rows
 from .serve import serving
-
-JUDGE_PROMPT = """You compare two answers to the same conversation. Reply with exactly one word:
-A if answer A is better, B if answer B is better, tie if they are equally good.
-
-[Conversation]
-{conversation}
-
-[Answer A]
-{a}
-
-[Answer B]
-{b}
-
-Verdict (A, B or tie):"""
-_VERDICT = re.compile(r"^\W*(a|b|tie)\b", re.IGNORECASE)
-
 
 @dataclass
 class EvalReport:
@@ -98,17 +85,10 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
 
 
-def _judge(client: Any, model: str, messages: list[dict[str, str]], a: str, b: str) -> str | None:
-    conversation = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
-    reply, _ = _answer(client, model, [{"role": "user", "content": JUDGE_PROMPT.format(
-        conversation=conversation, a=a, b=b)}], max_tokens=8)
-    match = _VERDICT.match(reply or "")
-    return match.group(1).lower() if match else None
-
-
 def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config: str, output_dir: str,
              judge_url: str | None = None, judge_model: str | None = None, limit: int | None = None,
-             max_tokens: int = 256, env: dict[str, str] | None = None, trust_remote_code: bool = False) -> EvalReport:
+             max_tokens: int = 256, env: dict[str, str] | None = None, trust_remote_code: bool = False,
+             judge_max_tokens: int = 512) -> EvalReport:
     from openai import OpenAI
 
     prompts = load_prompts(dataset, dataset_dir, limit)
@@ -131,13 +111,13 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
     if judge_url:
         if not judge_model:
             raise UsageError("--judge-url needs --judge-model")
-        key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY") or "0"
-        judge = OpenAI(base_url=judge_url, api_key=key, max_retries=1, timeout=600)
-        for i in both:
-            first = _judge(judge, judge_model, prompts[i][1], answers["model"][i], answers["baseline"][i])
-            second = _judge(judge, judge_model, prompts[i][1], answers["baseline"][i], answers["model"][i])
-            verdicts[i] = [first, {"a": "b", "b": "a"}.get(second, second) if second else None]  # as "a" = model
-        report.judge = _tally(verdicts, judge_model)
+        key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        judge, template = Chat(judge_url, judge_model, key, timeout=600), Template.load("pairwise")
+        outcomes = {i: compare(judge, template, prompts[i][1], answers["model"][i], answers["baseline"][i],
+                               judge_max_tokens) for i in both}  # x = the model, y = the baseline
+        for i, outcome in outcomes.items():  # each order's verdict, as "a" = the model
+            verdicts[i] = [outcome.orders[0], SWAPPED.get(outcome.orders[1]) if outcome.orders[1] else None]
+        report.judge = _tally(outcomes, judge_model)
     os.makedirs(output_dir, exist_ok=True)
     report.answers_file = os.path.join(output_dir, "eval_answers.jsonl")
     with io.RowFile(report.answers_file, lines=True) as out:
@@ -149,20 +129,17 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
     return report
 
 
-def _tally(verdicts: dict[int, list[str | None]], judge_model: str) -> dict[str, Any]:
-    outcome: Counter = Counter()
-    unparsed_orders = sum(v is None for pair in verdicts.values() for v in pair)
-    for pair in verdicts.values():
-        parsed = [v for v in pair if v is not None]
-        if not parsed:
-            outcome["unparsed"] += 1
-            continue
-        score = sum({"a": 1.0, "tie": 0.5, "b": 0.0}[v] for v in parsed) / len(parsed)
-        outcome["win" if score > 0.5 else "loss" if score < 0.5 else "tie"] += 1
+def _tally(outcomes: dict[int, PairVerdict], judge_model: str) -> dict[str, Any]:
+    """Win / tie / loss of the model (x) against the baseline; ties include the inconsistent pairs."""
+    names = {"a": "win", "b": "loss", "tie": "tie", "inconsistent": "tie", "unparsed": "unparsed"}
+    outcome = Counter(names[o.verdict] for o in outcomes.values())
+    unparsed_orders = sum(v is None for o in outcomes.values() for v in o.orders)
+    inconsistent = sum(o.verdict == "inconsistent" for o in outcomes.values())
     decided = outcome["win"] + outcome["loss"] + outcome["tie"]
     rate = (outcome["win"] + 0.5 * outcome["tie"]) / decided if decided else None
-    return {"judge_model": judge_model, "pairs": len(verdicts), "win": outcome["win"], "tie": outcome["tie"],
-            "loss": outcome["loss"], "unparsed": outcome["unparsed"], "unparsed_orders": unparsed_orders,
+    return {"judge_model": judge_model, "pairs": len(outcomes), "win": outcome["win"], "tie": outcome["tie"],
+            "loss": outcome["loss"], "inconsistent": inconsistent, "unparsed": outcome["unparsed"],
+            "unparsed_orders": unparsed_orders,
             "win_rate": round(rate, 4) if rate is not None else None,
             "win_rate_ci95": wilson(outcome["win"] + 0.5 * outcome["tie"], decided) if decided else None}
 

@@ -3,8 +3,11 @@
 Fields: ``conversation`` (a ChatField: system prompt and the turns before the answers), ``response_a`` and
 ``response_b``. Questions: ``preference`` (a LabelQuestion: a, b, tie, both_bad; a LabelQuestion because
 ranking answers lose their order on the way back) and an optional ``rationale``. Metadata: ``source``,
-answer lengths and scores as shown, and ``position`` (hidden from annotators): whether A is the input's
-first answer ("kept") or its second ("swapped").
+answer lengths and scores as shown, and ``position``: whether A is the input's first answer ("kept") or its
+second ("swapped"). Annotators see neither the position nor the scores (a score is a verdict given elsewhere).
+
+What an annotator sees is checked in a real browser by tests/browser/test_annotation_page.py (README shows a
+screenshot): change a title or label here and that test says so.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ PREFERENCE = "preference"
 RATIONALE = "rationale"
 LABELS = {"a": "A is better", "b": "B is better", "tie": "Both equally good", "both_bad": "Both bad"}
 FIELDS = ("conversation", "response_a", "response_b")
-GUIDELINES = """Read the conversation, then the two responses. Choose the better response: the one that is more \
-helpful, correct and harmless for the last user turn. Choose "Both equally good" only when you cannot prefer one, \
-and "Both bad" when neither is acceptable. Response length and position (A or B) say nothing about quality."""
+TITLES = {"conversation": "Conversation", "response_a": "Response A", "response_b": "Response B"}
+QUESTION = "Which response is better?"
+GUIDELINES = """Read the conversation, then **Response A** and **Response B** below it, each to its end (long \
+responses are shown in full: scroll). Choose the better response to the conversation's last turn:
+
+- **A is better** or **B is better**: the more helpful, correct and harmless one.
+- **Both equally good**: only when you cannot prefer one.
+- **Both bad**: when neither is acceptable.
+
+Which response is shown as A is random, and length says nothing about quality. Responses are shown as they \
+were written: a tag such as `<think>` is part of the response."""
 
 
 def settings(guidelines: str | None = None, min_submitted: int = 1) -> Any:
@@ -27,17 +38,19 @@ def settings(guidelines: str | None = None, min_submitted: int = 1) -> Any:
 
     return rg.Settings(
         guidelines=guidelines or GUIDELINES,
-        fields=[rg.ChatField(name="conversation", title="Conversation"),
-                rg.TextField(name="response_a", title="Response A", use_markdown=True),
-                rg.TextField(name="response_b", title="Response B", use_markdown=True)],
-        questions=[rg.LabelQuestion(name=PREFERENCE, title="Which response is better?", labels=LABELS),
+        # markdown: the page renders answers as chat UIs do (without it, Argilla injects a text's HTML unsanitised);
+        # tasks.shown() keeps tags and entities in the texts visible as written
+        fields=[rg.ChatField(name="conversation", title=TITLES["conversation"], use_markdown=True),
+                rg.TextField(name="response_a", title=TITLES["response_a"], use_markdown=True),
+                rg.TextField(name="response_b", title=TITLES["response_b"], use_markdown=True)],
+        questions=[rg.LabelQuestion(name=PREFERENCE, title=QUESTION, labels=LABELS),
                    rg.TextQuestion(name=RATIONALE, title="Why? (optional)", required=False)],
         metadata=[rg.TermsMetadataProperty(name="source", title="Source"),
                   rg.TermsMetadataProperty(name="position", options=["kept", "swapped"], visible_for_annotators=False),
                   rg.IntegerMetadataProperty(name="len_a", title="Length of A (characters)"),
                   rg.IntegerMetadataProperty(name="len_b", title="Length of B (characters)"),
-                  rg.FloatMetadataProperty(name="score_a", title="Score of A"),
-                  rg.FloatMetadataProperty(name="score_b", title="Score of B")],
+                  rg.FloatMetadataProperty(name="score_a", title="Score of A", visible_for_annotators=False),
+                  rg.FloatMetadataProperty(name="score_b", title="Score of B", visible_for_annotators=False)],
         distribution=rg.TaskDistribution(min_submitted=min_submitted),
         allow_extra_metadata=True,  # prefkit_origin, prefkit_tools: kept for pull, not filterable
     )

@@ -10,14 +10,16 @@ import pytest
 
 from conftest import ROOT
 from prefkit.handoff.evaluate import _tally, evaluate, wilson
+from prefkit.judgement import PairVerdict, combine
 from prefkit.handoff.serve import serving
 
 
-def test_tally_and_wilson():
-    verdicts = {0: ["a", "a"], 1: ["a", "b"], 2: ["b", None], 3: [None, None], 4: ["tie", "a"]}
-    result = _tally(verdicts, "judge")
-    assert (result["win"], result["tie"], result["loss"], result["unparsed"], result["unparsed_orders"]) == (2, 1, 1, 1, 3)
-    assert result["win_rate"] == 0.625 and result["pairs"] == 5
+def test_tally_counts_a_verdict_only_when_both_orders_agree_and_wilson():
+    orders = {0: ("a", "b"), 1: ("a", "a"), 2: ("b", None), 3: (None, None), 4: ("tie", "b"), 5: ("b", "a")}
+    outcomes = {i: PairVerdict(combine(*o), o, ("", "")) for i, o in orders.items()}  # each order in its own A/B terms
+    result = _tally(outcomes, "judge")
+    assert (result["win"], result["tie"], result["loss"], result["unparsed"], result["unparsed_orders"]) == (1, 2, 1, 2, 3)
+    assert result["inconsistent"] == 2 and result["win_rate"] == 0.5 and result["pairs"] == 6
     low, high = wilson(7, 10)
     assert low < 0.7 < high and 0 <= low and high <= 1
     assert wilson(0, 0) == (0.0, 1.0)
@@ -53,7 +55,7 @@ def test_eval_accounts_for_every_prompt_with_the_model_as_its_own_judge(trained,
     infer, base = result.infer_configs
     with serving(base, env=env) as judge:
         report = evaluate("pairs_eval", str(data), infer, base, str(tmp_path), judge_url=judge.base_url,
-                          judge_model=judge.model, max_tokens=8, env=env)
+                          judge_model=judge.model, max_tokens=8, env=env, judge_max_tokens=8)
     assert report.prompts > 0
     for side in ("model", "baseline"):
         assert report.answered[side] + sum(report.failed[side].values()) == report.prompts

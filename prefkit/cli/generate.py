@@ -1,0 +1,48 @@
+"""``prefkit generate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import bar, err_console, write_json_report
+
+
+def command(
+    prompts: str = typer.Argument(..., help="Prompts: any prefkit input with prompts (JSONL of {prompt} or messages, "
+                                  "pairwise or ratings files, a datasets folder), or a NAME with --dataset-dir."),
+    output: Path = typer.Option(..., "-o", "--output", help="Candidates file (.jsonl; appended, resumable)."),
+    model_config: Path | None = typer.Option(None, "--model-config", help="infer.yaml: serve this model for the run."),
+    base_url: str | None = typer.Option(None, "--base-url", help="An OpenAI-compatible server (…/v1) instead."),
+    model: str | None = typer.Option(None, "--model", help="The model name at --base-url."),
+    dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
+    n: int = typer.Option(4, "--n", min=1, help="Answers per prompt."),
+    temperature: float = typer.Option(0.8, "--temperature", min=0.0),
+    top_p: float = typer.Option(0.95, "--top-p", min=0.0, max=1.0),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight."),
+    seed: int | None = typer.Option(None, "--seed", help="Sampling seed sent to the server (if it supports one)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds per request before a retry."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="With --model-config: let "
+                                           "LLaMA-Factory run the model folder's own Python code."),
+    report_json: Path | None = typer.Option(None, "--report-json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Sample several answers to each prompt from the policy (candidates for prefkit judge)."""
+    from ..generate import generate
+
+    with bar("generating", quiet) as tick:
+        report = generate(prompts, str(output), base_url=base_url, model=model,
+                          model_config=str(model_config) if model_config else None,
+                          dataset_dir=str(dataset_dir) if dataset_dir else None, n=n, temperature=temperature,
+                          top_p=top_p, max_tokens=max_tokens, concurrency=concurrency, seed=seed, timeout=timeout,
+                          trust_remote_code=trust_remote_code, progress=tick)
+    write_json_report(str(report_json) if report_json else None, report.to_json())
+    if not quiet:
+        failed = ", ".join(f"{k} {v}" for k, v in report.failed.items()) or "none"
+        err_console.print(f"{report.prompts} prompts: {report.generated} answered now ({report.responses} answers), "
+                          f"{report.already_complete} already in {output}, failed: {failed}; "
+                          f"{report.usage.get('requests_sent', 0)} requests in {report.seconds} s", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,107 @@
+"""The prompts of any prefkit input, as OpenAI-style messages ending with the user turn to answer.
+
+A row's prompt is its ``prompt`` / ``instruction`` / ``question`` (text, joined with ``input``, or a list of
+role/content messages), or its ``messages`` / ``conversations`` up to the last user turn (sharegpt tags are
+understood), with ``system`` put first. A registered NAME is read through its dataset_info.json entry, as
+LLaMA-Factory reads it. Prompts are keyed by a digest of their messages, so a prompt is asked once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import io, registry
+from .checks.acceptance import Attr, LoaderFailure, align
+from .errors import InputError
+from .lf_vocab import SHAREGPT_TAGS
+from .sources import iter_rows
+
+_ROLES = {SHAREGPT_TAGS["user_tag"]: "user", SHAREGPT_TAGS["assistant_tag"]: "assistant", "system": "system",
+          "user": "user", "assistant": "assistant", "observation": "user", "function_call": "assistant",
+          "prompter": "user"}
+
+
+@dataclass
+class Prompt:
+    key: str  # a stable digest of the messages
+    messages: list[dict[str, str]]
+    source: str
+    index: int
+
+
+def prompt_id(messages: list[dict[str, str]]) -> str:
+    return hashlib.blake2b(io.dumps([(m["role"], m["content"]) for m in messages]), digest_size=10).hexdigest()
+
+
+def read_prompts(target: str, dataset_dir: str | None = None) -> Iterator[Prompt | tuple[int, str]]:
+    """Each distinct prompt of ``target`` (a file, a datasets input, or a NAME in ``dataset_dir``), or
+    (index, why) for a row that has none."""
+    seen: set[str] = set()
+    if dataset_dir and not os.path.exists(target):
+        rows = _registered(target, dataset_dir)
+    else:
+        rows = ((row.index, row.data if row.error is None else None) for row in iter_rows(target))
+    for index, data in rows:
+        messages = messages_of(data) if isinstance(data, dict) else None
+        if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
+            yield index, "no_prompt"
+            continue
+        key = prompt_id(messages)
+        if key not in seen:
+            seen.add(key)
+            yield Prompt(key, messages, target, index)
+
+
+def _registered(name: str, dataset_dir: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    entry = registry.get_entry(dataset_dir, name)
+    attr = Attr.from_entry(entry)
+    path = os.path.join(dataset_dir, entry["file_name"])
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file (dataset {name!r})")
+    for row in iter_rows(path):
+        try:
+            aligned = align(row.data, attr) if row.error is None and isinstance(row.data, dict) else None
+        except LoaderFailure:
+            aligned = None
+        if aligned is None or not aligned.prompt:
+            yield row.index, None
+            continue
+        head = [{"role": "system", "content": aligned.system}] if isinstance(aligned.system, str) and aligned.system else []
+        yield row.index, {"messages": head + [{"role": m["role"], "content": m["content"]} for m in aligned.prompt]}
+
+
+def messages_of(data: dict[str, Any]) -> list[dict[str, str]] | None:
+    system = data.get("system") if isinstance(data.get("system"), str) else ""
+    raw = next((data[k] for k in ("prompt", "instruction", "question") if k in data), None)
+    if isinstance(raw, str):
+        extra = data.get("input") if isinstance(data.get("input"), str) else ""
+        turns = [{"role": "user", "content": "\n".join(p for p in (raw, extra) if p)}]
+    elif isinstance(raw, list):
+        turns = _turns(raw)
+    else:
+        listed = next((data[k] for k in ("messages", "conversations") if isinstance(data.get(k), list)), None)
+        turns = _turns(listed) if listed is not None else None
+        while turns and turns[-1]["role"] != "user":
+            turns.pop()  # a logged conversation: answer its last user turn again
+    if not turns:
+        return None
+    if turns[0]["role"] == "system":
+        system, turns = system or turns[0]["content"], turns[1:]
+    return ([{"role": "system", "content": system}] if system else []) + turns
+
+
+def _turns(raw: list[Any]) -> list[dict[str, str]] | None:
+    turns = []
+    for m in raw:
+        if not isinstance(m, dict):
+            return None
+        role = _ROLES.get(m.get("role", m.get("from")))
+        content = m.get("content", m.get("value", m.get("text")))
+        if role is None or not isinstance(content, str):
+            return None
+        turns.append({"role": role, "content": content})
+    return turns
