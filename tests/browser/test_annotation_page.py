@@ -17,7 +17,7 @@ import shutil
 from typing import Any
 
 from conftest import ROOT, load_output, write_jsonl
-from helpers.browser import console_errors, readable, screenshot, text_of, wait_for
+from helpers.browser import WINDOW, console_errors, readable, screenshot, text_of, wait_for
 from selenium.webdriver.common.by import By
 
 # What annotators must see. Written out here, not imported from prefkit: renaming a field or an option in
@@ -173,16 +173,20 @@ def annotate_all(driver: Any, page: Page, shots: Any, first: bool) -> int:
         if prompt == "(none)":
             return len(done)
         good_side = check_page(driver, page, prompt)
-        if first and not done:
-            readable(driver, page.open_guidelines(), "the guidelines")
-            assert driver.find_elements(By.XPATH, "//strong[text()='correct']"), "guidelines markdown not rendered"
         option = page.options()[OPTIONS.index(f"{good_side.upper()} is better")]
         option.click()
         wait_for(driver, lambda d, o=option: o.find_element(By.TAG_NAME, "input").is_selected(), "the chosen option")
         page.question_title().click()  # out of the option: its hover tooltip would cover the screenshot
-        shot = screenshot(driver, shots / f"{len(done)}-{good_side}.png")
+        screenshot(driver, shots / f"{len(done)}-{good_side}.png")
         if first and not done:
-            shots.joinpath("first.png").write_bytes(shot.read_bytes())
+            # the whole first record in one picture (README), then the guidelines, collapsed until opened
+            driver.set_window_size(WINDOW[0], 1180)
+            driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", page.titles()[0])
+            screenshot(driver, shots / "page.png")
+            driver.set_window_size(*WINDOW)
+            readable(driver, page.open_guidelines(), "the guidelines")
+            assert driver.find_elements(By.XPATH, "//strong[text()='correct']"), "guidelines markdown not rendered"
+            screenshot(driver, shots / "guidelines.png")
         submit = driver.find_element(By.CSS_SELECTOR, "button.button--submit")
         wait_for(driver, lambda d, b=submit: b.is_enabled(), "Submit to be enabled")
         submit.click()
@@ -207,7 +211,7 @@ def test_two_annotators_label_in_the_browser_and_pull_gets_their_votes(argilla, 
         assert console_errors(browser) == []
     if os.environ.get("PREFKIT_UPDATE_DOCS") == "1":
         DOCS_IMAGE.parent.mkdir(exist_ok=True)
-        shutil.copyfile(tmp_path / "screenshots" / "ann1" / "first.png", DOCS_IMAGE)
+        shutil.copyfile(tmp_path / "screenshots" / "ann1" / "page.png", DOCS_IMAGE)
 
     result = cli("label", "pull", "--dataset", "in-browser", "--workspace", "team", "-o", tmp_path / "pairs.json",
                  "--min-annotations", "2", "--report-json", tmp_path / "pull.json")

@@ -33,15 +33,22 @@ class _Trainer:
         self.model, self.device = model, device
 
 
-def cli_lengths(yaml_dir: str, name: str, tokenizer_dir: str, template: str, cutoff: int) -> list[dict]:
-    out = tempfile.mkdtemp(prefix="prefkit-v1-parity-")
+def start_cli(yaml_dir: str, config: str, tokenizer_dir: str) -> tuple[subprocess.Popen, str]:
+    """`prefkit validate --lengths` for one NAME:TEMPLATE:CUTOFF, started now (they run while v1 is imported)."""
+    name, template, cutoff = config.split(":")
+    out = os.path.join(tempfile.mkdtemp(prefix="prefkit-v1-parity-"), "lengths.jsonl")
     prefkit = os.path.join(os.path.dirname(sys.executable), "prefkit")
-    proc = subprocess.run([prefkit, "validate", name, "--dataset-dir", yaml_dir, "--model", tokenizer_dir,
-                           "--template", template, "--cutoff-len", str(cutoff), "--lengths", f"{out}/lengths.jsonl",
-                           "-q"], capture_output=True, text=True)
+    return subprocess.Popen([prefkit, "validate", name, "--dataset-dir", yaml_dir, "--model", tokenizer_dir,
+                             "--template", template, "--cutoff-len", cutoff, "--lengths", out, "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), out
+
+
+def cli_lengths(started: tuple[subprocess.Popen, str]) -> list[dict]:
+    proc, out = started
+    _, stderr = proc.communicate(timeout=600)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"prefkit validate failed: {proc.stderr[-2000:]}")
-    with open(f"{out}/lengths.jsonl") as f:
+        raise SystemExit(f"prefkit validate failed: {stderr[-2000:]}")
+    with open(out) as f:
         return [json.loads(line) for line in f]
 
 
@@ -55,6 +62,8 @@ def prefkit_view(row: dict, cutoff: int) -> list:
 
 def main() -> None:
     yaml_path, tokenizer_dir, model_dir, *configs = sys.argv[1:]
+    yaml_dir = os.path.dirname(yaml_path) or "."
+    cli = {config: start_cli(yaml_dir, config, tokenizer_dir) for config in configs}
     import torch
     from llamafactory.v1.config.arg_utils import ModelClass
     from llamafactory.v1.config.model_args import ModelArguments
@@ -108,8 +117,8 @@ def main() -> None:
                             batch["input_ids"].shape[1], int((kept_types == 1).sum()), int((kept_types == 2).sum()),
                             supervised, dropped]
         assert sorted(facts) == list(range(len(engine))), "micro batch 1 with drop_last: every sample once"
-        ours = cli_lengths(os.path.dirname(yaml_path) or ".", name, tokenizer_dir, template, cutoff)
-        api = validate(name, os.path.dirname(yaml_path) or ".", model=tokenizer_dir, template=template,
+        ours = cli_lengths(cli[config])
+        api = validate(name, yaml_dir, model=tokenizer_dir, template=template,
                        cutoff_len=cutoff, lengths_path=os.path.join(tempfile.mkdtemp(), "lengths.jsonl"))
         api_drops = {d["index"]: d["code"] for d in api.would_drop}
         api_answer_cut = sum(f.code == "v1_rejected_answer_cut" for f in api.findings.items)
