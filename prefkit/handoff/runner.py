@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from ..errors import UsageError
 
+STOP_GRACE = 30.0  # seconds for the trainer to stop on SIGINT before SIGKILL
+
 
 def llamafactory_cli() -> str:
     """The llamafactory-cli to run: $PREFKIT_LLAMAFACTORY_CLI (e.g. one in another venv), else the one beside the
@@ -51,8 +53,12 @@ def run_train(config_path: str, output_dir: str, log_file: str,
               env: dict[str, str] | None = None) -> int:
     """Run the training; LLaMA-Factory's own output goes to ``log_file``. Returns the exit code.
 
-    Ctrl-C is forwarded to the child, which then stops; the code is 130.
+    The run has a process group of its own (torchrun and dataloader workers included). Ctrl-C stops the group
+    (SIGINT, then SIGKILL after 30 s) and returns 130; SIGTERM or SIGHUP to prefkit stop it the same way and
+    then end prefkit by that signal, so no trainer is left running.
     """
+    from .serve import Signalled, stop_group, stop_on_signals
+
     command = [llamafactory_cli(), "train", config_path]
     trainer_log = os.path.join(output_dir, "trainer_log.jsonl")
     if os.path.exists(trainer_log):
@@ -60,19 +66,19 @@ def run_train(config_path: str, output_dir: str, log_file: str,
     seen = 0
     os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            while child.poll() is None:
-                time.sleep(0.5)
-                if on_step:
-                    seen = _progress(trainer_log, seen, on_step)
+            with stop_on_signals():
+                try:
+                    while child.poll() is None:
+                        time.sleep(0.5)
+                        if on_step:
+                            seen = _progress(trainer_log, seen, on_step)
+                except (KeyboardInterrupt, Signalled):
+                    stop_group(child, signal.SIGINT, STOP_GRACE)
+                    raise
         except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
             return 130
     if on_step:
         _progress(trainer_log, seen, on_step)

@@ -201,24 +201,32 @@ def stop(server: Server, grace: float = STOP_GRACE) -> None:
     after ``grace`` seconds (at once on Ctrl-C while waiting). Safe to call again."""
     if server.stopped:
         return
-    pgid = server.process.pid
     try:
-        _signal_group(pgid, signal.SIGTERM)
+        stop_group(server.process, signal.SIGTERM, grace)
+    finally:
+        server.stopped = True
+
+
+def stop_group(leader: subprocess.Popen, first: int, grace: float) -> None:
+    """Stop a child started with ``start_new_session=True`` and everything it started: ``first`` (SIGTERM,
+    SIGINT) to the group, then SIGKILL to what is left after ``grace`` seconds (at once on Ctrl-C meanwhile)."""
+    pgid = leader.pid
+    try:
+        _signal_group(pgid, first)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            server.process.poll()  # reap the leader: a zombie still counts as a member of the group
+            leader.poll()  # reap the leader: a zombie still counts as a member of the group
             if not _group_alive(pgid):
                 break
             time.sleep(0.05)
     finally:
         if _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
-            server.process.wait()
+            leader.wait()
             deadline = time.monotonic() + 2.0  # the others are not our children: give the kernel a moment
             while _group_alive(pgid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        server.process.wait()
-        server.stopped = True
+        leader.wait()
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from typing import Any
 
 from conftest import ROOT, load_output, write_jsonl
@@ -114,8 +115,9 @@ class Page:
     def open_guidelines(self) -> Any:
         """Expand the guidelines panel (collapsed at the bottom of the page) and return its text."""
         if not self.d.find_elements(By.XPATH, "//*[contains(text(), 'Check the arithmetic')]"):
-            header = next(b for b in self.d.find_elements(By.CSS_SELECTOR, "button.panel__header")
-                          if b.is_displayed() and text_of(b).lower() == "guidelines")
+            header = wait_for(self.d, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "button.panel__header")
+                                                 if b.is_displayed() and text_of(b).lower() == "guidelines"][0],
+                              "the guidelines panel")
             header.click()
         return wait_for(self.d, lambda d: [e for e in d.find_elements(By.XPATH, "//li[contains(., 'Check the arithmetic')]")
                                            if e.is_displayed()][0], "the guidelines")
@@ -180,7 +182,9 @@ def annotate_all(driver: Any, page: Page, shots: Any, first: bool) -> int:
         screenshot(driver, shots / f"{len(done)}-{good_side}.png")
         if first and not done:
             # the whole first record in one picture (README), then the guidelines, collapsed until opened
-            driver.set_window_size(WINDOW[0], 1180)
+            driver.set_window_size(WINDOW[0], 1100)
+            wait_for(driver, lambda d: d.execute_script("return window.innerHeight") > WINDOW[1], "a taller window")
+            time.sleep(0.5)  # the page lays itself out again
             driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", page.titles()[0])
             screenshot(driver, shots / "page.png")
             driver.set_window_size(*WINDOW)

@@ -4,10 +4,12 @@ supervised tokens its trainer counts, and its RM trainer's compute_loss (a loss,
 for v1's three templates, at cutoffs that cut many pairs and a few; and the rows prefkit says v1 raises on do make v1 raise."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert, validate
@@ -22,11 +24,22 @@ def _pair(prompt: list[dict], chosen: str, rejected: str, **extra) -> dict:
             "rejected": prompt + [{"role": "assistant", "content": rejected}], **extra}
 
 
+BREAKING = {  # rows v1 raises on (converter pair), and the path prefkit's first breaks_loader finding names
+    "typed_parts": (_pair([{"role": "user", "content": [{"type": "text", "value": "Hi"}]}], "a", "b"),
+                    "chosen[0].content"),
+    "null_content": (_pair([{"role": "user", "content": None}], "a", "b"), "chosen[0].content"),
+    "tool_turn": (_pair([{"role": "user", "content": "Hi"}, {"role": "tool", "content": '{"name": "f"}'},
+                         {"role": "user", "content": "So?"}], "a", "b"), ""),
+    "tools_not_a_string": (_pair([{"role": "user", "content": "Hi"}], "a", "b", tools=[{"name": "f"}]), "tools"),
+}
+
+
 @pytest.fixture(scope="module")
 def v1_dir(tmp_path_factory):
     """prefkit's demo pairs (English, several turns; Chinese) written by `--to lf-v1`, hand-made rows (a system
     prompt with tools, which qwen3 templates render and chatml does not; several turns with a system prompt; a
-    long shared answer prefix), and v1's own converted demo rows, registered in a v1 YAML by relative paths."""
+    long shared answer prefix), v1's own converted demo rows, and one file per breaking row, registered in a v1
+    YAML by paths relative to it (the tool runs there, as llamafactory-cli would)."""
     data = tmp_path_factory.mktemp("v1_parity")
     rows = []
     for i, src in enumerate([fixture("dpo_en_demo.sample.json"), fixture("dpo_zh_demo.sample.json")]):
@@ -43,17 +56,33 @@ def v1_dir(tmp_path_factory):
     ]
     write_jsonl(data / "pairs.jsonl", rows)
     (data / "demo.jsonl").write_text((ROOT / "tests" / "fixtures" / "v1_dpo_demo.sample.jsonl").read_text())
-    (data / "dataset_info.yaml").write_text("pairs:\n  path: pairs.jsonl\n  source: local\n  converter: pair\n"
-                                            "demo:\n  path: demo.jsonl\n  source: local\n")
+    registry = {"pairs": {"path": "pairs.jsonl", "source": "local", "converter": "pair"},
+                "demo": {"path": "demo.jsonl", "source": "local"}}
+    for case, (row, _) in BREAKING.items():
+        write_jsonl(data / f"{case}.jsonl", [row])
+        registry[case] = {"path": f"{case}.jsonl", "source": "local", "converter": "pair"}
+    (data / "dataset_info.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
     return data, len(rows)
 
 
-def test_v1_predictions_equal_v1_engine_batching_and_rm_loss(v1_dir, qwen_tokenizer, tiny_model, offline_env):
-    data, rows = v1_dir
+@pytest.fixture(scope="module")
+def v1_results(v1_dir, qwen_tokenizer, tiny_model):
+    """One run of tests/tools/v1_parity.py (one import of v1 and torch for all): its JSON lines by name."""
+    data, _ = v1_dir
+    specs = CONFIGS + [f"{case}:raises" for case in BREAKING]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(data / "hf"), "DISABLE_VERSION_CHECK": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "tools" / "v1_parity.py"), "dataset_info.yaml",
-                           qwen_tokenizer, tiny_model, *CONFIGS], capture_output=True, text=True, timeout=900, cwd=data)
+                           qwen_tokenizer, tiny_model, *specs], capture_output=True, text=True, timeout=900, cwd=data,
+                          env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"name"')]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"name"')]
+
+
+@pytest.mark.llamafactory
+def test_v1_predictions_equal_v1_engine_batching_and_rm_loss(v1_dir, v1_results):
+    _, rows = v1_dir
+    results = [r for r in v1_results if "template" in r]
     assert [f"{r['name']}:{r['template']}:{r['cutoff']}" for r in results] == CONFIGS
     for result in results:
         assert result["n_mismatches"] == 0, result["mismatches"]
@@ -68,44 +97,12 @@ def test_v1_predictions_equal_v1_engine_batching_and_rm_loss(v1_dir, qwen_tokeni
     assert sum(long["dropped"].values()) < sum(short["dropped"].values()) and long["truncated"] > 0
 
 
-BREAKING = {  # rows v1 raises on (converter pair): what prefkit reports, and the path it names
-    "typed parts": (_pair([{"role": "user", "content": [{"type": "text", "value": "Hi"}]}], "a", "b"),
-                    "chosen[0].content"),
-    "null content": (_pair([{"role": "user", "content": None}], "a", "b"), "chosen[0].content"),
-    "tool turn": (_pair([{"role": "user", "content": "Hi"}, {"role": "tool", "content": '{"name": "f"}'},
-                         {"role": "user", "content": "So?"}], "a", "b"), ""),
-    "tools not a string": (_pair([{"role": "user", "content": "Hi"}], "a", "b", tools=[{"name": "f"}]), "tools"),
-}
-
-
-V1_RAISES = """
-import os, sys
-from llamafactory.v1.core.data_engine import DataEngine
-from llamafactory.v1.core.utils.rendering import Renderer
-from transformers import AutoTokenizer
-renderer = Renderer("qwen3_nothink", AutoTokenizer.from_pretrained(sys.argv[1]))
-for case in sys.argv[2:]:
-    os.chdir(case)
-    try:
-        renderer.process_samples([DataEngine("dataset_info.yaml")[0]])
-        print("KEPT", case)
-    except Exception as err:
-        print("RAISED", case, type(err).__name__)
-"""
-
-
-def test_rows_prefkit_says_break_v1_do(tmp_path, qwen_tokenizer, offline_env):
-    folders = []
-    for i, (case, (row, path)) in enumerate(BREAKING.items()):
-        folder = tmp_path / f"case{i}"
-        folder.mkdir()
-        report = validate(write_jsonl(folder / "one.jsonl", [row]), layout="lf-v1")
+@pytest.mark.llamafactory
+def test_rows_prefkit_says_break_v1_do(v1_dir, v1_results):
+    data, _ = v1_dir
+    raised = {r["name"]: r["raised"] for r in v1_results if "raised" in r}
+    for case, (_, path) in BREAKING.items():
+        report = validate(str(data / f"{case}.jsonl"), layout="lf-v1")
         broken = [f.path for f in report.findings.items if f.code == "breaks_loader"]
         assert broken[:1] == [path], case  # (a broken prompt is reported on both sides)
-        (folder / "dataset_info.yaml").write_text("one:\n  path: one.jsonl\n  source: local\n  converter: pair\n")
-        folders.append(str(folder))
-    proc = subprocess.run([sys.executable, "-c", V1_RAISES, qwen_tokenizer, *folders], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    raised = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("RAISED")]
-    assert raised == folders, proc.stdout
+        assert raised[case], case

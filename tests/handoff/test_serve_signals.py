@@ -244,3 +244,22 @@ def test_the_model_folder_code_flag_reaches_llamafactory(fake):
             args = json.loads((fake["state"] / "args.json").read_text())
         assert args == ["api", fake["config"], expected]
         _assert_all_gone(fake["state"])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_to_prefkit_train_stops_the_whole_trainer_group(fake, tmp_path, sig):
+    """The same for `llamafactory-cli train` (the stand-in never finishes): nothing is left running."""
+    code = ("import sys; from prefkit.handoff.runner import run_train; "
+            f"sys.exit(run_train({fake['config']!r}, {str(tmp_path)!r}, {str(tmp_path / 'train.log')!r}))")
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**fake["env"], "FAKE_LOAD_SECONDS": "60"},
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _state_pid(fake["state"], "grandchild.pid")
+        time.sleep(0.3)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _assert_all_gone(fake["state"])
+    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), proc.stderr.read()

@@ -1,6 +1,6 @@
 """Compare prefkit's v1 predictions with LLaMA-Factory v1's own DataEngine, batching and RM loss, row by row.
 
-    python tests/tools/v1_parity.py YAML TOKENIZER_DIR MODEL_DIR NAME:TEMPLATE:CUTOFF [NAME:TEMPLATE:CUTOFF ...]
+    python tests/tools/v1_parity.py YAML TOKENIZER_DIR MODEL_DIR NAME:TEMPLATE:CUTOFF|NAME:raises [...]
 
 Run in the directory the YAML's paths are relative to (as llamafactory-cli runs). Needs LLaMA-Factory 0.9.5 (v1)
 with torch and torchdata, and prefkit. For each NAME:TEMPLATE:CUTOFF it builds v1's DataEngine on the entry NAME,
@@ -12,7 +12,9 @@ ValueError "No valid RM pairs found". The whole renderings (Renderer.process_sam
 give the untruncated lengths. prefkit's side is `prefkit validate NAME --lengths` (torch-free, as users run it)
 and the library's validate() in this process (v1 imported for real). Prints one JSON line per config:
 {"name", "template", "cutoff", "rows", "n_mismatches", "mismatches": [first few], "n_api_mismatches", "dropped": {code: n},
-"rm_errors", "truncated", "rejected_answer_cut", "api_rejected_answer_cut"}.
+"rm_errors", "truncated", "rejected_answer_cut", "api_rejected_answer_cut"}. For NAME:raises it prints {"name",
+"raised": the exception's type or null}: whether v1's DataEngine and Renderer.process_samples (qwen3_nothink)
+raise on the entry's first row.
 """
 
 import json
@@ -63,7 +65,7 @@ def prefkit_view(row: dict, cutoff: int) -> list:
 def main() -> None:
     yaml_path, tokenizer_dir, model_dir, *configs = sys.argv[1:]
     yaml_dir = os.path.dirname(yaml_path) or "."
-    cli = {config: start_cli(yaml_dir, config, tokenizer_dir) for config in configs}
+    cli = {config: start_cli(yaml_dir, config, tokenizer_dir) for config in configs if not config.endswith(":raises")}
     import torch
     from llamafactory.v1.config.arg_utils import ModelClass
     from llamafactory.v1.config.model_args import ModelArguments
@@ -82,14 +84,26 @@ def main() -> None:
     processor = AutoProcessor.from_pretrained(tokenizer_dir)  # as v1's ModelEngine loads it
     model = ModelEngine(ModelArguments(model=model_dir, model_class=ModelClass.CLS)).model  # as run_rm loads it
     trainer = _Trainer(model.eval(), torch.device("cpu"))
-    for config in configs:
-        name, template, cutoff = config.split(":")
-        cutoff = int(cutoff)
+    def engine_of(name: str) -> DataEngine:
         if name not in engines:
             single = os.path.join(tempfile.mkdtemp(prefix="prefkit-v1-yaml-"), "dataset_info.yaml")
             OmegaConf.save({name: OmegaConf.load(yaml_path)[name]}, single)  # DataEngine loads every entry of a YAML
             engines[name] = DataEngine(single)
-        engine = engines[name]
+        return engines[name]
+
+    for config in configs:
+        if config.endswith(":raises"):
+            name = config.split(":")[0]
+            try:
+                Renderer("qwen3_nothink", processor).process_samples([engine_of(name)[0]])
+                raised = None
+            except Exception as err:  # what the run would die of
+                raised = type(err).__name__
+            print(json.dumps({"name": name, "raised": raised}), flush=True)
+            continue
+        name, template, cutoff = config.split(":")
+        cutoff = int(cutoff)
+        engine = engine_of(name)
         renderer = Renderer(template, processor)
         generator = BatchGenerator(engine, renderer, micro_batch_size=1, cutoff_len=cutoff, batching_workers=0,
                                    pin_memory=False)
