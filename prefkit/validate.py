@@ -39,6 +39,7 @@ from .registry_check import check_entry
 from .sources import Row, iter_rows
 
 PERCENTILES = (50, 90, 95, 99, 100)
+LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
 
 
 @dataclass
@@ -112,10 +113,13 @@ class _TokenStats:
         self.sequences = {"chosen": array("I"), "rejected": array("I")}  # prompt + answer, before truncation
         self.counts = dict.fromkeys(("pairs", "truncated", "truncated_prompt", "truncated_chosen",
                                      "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
+        self.truncated_records: list[dict[str, Any]] = []  # the first LISTED, with their lengths and why
 
-    def add(self, lengths: PairLengths | KtoLengths) -> None:
+    def add(self, lengths: PairLengths | KtoLengths, index: int | None = None) -> None:
         """One pair, or one KTO example (its answer counts as chosen when desirable, else as rejected)."""
         c = self.counts
+        if lengths.truncated and len(self.truncated_records) < LISTED and index is not None:
+            self.truncated_records.append({**lengths.to_json(index), "reason": _why_cut(lengths, self.counter.cutoff_len)})
         c["pairs"] += 1
         c["truncated"] += lengths.truncated
         c["truncated_prompt"] += lengths.prompt_kept < lengths.prompt
@@ -140,7 +144,21 @@ class _TokenStats:
                 "cutoff_len": self.counter.cutoff_len, **self.counts,
                 "percentiles": {"prompt": pct(self.prompt), "response": pct(self.response), "total": totals},
                 "recommended_cutoff_len": {"95%": totals.get("p95"), "99%": totals.get("p99"),
-                                           "100%": totals.get("max")}}
+                                           "100%": totals.get("max")},
+                "truncated_records": self.truncated_records}
+
+
+def _why_cut(lengths: Any, cutoff_len: int) -> str:
+    """What cutoff_len does to one record, in words: 'needs 1,300 tokens, cutoff_len 1,024: prompt 900 → 700, ...'."""
+    answers = lengths.answers()
+    parts = [f"{'answer' if len(answers) == 1 else side} {full:,} → {kept:,}" for side, full, kept in
+             [("prompt", lengths.prompt, lengths.prompt_kept), *answers] if kept < full]
+    why = f"needs {lengths.total:,} tokens, cutoff_len {cutoff_len:,}: " + (", ".join(parts) or "cut")
+    if lengths.lost_eos:
+        why += "; the end-of-turn token is cut"
+    if lengths.became_identical:
+        why += "; chosen and rejected are identical in what is kept"
+    return why
 
 
 def validate(target: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
@@ -318,7 +336,7 @@ def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findi
         if out and result.outcome:
             out.write({"index": result.index, "dropped": result.outcome})
         return
-    tokens.add(lengths)
+    tokens.add(lengths, result.index)
     if lengths.became_identical:
         findings.add("identical_after_truncation", "error", result.index, "",
                      f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "

@@ -30,6 +30,7 @@ LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", 
 # Tests that need one of these parts are marked by the fixtures they use, so ``make test-fast``
 # (-m "not llamafactory and not argilla and not model and not ray and not browser") runs everything else.
 _MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "trained_dpo": "llamafactory",
+                    "trained_rm": "llamafactory",
                     "tiny_model": "model",
                     "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser"}
 
@@ -126,6 +127,26 @@ def trained_dpo(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]
     result = train("pairs", str(data), tiny_model, template="qwen", cutoff_len=256, output_dir=str(base / "out"),
                    sets={"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2},
                    eval_split=0.25, env=env)
+    assert result.exit_code == 0, (base / "out" / "llamafactory.log").read_text()[-3000:]
+    return data, result, env
+
+
+@pytest.fixture(scope="session")
+def trained_rm(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
+    """One reward model (``prefkit train --method rm``: LoRA + value head, 2 steps) on the tiny model, for the
+    reward-score tests: (dataset dir, TrainResult, the run's environment)."""
+    from prefkit import convert
+    from prefkit.train import train
+
+    base = tmp_path_factory.mktemp("trained_rm")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
+           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+    data = base / "data"
+    data.mkdir()
+    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
+    result = train("pairs", str(data), tiny_model, method="rm", template="qwen", cutoff_len=256,
+                   output_dir=str(base / "out"), validate_first=False, env=env,
+                   sets={"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2})
     assert result.exit_code == 0, (base / "out" / "llamafactory.log").read_text()[-3000:]
     return data, result, env
 

@@ -4,6 +4,7 @@ length histogram as a PNG beside it when matplotlib is installed."""
 from __future__ import annotations
 
 import html
+import math
 import os
 from collections.abc import Sequence
 from io import BytesIO
@@ -14,17 +15,37 @@ from .. import io
 from .findings import LEVELS
 
 ROWS_PER_CODE = 25
-_CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+LISTED = 200  # dropped and truncated records listed; the rest are counted
+# What LLaMA-Factory trains on each kind of dataset (report.stage is the loader's name for it).
+STAGES = {"rm": "pairwise (DPO/ORPO/SimPO/RM)", "kto": "KTO (single answers marked desirable or undesirable)",
+          "none": "not a preference dataset"}
+_CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;
-vertical-align:top}th{background:#f4f4f4}.error{color:#b00020}.warning{color:#9a6700}.info{color:#555}
-.num{text-align:right}code{font-size:.92em}"""
+vertical-align:top}th{background:#f4f4f4}caption{text-align:left;color:#555;padding:2px 0}
+.error{color:#b00020}.warning{color:#8a5d00}.info{color:#555}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.92em}"""
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def stage_name(stage: str) -> str:
+    """The dataset kind in words: ``rm`` -> 'pairwise (DPO/ORPO/SimPO/RM)'."""
+    return STAGES.get(stage, stage)
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: Sequence[int] = (), table_id: str = "",
+           caption: str = "") -> str:
+    """An HTML table; the columns at the ``numeric`` positions are right-aligned."""
+    cls = lambda i: ' class="num"' if i in numeric else ""  # noqa: E731
+    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{html.escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
+    attrs = f' id="{table_id}"' if table_id else ""
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table{attrs}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _more(shown: int, total: int, where: str) -> str:
+    return f"<p>... and {total - shown:,} more ({where}).</p>" if total > shown else ""
 
 
 def _bins(values: Sequence[int], lo: float, hi: float, n: int) -> list[int]:
@@ -35,39 +56,72 @@ def _bins(values: Sequence[int], lo: float, hi: float, n: int) -> list[int]:
     return counts
 
 
-def histogram_svg(series: dict[str, Sequence[int]], cutoff: int, width: int = 900, height: int = 260) -> str:
-    """Overlaid histograms of the series with a dashed line at the cutoff."""
+def _ticks(top: float, n: int = 5) -> list[int]:
+    """Round tick values from 0 to about ``top``."""
+    if top <= 0:
+        return [0]
+    raw = top / n
+    step = 10 ** math.floor(math.log10(raw))
+    step = next(m * step for m in (1, 2, 5, 10) if m * step >= raw)
+    return [int(i * step) for i in range(int(top // step) + 1)]
+
+
+def histogram_svg(series: dict[str, Sequence[int]], cutoff: int, width: int = 900, height: int = 300,
+                  labels: dict[str, str] | None = None, unit: str = "pairs") -> str:
+    """Overlaid histograms of the series (token lengths), with axes, a legend and a dashed line at the cutoff."""
     values = [v for vs in series.values() for v in vs]
     if not values:
         return "<p>No pairs to plot.</p>"
+    labels = labels or {name: f"prompt + {name}" for name in series}
     lo, hi, n = 0, max(max(values), cutoff) * 1.02, 60
     colors = {"chosen": "#1f77b4", "rejected": "#d62728"}
     binned = {name: _bins(vs, lo, hi, n) for name, vs in series.items()}
     top = max(max(c) for c in binned.values()) or 1
-    pad, plot_w, plot_h = 40, width - 60, height - 50
-    parts = [f'<svg width="{width}" height="{height}" role="img">']
+    left, right, upper, lower = 60, 20, 34, 50  # margins: y-axis labels, legend, x-axis labels and title
+    plot_w, plot_h = width - left - right, height - upper - lower
+    base = upper + plot_h
+    y = lambda count: base - count / top * plot_h  # noqa: E731
+    parts = [f'<svg id="histogram" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-labelledby="histogram-title"><title id="histogram-title">Token lengths of '
+             f'{" and ".join(labels.values())}, with cutoff_len {cutoff}</title>']
+    bar_w = plot_w / n
     for name, counts in binned.items():
-        bar_w = plot_w / n
         for i, c in enumerate(counts):
             if c:
-                h = c / top * plot_h
-                parts.append(f'<rect x="{pad + i * bar_w:.1f}" y="{10 + plot_h - h:.1f}" width="{bar_w:.1f}" '
-                             f'height="{h:.1f}" fill="{colors.get(name, "#888")}" fill-opacity="0.45"/>')
-    x = pad + cutoff / hi * plot_w
-    parts.append(f'<line x1="{x:.1f}" y1="5" x2="{x:.1f}" y2="{10 + plot_h}" stroke="#000" stroke-dasharray="5,4"/>')
-    parts.append(f'<text x="{x + 4:.1f}" y="18" font-size="12">cutoff_len {cutoff}</text>')
-    parts.append(f'<line x1="{pad}" y1="{10 + plot_h}" x2="{pad + plot_w}" y2="{10 + plot_h}" stroke="#444"/>')
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        parts.append(f'<text x="{pad + frac * plot_w:.1f}" y="{plot_h + 28}" font-size="11" text-anchor="middle">'
-                     f'{int(hi * frac)}</text>')
-    for k, (name, color) in enumerate(colors.items()):
-        parts.append(f'<rect x="{pad + 10}" y="{20 + 16 * k}" width="10" height="10" fill="{color}" fill-opacity="0.6"/>'
-                     f'<text x="{pad + 25}" y="{29 + 16 * k}" font-size="12">prompt + {name} (tokens)</text>')
-    parts.append("</svg>")
+                parts.append(f'<rect class="bar" x="{left + i * bar_w:.1f}" y="{y(c):.1f}" width="{bar_w:.1f}" '
+                             f'height="{base - y(c):.1f}" fill="{colors.get(name, "#888")}" fill-opacity="0.45"/>')
+    # axes, ticks and their titles
+    parts.append(f'<g class="axis" stroke="#444"><line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}"/>'
+                 f'<line x1="{left}" y1="{upper}" x2="{left}" y2="{base}"/></g>')
+    for tick in _ticks(hi):
+        x = left + tick / hi * plot_w
+        parts.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 5}" stroke="#444"/>'
+                     f'<text x="{x:.1f}" y="{base + 18}" font-size="11" text-anchor="middle">{tick:,}</text>')
+    for tick in _ticks(top):
+        parts.append(f'<line x1="{left - 5}" y1="{y(tick):.1f}" x2="{left}" y2="{y(tick):.1f}" stroke="#444"/>'
+                     f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick:,}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 8}" font-size="12" text-anchor="middle">'
+                 "tokens (prompt + answer, before truncation)</text>")
+    parts.append(f'<text x="14" y="{upper + plot_h / 2:.0f}" font-size="12" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {upper + plot_h / 2:.0f})">{unit}</text>')
+    x = left + cutoff / hi * plot_w
+    parts.append(f'<line x1="{x:.1f}" y1="{upper}" x2="{x:.1f}" y2="{base}" stroke="#000" stroke-dasharray="5,4"/>')
+    # legend, in one line above the plot
+    entries = [(f'<rect width="12" height="12" fill="{colors.get(name, "#888")}" fill-opacity="0.6"/>', labels[name])
+               for name in series] + [('<line x1="0" y1="6" x2="14" y2="6" stroke="#000" stroke-dasharray="3,2"/>',
+                                       f"cutoff_len {cutoff:,}")]
+    parts.append(f'<g class="legend" transform="translate({left},8)">')
+    x = 0.0
+    for swatch, text in entries:
+        parts.append(f'<g transform="translate({x:.0f},0)">{swatch}<text x="19" y="11" font-size="12">'
+                     f"{html.escape(text)}</text></g>")
+        x += 40 + 7 * len(text)
+    parts.append("</g></svg>")
     return "".join(parts)
 
 
-def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int) -> bool:
+def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int, labels: dict[str, str] | None = None,
+              unit: str = "pairs") -> bool:
     try:
         import matplotlib
 
@@ -77,10 +131,10 @@ def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for name, color in (("chosen", "#1f77b4"), ("rejected", "#d62728")):
-        ax.hist(series[name], bins=60, alpha=0.45, color=color, label=f"prompt + {name}")
+        ax.hist(series[name], bins=60, alpha=0.45, color=color, label=(labels or {}).get(name, f"prompt + {name}"))
     ax.axvline(cutoff, color="black", linestyle="--", label=f"cutoff_len {cutoff}")
-    ax.set_xlabel("tokens")
-    ax.set_ylabel("pairs")
+    ax.set_xlabel("tokens (prompt + answer, before truncation)")
+    ax.set_ylabel(unit)
     ax.legend()
     fig.tight_layout()
     image = BytesIO()
@@ -90,42 +144,93 @@ def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int) -> bool:
     return True
 
 
+def _series_names(stage: str) -> tuple[str, dict[str, str], tuple[str, str]]:
+    """(unit, histogram labels, answer names) of a dataset kind: KTO has examples, desirable or not."""
+    if stage == "kto":
+        return "examples", {"chosen": "prompt + desirable answer", "rejected": "prompt + undesirable answer"}, \
+            ("desirable", "undesirable")
+    return "pairs", {"chosen": "prompt + chosen", "rejected": "prompt + rejected"}, ("chosen", "rejected")
+
+
+def _lengths(record: dict[str, Any], side: str) -> str:
+    full, kept = record.get(side), record.get(f"{side}_kept")
+    if full is None:
+        return ""
+    return f"{full:,} → {kept:,}" if kept is not None and kept < full else f"{full:,}"
+
+
+def _tokens_section(report: Any, tokens: dict[str, Any]) -> list[str]:
+    unit, labels, (good, bad) = _series_names(report.stage)
+    rec = tokens["recommended_cutoff_len"]
+    kto = report.stage == "kto"
+    identical = "" if kto else f"; identical after truncation: {tokens['identical_after_truncation']:,}"
+    parts = [f"<h2 id='tokens'>Token lengths (template {html.escape(tokens['template'])}, "
+             f"cutoff_len {tokens['cutoff_len']:,})</h2>",
+             f"<p>Percentiles over the {tokens['pairs']:,} {unit} measured"
+             f"{'' if kto else ' (response: the longer answer)'}:</p>",
+             _table(["tokens", "p50", "p90", "p95", "p99", "max"],
+                    [[name, *(v.get(p) for p in ("p50", "p90", "p95", "p99", "max"))]
+                     for name, v in tokens["percentiles"].items()], numeric=range(1, 6), table_id="percentiles"),
+             f"<p>Truncated: <b>{tokens['truncated']:,}</b> of {tokens['pairs']:,} {unit} (prompt "
+             f"{tokens['truncated_prompt']:,}, {good} {tokens['truncated_chosen']:,}, {bad} "
+             f"{tokens['truncated_rejected']:,}){identical}; end-of-turn token cut: {tokens['lost_eos']:,}.</p>",
+             f"<p>cutoff_len that keeps {unit} whole: 95% <b>{rec['95%']}</b>, 99% <b>{rec['99%']}</b>, "
+             f"100% <b>{rec['100%']}</b>.</p>",
+             histogram_svg(report.sequences or {}, tokens["cutoff_len"], labels=labels, unit=unit),
+             f"<h2 id='truncated'>Truncated records ({tokens['truncated']:,})</h2>"]
+    listed = tokens.get("truncated_records") or []
+    if listed:
+        sides = ["prompt", "answer"] if kto else ["prompt", "chosen", "rejected"]
+        rows = [[r["index"], *(_lengths(r, side) for side in sides), *([("yes" if r.get("desirable") else "no")]
+                                                                      if kto else []), r.get("reason", "")]
+                for r in listed[:LISTED]]
+        headers = ["record", *(f"{side} tokens" for side in sides), *(["desirable"] if kto else []), "why"]
+        parts.append(_table(headers, rows, numeric=range(len(sides) + 1), table_id="truncated-records",
+                            caption="tokens: as written → as kept at cutoff_len"))
+        parts.append(_more(min(len(listed), LISTED), tokens["truncated"], "all of them in --lengths"))
+    else:
+        parts.append("<p>None: every record fits in cutoff_len.</p>")
+    return parts
+
+
 def render(report: Any) -> str:
     """The HTML text of a ValidationReport."""
     data = report.to_json()
     counts = data["counts"]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>prefkit validate: "
+    drops = report.would_drop
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             "<meta name='viewport' content='width=device-width, initial-scale=1'><title>prefkit validate: "
              f"{html.escape(report.dataset)}</title><style>{_CSS}</style></head><body>",
              f"<h1>prefkit validate: {html.escape(report.dataset)}</h1>",
-             f"<p><code>{html.escape(report.file)}</code>: {report.records:,} records, stage "
-             f"<b>{html.escape(report.stage)}</b>, <b>{len(report.would_drop):,}</b> would be dropped by LLaMA-Factory.</p>",
-             "<h2>Summary</h2>",
-             _table(["level", "code", "count"], [[lvl, code, n] for lvl in LEVELS for code, n in counts[lvl].items()])
+             f"<p><code>{html.escape(report.file)}</code>: {report.records:,} records, a "
+             f"<b>{html.escape(stage_name(report.stage))}</b> dataset; <a href='#dropped'><b>{len(drops):,}</b> would be "
+             "dropped</a> by LLaMA-Factory.</p>",
+             "<h2 id='summary'>Summary</h2>",
+             _table(["level", "code", "count"], [[lvl, code, n] for lvl in LEVELS for code, n in counts[lvl].items()],
+                    numeric=[2], table_id="findings-summary")
              if any(counts.values()) else "<p>No findings.</p>"]
     tokens = data["tokens"]
     if tokens:
-        rec = tokens["recommended_cutoff_len"]
-        parts += [f"<h2>Token lengths ({html.escape(tokens['template'])}, cutoff_len {tokens['cutoff_len']})</h2>",
-                  _table(["", "p50", "p90", "p95", "p99", "max"],
-                         [[name, *(v.get(p) for p in ("p50", "p90", "p95", "p99", "max"))]
-                          for name, v in tokens["percentiles"].items()]),
-                  f"<p>Truncated: {tokens['truncated']:,} of {tokens['pairs']:,} pairs (prompt "
-                  f"{tokens['truncated_prompt']:,}, chosen {tokens['truncated_chosen']:,}, rejected "
-                  f"{tokens['truncated_rejected']:,}); identical after truncation: {tokens['identical_after_truncation']:,}; "
-                  f"lost eos: {tokens['lost_eos']:,}.</p>",
-                  f"<p>cutoff_len that keeps pairs whole: 95% <b>{rec['95%']}</b>, 99% <b>{rec['99%']}</b>, "
-                  f"100% <b>{rec['100%']}</b>.</p>",
-                  histogram_svg(report.sequences or {}, tokens["cutoff_len"])]
+        parts += _tokens_section(report, tokens)
     else:
         parts.append("<p>Run with <code>--model</code> and <code>--cutoff-len</code> for token lengths.</p>")
+    parts.append(f"<h2 id='dropped'>Dropped records ({len(drops):,})</h2>")
+    if drops:
+        parts.append(_table(["record", "code", "field", "why"],
+                            [[d["index"], d["code"], d.get("path", ""), d.get("message", "")] for d in drops[:LISTED]],
+                            numeric=[0], table_id="dropped-records",
+                            caption="records LLaMA-Factory's loader skips: they never reach training"))
+        parts.append(_more(min(len(drops), LISTED), len(drops), "all of them in --report-json"))
+    else:
+        parts.append("<p>None: LLaMA-Factory keeps every record.</p>")
     for level in LEVELS:
         for code in counts[level]:
             items = [f for f in report.findings.items if f.code == code and f.level == level]
             parts.append(f"<h2 class='{level}'>{html.escape(code)} ({level}, {len(items):,})</h2>")
             parts.append(_table(["record", "field", "message"],
-                                [["" if f.index is None else f.index, f.path, f.message] for f in items[:ROWS_PER_CODE]]))
-            if len(items) > ROWS_PER_CODE:
-                parts.append(f"<p>... and {len(items) - ROWS_PER_CODE:,} more (see --report-json).</p>")
+                                [["" if f.index is None else f.index, f.path, f.message] for f in items[:ROWS_PER_CODE]],
+                                numeric=[0]))
+            parts.append(_more(min(len(items), ROWS_PER_CODE), len(items), "see --report-json"))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -135,6 +240,7 @@ def write_html(report: Any, path: str) -> str | None:
     io.write_text(path, render(report))
     if report.tokens and report.sequences:
         png = os.path.splitext(path)[0] + ".png"
-        if write_png(png, report.sequences, report.tokens["cutoff_len"]):
+        unit, labels, _ = _series_names(report.stage)
+        if write_png(png, report.sequences, report.tokens["cutoff_len"], labels, unit):
             return png
     return None

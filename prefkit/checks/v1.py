@@ -68,7 +68,6 @@ ROLES = ("system", "user", "assistant")  # what v1's templates render as turns
 ENTRY_KEYS = ("path", "source", "converter", "split", "size", "weight", "streaming")  # v1's DatasetInfo
 FILE_TYPES = ("arrow", "csv", "json", "jsonl", "parquet", "txt")  # v1's loader: _get_builder_name
 SAMPLE = 20
-DROP_CODES = ("v1_no_supervised_tokens", "v1_no_rejected_tokens")
 
 
 # --- entries ---------------------------------------------------------------------------------------
@@ -329,7 +328,6 @@ class V1PairLengths:
 class _Row:
     """What the checks of one row found, before rendering."""
 
-    sample: dict[str, Any] | None = None  # v1's sample (after the converter)
     aligned: Aligned | None = None  # prompt, answers, system and tools, for the content checks
     problems: list[tuple[str, str, str, str]] = field(default_factory=list)  # (code, level, path, message)
     broken: bool = False  # v1 raises on the row
@@ -382,7 +380,8 @@ def _check_messages(side: str, messages: Any, converted: bool, out: _Row) -> boo
 
 
 def inspect(data: dict[str, Any], converter: str | None) -> _Row:
-    """The shape and meaning checks of one row, and v1's sample for it (no rendering yet)."""
+    """The shape and meaning checks of one row (before v1's own code runs on it), and its text for the content
+    checks."""
     out = _Row()
     converted = converter is None
     keys = ("chosen_messages", "rejected_messages") if converted else ("chosen", "rejected")

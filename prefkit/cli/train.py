@@ -81,6 +81,10 @@ def report(result: TrainResult) -> None:
         out = result.config["output_dir"]
         err_console.print(f"trained: {out}  summary: {result.summary}", highlight=False)
         infer, base = result.infer_configs or ("", "")
+        if result.config.get("stage") == "rm":  # a reward model scores, it does not chat
+            err_console.print(f"score with it:  prefkit judge CANDIDATES.jsonl -o SCORED.jsonl --reward-model-config "
+                              f"{infer}", highlight=False)
+            return
         err_console.print(f"chat with it:   llamafactory-cli chat {infer}\n"
                           f"serve it:       prefkit serve {infer}\n"
                           f"base model (the control): {base}", highlight=False)

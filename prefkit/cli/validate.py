@@ -22,11 +22,12 @@ def command(
     dataset: str = typer.Argument(..., help="A dataset file, or a NAME registered in --dataset-dir."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
     layout: str | None = typer.Option(None, "--layout", "--format",
-                                      help="sharegpt, alpaca or kto for a file (default: detected)."),
+                                      help="sharegpt, alpaca, kto or lf-v1 for a file (default: detected)."),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the --model folder's own Python "
                                            "code (auto_map) to load its tokenizer. Only for a folder you trust."),
-    template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models."),
+    template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models "
+                                  "(v1 data: chatml, qwen3 or qwen3_nothink; auto: qwen3_nothink, v1's default)."),
     cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),

@@ -10,7 +10,6 @@ PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are
 
 from __future__ import annotations
 
-import html
 import math
 import os
 from collections import Counter
@@ -108,6 +107,7 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
         report.mean_length_difference = round(
             sum(len(answers["model"][i]) - len(answers["baseline"][i]) for i in both) / len(both), 2)
     verdicts: dict[int, list[str | None]] = {}
+    outcomes: dict[int, PairVerdict] = {}
     if judge_url:
         if not judge_model:
             raise UsageError("--judge-url needs --judge-model")
@@ -125,7 +125,7 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
             out.write({"index": index, "prompt": messages, "model": answers["model"][n],
                        "baseline": answers["baseline"][n], "verdicts": verdicts.get(n)})
     report.html_file = os.path.join(output_dir, "eval_answers.html")
-    _write_html(report.html_file, prompts, answers)
+    _write_html(report.html_file, prompts, answers, outcomes, report)
     return report
 
 
@@ -144,11 +144,9 @@ def _tally(outcomes: dict[int, PairVerdict], judge_model: str) -> dict[str, Any]
             "win_rate_ci95": wilson(outcome["win"] + 0.5 * outcome["tie"], decided) if decided else None}
 
 
-def _write_html(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]]) -> None:
-    cell = lambda t: "<td><pre>" + html.escape(t if t is not None else "(no answer)") + "</pre></td>"  # noqa: E731
-    rows = "".join("<tr><td>" + str(index) + "</td>" + cell(messages[-1]["content"]) + cell(answers["model"][n]) +
-                   cell(answers["baseline"][n]) + "</tr>" for n, (index, messages) in enumerate(prompts))
-    io.write_text(path, "<!doctype html><meta charset='utf-8'><title>prefkit eval</title><style>body{font:14px "
-                  "system-ui}td{border:1px solid #ddd;vertical-align:top;padding:4px}pre{white-space:pre-wrap;"
-                  "margin:0}</style><table><tr><th>record</th><th>last prompt turn</th><th>model</th><th>baseline"
-                  "</th></tr>" + rows + "</table>")
+def _write_html(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]],
+                outcomes: dict[int, PairVerdict], report: EvalReport) -> None:
+    """The answers side by side with the judge's verdicts (prefkit/handoff/eval_html.py)."""
+    from . import eval_html
+
+    eval_html.write(path, prompts, answers, outcomes, report)

@@ -113,18 +113,24 @@ def test_cut_at_cutoff_len(tmp_path, qwen_tokenizer, cli):
     rows = [pair(),                                              # 0 kept whole
             pair(prompt=long),                                   # 1 no assistant token left
             pair(chosen=long),                                   # 2 the chosen side fills the cutoff
-            pair(chosen="Yes. " * 25, rejected="No. " * 25)]     # 3 the rejected answer is cut away
+            pair(prompt="Tell me.", chosen="Yes. " * 20)]        # 3 (below: the rejected answer cut away)
     path = write_jsonl(tmp_path / "cut.jsonl", rows)
     report = validate(path, model=qwen_tokenizer, cutoff_len=100, lengths_path=str(tmp_path / "l.jsonl"))
     assert [(d["index"], d["code"]) for d in report.would_drop] == [(1, "v1_no_supervised_tokens"),
                                                                      (2, "v1_no_rejected_tokens")]
-    assert ("v1_rejected_answer_cut", 3) in codes(report)
     assert report.tokens["template"] == v1.DEFAULT_TEMPLATE and report.tokens["pairs"] == 4
+    assert report.tokens["truncated"] == 2
     lines = [json.loads(line) for line in (tmp_path / "l.jsonl").read_text().splitlines()]
-    assert lines[0]["sequence"] == lines[0]["sequence_kept"] and "dropped" not in lines[0]
     assert [line.get("dropped") for line in lines] == [None, "v1_no_supervised_tokens", "v1_no_rejected_tokens", None]
-    assert lines[3]["rejected_kept"] == 0 and lines[3]["sequence_kept"] == 100
-    assert lines[0]["sequence"] == report.tokens["percentiles"]["total"]["p50"] or report.tokens["truncated"] == 3
+    whole = lines[0]
+    assert whole["sequence"] == whole["sequence_kept"] == sum(whole[k] for k in ("prompt", "chosen", "rejected_prompt",
+                                                                                 "rejected"))
+    assert lines[1]["supervised_kept"] == 0 and lines[2]["sequence_kept"] == 100
+    # a cutoff that keeps the chosen side and the rejected prompt, and nothing of the rejected answer
+    row = lines[3]
+    cutoff = row["prompt"] + row["chosen"] + row["rejected_prompt"]
+    report = validate(path, model=qwen_tokenizer, cutoff_len=cutoff)
+    assert ("v1_rejected_answer_cut", 3) in codes(report) and report.would_drop[-1]["index"] == 2
     result = cli("validate", path, "--model", qwen_tokenizer, "--cutoff-len", "100", "--template", "chatml", "-q")
     assert result.exit_code == 1
     result = cli("validate", path, "--model", qwen_tokenizer, "--cutoff-len", "100", "--template", "llama3")
