@@ -65,12 +65,13 @@ class Chat:
     """One server and model: ``complete(messages, **sampling)`` -> the response, retried as described above."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 120.0,
-                 retries: int = RETRIES, backoff: float = BACKOFF) -> None:
+                 retries: int = RETRIES, backoff: float | None = None) -> None:
         try:
             from openai import OpenAI
         except ImportError:
             raise UsageError("talking to a model server needs the openai package: pip install 'prefkit[train]'") from None
-        self.model, self.retries, self.backoff = model, retries, backoff
+        self.model, self.retries = model, retries
+        self.backoff = BACKOFF if backoff is None else backoff
         self.client = OpenAI(base_url=base_url, api_key=api_key or "0", max_retries=0, timeout=timeout)
         self.usage = Usage()
 

@@ -61,7 +61,8 @@ def test_generate_answers_each_distinct_prompt_and_resumes(tmp_path, cli):
         assert json.loads((tmp_path / "r.json").read_text())["responses"] == 6
 
 
-def test_generate_retries_429_and_5xx_and_counts_what_fails(tmp_path, cli):
+def test_generate_retries_429_and_5xx_and_counts_what_fails(tmp_path, cli, monkeypatch):
+    monkeypatch.setattr("prefkit.llm.BACKOFF", 0.01)
     prompts = write_jsonl(tmp_path / "p.jsonl", PROMPTS[:1])
     with scripted_server(Script(lengths, fail_first=[429, 503])) as url:
         report = generate(prompts, str(tmp_path / "a.jsonl"), base_url=url, model="pol", n=1)

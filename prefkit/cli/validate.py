@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from ..checks.html import stage_name
 from ..names import LEVELS
 from .common import EXECUTOR, RAY_ADDRESS, WORKERS, err_console, progress
 
@@ -57,7 +58,8 @@ def command(
 def summary(report: ValidationReport) -> None:
     console = err_console
     console.print(f"[bold]{report.dataset}[/bold] ({report.file}): {report.records:,} records, "
-                  f"stage {report.stage}, {len(report.would_drop):,} would be dropped by LLaMA-Factory", highlight=False)
+                  f"{stage_name(report.stage)}, {len(report.would_drop):,} would be dropped by LLaMA-Factory",
+                  highlight=False)
     counts = report.findings.counts()
     if any(counts.values()):
         table = Table(title="findings", title_justify="left")
