@@ -66,10 +66,27 @@ with serving("saves/demo/tiny-dpo/infer.yaml") as server:
     print("  (a random 10M-parameter model trained for 4 steps: expect noise; the path is the point)")
 PY
 
+step "11. the loop: prompts -> 4 answers each from the trained model -> reward-model scores -> pairs -> round 2"
+# A tiny reward model (prefkit train --method rm) scores the answers; in real use: a real RM, or an LLM judge
+# that compares each pair in both orders (prefkit judge --judge-url URL --judge-model M).
+$PREFKIT train --dataset fastchat_gpt4_train --dataset-dir "$D" --model .cache/tiny-qwen2 --template qwen \
+  --cutoff-len 512 --method rm --output-dir saves/demo/tiny-rm --set max_steps=4 --set logging_steps=1 \
+  --set gradient_accumulation_steps=1
+$PREFKIT generate fastchat_gpt4_eval --dataset-dir "$D" -o $D/round2.candidates.jsonl \
+  --model-config saves/demo/tiny-dpo/infer.yaml --n 4 --max-tokens 24 --temperature 1.0
+$PREFKIT judge $D/round2.candidates.jsonl -o $D/round2.scored.jsonl --reward-model-config saves/demo/tiny-rm/infer.yaml
+$PREFKIT convert $D/round2.scored.jsonl --from ratings -o $D/round2.json --register round2 --dataset-dir "$D"
+$PREFKIT validate round2 --dataset-dir "$D" --fail-on error -q && echo "  round2: no errors" >&2
+$PREFKIT train --dataset round2 --dataset-dir "$D" --model .cache/tiny-qwen2 --template qwen --cutoff-len 512 \
+  --output-dir saves/demo/tiny-dpo-round2 --set adapter_name_or_path=saves/demo/tiny-dpo --set max_steps=2 \
+  --set logging_steps=1 --set gradient_accumulation_steps=1
+
 step "done"
 cat >&2 <<'EOF2'
   .demo/data/               the datasets, dataset_info.json, rejects files, validation reports (HTML + PNG)
   saves/demo/tiny-dpo/      train_dpo.yaml, the LoRA adapter, trainer_log.jsonl, training_loss.png,
                             prefkit_summary.json, infer.yaml and infer_base.yaml (the base model as control)
+  saves/demo/tiny-rm/       the reward model that scored round 2; saves/demo/tiny-dpo-round2/: round 2
+  .demo/data/round2.*       the candidates, their scores, the pairs (and the rejects) of round 2
   On a GPU machine: prefkit train --dataset fastchat_gpt4 --dataset-dir data --model Qwen/Qwen2.5-7B-Instruct
 EOF2

@@ -132,6 +132,7 @@ def score_with_reward_model(config_path: str, rows: list[Candidates], trust_remo
             reply = chat.call(lambda: chat.client.post("/score/evaluation", cast_to=object, body=body))
             scores = reply.get("scores") if isinstance(reply, dict) else None
             if not isinstance(scores, list) or len(scores) != len(texts):
+                chat.usage.count("failed", "bad_response")
                 raise RequestFailed("bad_response", f"expected {len(texts)} scores, got {str(reply)[:200]}")
             return [float(s) if isinstance(s, (int, float)) and math.isfinite(s) else None for s in scores]
 

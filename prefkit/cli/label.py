@@ -138,6 +138,13 @@ def summary(report: PullReport) -> None:
     if a.get("method"):
         value = "undefined" if a["value"] is None else f"{a['value']:.3f}"
         _say(f"agreement: {a['method']} {value} over {a['records']:,} records ({a['annotators']} annotators)")
+    j = report.judge_agreement
+    if j:
+        kappa = lambda v: "undefined" if v is None else f"{v:.3f}"  # noqa: E731
+        per = ", ".join(f"{name} {kappa(p['value'])} ({p['records']:,})" for name, p in j["per_annotator"].items())
+        _say(f"judge-human agreement: cohen_kappa {kappa(j['value'])} between the suggestion and the verdict over "
+             f"{j['records']:,} of {j['records_with_suggestion']:,} suggested records ({j['agreed']:,} agree)"
+             + (f"; per annotator: {per}" if per else ""))
     decided = report.chosen_shown_as_a + report.chosen_shown_as_b
     if decided:
         share = report.chosen_shown_as_a / decided

@@ -25,8 +25,9 @@ from ..writers import get_writer
 from . import layout
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection
-from .tasks import original_fields, pair_fields, votes
+from .tasks import original_fields, pair_fields, suggested, votes
 
+_UNSWAP = {"a": "b", "b": "a"}  # a label given on a record shown swapped, in the input's terms
 
 
 @dataclass
@@ -48,6 +49,9 @@ class PullReport:
     chosen_shown_as_a: int = 0
     chosen_shown_as_b: int = 0
     agreement: dict[str, Any] = field(default_factory=dict)
+    # Of the records that carried a suggestion (a judge's verdict, or the input's label: prefkit label push),
+    # how far the annotators agree with it: empty when none did (see judge_agreement).
+    judge_agreement: dict[str, Any] = field(default_factory=dict)
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
 
@@ -95,12 +99,14 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
                         min_annotations=min_annotations)
     per_annotator: dict[str, Counter] = defaultdict(Counter)
     units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
+    judged: list[tuple[str, str | None, dict[str, str]]] = []  # (suggestion, verdict, votes) of suggested records
+    question_id = str(target.settings.questions[layout.PREFERENCE].id)
     source = f"argilla:{target.workspace.name}/{dataset}"
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
     with io.Outputs() as outputs:
         sink = Sink(outputs.rows(output), outputs.rows(rejects_path, lines=True), writer)
         counted = sink.start(source, "argilla")
-        for record in connection.records(target.id, include=("responses",)):
+        for record in connection.records(target.id, include=("responses", "suggestions")):
             if record["id"] in seen:
                 continue
             seen.add(record["id"])
@@ -114,6 +120,11 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
                 per_annotator[name][label] += 1
             units.append(cast)
             verdict, reason = verdict_of(list(cast.values()), policy, min_annotations)
+            suggestion = suggested(record, question_id)
+            if suggestion is not None:  # compared in the input's A/B terms, as a user would compare the files
+                unswap = _UNSWAP if (record.get("metadata") or {}).get("position") == "swapped" else {}
+                judged.append((unswap.get(suggestion, suggestion), verdict and unswap.get(verdict, verdict),
+                               {name: unswap.get(label, label) for name, label in cast.items()}))
             if verdict in ("tie", "both_bad") and ties == "drop":
                 reason = verdict
             if reason:
@@ -138,6 +149,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     report.rejects_file = rejects_path if sink.rejects.count or rejects else None
     report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
     report.agreement = agreement(units)
+    report.judge_agreement = judge_agreement(judged)
     report.registered = register if register and dataset_dir else None
     if report_json:
         io.write_json(report_json, report.to_json())
@@ -180,3 +192,28 @@ def agreement(units: list[dict[str, str]]) -> dict[str, Any]:
                 for x, y in combinations(annotators, 2)}
     return {"method": "krippendorff_alpha", "value": krippendorff_alpha(shared), "records": len(shared),
             "annotators": len(annotators), "pairwise_kappa": pairwise}
+
+
+def judge_agreement(judged: list[tuple[str, str | None, dict[str, str]]]) -> dict[str, Any]:
+    """Cohen's kappa between the suggestion each record carried and the annotators' verdict (by --policy: split
+    votes and records with too few answers have none), over the records with both; and each annotator's own
+    labels against the suggestion. Labels are in the input's A/B terms (a record shown swapped is turned back):
+    kappa's chance term depends on the frame, and that one is the frame of the judged file. Empty without
+    suggestions.
+
+    >>> r = judge_agreement([("a", "a", {"x": "a"}), ("b", "a", {"x": "a", "y": "b"}), ("b", "b", {"y": "b"}),
+    ...                      ("a", None, {})])
+    >>> round(r["value"], 3), r["records"], r["agreed"], r["records_with_suggestion"], r["per_annotator"]["y"]
+    (0.4, 3, 2, 4, {'value': None, 'records': 2, 'agreed': 2})
+    """
+    if not judged:
+        return {}
+    decided = [(s, v) for s, v, _ in judged if v is not None]
+    per: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for s, _, cast in judged:
+        for name, label in cast.items():
+            per[name].append((s, label))
+    return {"method": "cohen_kappa", "value": cohen_kappa(decided), "records": len(decided),
+            "agreed": sum(s == v for s, v in decided), "records_with_suggestion": len(judged),
+            "per_annotator": {name: {"value": cohen_kappa(p), "records": len(p), "agreed": sum(s == x for s, x in p)}
+                              for name, p in sorted(per.items())}}

@@ -134,6 +134,14 @@ def original_fields(record: dict[str, Any]) -> dict[str, Any]:
             **{k: original(fields[k]) for k in ("response_a", "response_b") if isinstance(fields.get(k), str)}}
 
 
+def suggested(record: dict[str, Any], question_id: str) -> str | None:
+    """The label suggested for the preference question (read with ``include=suggestions``), as shown (A/B)."""
+    for suggestion in record.get("suggestions") or []:
+        if str(suggestion.get("question_id")) == question_id and isinstance(suggestion.get("value"), str):
+            return suggestion["value"]
+    return None
+
+
 def votes(record: dict[str, Any]) -> dict[str, str]:
     """user id -> submitted preference label (drafts and discarded answers are not votes)."""
     out = {}
