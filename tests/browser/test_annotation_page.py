@@ -182,8 +182,9 @@ def annotate_all(driver: Any, page: Page, shots: Any, first: bool) -> int:
         screenshot(driver, shots / f"{len(done)}-{good_side}.png")
         if first and not done:
             # the whole first record in one picture (README), then the guidelines, collapsed until opened
-            driver.set_window_size(WINDOW[0], 1100)
-            wait_for(driver, lambda d: d.execute_script("return window.innerHeight") > WINDOW[1], "a taller window")
+            height = driver.execute_script("return window.innerHeight")
+            driver.set_window_size(WINDOW[0], 1000)
+            wait_for(driver, lambda d, h=height: d.execute_script("return window.innerHeight") > h, "a taller window")
             time.sleep(0.5)  # the page lays itself out again
             driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", page.titles()[0])
             screenshot(driver, shots / "page.png")
