@@ -137,7 +137,7 @@ def test_map_refuses_a_field_no_reader_knows(cli, tmp_path):
     result = cli("convert", src, "-o", tmp_path / "o.json", "--map", "winnner=x")
     assert result.exit_code == 2 and "no reader has a field 'winnner'" in result.output and "verdict" in result.output
     result = cli("convert", src, "-o", tmp_path / "o.json", "--from", "pairwise", "--map", "chosen=x")
-    assert result.exit_code == 2 and "--from pairwise has no field 'chosen'; fields: prompt, query" in result.output
+    assert result.exit_code == 2 and "--from pairwise has no field 'chosen'; fields: prompt, system, query" in result.output
     result = cli("convert", "--help")
     assert "annotator<N>" in result.output
 
@@ -149,6 +149,15 @@ def test_map_takes_several_pairs_after_one_flag(cli, tmp_path):
                  "verdict=w", "-o", tmp_path / "o.json", src)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o.json").read_text())[0]["chosen"]["value"] == "y"
+
+
+def test_a_system_column_is_the_system_prompt_of_pairwise_and_ratings_rows(tmp_path):
+    rows = [{**vote("p", "a"), "system": "Be brief."},
+            {"prompt": [{"role": "system", "content": "Own."}, {"role": "user", "content": "q"}], "system": "Column.",
+             "response_a": "x", "response_b": "y", "winner": "b"}]
+    convert([write_jsonl(tmp_path / "v.jsonl", rows)], str(tmp_path / "o.json"), fmt="pairwise")
+    heads = [p["conversations"][0] for p in json.loads((tmp_path / "o.json").read_text())]
+    assert heads == [{"from": "system", "value": "Be brief."}, {"from": "system", "value": "Own."}]
 
 
 # --- register ------------------------------------------------------------------------------------------------

@@ -45,8 +45,8 @@ MAP_FIELDS: dict[str, tuple[str, ...]] = {
     "openai": ("messages", "tools", *_TAG_KEYS),
     "hh-rlhf": ("chosen", "rejected"),
     "oasst": ("prompt",),
-    "ratings": ("prompt", "responses", "completions", "scores", "response", "score"),
-    "pairwise": ("prompt", "query", "response_a", "response_b", "verdict", "votes"),
+    "ratings": ("prompt", "system", "responses", "completions", "scores", "response", "score"),
+    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes"),
     "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
     "trl": ("prompt", "chosen", "rejected"),
 }

@@ -180,7 +180,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     query = get(row, options, "query", "input", required=False)
     if query and isinstance(raw_prompt, str):
         raw_prompt = "\n".join(p for p in (raw_prompt, text(query, "input")) if p)
-    system, prompt = prompt_messages(raw_prompt, "prompt")
+    system, prompt = prompt_messages(raw_prompt, "prompt", row, options)
     response_a, response_b = _responses(row, options)
     if options.unlabeled:
         yield _unlabeled(row, options, lookup, system, prompt, response_a, response_b)

@@ -27,12 +27,17 @@ TEXT_KEYS = ("response", "text", "output", "content", "completion")
 SCORE_KEYS = ("score", "overall_score", "rating", "reward")
 
 
-def prompt_messages(value: Any, field: str) -> tuple[str, list[Message]]:
-    """(system, messages) from a prompt string or a list of role/content messages."""
+def prompt_messages(value: Any, field: str, row: Row | None = None, options: ReadOptions | None = None
+                    ) -> tuple[str, list[Message]]:
+    """(system, messages) from a prompt string or a list of role/content messages; a ``system`` column of
+    ``row`` is the system prompt when the messages have none."""
+    system, messages = "", None
     if isinstance(value, list):
         system, messages = read_messages(value, OPENAI_TAGS, field)
-        return system or "", messages
-    return "", [user(text(value, field))]
+    column = get(row, options, "system", required=False) if row is not None and options is not None else None
+    if column is not None and not system:
+        system = text(column, "system")
+    return system or "", messages if messages is not None else [user(text(value, field))]
 
 
 def _score(value: Any, where: str) -> float | None:
@@ -75,7 +80,8 @@ def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     if options.kto:
         raise RowProblem("no_kto_signal", "ratings have no desirable/undesirable label; convert to pairs instead")
-    system, prompt = prompt_messages(get(row, options, "prompt", "prompt", "instruction", "question"), "prompt")
+    system, prompt = prompt_messages(get(row, options, "prompt", "prompt", "instruction", "question"), "prompt",
+                                     row, options)
     scored = candidates(row, options)
     unscored = sum(1 for _, s in scored if s is None)
     made = pairing.pairs([(t, s) for t, s in scored if s is not None], options.pairing, options.min_margin)
