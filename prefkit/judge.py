@@ -41,7 +41,7 @@ class JudgeReport:
     output: str
     mode: str
     judge_model: str = ""
-    rows: int = 0  # candidate rows read
+    rows: int = 0  # prompts judged (rows of one prompt from several generate runs are pooled)
     skipped: dict[str, int] = field(default_factory=dict)  # rows with nothing to judge, by reason
     pairs: int = 0  # pairs compared (pairwise) or answers scored (score)
     verdicts: dict[str, int] = field(default_factory=dict)  # a / b / tie / inconsistent / unparsed / failed
