@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT
+from helpers.signals import as_in_a_terminal
 from prefkit.handoff.evaluate import _tally, evaluate, wilson
 from prefkit.judgement import PairVerdict, combine
 from prefkit.handoff.serve import serving
@@ -72,7 +73,8 @@ def test_eval_accounts_for_every_prompt_with_the_model_as_its_own_judge(trained,
 def test_serve_cli_prints_the_url_and_stops_on_ctrl_c(trained):
     _, result, env = trained
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "prefkit"), "serve", result.infer_configs[0]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+                            preexec_fn=as_in_a_terminal)
     try:
         base_url, model = proc.stdout.readline().split()
         with urllib.request.urlopen(f"{base_url}/models", timeout=10) as response:

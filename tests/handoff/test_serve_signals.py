@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, fixture
+from helpers.signals import as_in_a_terminal
 from prefkit import convert
 from prefkit.errors import PrefkitError
 from prefkit.handoff import serve
@@ -91,6 +92,7 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
 
 
 def _serve(fake: dict, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
+    popen.setdefault("preexec_fn", as_in_a_terminal)
     return subprocess.Popen([*PREFKIT, "serve", fake["config"], *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**fake["env"], **(env or {})}, **popen)
 
@@ -162,7 +164,7 @@ def test_sigterm_while_serving_in_the_library_also_removes_prefkit_io_temp_files
               f"    out = io.AtomicFile({str(tmp_path / 'out.json')!r}).open()\n"
               f"    print('ready', flush=True)\n    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=fake["env"])
+                            env=fake["env"], preexec_fn=as_in_a_terminal)
     try:
         assert _readline(proc, 30) == "ready\n"
         assert [p.name for p in tmp_path.glob(".prefkit-out.json.*.tmp")]
@@ -252,7 +254,7 @@ def test_a_signal_to_prefkit_train_stops_the_whole_trainer_group(fake, tmp_path,
     code = ("import sys; from prefkit.handoff.runner import run_train; "
             f"sys.exit(run_train({fake['config']!r}, {str(tmp_path)!r}, {str(tmp_path / 'train.log')!r}))")
     proc = subprocess.Popen([sys.executable, "-c", code], env={**fake["env"], "FAKE_LOAD_SECONDS": "60"},
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal)
     try:
         _state_pid(fake["state"], "grandchild.pid")
         time.sleep(0.3)

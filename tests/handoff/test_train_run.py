@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import LF_PYTHONS, fixture
+from helpers.signals import as_in_a_terminal
 from prefkit import convert
 from prefkit.train import train
 
@@ -83,7 +84,8 @@ def test_ctrl_c_is_forwarded_and_train_exits_130(data_dir, tmp_path, tiny_model,
                              str(data_dir), "--model", tiny_model, "--template", "qwen", "--cutoff-len", "256",
                              "--output-dir", str(out), "--no-validate", "--set", "max_steps=100000",
                              "--set", "logging_steps=1", "--set", "gradient_accumulation_steps=1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **offline_env})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **offline_env},
+                            preexec_fn=as_in_a_terminal)
     deadline = time.monotonic() + 300
     while not (out / "trainer_log.jsonl").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
