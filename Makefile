@@ -4,12 +4,13 @@
 # make demo       - set up, then convert, register, validate, train, serve and ask (examples/demo.sh);
 #                   it writes into a scratch copy of data/, never into tracked files
 # make test       - set up, then run the whole test suite (what CI runs)
-# make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray, a model nor a browser (under a minute)
+# make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray, a model nor a browser, and are not
+#                   marked slow (about 1.5 minutes)
 # make lint       - ruff over prefkit/, tests/ and bench/
 # make bench      - the convert benchmark
 .PHONY: setup demo test test-fast lint bench clean
 
-FAST := -m "not llamafactory and not argilla and not model and not ray and not browser"
+FAST := -m "not llamafactory and not argilla and not model and not ray and not browser and not slow"
 
 setup:
 	@bash scripts/setup.sh

@@ -24,6 +24,7 @@ from prefkit import convert
 from prefkit.errors import PrefkitError
 from prefkit.handoff import serve
 
+pytestmark = pytest.mark.slow  # each test starts stand-in servers and waits for them to stop (about 3 s)
 FAKE = Path(__file__).with_name("fake_llamafactory_cli.py")
 PREFKIT = [sys.executable, "-c", "from prefkit.cli import main; main()"]
 
