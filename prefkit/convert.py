@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import hf, io, pairing, registry
+from . import hf, pairing, registry
 from .errors import InputError, UsageError
 from .executors import get_executor
 from .pipeline import Sink, SourceReport, convert_sources
 from .readers import ReadOptions, check_mapping
 from .readers.pairwise import refuse_numeric
+from .run import Run
 from .writers import Writer, get_writer
 from .writers.arrow import schema as arrow_schema
 from .writers.lf_v1 import LfV1Writer
@@ -63,6 +64,18 @@ def default_rejects_path(output: str) -> str:
 def check_output_name(output: str) -> None:
     if not output.lower().endswith(OUTPUT_SUFFIXES):
         raise UsageError(f"{output}: the output must be .json (one array), .jsonl (one record a line) or .parquet")
+
+
+def _fill(report: ConvertReport, sink: Sink, rejects_file: str | None) -> None:
+    report.sources = sink.sources
+    report.input_records = sum(s.input_records for s in sink.sources)
+    report.accepted = sum(s.accepted for s in sink.sources)
+    report.rejected = sum(s.rejected for s in sink.sources)
+    report.pairs_written = sink.out.count
+    report.rejected_by_reason = dict(sink.reasons.most_common())
+    report.notes = dict(sink.notes.most_common())
+    report.exact_duplicates, report.prompt_duplicates = sink.exact_duplicates, sink.prompt_duplicates
+    report.rejects_file = rejects_file
 
 
 def _writer(to: str, output: str, register: str | None, weight: float | None, size: int | None) -> Writer:
@@ -115,19 +128,19 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     writer = _writer(to, output, register, weight, size)
     schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
     rejects_path = rejects or default_rejects_path(output)
-    if save_to_disk:
-        hf.check_folder(save_to_disk, inputs)
-    io.check_outputs(inputs, {"-o": output, "--rejects": rejects_path, "--report-json": report_json},
-                     registry=registry.info_path(dataset_dir, writer.registry) if register and dataset_dir else None)
-    registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
-    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
     if tie_band < 0 or (tie_band and preference_scale is None):
         raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
+    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
     report = ConvertReport(output=output, to=to)
-    runner = get_executor(executor, workers, ray_address)
-    with io.Outputs() as outputs:
-        sink = Sink(outputs.rows(output, schema=schema), outputs.rows(rejects_path, lines=True), writer, dedup)
+    with Run(inputs) as run:
+        if register and dataset_dir:
+            run.registry(registry.info_path(dataset_dir, writer.registry))
+        registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
+        sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer, dedup)
+        report_file = run.json("--report-json", report_json)
+        folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
+        runner = get_executor(executor, workers, ray_address)
         try:
             convert_sources(inputs, fmt, writer, options, sink, runner, progress)
         finally:
@@ -138,21 +151,14 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         sink.require_rows(", ".join(inputs))
         if not sink.rejects.count and not rejects:
             sink.rejects.discard()  # the default rejects file exists only when something was rejected
-        report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)
+        if folder:
+            sink.out.finish()
+            hf.save_to_disk(sink.out.tmp, schema is not None, folder.tmp, folder.path)
+        report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
+        _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
+        report.registered = register if register and dataset_dir else None
+        report_file.value = report.to_json()
+        registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)
     if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
         os.unlink(rejects_path)  # a previous run's rejects would now be wrong
-    if save_to_disk:
-        hf.save_to_disk(output, save_to_disk)
-    report.sources = sink.sources
-    report.input_records = sum(s.input_records for s in sink.sources)
-    report.accepted = sum(s.accepted for s in sink.sources)
-    report.rejected = sum(s.rejected for s in sink.sources)
-    report.pairs_written = sink.out.count
-    report.rejected_by_reason = dict(sink.reasons.most_common())
-    report.notes = dict(sink.notes.most_common())
-    report.exact_duplicates, report.prompt_duplicates = sink.exact_duplicates, sink.prompt_duplicates
-    report.rejects_file = rejects_path if sink.rejects.count or rejects else None
-    report.registered = register if register and dataset_dir else None
-    if report_json:
-        io.write_json(report_json, report.to_json())
     return report

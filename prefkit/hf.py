@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import InputError, UsageError
+from .errors import InputError
 
 SCHEME = "hf://datasets/"
 BATCH = 1024
@@ -60,35 +60,34 @@ def rows(path: str, split: str = "train", subset: str | None = None) -> Iterator
         yield from batch.to_pylist()
 
 
-def check_folder(folder: str, inputs: list[str]) -> None:
-    """``--save-to-disk FOLDER``: a folder (new, or one to replace) beside the others, not an input."""
-    if os.path.isfile(folder):
-        raise UsageError(f"--save-to-disk {folder}: is a file; name a folder")
-    parent = os.path.dirname(os.path.abspath(folder))
-    if not os.path.isdir(parent):
-        raise InputError(f"--save-to-disk {folder}: the folder {parent} does not exist")
-    if any(os.path.realpath(folder) == os.path.realpath(p) for p in inputs if not p.startswith("hf://")):
-        raise UsageError(f"--save-to-disk {folder}: is also an input; write it to another folder")
-    if os.path.isdir(folder) and os.listdir(folder) and not os.path.exists(os.path.join(folder, "state.json")):
-        raise UsageError(f"--save-to-disk {folder}: holds files that are not a saved dataset; name a new folder")
+def not_saved(names: list[str]) -> list[str]:
+    """The names in a folder that ``Dataset.save_to_disk`` did not write (all of them where no state.json says it
+    is a saved dataset): only a folder without any of these may be replaced by --save-to-disk."""
+    if "state.json" not in names:
+        return names
+    return [n for n in names if n not in ("state.json", "dataset_info.json")
+            and not (n.startswith("data-") and n.endswith(".arrow"))]
 
 
-def save_to_disk(output: str, folder: str) -> None:
-    """Write ``output`` (a prefkit output file) as a ``datasets`` folder as well: saved beside ``folder`` and
-    renamed over it, so a failed save leaves a previous one whole."""
+def save_to_disk(rows_file: str, parquet: bool, folder: str, target: str) -> None:
+    """Write ``rows_file`` (a finished prefkit output: JSON rows, or Parquet) as a ``datasets`` folder into the empty
+    ``folder`` (the run harness stages it there and renames it over ``target``). The ``datasets`` cache it needs lives in
+    a folder beside and is removed, so nothing is left behind."""
     import datasets
 
     datasets.disable_progress_bars()
-    kind = "parquet" if output.lower().endswith(".parquet") else "json"
-    dataset = datasets.load_dataset(kind, data_files=output, split="train", cache_dir=None)
-    staging = tempfile.mkdtemp(prefix=".prefkit-", dir=os.path.dirname(os.path.abspath(folder)))
+    from .io import temp_name
+
+    cache = tempfile.mkdtemp(prefix=temp_name("cache"), suffix=".tmp", dir=os.path.dirname(os.path.abspath(folder)))
     try:
-        dataset.save_to_disk(os.path.join(staging, "new"))
-        if os.path.isdir(folder):
-            os.replace(folder, os.path.join(staging, "old"))
-        os.replace(os.path.join(staging, "new"), folder)
+        dataset = datasets.load_dataset("parquet" if parquet else "json", data_files=rows_file, split="train",
+                                        cache_dir=cache)
+        dataset.save_to_disk(folder)
+        del dataset  # its Arrow files live in the cache
+    except Exception as err:  # datasets raises many types; the output itself is fine
+        raise InputError(f"--save-to-disk {target}: datasets cannot save the output: {_first_line(err)}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def _split(loaded: Any, path: str, split: str) -> Any:

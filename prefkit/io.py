@@ -1,7 +1,7 @@
 """Every file prefkit writes goes through this module.
 
-- :func:`check_outputs` runs before any work: no output path may be an input, another output, a folder,
-  or LLaMA-Factory's ``dataset_info.json`` (which only the registry writes), and its folder must exist.
+- Which files a command writes, and the checks that nothing it writes is an input or another output, live in
+  the run harness (prefkit.run), which writes through this module.
 - :class:`AtomicFile` writes to a temporary file beside the target (``mkstemp``), then fsyncs and
   renames it over the target: readers never see half a file, the target's mode is kept (new files get
   the umask's), and a symlinked target is written through (the link stays a link).
@@ -26,17 +26,17 @@ import filecmp
 import json
 import os
 import reprlib
+import shutil
 import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
 from types import FrameType, TracebackType
 from typing import IO, Any
 
 import orjson
 
-from .errors import InputError, UsageError
+from .errors import InputError
 
 TEMP_PREFIX = ".prefkit-"
 REGISTRY_NAME = "dataset_info.json"
@@ -59,20 +59,24 @@ def _remove_live() -> None:
         _live.discard(tmp)
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     _remove_live()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 
-def _install_handlers() -> None:
+def install_handlers() -> None:
+    """Remove this process's temporary files at exit and on SIGTERM or SIGHUP (where those are not handled or
+    ignored already), then end by the signal as before."""
     global _handlers_installed
     if _handlers_installed:
         return
     _handlers_installed = True
     atexit.register(_remove_live)
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                signal.signal(sig, _on_signal)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -85,63 +89,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(directory: str, name: str) -> list[str]:
-    """Remove the temporary files that a crashed prefkit run left for ``name`` in ``directory``."""
-    prefix = f"{TEMP_PREFIX}{name}."
+def temp_name(name: str) -> str:
+    """The prefix of this process's temporary files for ``name`` (a file or a staged folder)."""
+    return f"{TEMP_PREFIX}{name}.{os.getpid()}."
+
+
+def remove_stale(directory: str) -> list[str]:
+    """Remove the temporary files and staged folders that dead prefkit runs left in ``directory``."""
     removed = []
     try:
         entries = os.listdir(directory)
     except OSError:
         return removed
     for entry in entries:
-        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+        if not (entry.startswith(TEMP_PREFIX) and entry.endswith(".tmp")):
             continue
-        pid = entry[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        parts = entry[len(TEMP_PREFIX):-len(".tmp")].split(".")  # NAME.PID.RANDOM
+        if len(parts) >= 3 and parts[-2].isdigit() and not _pid_alive(int(parts[-2])):
+            path = os.path.join(directory, entry)
             try:
-                os.unlink(os.path.join(directory, entry))
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
                 removed.append(entry)
             except OSError:
                 pass
     return removed
-
-
-def _identity(path: str) -> tuple[Any, ...]:
-    """The same for two names of one file: (device, inode) when it exists, else the resolved path."""
-    real = os.path.realpath(path)
-    try:
-        st = os.stat(real)
-        return ("inode", st.st_dev, st.st_ino)
-    except OSError:
-        return ("path", real)
-
-
-def check_outputs(inputs: Iterable[str], outputs: Mapping[str, str | None], registry: str | None = None) -> None:
-    """Refuse, before anything is written, outputs that would destroy an input or each other.
-
-    ``outputs`` maps an option name (``-o``, ``--rejects`` ...) to its path (None: not written).
-    ``registry`` is the one ``dataset_info.json`` this run may update.
-    """
-    taken: dict[tuple[Any, ...], str] = {}
-    for path in inputs:
-        taken.setdefault(_identity(path), f"the input {path}")
-    if registry:
-        taken.setdefault(_identity(registry), f"the registry {registry}")
-    for option, path in outputs.items():
-        if not path:
-            continue
-        if os.path.isdir(path):
-            raise UsageError(f"{option} {path}: is a folder; name a file")
-        if os.path.basename(os.path.realpath(path)) == REGISTRY_NAME:
-            raise UsageError(f"{option} {path}: that is LLaMA-Factory's dataset registry; prefkit changes it "
-                             "only through --register")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise InputError(f"{option} {path}: the folder {folder} does not exist")
-        other = taken.get(_identity(path))
-        if other:
-            raise UsageError(f"{option} {path}: is also {other}; write it to another file")
-        taken[_identity(path)] = f"the {option} file"
 
 
 class AtomicFile:
@@ -161,10 +132,10 @@ class AtomicFile:
         directory, name = os.path.split(self.target)
         if not os.path.isdir(directory):
             raise InputError(f"{self.path}: the folder {directory} does not exist")
-        _install_handlers()
-        remove_stale(directory, name)
+        install_handlers()
+        remove_stale(directory)
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+            fd, self.tmp = tempfile.mkstemp(prefix=temp_name(name), suffix=".tmp", dir=directory)
         except OSError as err:
             raise InputError(f"{self.path}: cannot write in {directory} ({err.strerror.lower()})") from None
         _live.add(self.tmp)
@@ -195,8 +166,11 @@ class AtomicFile:
             mode = stat.S_IMODE(os.stat(self.target).st_mode)
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
-        os.chmod(self.tmp, mode)
-        os.replace(self.tmp, self.target)
+        try:
+            os.chmod(self.tmp, mode)
+            os.replace(self.tmp, self.target)
+        except OSError as err:  # name the target, never the temporary file
+            raise InputError(f"{self.path}: cannot replace it ({(err.strerror or str(err)).lower()})") from None
         _live.discard(self.tmp)
         self.committed = True
 
@@ -356,6 +330,10 @@ def write_text(path: str, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str, value: Any) -> None:
+def json_bytes(value: Any) -> bytes:
     """Indented JSON with a final newline (reports, summaries, the registry)."""
-    write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_json(path: str, value: Any) -> None:
+    write_bytes(path, json_bytes(value))

@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 from . import io
 from .errors import DataError, InputError, RegistryError, UsageError
 from .lf_vocab import OPENAI_TAGS
+from .run import Run
 from .sources import iter_rows
 
 DATA_CONFIG = "dataset_info.json"
@@ -78,13 +79,12 @@ def _parse(text: str, version: str) -> Any:
         raise RegistryError(f"{where}invalid YAML ({getattr(err, 'problem', None) or err})") from None
 
 
-def _dump(info: dict[str, Any], path: str, version: str) -> None:
+def _dumps(info: dict[str, Any], version: str) -> bytes:
     if version == "v0":
-        io.write_json(path, info)
-        return
+        return io.json_bytes(info)
     import yaml
 
-    io.write_text(path, yaml.safe_dump(info, sort_keys=False, allow_unicode=True))
+    return yaml.safe_dump(info, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
 def get_entry(dataset_dir: str, name: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -154,8 +154,9 @@ class Editor:
 
 
 @contextmanager
-def editing(dataset_dir: str, version: str = "v0") -> Iterator[Editor]:
-    """Hold the registry's lock; what the block put is saved atomically when it ends without an error."""
+def editing(dataset_dir: str, version: str = "v0", run: Run | None = None) -> Iterator[Editor]:
+    """Hold the registry's lock; what the block put is saved atomically when it ends without an error. With
+    ``run`` the run's outputs are committed together with it, still under the lock."""
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
     path = info_path(dataset_dir, version)
@@ -164,10 +165,15 @@ def editing(dataset_dir: str, version: str = "v0") -> Iterator[Editor]:
         with lock:
             editor = Editor(dataset_dir, version)
             yield editor
-            if editor.changed:
-                _dump(editor.info, path, version)
+            change = (path, _dumps(editor.info, version)) if editor.changed else None
+            if run is not None:
+                run.commit(registry=change)
+            elif change:
+                io.write_bytes(*change)
     except Timeout:
         raise RegistryError(f"{path}: still locked after {LOCK_TIMEOUT:.0f} s by another process") from None
+    except PermissionError as err:  # the lock file cannot be made: nothing was changed
+        raise RegistryError(f"{path}: cannot lock it ({err.strerror.lower()}); nothing was changed") from None
 
 
 def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = False) -> str:
@@ -269,34 +275,33 @@ def registered_file(output: str, dataset_dir: str, version: str = "v0") -> str:
     return os.path.abspath(output) if rel.startswith(os.pardir) else rel.replace(os.sep, "/")
 
 
-def commit_output(outputs: io.Outputs, writer: Any, output: str, dataset_dir: str | None,
-                  register: str | None = None, force: bool = False) -> dict[str, Any] | None:
-    """Replace the written files and, when asked, register ``output`` in the writer's registry (v0 or v1): the
-    name is checked under the registry's lock before any file is replaced, so a conflict changes nothing.
-    Returns the output's registry entry (None for pairs to label, which are no dataset)."""
-    version = writer.registry
-    if version is None:
-        outputs.commit()
+def output_entry(writer: Any, output: str, dataset_dir: str | None) -> dict[str, Any] | None:
+    """The registry entry of a file the writer writes (None for pairs to label, which are no dataset)."""
+    if writer.registry is None:
         return None
-    entry = writer.entry(registered_file(output, dataset_dir, version) if dataset_dir else os.path.basename(output))
-    if not (register and dataset_dir):
-        outputs.commit()
-        return entry
-    with editing(dataset_dir, version) as editor:
-        editor.check(register, entry, force)
-        outputs.commit()
+    return writer.entry(registered_file(output, dataset_dir, writer.registry) if dataset_dir else os.path.basename(output))
+
+
+def commit_registered(run: Run, entry: dict[str, Any] | None, version: str | None, dataset_dir: str | None,
+                      register: str | None = None, force: bool = False) -> None:
+    """Commit the run's outputs and, when asked, register ``entry`` under ``register``: the name is checked under
+    the registry's lock before any file is replaced, so a conflict changes nothing."""
+    if not (register and dataset_dir and entry is not None and version):
+        run.commit()
+        return
+    with editing(dataset_dir, version, run) as editor:
         editor.put(register, entry, force)
-    return entry
 
 
 def precheck_registration(dataset_dir: str | None, register: str | None, output: str, force: bool = False,
                           version: str = "v0") -> None:
-    """Before any work: the registry is readable and the name is free, or already names this file."""
-    if not register:
+    """Before any work: the registry is readable and the name is free, or already names this file. Only None
+    means "do not register": an empty ``--register ""`` is a bad name, not a skipped registration."""
+    if register is None:
         return
+    check_name(register)
     if not dataset_dir:
         raise UsageError("--register needs --dataset-dir")
-    check_name(register)
     file_name = registered_file(output, dataset_dir, version)
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")

@@ -17,6 +17,7 @@ from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
 from .handoff.train_config import NEEDS, build_config, check_config, default_output_dir, dump_yaml
+from .run import Run
 from .sources import iter_rows
 
 CUTOFF_STEP = 128  # --cutoff-len auto rounds the 99% recommendation up to a multiple of this
@@ -86,22 +87,21 @@ def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: flo
     parts = ("train", "eval")
     entries = {part: {**entry, "file_name": f"{stem}_{part}{ext}"} for part in parts}
     paths = {part: os.path.join(dataset_dir, entries[part]["file_name"]) for part in parts}
-    io.check_outputs([source], {f"the {part} split": paths[part] for part in parts})
     counts = dict.fromkeys(parts, 0)
-    with io.Outputs() as outputs:
-        files = {part: outputs.rows(paths[part]) for part in parts}
+    with Run([source]) as run:
+        run.registry(registry.info_path(dataset_dir))
+        files = {part: run.rows(f"the {part} split", paths[part]) for part in parts}
         for row in iter_rows(source):
             part = "eval" if key(row.data) in held_out else "train"
             files[part].write(row.data)
             counts[part] += 1
-        with registry.editing(dataset_dir) as editor:
+        with registry.editing(dataset_dir, run=None if dry_run else run) as editor:
             clashes = [paths[p] for p in parts if os.path.exists(paths[p]) and not files[p].same_as_target()]
             clashes += [f"the entry {name}_{p!r}" for p in parts if editor.info.get(f"{name}_{p}") not in (None, entries[p])]
             if clashes and not force:
                 raise UsageError(f"--eval-split would replace {', '.join(clashes)}, which hold other data; pass --force "
                                  "to replace them, or move them away")
             if not dry_run:
-                outputs.commit()
                 for part in parts:
                     editor.put(f"{name}_{part}", entries[part], force=True)
     return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]

@@ -20,7 +20,6 @@ import math
 import os
 from array import array
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from .executors import LocalExecutor, blocks, get_executor
 from .names import LEVELS
 from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
+from .run import Run
 from .sources import Row, iter_rows
 
 PERCENTILES = (50, 90, 95, 99, 100)
@@ -80,6 +80,9 @@ def check_fail_on(level: str) -> None:
 def locate(target: str, dataset_dir: str | None, layout: str | None) -> tuple[str, str, dict[str, Any]]:
     """(dataset name, file path, registry entry) for a registered NAME (dataset_info.json first, then v1's
     dataset_info.yaml) or a PATH (a file or a ``datasets`` folder)."""
+    if target.startswith("hf://"):
+        raise UsageError(f"{target}: validate reads local files; hf:// is an input of prefkit convert: convert it to a "
+                         f"file first (prefkit convert {target} -o pairs.jsonl), then validate that")
     if dataset_dir and not os.path.isfile(target):
         info = load(dataset_dir)
         if target in info:
@@ -177,8 +180,28 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     name, path, entry = locate(target, dataset_dir, layout)
     is_v1 = v1.is_v1_entry(entry)  # LLaMA-Factory v1 pair data (checks/v1.py)
     inputs = [path] + ([info_path(dataset_dir, "v1" if is_v1 else "v0")] if dataset_dir and name == target else [])
-    io.check_outputs(inputs, {"--lengths": lengths_path, "--report-json": report_json, "--html": html,
-                              "--html (histogram)": png_path(html) if html else None})
+    with Run(inputs) as run:
+        out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
+        report_file = run.json("--report-json", report_json)
+        pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
+        report = _validate(name, path, entry, dataset_dir, target, is_v1, model, template, cutoff_len, out, executor,
+                           workers, ray_address, progress, trust_remote_code)
+        report_file.value = report.to_json()
+        if pages:
+            from .checks.html import histogram, render
+
+            pages[0].file.write(render(report).encode("utf-8"))  # type: ignore[union-attr]
+            image = histogram(report)
+            pages[1].file.write(image) if image else pages[1].discard()  # type: ignore[union-attr]
+        run.commit()
+    return report
+
+
+def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | None, target: str, is_v1: bool,
+              model: str | None, template: str, cutoff_len: int | None, out: io.RowFile | None, executor: str,
+              workers: int | None, ray_address: str | None, progress: Callable[[int], None] | None,
+              trust_remote_code: bool) -> ValidationReport:
+    lengths_path = out is not None
     attr = v1.attr(entry) if is_v1 else Attr.from_entry(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
     findings = report.findings
@@ -210,23 +233,22 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
     checks = ValidateMap(entry, model, template, cutoff_len, counter, trust_remote_code)
-    with io.RowFile(lengths_path, lines=True) if lengths_path else nullcontext() as out:
-        try:
-            for read, results in runner.map_blocks(parts, checks):
-                report.records += read
-                for result in results:  # the ordered side, in input order
-                    _column_types(result, column_types, findings)
-                    findings.items.extend(result.findings)
-                    if result.drop:
-                        report.would_drop.append(result.drop)
-                    if result.content is not None:
-                        content.take(result.index, result.content)
-                    if tokens:
-                        _tokens(result, tokens, out, findings)
-                if progress:
-                    progress(report.records)
-        finally:
-            runner.close()
+    try:
+        for read, results in runner.map_blocks(parts, checks):
+            report.records += read
+            for result in results:  # the ordered side, in input order
+                _column_types(result, column_types, findings)
+                findings.items.extend(result.findings)
+                if result.drop:
+                    report.would_drop.append(result.drop)
+                if result.content is not None:
+                    content.take(result.index, result.content)
+                if tokens:
+                    _tokens(result, tokens, out, findings)
+            if progress:
+                progress(report.records)
+    finally:
+        runner.close()
     if report.records == 0:
         raise InputError(f"{path}: no records")
     content.finish()
@@ -245,12 +267,6 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     if isinstance(num_samples, int) and num_samples < report.records:
         findings.add("num_samples_cuts", "warning", None, key,
                      f"{key} {num_samples} keeps only part of the {report.records} records")
-    if report_json:
-        io.write_json(report_json, report.to_json())
-    if html:
-        from .checks.html import write_html
-
-        write_html(report, html)
     return report
 
 
@@ -275,19 +291,29 @@ class RowCheck:
         self.findings.append(Finding(code, level, self.index, path, message))
 
 
-def check_row(row: Row, attr: Attr, schema: RowSchema | None) -> RowCheck:
-    """The findings of one row and what LLaMA-Factory makes of it. Never raises: an odd value no check
-    foresaw is reported for this row (``unexpected_value``) and the run goes on."""
+def unreadable(row: Row) -> RowCheck | None:
+    """The check of a row that holds no record (None for one that does): content after a JSON array breaks the
+    loader; an unparsable row is reported under the reason sources.py gives it (invalid_json, too_deep, ...)."""
     i = row.index
     if row.error is not None and row.reason == "trailing_content":
         result = RowCheck(i, "breaks_loader")
         result.add("breaks_loader", "error", "", f"{row.error}: LLaMA-Factory's loader fails on the file")
         return result
-    if row.error is not None or not isinstance(row.data, dict):
-        result = RowCheck(i, "invalid_json", drop={"index": i, "code": "invalid_json", "path": "",
-                                                   "message": "unreadable"})
-        result.add("invalid_json", "error", "", row.error or "the record is not a JSON object")
-        return result
+    if row.error is None and isinstance(row.data, dict):
+        return None
+    code = row.reason if row.error is not None else "invalid_json"
+    result = RowCheck(i, code, drop={"index": i, "code": code, "path": "", "message": "unreadable"})
+    result.add(code, "error", "", row.error or "the record is not a JSON object")
+    return result
+
+
+def check_row(row: Row, attr: Attr, schema: RowSchema | None) -> RowCheck:
+    """The findings of one row and what LLaMA-Factory makes of it. Never raises: an odd value no check
+    foresaw is reported for this row (``unexpected_value``) and the run goes on."""
+    i = row.index
+    unread = unreadable(row)
+    if unread is not None:
+        return unread
     result = RowCheck(i, "", kinds={k: _json_kind(v) for k, v in row.data.items() if v is not None})
     try:
         result.outcome = _aligned(row.data, attr, schema, result)
@@ -356,6 +382,26 @@ def attempt_content(content: RowContent, result: RowCheck, kto: bool) -> Content
         return None
 
 
+def attempt_lengths(measure: Callable[[list[Any]], list[Any]], kept: list[RowCheck]) -> None:
+    """The rows' token lengths, measured as one batch; when LLaMA-Factory's template raises on the batch (a content
+    or system that is not text), row by row: the row it raises on breaks the loader, the others are measured."""
+    try:
+        found: list[Any] = measure([r.outcome for r in kept])
+    except Exception:
+        found = []
+        for result in kept:
+            try:
+                found += measure([result.outcome])
+            except Exception as err:
+                message = unexpected(err)[1]  # re-raised under --debug
+                result.add("breaks_loader", "error", "", f"LLaMA-Factory's template raises on this row ({message}): "
+                           "the run fails")
+                result.outcome = "breaks_loader"
+                found.append(None)
+    for result, lengths in zip(kept, found, strict=True):
+        result.lengths = lengths
+
+
 class ValidateMap:
     """The per-row side of validate as a factory: built once in each worker (the tokenizer and LLaMA-Factory's
     template load there), it maps a block of rows to their RowChecks with exact lengths."""
@@ -392,11 +438,10 @@ class ValidateMap:
             for result in kept:
                 result.content = attempt_content(content, result, kto)
             if counter is not None:
-                measure = counter.measure_kto if kto else counter.measure
-                for result, lengths in zip(kept, measure([r.outcome for r in kept]), strict=True):
-                    result.lengths = lengths
+                attempt_lengths(counter.measure_kto if kto else counter.measure, kept)
             for result in kept:
-                result.outcome = None  # measured and checked: the text need not travel back
+                if isinstance(result.outcome, Aligned):
+                    result.outcome = None  # measured and checked: the text need not travel back
             return results
 
         return check_block

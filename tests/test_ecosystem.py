@@ -94,7 +94,7 @@ def test_unlabeled_pairs_are_json_only_and_save_to_disk_is_checked(tmp_path):
         convert([fixture("pandalm.sample.json")], str(tmp_path / "u.parquet"), to="unlabeled")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
-    with pytest.raises(UsageError, match="not a saved dataset"):
+    with pytest.raises(UsageError, match="did not write"):
         convert([fixture("dpo_en_demo.sample.json")], str(tmp_path / "o.json"), save_to_disk=str(tmp_path / "notes"))
     assert (tmp_path / "notes" / "mine.txt").read_text() == "keep me" and not (tmp_path / "o.json").exists()
 

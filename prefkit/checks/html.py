@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from collections.abc import Sequence
 from io import BytesIO
 from typing import Any
 
-from .. import io
 
 from .findings import LEVELS
 
@@ -120,15 +118,16 @@ def histogram_svg(series: dict[str, Sequence[int]], cutoff: int, width: int = 90
     return "".join(parts)
 
 
-def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int, labels: dict[str, str] | None = None,
-              unit: str = "pairs") -> bool:
+def png(series: dict[str, Sequence[int]], cutoff: int, labels: dict[str, str] | None = None,
+        unit: str = "pairs") -> bytes | None:
+    """The token-length histogram as PNG bytes (None without matplotlib)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return False
+        return None
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for name, color in (("chosen", "#1f77b4"), ("rejected", "#d62728")):
         ax.hist(series[name], bins=60, alpha=0.45, color=color, label=(labels or {}).get(name, f"prompt + {name}"))
@@ -140,8 +139,7 @@ def write_png(path: str, series: dict[str, Sequence[int]], cutoff: int, labels: 
     image = BytesIO()
     fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
-    io.write_bytes(path, image.getvalue())
-    return True
+    return image.getvalue()
 
 
 def _series_names(stage: str) -> tuple[str, dict[str, str], tuple[str, str]]:
@@ -235,12 +233,9 @@ def render(report: Any) -> str:
     return "\n".join(parts)
 
 
-def write_html(report: Any, path: str) -> str | None:
-    """Write the HTML report; returns the PNG histogram's path when one was written."""
-    io.write_text(path, render(report))
-    if report.tokens and report.sequences:
-        png = os.path.splitext(path)[0] + ".png"
-        unit, labels, _ = _series_names(report.stage)
-        if write_png(png, report.sequences, report.tokens["cutoff_len"], labels, unit):
-            return png
-    return None
+def histogram(report: Any) -> bytes | None:
+    """The PNG written beside the HTML report, when the report has token lengths."""
+    if not (report.tokens and report.sequences):
+        return None
+    unit, labels, _ = _series_names(report.stage)
+    return png(report.sequences, report.tokens["cutoff_len"], labels, unit)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..names import FORMATS, POLICIES, WRITER_NAMES
-from .common import MAP_HELP, bar, err_console, parse_pairs, progress, write_json_report
+from .common import MAP_HELP, bar, err_console, parse_pairs, progress
 
 if TYPE_CHECKING:
     from ..label.pull import PullReport
@@ -77,8 +77,8 @@ def status_command(
     from ..label.connection import Connection
     from ..label.status import status
 
-    result = status(dataset, Connection(api_url, api_key), workspace=workspace)
-    write_json_report(str(report_json) if report_json else None, result.to_json())
+    result = status(dataset, Connection(api_url, api_key), workspace=workspace,
+                    report_json=str(report_json) if report_json else None)
     if quiet:
         return
     _say(f"{result.workspace}/{result.dataset}: {result.completed:,} of {result.total:,} records completed "

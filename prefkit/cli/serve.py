@@ -21,7 +21,8 @@ def command(
 
     With API_KEY in the environment the API requires it (as a Bearer token); prefkit's own probe sends it.
     """
-    from ..handoff.serve import Signalled, launch, read_config, stop, stop_on_signals, wait_ready
+    from ..handoff.serve import launch, read_config, stop, wait_ready
+    from ..processes import Signalled, stop_on_signals
 
     if not trust_remote_code and config.is_file() and read_config(str(config)).get("trust_remote_code") is True:
         err_console.print(f"note: {config} sets trust_remote_code: true; prefkit serve runs without it unless given "

@@ -53,11 +53,11 @@ def run_train(config_path: str, output_dir: str, log_file: str,
               env: dict[str, str] | None = None) -> int:
     """Run the training; LLaMA-Factory's own output goes to ``log_file``. Returns the exit code.
 
-    The run has a process group of its own (torchrun and dataloader workers included). Ctrl-C stops the group
-    (SIGINT, then SIGKILL after 30 s) and returns 130; SIGTERM or SIGHUP to prefkit stop it the same way and
-    then end prefkit by that signal, so no trainer is left running.
+    The run has a process group of its own (torchrun and dataloader workers included) that dies with prefkit, even
+    on kill -9 (prefkit.processes). Ctrl-C stops the group (SIGINT, then SIGKILL after 30 s) and returns 130;
+    SIGTERM or SIGHUP to prefkit stop it the same way and then end prefkit by that signal.
     """
-    from .serve import Signalled, stop_group, stop_on_signals
+    from ..processes import Signalled, spawn, stop_group, stop_on_signals
 
     command = [llamafactory_cli(), "train", config_path]
     trainer_log = os.path.join(output_dir, "trainer_log.jsonl")
@@ -66,8 +66,8 @@ def run_train(config_path: str, output_dir: str, log_file: str,
     seen = 0
     os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
     with open(log_file, "w", encoding="utf-8") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        child = spawn(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                      stdin=subprocess.DEVNULL)
         try:
             with stop_on_signals():
                 try:

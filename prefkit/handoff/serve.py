@@ -1,9 +1,9 @@
 """Serve an inference YAML with ``llamafactory-cli api`` on 127.0.0.1, wait until it answers, stop it cleanly.
 
-The server runs in a process group of its own, and every way out stops the whole group: the end of
-``serving``, an error, Ctrl-C (also while the model loads), and SIGTERM or SIGHUP to prefkit
-(:func:`stop_on_signals`). With ``API_KEY`` in the environment LLaMA-Factory requires it as a Bearer token:
-the readiness probe and ``prefkit eval`` send it.
+The server runs in a process group of its own that dies with prefkit (prefkit.processes), and every way out
+stops the whole group: the end of ``serving``, an error, Ctrl-C (also while the model loads), SIGTERM or SIGHUP
+to prefkit (:func:`stop_on_signals`), and kill -9 of prefkit (the watchdog). With ``API_KEY`` in the
+environment LLaMA-Factory requires it as a Bearer token: the readiness probe and ``prefkit eval`` send it.
 
 >>> # with serving("saves/.../infer.yaml") as server:
 >>> #     OpenAI(base_url=server.base_url, api_key="0").chat.completions.create(model=server.model, ...)
@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,13 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .. import io
 from ..errors import PrefkitError, UsageError
+from ..processes import spawn, stop_group, stop_on_signals
 from .runner import llamafactory_cli
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL to the server's process group
-_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 
 @dataclass
@@ -41,47 +39,6 @@ class Server:
     log_file: str
     api_key: str | None = None  # the server's API_KEY: LLaMA-Factory then wants it as "Authorization: Bearer ..."
     stopped: bool = False
-
-
-class Signalled(BaseException):  # noqa: N818  (like KeyboardInterrupt: a way out, not an error)
-    """SIGTERM or SIGHUP arrived inside :func:`stop_on_signals`: raised where the main thread was, so that the
-    ``finally`` blocks on the way out stop the server."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-        super().__init__(self.name)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Inside the block, SIGTERM and SIGHUP raise :class:`Signalled` (a repeat is ignored while the way out runs).
-    After it the earlier handlers come back and the signal goes to them: the default one then ends the process by
-    that signal, as if prefkit had not caught it; prefkit.io's (SIGTERM) first removes its temporary files; one that
-    returns leaves exit status 128 + the signal. A signal that was ignored (nohup) stays ignored."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield
-        return
-    io._install_handlers()  # so that prefkit.io's SIGTERM handler, if it is to be, comes first and we chain to it
-    caught: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        if not caught:
-            caught.append(signum)
-            raise Signalled(signum)
-
-    previous = {}
-    for sig in _SIGNALS:
-        if signal.getsignal(sig) is not signal.SIG_IGN:
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        if caught:
-            signal.raise_signal(caught[0])
-            raise SystemExit(128 + caught[0])
 
 
 def free_port() -> int:
@@ -143,8 +100,7 @@ def launch(config_path: str, port: int | None = None, log_file: str | None = Non
     child_env = {**os.environ, **(env or {}), "API_HOST": "127.0.0.1", "API_PORT": str(port), "API_MODEL_NAME": name}
     command = [llamafactory_cli(), "api", config_path, f"trust_remote_code={str(trust_remote_code).lower()}"]
     with open(log_file, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=child_env, start_new_session=True)
+        process = spawn(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env)
     return Server(base_url, name, process, log_file, api_key=child_env.get("API_KEY") or None)
 
 
@@ -179,23 +135,6 @@ def start(config_path: str, port: int | None = None, log_file: str | None = None
     return server
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def stop(server: Server, grace: float = STOP_GRACE) -> None:
     """Stop the server's whole process group: SIGTERM (uvicorn's clean shutdown), then SIGKILL to what is left
     after ``grace`` seconds (at once on Ctrl-C while waiting). Safe to call again."""
@@ -205,28 +144,6 @@ def stop(server: Server, grace: float = STOP_GRACE) -> None:
         stop_group(server.process, signal.SIGTERM, grace)
     finally:
         server.stopped = True
-
-
-def stop_group(leader: subprocess.Popen, first: int, grace: float) -> None:
-    """Stop a child started with ``start_new_session=True`` and everything it started: ``first`` (SIGTERM,
-    SIGINT) to the group, then SIGKILL to what is left after ``grace`` seconds (at once on Ctrl-C meanwhile)."""
-    pgid = leader.pid
-    try:
-        _signal_group(pgid, first)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            leader.poll()  # reap the leader: a zombie still counts as a member of the group
-            if not _group_alive(pgid):
-                break
-            time.sleep(0.05)
-    finally:
-        if _group_alive(pgid):
-            _signal_group(pgid, signal.SIGKILL)
-            leader.wait()
-            deadline = time.monotonic() + 2.0  # the others are not our children: give the kernel a moment
-            while _group_alive(pgid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        leader.wait()
 
 
 @contextmanager

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import PrefkitError, ServiceError, UsageError
+from ..errors import PrefkitError, RegistryError, ServiceError, UsageError
+from ..registry import check_name
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -26,6 +27,16 @@ def _sdk() -> Any:
     return argilla
 
 
+def check_dataset_name(name: str) -> str:
+    """An Argilla dataset name follows the rules of a registry name (it also names files, such as push's
+    <dataset>.push-rejects.jsonl): a UsageError before anything is sent or written."""
+    try:
+        check_name(name)
+    except RegistryError as err:
+        raise UsageError(f"--dataset: {err}") from None
+    return name
+
+
 class Connection:
     """An authenticated client plus what error messages need (the URL; the key only to redact it)."""
 
@@ -36,9 +47,17 @@ class Connection:
             raise UsageError("no Argilla server: pass --api-url or set ARGILLA_API_URL")
         if not self._key:
             raise UsageError("no Argilla API key: pass --api-key or set ARGILLA_API_KEY")
-        rg = _sdk()
-        with self.errors("connecting"):
-            self.client: rg.Argilla = rg.Argilla(api_url=self.api_url, api_key=self._key, timeout=timeout, retries=1)
+        _sdk()
+        self.timeout = timeout
+        self._client: rg.Argilla | None = None
+
+    @property
+    def client(self) -> rg.Argilla:
+        """The SDK's client, connected on first use: a command checks its files before it talks to the server."""
+        if self._client is None:
+            with self.errors("connecting"):
+                self._client = _sdk().Argilla(api_url=self.api_url, api_key=self._key, timeout=self.timeout, retries=1)
+        return self._client
 
     def redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text

@@ -15,16 +15,17 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
-from .. import io, registry
+from .. import registry
 from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
 from ..names import POLICIES
 from ..pipeline import Sink, adapt, to_row
 from ..records import KtoExample, PreferencePair, Provenance, Reject
+from ..run import Run
 from ..writers import get_writer
 from . import layout
 from .agreement import cohen_kappa, krippendorff_alpha
-from .connection import Connection
+from .connection import Connection, check_dataset_name
 from .tasks import original_fields, pair_fields, suggested, votes
 
 _UNSWAP = {"a": "b", "b": "a"}  # a label given on a record shown swapped, in the input's terms
@@ -79,6 +80,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
          policy: str = "majority", min_annotations: int = 1, ties: str = "drop", rejects: str | None = None,
          register: str | None = None, dataset_dir: str | None = None, force: bool = False,
          report_json: str | None = None, progress: Callable[[int], None] | None = None) -> PullReport:
+    check_dataset_name(dataset)
     if policy not in POLICIES:
         raise UsageError(f"unknown --policy {policy!r}; choose one of {', '.join(POLICIES)}")
     if ties not in ("drop", "kto") or (ties == "kto" and to != "kto"):
@@ -87,14 +89,34 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
         raise UsageError("label pull writes answered pairs: --to sharegpt, alpaca or kto")
     check_output_name(output)
     rejects_path = rejects or default_rejects_path(output)
-    io.check_outputs([], {"-o": output, "--rejects": rejects_path, "--report-json": report_json},
-                     registry=registry.info_path(dataset_dir) if register and dataset_dir else None)
-    registry.precheck_registration(dataset_dir, register, output, force)
-    writer = get_writer(to)
+    with Run() as run:
+        if register and dataset_dir:
+            run.registry(registry.info_path(dataset_dir))
+        registry.precheck_registration(dataset_dir, register, output, force)
+        sink = Sink(run.rows("-o", output), run.rows("--rejects", rejects_path, lines=True), get_writer(to))
+        report_file = run.json("--report-json", report_json)
+        report = _pull(sink, dataset, connection, workspace, to, policy, min_annotations, ties, register,
+                       dataset_dir, force, progress)
+        if not sink.rejects.count and not rejects:
+            sink.rejects.discard()  # the default rejects file exists only when something was rejected
+        report.rejects_file = rejects_path if sink.rejects.count or rejects else None
+        report_file.value = report.to_json()
+        registry.commit_registered(run, report.dataset_info_entry, sink.writer.registry, dataset_dir, register, force)
+    if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
+        os.unlink(rejects_path)  # a previous pull's rejects would now be wrong
+    return report
+
+
+def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | None, to: str, policy: str,
+          min_annotations: int, ties: str, register: str | None, dataset_dir: str | None, force: bool,
+          progress: Callable[[int], None] | None) -> PullReport:
+    """The records of ``dataset`` into ``sink``; the report, but for the rejects file."""
+    writer = sink.writer
     target = connection.dataset(dataset, workspace)
     where = f"dataset {dataset!r} in workspace {target.workspace.name!r}"
     layout.check(target, where)
     names = connection.usernames()
+    output = sink.out.path if sink.out else ""
     report = PullReport(dataset=dataset, workspace=target.workspace.name, output=output, to=to, policy=policy,
                         min_annotations=min_annotations)
     per_annotator: dict[str, Counter] = defaultdict(Counter)
@@ -103,56 +125,47 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     question_id = str(target.settings.questions[layout.PREFERENCE].id)
     source = f"argilla:{target.workspace.name}/{dataset}"
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
-    with io.Outputs() as outputs:
-        sink = Sink(outputs.rows(output), outputs.rows(rejects_path, lines=True), writer)
-        counted = sink.start(source, "argilla")
-        for record in connection.records(target.id, include=("responses", "suggestions")):
-            if record["id"] in seen:
-                continue
-            seen.add(record["id"])
-            index = report.records
-            report.records += 1
-            counted.input_records += 1
-            if progress and report.records % 1000 == 0:
-                progress(report.records)
-            cast = {names.get(user, user): label for user, label in votes(record).items()}
-            for name, label in cast.items():
-                per_annotator[name][label] += 1
-            units.append(cast)
-            verdict, reason = verdict_of(list(cast.values()), policy, min_annotations)
-            suggestion = suggested(record, question_id)
-            if suggestion is not None:  # compared in the input's A/B terms, as a user would compare the files
-                unswap = _UNSWAP if (record.get("metadata") or {}).get("position") == "swapped" else {}
-                judged.append((unswap.get(suggestion, suggestion), verdict and unswap.get(verdict, verdict),
-                               {name: unswap.get(label, label) for name, label in cast.items()}))
-            if verdict in ("tie", "both_bad") and ties == "drop":
-                reason = verdict
-            if reason:
-                kept = {"id": record.get("external_id"), "fields": original_fields(record),
-                        "metadata": record.get("metadata"), "votes": cast}  # not the server's ids and timestamps
-                sink.take(Reject(source, index, reason, _why(reason, cast), kept))
-                continue
-            report.pairs += 1
-            for pair in _records(record, verdict, cast, source, index, writer):
-                sink.take(to_row(pair, writer))
-            report.chosen_shown_as_a += verdict == "a"
-            report.chosen_shown_as_b += verdict == "b"
-        sink.end()
-        sink.require_rows(where)
-        if not sink.rejects.count and not rejects:
-            sink.rejects.discard()  # the default rejects file exists only when something was rejected
-        report.dataset_info_entry = registry.commit_output(outputs, writer, output, dataset_dir, register, force)
-    if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
-        os.unlink(rejects_path)  # a previous pull's rejects would now be wrong
+    counted = sink.start(source, "argilla")
+    for record in connection.records(target.id, include=("responses", "suggestions")):
+        if record["id"] in seen:
+            continue
+        seen.add(record["id"])
+        index = report.records
+        report.records += 1
+        counted.input_records += 1
+        if progress and report.records % 1000 == 0:
+            progress(report.records)
+        cast = {names.get(user, user): label for user, label in votes(record).items()}
+        for name, label in cast.items():
+            per_annotator[name][label] += 1
+        units.append(cast)
+        verdict, reason = verdict_of(list(cast.values()), policy, min_annotations)
+        suggestion = suggested(record, question_id)
+        if suggestion is not None:  # compared in the input's A/B terms, as a user would compare the files
+            unswap = _UNSWAP if (record.get("metadata") or {}).get("position") == "swapped" else {}
+            judged.append((unswap.get(suggestion, suggestion), verdict and unswap.get(verdict, verdict),
+                           {name: unswap.get(label, label) for name, label in cast.items()}))
+        if verdict in ("tie", "both_bad") and ties == "drop":
+            reason = verdict
+        if reason:
+            kept = {"id": record.get("external_id"), "fields": original_fields(record),
+                    "metadata": record.get("metadata"), "votes": cast}  # not the server's ids and timestamps
+            sink.take(Reject(source, index, reason, _why(reason, cast), kept))
+            continue
+        report.pairs += 1
+        for pair in _records(record, verdict, cast, source, index, writer):
+            sink.take(to_row(pair, writer))
+        report.chosen_shown_as_a += verdict == "a"
+        report.chosen_shown_as_b += verdict == "b"
+    sink.end()
+    sink.require_rows(where)
+    report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
     report.rows_written = sink.out.count if sink.out else 0
     report.rejected_by_reason = dict(sink.reasons.most_common())
-    report.rejects_file = rejects_path if sink.rejects.count or rejects else None
     report.annotators = {name: dict(counts) for name, counts in sorted(per_annotator.items())}
     report.agreement = agreement(units)
     report.judge_agreement = judge_agreement(judged)
     report.registered = register if register and dataset_dir else None
-    if report_json:
-        io.write_json(report_json, report.to_json())
     return report
 
 

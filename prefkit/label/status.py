@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..run import Run
 from . import layout
-from .connection import Connection
+from .connection import Connection, check_dataset_name
 
 
 @dataclass
@@ -24,7 +25,17 @@ class Status:
         return asdict(self)
 
 
-def status(dataset: str, connection: Connection, workspace: str | None = None) -> Status:
+def status(dataset: str, connection: Connection, workspace: str | None = None, report_json: str | None = None) -> Status:
+    """How far the annotators are; the report is also written to ``report_json`` when given."""
+    check_dataset_name(dataset)
+    with Run() as run:
+        report_file = run.json("--report-json", report_json)
+        report_file.value = (out := _status(dataset, connection, workspace)).to_json()
+        run.commit()
+    return out
+
+
+def _status(dataset: str, connection: Connection, workspace: str | None) -> Status:
     target = connection.dataset(dataset, workspace)
     layout.check(target, f"dataset {dataset!r} in workspace {target.workspace.name!r}")
     with connection.errors(f"reading the progress of {dataset!r}"):
