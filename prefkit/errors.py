@@ -47,3 +47,15 @@ def unexpected(err: Exception, field: str = "") -> tuple[str, str]:
     if isinstance(err, OverflowError) or (isinstance(err, ValueError) and "digits" in str(err)):
         return "number_out_of_range", f"{where}a number out of range ({str(err)[:80]})"
     return "unexpected_value", f"{where}{type(err).__name__}: {str(err)[:160]}"
+
+
+# Exit codes of the commands that send requests (generate, judge, eval): 0 every request answered; 1 none was
+# (total failure); 3 some failed (counted in the summary and the report; run the command again to resume).
+PARTIAL = 3
+
+
+def requests_exit_code(succeeded: int, failed: int) -> int:
+    """The exit code of a run that sent requests: 0 all answered, 1 none answered, PARTIAL some failed."""
+    if not failed:
+        return 0
+    return 1 if not succeeded else PARTIAL

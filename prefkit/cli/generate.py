@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import bar, err_console, write_json_report
+from .common import RETRIES, TIMEOUT, bar, err_console
 
 
 def command(
@@ -23,13 +23,17 @@ def command(
     max_tokens: int = typer.Option(512, "--max-tokens", min=1),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed sent to the server (if it supports one)."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds per request before a retry."),
+    timeout: float = TIMEOUT, retries: int = RETRIES,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="With --model-config: let "
                                            "LLaMA-Factory run the model folder's own Python code."),
     report_json: Path | None = typer.Option(None, "--report-json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Sample several answers to each prompt from the policy (candidates for prefkit judge)."""
+    """Sample several answers to each prompt from the policy (candidates for prefkit judge).
+
+    Answers are appended as they come; running the same command again asks only the prompts not yet answered.
+    Exit codes: 0 every request answered; 1 none was; 3 some failed (counted; run again to send only those).
+    """
     from ..generate import generate
 
     with bar("generating", quiet) as tick:
@@ -37,12 +41,11 @@ def command(
                           model_config=str(model_config) if model_config else None,
                           dataset_dir=str(dataset_dir) if dataset_dir else None, n=n, temperature=temperature,
                           top_p=top_p, max_tokens=max_tokens, concurrency=concurrency, seed=seed, timeout=timeout,
-                          trust_remote_code=trust_remote_code, progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
+                          retries=retries, trust_remote_code=trust_remote_code,
+                          report_json=str(report_json) if report_json else None, progress=tick)
     if not quiet:
         failed = ", ".join(f"{k} {v}" for k, v in report.failed.items()) or "none"
         err_console.print(f"{report.prompts} prompts: {report.generated} answered now ({report.responses} answers), "
                           f"{report.already_complete} already in {output}, failed: {failed}; "
                           f"{report.usage.get('requests_sent', 0)} requests in {report.seconds} s", highlight=False)
-    if report.failed:
-        raise typer.Exit(1)
+    raise typer.Exit(report.exit_code)

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
-from .common import bar, err_console, write_json_report
+from .common import RETRIES, TIMEOUT, bar, err_console
 
 
 def command(
     candidates: str = typer.Argument(..., help="Candidates: prefkit generate's output ({prompt, responses} rows)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Pairwise rows (or ratings rows in score mode)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Pairwise rows (or ratings rows in score mode), "
+                                "appended (.jsonl; resumable)."),
     judge_url: str | None = typer.Option(None, "--judge-url", help="The judge's OpenAI-compatible server (…/v1)."),
     judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's model name."),
     mode: str = typer.Option("pairwise", "--mode", help="pairwise (both orders, MT-bench format) or score (1-10)."),
@@ -21,30 +22,35 @@ def command(
                                                     "with a reward model (prefkit train --method rm) instead."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="The judge's reply length limit."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds per request before a retry."),
+    timeout: float = TIMEOUT, retries: int = RETRIES,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="With --reward-model-config: let "
                                            "LLaMA-Factory run the model folder's own Python code."),
     report_json: Path | None = typer.Option(None, "--report-json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Compare candidates with an LLM judge in both orders, or score them (judge or reward model)."""
+    """Compare candidates with an LLM judge in both orders, or score them (judge or reward model).
+
+    Results are appended as they come; running the same command again asks only what is missing. Exit codes: 0
+    every request answered; 1 none was; 3 some failed (counted; run again to send only those).
+    """
     from ..judge import judge
 
     with bar("judging", quiet) as tick:
         report = judge(candidates, str(output), judge_url=judge_url, judge_model=judge_model, mode=mode,
                        prompt_template=str(prompt_template) if prompt_template else None,
                        reward_model_config=str(reward_model_config) if reward_model_config else None,
-                       concurrency=concurrency, max_tokens=max_tokens, timeout=timeout,
-                       trust_remote_code=trust_remote_code, progress=tick)
-    write_json_report(str(report_json) if report_json else None, report.to_json())
-    if quiet:
-        return
-    if report.mode == "pairwise":
-        err_console.print(f"{report.rows} prompts, {report.pairs} pairs asked in both orders: {report.verdicts}; "
-                          f"consistent {report.consistent_share}, first-shown answer won {report.position_bias}; "
-                          f"wins {report.wins}", highlight=False)
-    else:
-        err_console.print(f"{report.rows} prompts, {report.pairs} answers scored, {report.unscored} without a "
-                          "score", highlight=False)
-    err_console.print(f"{report.usage.get('requests_sent', 0)} requests in {report.seconds} s -> {output}",
-                      highlight=False)
+                       concurrency=concurrency, max_tokens=max_tokens, timeout=timeout, retries=retries,
+                       trust_remote_code=trust_remote_code, report_json=str(report_json) if report_json else None,
+                       progress=tick)
+    if not quiet:
+        failed = ", ".join(f"{k} {v}" for k, v in report.failed.items()) or "none"
+        if report.mode == "pairwise":
+            err_console.print(f"{report.rows} prompts, {report.pairs} pairs asked in both orders now (failed: "
+                              f"{failed}); in {output}: {report.verdicts}; consistent {report.consistent_share}, "
+                              f"first-shown answer won {report.position_bias}; wins {report.wins}", highlight=False)
+        else:
+            err_console.print(f"{report.rows} prompts, {report.pairs} answers scored now (failed: {failed}); "
+                              f"{report.unscored} in {output} without a score", highlight=False)
+        err_console.print(f"{report.usage.get('requests_sent', 0)} requests in {report.seconds} s -> {output}",
+                          highlight=False)
+    raise typer.Exit(report.exit_code)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .. import io
-
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:6px 8px;text-align:left;
@@ -87,8 +85,3 @@ def render(prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, l
             "<table id='answers'><colgroup><col class='n'><col class='prompt'><col class='answer'><col class='answer'>"
             "<col class='judge'></colgroup><thead><tr><th>record</th><th>prompt (last turn)</th><th>model</th>"
             "<th>baseline</th><th>judge</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>")
-
-
-def write(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]],
-          outcomes: dict[int, Any], report: Any) -> None:
-    io.write_text(path, render(prompts, answers, outcomes, report))

@@ -1,11 +1,12 @@
 """``prefkit eval``: the trained model against its base model on held-out prompts, through
 LLaMA-Factory's OpenAI-compatible API, optionally judged pairwise by any OpenAI-compatible endpoint.
 
-The judge sees every pair twice, in both orders, with the prompt, parser and consistency rule of
-``prefkit judge`` (prefkit.judgement): a verdict counts only when both orders agree; a disagreement is
-``inconsistent`` and counts as a tie; a reply without a verdict is counted as unparsed, never guessed.
-Keys come from the environment (the judge's:
-PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
+Answers and judgments go through prefkit.llm (the client, retries, time limit and parallelism of generate and
+judge); a failed request is counted and the rest goes on. The judge sees every pair twice, in both orders, with
+the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.judgement): a verdict counts only when both
+orders agree; a disagreement is ``inconsistent`` and counts as a tie; a reply without a verdict is counted as
+unparsed, never guessed. Keys come from the environment (the judge's: PREFKIT_JUDGE_API_KEY, else
+OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import io, registry
+from .. import registry
 from ..checks.acceptance import Attr, LoaderFailure, align
-from ..errors import UsageError
+from ..errors import UsageError, requests_exit_code
 from ..judgement import SWAPPED, PairVerdict, Template, compare
-from ..llm import Chat
+from ..llm import RETRIES, Chat, in_parallel, reason_of
+from ..run import Run
 from ..sources import iter_rows
 from .serve import serving
+
 
 @dataclass
 class EvalReport:
@@ -34,6 +37,14 @@ class EvalReport:
     mean_length_difference: float | None = None  # characters, model minus baseline
     answers_file: str = ""
     html_file: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """Over the answers of both models and the judgments (see prefkit.errors)."""
+        failed = sum(sum(reasons.values()) for reasons in self.failed.values())
+        failed += sum((self.judge or {}).get("failed", {}).values())
+        succeeded = sum(self.answered.values()) + ((self.judge or {}).get("pairs") or 0)
+        return requests_exit_code(succeeded, failed)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,15 +76,6 @@ def load_prompts(dataset: str, dataset_dir: str, limit: int | None) -> list[tupl
     return prompts
 
 
-def _answer(client: Any, model: str, messages: list[dict[str, str]], max_tokens: int) -> tuple[str | None, str]:
-    try:
-        response = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, temperature=0)
-    except Exception as err:  # the API's errors vary by server; each is counted by its class
-        return None, type(err).__name__
-    text = response.choices[0].message.content if response.choices else None
-    return (text, "") if text is not None else (None, "empty_response")
-
-
 def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion."""
     if n == 0:
@@ -87,46 +89,83 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
 def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config: str, output_dir: str,
              judge_url: str | None = None, judge_model: str | None = None, limit: int | None = None,
              max_tokens: int = 256, env: dict[str, str] | None = None, trust_remote_code: bool = False,
-             judge_max_tokens: int = 512) -> EvalReport:
-    from openai import OpenAI
-
-    prompts = load_prompts(dataset, dataset_dir, limit)
-    report = EvalReport(prompts=len(prompts))
-    answers: dict[str, list[str | None]] = {}
-    for side, config in (("model", model_config), ("baseline", baseline_config)):
-        with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
-            # the server's API_KEY (from the environment), which LLaMA-Factory then requires; any text otherwise
-            client = OpenAI(base_url=server.base_url, api_key=server.api_key or "0", max_retries=0, timeout=600)
-            results = [_answer(client, server.model, messages, max_tokens) for _, messages in prompts]
-        answers[side] = [text for text, _ in results]
-        report.answered[side] = sum(text is not None for text, _ in results)
-        report.failed[side] = dict(Counter(reason for text, reason in results if text is None))
-    both = [i for i in range(len(prompts)) if answers["model"][i] is not None and answers["baseline"][i] is not None]
-    report.compared = len(both)
-    if both:
-        report.mean_length_difference = round(
-            sum(len(answers["model"][i]) - len(answers["baseline"][i]) for i in both) / len(both), 2)
-    verdicts: dict[int, list[str | None]] = {}
-    outcomes: dict[int, PairVerdict] = {}
-    if judge_url:
-        if not judge_model:
-            raise UsageError("--judge-url needs --judge-model")
-        key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        judge, template = Chat(judge_url, judge_model, key, timeout=600), Template.load("pairwise")
-        outcomes = {i: compare(judge, template, prompts[i][1], answers["model"][i], answers["baseline"][i],
-                               judge_max_tokens) for i in both}  # x = the model, y = the baseline
-        for i, outcome in outcomes.items():  # each order's verdict, as "a" = the model
-            verdicts[i] = [outcome.orders[0], SWAPPED.get(outcome.orders[1]) if outcome.orders[1] else None]
-        report.judge = _tally(outcomes, judge_model)
+             judge_max_tokens: int = 512, timeout: float = 120.0, retries: int = RETRIES, concurrency: int = 4,
+             report_json: str | None = None) -> EvalReport:
+    """Answer the held-out prompts with both models, then judge them; ``output_dir`` gets eval_answers.jsonl and
+    .html. Failed answers and failed judgments are counted, never fatal: the answers are written whatever the
+    judge does. ``report.exit_code``: see prefkit.errors."""
+    if judge_url and not judge_model:
+        raise UsageError("--judge-url needs --judge-model")
+    entry = registry.get_entry(dataset_dir, dataset)
     os.makedirs(output_dir, exist_ok=True)
-    report.answers_file = os.path.join(output_dir, "eval_answers.jsonl")
-    with io.RowFile(report.answers_file, lines=True) as out:
+    with Run([model_config, baseline_config, os.path.join(dataset_dir, entry["file_name"])]) as run:
+        report = EvalReport(answers_file=os.path.join(output_dir, "eval_answers.jsonl"),
+                            html_file=os.path.join(output_dir, "eval_answers.html"))
+        answers_out = run.rows("eval answers", report.answers_file, lines=True)
+        html_out = run.file("eval page", report.html_file)
+        report_file = run.json("--report-json", report_json)
+        prompts = load_prompts(dataset, dataset_dir, limit)
+        report.prompts = len(prompts)
+        answers: dict[str, list[str | None]] = {}
+        for side, config in (("model", model_config), ("baseline", baseline_config)):
+            with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
+                chat = Chat(server.base_url, server.model, server.api_key, timeout=timeout, retries=retries)
+                answers[side], report.failed[side] = _answers(chat, prompts, max_tokens, concurrency)
+            report.answered[side] = sum(text is not None for text in answers[side])
+        both = [i for i in range(len(prompts)) if answers["model"][i] is not None and answers["baseline"][i] is not None]
+        report.compared = len(both)
+        if both:
+            report.mean_length_difference = round(
+                sum(len(answers["model"][i]) - len(answers["baseline"][i]) for i in both) / len(both), 2)  # type: ignore[arg-type]
+        outcomes: dict[int, PairVerdict] = {}
+        if judge_url:
+            key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+            judge = Chat(judge_url, judge_model or "", key, timeout=timeout, retries=retries)
+            outcomes, failed = _judge(judge, prompts, answers, both, judge_max_tokens, concurrency)
+            report.judge = {**_tally(outcomes, judge_model or ""), "failed": failed}
         for n, (index, messages) in enumerate(prompts):
-            out.write({"index": index, "prompt": messages, "model": answers["model"][n],
-                       "baseline": answers["baseline"][n], "verdicts": verdicts.get(n)})
-    report.html_file = os.path.join(output_dir, "eval_answers.html")
-    _write_html(report.html_file, prompts, answers, outcomes, report)
+            outcome = outcomes.get(n)  # each order's verdict, as "a" = the model
+            verdicts = [outcome.orders[0], SWAPPED.get(outcome.orders[1]) if outcome.orders[1] else None] \
+                if outcome else None
+            answers_out.write({"index": index, "prompt": messages, "model": answers["model"][n],
+                               "baseline": answers["baseline"][n], "verdicts": verdicts})
+        from . import eval_html
+
+        html_out.file.write(eval_html.render(prompts, answers, outcomes, report).encode("utf-8"))  # type: ignore[union-attr]
+        report_file.value = report.to_json()
+        run.commit()
     return report
+
+
+def _answers(chat: Chat, prompts: list[tuple[int, list[dict[str, str]]]], max_tokens: int,
+             concurrency: int) -> tuple[list[str | None], dict[str, int]]:
+    """Each prompt's greedy answer (None where the request failed for good), and the failures by reason."""
+    texts: list[str | None] = [None] * len(prompts)
+    failed: Counter = Counter()
+    ask = lambda n: chat.texts(prompts[n][1], max_tokens=max_tokens, temperature=0)  # noqa: E731
+    for n, result in in_parallel(ask, range(len(prompts)), concurrency):
+        if isinstance(result, Exception):
+            failed[reason_of(result)] += 1
+        elif result:
+            texts[n] = result[0]
+        else:
+            failed["empty_response"] += 1
+    return texts, dict(failed)
+
+
+def _judge(judge: Chat, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]],
+           both: list[int], max_tokens: int, concurrency: int) -> tuple[dict[int, PairVerdict], dict[str, int]]:
+    """Each answered prompt's pair judged in both orders (x = the model, y = the baseline); failures by reason."""
+    template = Template.load("pairwise")
+    outcomes: dict[int, PairVerdict] = {}
+    failed: Counter = Counter()
+    ask = lambda i: compare(judge, template, prompts[i][1], answers["model"][i], answers["baseline"][i], max_tokens)  # noqa: E731
+    for i, result in in_parallel(ask, both, concurrency):
+        if isinstance(result, Exception):
+            failed[reason_of(result)] += 1
+        else:
+            outcomes[i] = result
+    return outcomes, dict(failed)
 
 
 def _tally(outcomes: dict[int, PairVerdict], judge_model: str) -> dict[str, Any]:
@@ -142,11 +181,3 @@ def _tally(outcomes: dict[int, PairVerdict], judge_model: str) -> dict[str, Any]
             "unparsed_orders": unparsed_orders,
             "win_rate": round(rate, 4) if rate is not None else None,
             "win_rate_ci95": wilson(outcome["win"] + 0.5 * outcome["tie"], decided) if decided else None}
-
-
-def _write_html(path: str, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]],
-                outcomes: dict[int, PairVerdict], report: EvalReport) -> None:
-    """The answers side by side with the judge's verdicts (prefkit/handoff/eval_html.py)."""
-    from . import eval_html
-
-    eval_html.write(path, prompts, answers, outcomes, report)
