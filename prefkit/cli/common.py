@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import os
 import re
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,11 +15,18 @@ from ..errors import UsageError
 err_console = Console(stderr=True)
 
 
+# Help texts are rich markup: a bracket that reads as a tag ("[scale]", "[@REVISION]") is escaped as "\\[".
 EXECUTOR = typer.Option("local", "--executor", help="Where the per-record work runs: local, or ray (a Ray cluster; "
-                        "pip install 'prefkit[scale]'). Same results either way.")
+                        "pip install 'prefkit\\[scale]'). Same results either way.")
 WORKERS = typer.Option(None, "--workers", min=1, help="With --executor ray: worker processes (default: the cluster's CPUs).")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="With --executor ray: an existing cluster (default: start a "
                            "local one on 127.0.0.1 and stop it after).")
+
+
+TIMEOUT = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one attempt of a request may take, whole (a "
+                       "reply still coming after it is cut off and retried).")
+RETRIES = typer.Option(4, "--retries", min=0, help="Retries of a request after a 429 (waiting its Retry-After), a "
+                       "5xx, a timeout or a lost connection, with exponential backoff.")
 
 
 # Options that take several KEY=VALUE words after one flag: `--map a=b c=d` means `--map a=b --map c=d`.
@@ -88,10 +94,3 @@ def bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
                   transient=True) as progress_bar:
         task = progress_bar.add_task(label, total=None)
         yield lambda done, total: progress_bar.update(task, completed=done, total=total)
-
-
-def write_json_report(path: str | None, data: dict[str, Any]) -> None:
-    if path:
-        from .. import io
-
-        io.write_json(path, data)
