@@ -18,17 +18,22 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import socket
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from typing import Any, Protocol
 
+from . import processes
 from .errors import ServiceError, UsageError
 from .sources import LineRange, file_kind, jsonl_ranges
 
 BLOCK_ROWS = 2048  # rows per block sent to a worker
 RANGE_BYTES = 1 << 21  # bytes of JSONL lines per block that a worker reads itself
 WINDOW_BLOCKS = 64  # blocks per Ray dataset: bounds the driver's memory on inputs of any size
+CPUS = os.cpu_count() or 1
 
 
 class MapFactory(Protocol):
@@ -110,20 +115,34 @@ class RayExecutor:
             raise UsageError(f"--workers {workers}: give at least 1")
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                                    "configure_logging": True}
+        self.ray_processes: list[int] = []  # a local Ray's, stopped by close() or, on kill -9, by the watchdog
+        self.session = ""  # a local Ray's session folder: every process of it has it on its command line
+        self.before: set[int] = set()  # this process's descendants before a local Ray started
+        if address and not ray.is_initialized():
+            _probe(address)
+        self.stderr: StderrFilter | None = StderrFilter()
         if not ray.is_initialized():
-            if address:
-                _probe(address)
             try:
                 if address:  # the cluster's workers get this process's PYTHONPATH and caches
                     ray.init(address=address, runtime_env=_runtime_env(), **options)
                 else:  # a local Ray's workers inherit this environment
                     os.environ.update(_runtime_env()["env_vars"])
-                    ray.init(num_cpus=workers or os.cpu_count(), _node_ip_address="127.0.0.1", **options)
+                    self.before = processes.descendant_pids()
                     self.started = True
-            except (ConnectionError, RuntimeError, ValueError) as err:
+                    ray.init(num_cpus=min(workers or CPUS, CPUS), _node_ip_address="127.0.0.1", **options)
+                    self.ray_processes = processes.new_descendants(self.before)
+                    self.session = ray._private.worker.global_worker.node.get_session_dir_path()
+                    processes.adopt(self.ray_processes, self.session)
+            except BaseException as err:  # Ctrl-C while Ray starts, too: stop what it started
+                self.close()
+                if not isinstance(err, (ConnectionError, RuntimeError, ValueError)):
+                    raise
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise ServiceError(f"--executor ray: cannot reach {where} ({str(err).splitlines()[0][:200]})") from None
-        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if workers and workers > cpus:
+            print(f"prefkit: --workers {workers}: the Ray cluster has {cpus} CPUs; using {cpus} workers", file=sys.stderr)
+        self.workers = min(workers or cpus, cpus)
         _quiet()
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
@@ -162,19 +181,82 @@ class RayExecutor:
                 raise ServiceError(f"--executor ray: a worker failed: {_first_line(err)}") from None
 
     def close(self) -> None:
-        if self.started:
-            self.ray.shutdown()
+        """Shut a local Ray down; whatever of its process tree outlives that (agents, workers) is killed."""
+        try:
+            if self.started:
+                self.started = False
+                try:
+                    self.ray.shutdown()
+                finally:  # also what a Ray interrupted while starting had started
+                    processes.kill_tree(set(self.ray_processes) | set(processes.new_descendants(self.before)),
+                                        self.session)
+        finally:
+            if self.stderr:
+                self.stderr.close()
+                self.stderr = None
+
+
+# The HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS and its client server are)
+# answers with a SETTINGS frame (type 4 in the 4th byte of the frame header); anything else is not Ray.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+PROBE_SECONDS = 5.0
 
 
 def _probe(address: str) -> None:
-    """Fail in a second, not after Ray's minutes of retries, when nothing listens at HOST:PORT."""
+    """Fail in seconds, not after Ray's minutes of retries, when nothing listens at HOST:PORT or what listens does
+    not speak gRPC (so is not a Ray cluster)."""
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto" and other forms: Ray resolves them
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as conn:
+            conn.sendall(_H2_PREFACE)
+            reply = conn.recv(9)
+    except TimeoutError:
+        reply = b""
     except OSError as err:
         raise ServiceError(f"--executor ray: cannot reach the Ray cluster at {address} ({err.strerror or err})") from None
+    if len(reply) < 4 or reply[3] != 4:
+        raise ServiceError(f"--executor ray: {address} answers, but not as a Ray cluster does (no gRPC); give the "
+                           "address `ray start --head` printed")
+
+
+# The header of a line of Ray's C++ log: "[2026-12-04 11:33:46,782 E 16319 16319] core_worker.cc:2465: ..."
+_RAY_LOG_LINE = re.compile(rb"^\[\d{4}-\d\d-\d\d [\d:,.]+ [IWE] \d+ \d+\] ")
+
+
+class StderrFilter:
+    """While Ray runs in this process, its C++ core writes log lines (even at error level for a normal Ray Data
+    run) straight to file descriptor 2: lines of that shape are dropped, everything else is passed on."""
+
+    def __init__(self) -> None:
+        self.saved = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self.thread = threading.Thread(target=self._pump, args=(read,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, read: int) -> None:
+        pending = b""
+        with os.fdopen(read, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                passed = b"".join(line + b"\n" for line in lines if not _RAY_LOG_LINE.match(line))
+                if passed:
+                    os.write(self.saved, passed)
+                if pending and not _RAY_LOG_LINE.match(pending):  # a prompt or a progress bar: no newline coming
+                    os.write(self.saved, pending)
+                    pending = b""
+        if pending:
+            os.write(self.saved, pending)
+
+    def close(self) -> None:
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)  # the pipe's last writer is gone: the pump reads to its end and stops
+        self.thread.join(timeout=5)
+        os.close(self.saved)
 
 
 def _quiet() -> None:

@@ -34,6 +34,7 @@ class GenerateReport:
     model: str = ""
     prompts: int = 0  # distinct prompts in the input
     no_prompt: int = 0  # input rows with no prompt to answer
+    bad_prompt: int = 0  # input rows whose prompt messages are malformed (a role or content that is not text)
     already_complete: int = 0  # in the output before this run
     generated: int = 0  # prompts answered by this run
     failed: dict[str, int] = field(default_factory=dict)  # prompts not answered, by reason
@@ -115,14 +116,16 @@ def _generate(prompts: str, out: AppendFile, base_url: str | None, model: str | 
     pending: list[Prompt] = []
     for item in read_prompts(prompts, dataset_dir):
         if isinstance(item, tuple):
-            report.no_prompt += 1
+            report.bad_prompt += item[1] == "bad_prompt"
+            report.no_prompt += item[1] != "bad_prompt"
         elif item.key in done:
             report.already_complete += 1
         else:
             pending.append(item)
     report.prompts = report.already_complete + len(pending)
     if not report.prompts:
-        raise InputError(f"{prompts}: no prompts to answer ({report.no_prompt} rows without one)")
+        raise InputError(f"{prompts}: no prompts to answer ({report.no_prompt} rows without one, {report.bad_prompt} "
+                         "with malformed messages)")
     report.usage = {"requests_sent": 0}
     if not pending:  # everything is in the output already: no server, no request
         return report
@@ -139,7 +142,6 @@ def _generate(prompts: str, out: AppendFile, base_url: str | None, model: str | 
         chat = Chat(base_url or "", model or "", key, timeout=timeout, retries=retries)
         generator = {"model": model, "base_url": chat.base_url, "n": n, **sampling}
         failed: Counter = Counter()
-        out.open()
         try:
             for prompt, result in in_parallel(lambda p: _answers(chat, p, n, sampling), pending, concurrency):
                 if isinstance(result, Exception):

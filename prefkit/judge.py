@@ -144,7 +144,6 @@ def judge(candidates: str, output: str, *, judge_url: str | None = None, judge_m
         done = judged_keys(output, mode)
         template = Template.load(mode, prompt_template) if reward_model_config is None else None
         start = time.perf_counter()
-        out.open()
         try:
             if reward_model_config is not None:
                 _reward_scores(reward_model_config, [r for r in rows if r.key not in done], out, report,

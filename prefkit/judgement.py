@@ -5,14 +5,15 @@ Pairwise, in MT-bench's format: the judge sees the conversation and the two answ
 Assistant A's Answer]`` / ``[The End of Assistant A's Answer]`` markers and ends with ``[[A]]``, ``[[B]]`` or
 ``[[C]]`` (a tie). Each pair is asked **in both orders**; a verdict counts only when the two agree once the
 swap is undone, otherwise it is ``inconsistent`` (a tie in the output, never guessed). A reply with no single
-verdict marker is ``unparsed``. Scores: the judge rates one answer from 1 to 10 as ``[[7]]``.
+verdict marker is ``unparsed``. Scores: the judge rates one answer from 1 to 10 as ``[[7]]``; a reply with two
+different ratings is unparsed too.
 
 >>> parse_pairwise("A is more precise. [[A]]"), parse_pairwise("[[A]] or [[B]]"), parse_pairwise("A")
 ('a', None, None)
 >>> combine("a", "b"), combine("a", "a"), combine("tie", "tie"), combine(None, "a")
 ('a', 'inconsistent', 'tie', 'unparsed')
->>> parse_score("Clear and correct. Rating: [[8]]"), parse_score("[[11]]")
-(8.0, None)
+>>> parse_score("Clear and correct. Rating: [[8]]"), parse_score("[[11]]"), parse_score("[[3]] or [[8]]")
+(8.0, None, None)
 """
 
 from __future__ import annotations
@@ -88,12 +89,10 @@ def parse_pairwise(reply: str | None) -> str | None:
 
 
 def parse_score(reply: str | None) -> float | None:
-    """The last ``[[N]]`` of a reply when it is a rating from 1 to 10; None otherwise."""
-    found = _RATING.findall(reply or "")
-    if not found:
-        return None
-    value = float(found[-1])
-    return value if 1 <= value <= 10 else None
+    """The rating of a reply holding one value of ``[[N]]`` (repeated or not) from 1 to 10; None otherwise."""
+    found = {float(n) for n in _RATING.findall(reply or "")}
+    value = found.pop() if len(found) == 1 else None
+    return value if value is not None and 1 <= value <= 10 else None
 
 
 def combine(first: str | None, second_swapped: str | None) -> str:
@@ -120,9 +119,9 @@ def compare(chat: Any, template: Template, messages: list[dict[str, Any]], x: st
     conversation = conversation_text(messages)
     replies = []
     for a, b in ((x, y), (y, x)):
-        response = chat.complete(template.messages(conversation=conversation, answer_a=a, answer_b=b),
-                                 temperature=0, max_tokens=max_tokens)
-        replies.append(response.choices[0].message.content if response.choices else None)
+        texts = chat.texts(template.messages(conversation=conversation, answer_a=a, answer_b=b),
+                           temperature=0, max_tokens=max_tokens)
+        replies.append(texts[0] if texts else None)
     orders = (parse_pairwise(replies[0]), parse_pairwise(replies[1]))
     return PairVerdict(combine(*orders), orders, (replies[0], replies[1]))
 
@@ -130,7 +129,7 @@ def compare(chat: Any, template: Template, messages: list[dict[str, Any]], x: st
 def rate(chat: Any, template: Template, messages: list[dict[str, Any]], answer: str,
          max_tokens: int = 512) -> tuple[float | None, str | None]:
     """(score 1-10 or None when unparsed, the judge's reply)."""
-    response = chat.complete(template.messages(conversation=conversation_text(messages), answer=answer),
-                             temperature=0, max_tokens=max_tokens)
-    reply = response.choices[0].message.content if response.choices else None
+    texts = chat.texts(template.messages(conversation=conversation_text(messages), answer=answer),
+                       temperature=0, max_tokens=max_tokens)
+    reply = texts[0] if texts else None
     return parse_score(reply), reply

@@ -119,12 +119,15 @@ def spawn(command: list[str], **popen: Any) -> subprocess.Popen:
     return child
 
 
-def adopt(pids: Iterable[int]) -> None:
-    """Hand processes prefkit did not start itself (and their future descendants) to the watchdog."""
+def adopt(pids: Iterable[int], marker: str = "") -> None:
+    """Hand processes prefkit did not start itself (and their future descendants, and any process whose command
+    line holds ``marker``) to the watchdog."""
     for pid in pids:
         stat = watchdog.proc_stat(pid)
         if stat:
             _tell(f"P {pid} {stat[1]}")
+    if marker:
+        _tell(f"M {marker}")
 
 
 def new_descendants(before: set[int]) -> list[int]:
@@ -136,15 +139,16 @@ def descendant_pids() -> set[int]:
     return set(watchdog.descendants([os.getpid()])) - ({_watch.pid} if _watch else set())
 
 
-def kill_tree(pids: Iterable[int]) -> None:
-    """SIGKILL these processes and their descendants (the ones still running)."""
+def kill_tree(pids: Iterable[int], marker: str = "") -> None:
+    """SIGKILL these processes, their descendants and the processes whose command line holds ``marker`` (the ones
+    still running), and tell the watchdog they are done."""
     pids = list(pids)
-    for pid in pids + watchdog.descendants(pids):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    for pid in pids + watchdog.descendants(pids) + watchdog.marked({marker} if marker else set()):
+        watchdog.kill(pid)
+    for pid in pids:
         _tell(f"-P {pid}")
+    if marker:
+        _tell(f"-M {marker}")
 
 
 def _group_alive(pgid: int) -> bool:

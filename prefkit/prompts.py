@@ -39,16 +39,16 @@ def prompt_id(messages: list[dict[str, str]]) -> str:
 
 def read_prompts(target: str, dataset_dir: str | None = None) -> Iterator[Prompt | tuple[int, str]]:
     """Each distinct prompt of ``target`` (a file, a datasets input, or a NAME in ``dataset_dir``), or
-    (index, why) for a row that has none."""
+    (index, why) for a row that has none: ``no_prompt`` or ``bad_prompt`` (see prompt_of)."""
     seen: set[str] = set()
     if dataset_dir and not os.path.exists(target):
         rows = _registered(target, dataset_dir)
     else:
         rows = ((row.index, row.data if row.error is None else None) for row in iter_rows(target))
     for index, data in rows:
-        messages = messages_of(data) if isinstance(data, dict) else None
-        if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
-            yield index, "no_prompt"
+        messages = prompt_of(data)
+        if isinstance(messages, str) or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
+            yield index, messages if isinstance(messages, str) else "no_prompt"
             continue
         key = prompt_id(messages)
         if key not in seen:
@@ -75,8 +75,19 @@ def _registered(name: str, dataset_dir: str) -> Iterator[tuple[int, dict[str, An
 
 
 def messages_of(data: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The prompt messages of a row; None when it has none (prompt_of says why)."""
+    found = prompt_of(data)
+    return found if isinstance(found, list) else None
+
+
+def prompt_of(data: Any) -> list[dict[str, str]] | str:
+    """The prompt messages of a row, or why it has none: ``no_prompt`` (no prompt field or no message), or
+    ``bad_prompt`` (a list of messages holding one that is not an object, or a role or content that is not text)."""
+    if not isinstance(data, dict):
+        return "no_prompt"
     system = data.get("system") if isinstance(data.get("system"), str) else ""
     raw = next((data[k] for k in ("prompt", "instruction", "question") if k in data), None)
+    turns: list[dict[str, str]] | None
     if isinstance(raw, str):
         extra = data.get("input") if isinstance(data.get("input"), str) else ""
         turns = [{"role": "user", "content": "\n".join(p for p in (raw, extra) if p)}]
@@ -84,22 +95,27 @@ def messages_of(data: dict[str, Any]) -> list[dict[str, str]] | None:
         turns = _turns(raw)
     else:
         listed = next((data[k] for k in ("messages", "conversations") if isinstance(data.get(k), list)), None)
-        turns = _turns(listed) if listed is not None else None
+        turns = _turns(listed) if listed is not None else []
         while turns and turns[-1]["role"] != "user":
             turns.pop()  # a logged conversation: answer its last user turn again
+    if turns is None:
+        return "bad_prompt"
     if not turns:
-        return None
+        return "no_prompt"
     if turns[0]["role"] == "system":
         system, turns = system or turns[0]["content"], turns[1:]
-    return ([{"role": "system", "content": system}] if system else []) + turns
+    return ([{"role": "system", "content": system}] if system else []) + turns or "no_prompt"
 
 
 def _turns(raw: list[Any]) -> list[dict[str, str]] | None:
+    """OpenAI-style turns of a list of messages; None when one is malformed (a role of any type is looked up
+    only when it is text: a list or a dict would not hash)."""
     turns = []
     for m in raw:
         if not isinstance(m, dict):
             return None
-        role = _ROLES.get(m.get("role", m.get("from")))
+        tag = m.get("role", m.get("from"))
+        role = _ROLES.get(tag) if isinstance(tag, str) else None
         content = m.get("content", m.get("value", m.get("text")))
         if role is None or not isinstance(content, str):
             return None

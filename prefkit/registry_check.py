@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from .checks.acceptance import Attr, LoaderFailure, align
-from .errors import PrefkitError, RegistryError
+from .errors import PrefkitError, RegistryError, unexpected
 from .jsonschemas import errors as schema_errors
 from .lf_vocab import SHAREGPT_TAGS
 from .registry import get_entry, info_path, load
@@ -98,6 +98,9 @@ def acceptance(entry: dict[str, Any], records: list[dict[str, Any]], path: str) 
             aligned = align(record, attr)
         except LoaderFailure as failure:
             dropped.append(f"record {i}: {failure.path}: {failure}")
+            continue
+        except Exception as err:  # a value no rule foresaw: that record's problem, not the command's end
+            dropped.append(f"record {i}: {': '.join(unexpected(err))}")
             continue
         if aligned.drop:
             dropped.append(f"record {i}: {aligned.drop}: {aligned.drop_message}")

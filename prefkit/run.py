@@ -152,7 +152,10 @@ class AppendFile:
         return self
 
     def write(self, row: Any) -> None:
-        """One row, flushed at once: an interruption loses at most the rows in flight."""
+        """One row, flushed at once: an interruption loses at most the rows in flight. The file is opened (and
+        made) at the first row, so a run that fails before any result leaves no file behind."""
+        if self.file is None:
+            self.open()
         self.file.write(io.dumps(row) + b"\n")
         self.file.flush()
 

@@ -437,7 +437,13 @@ def _parquet_rows(path: str) -> Iterator[Row]:
     except Exception as err:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable Parquet file ({err})") from None
     index = 0
-    for batch in pf.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            yield Row(path, index, None, row)
-            index += 1
+    for group in range(pf.num_row_groups):  # one group at a time, so a corrupt page names its group
+        first, rows = index, pf.metadata.row_group(group).num_rows
+        try:
+            for batch in pf.iter_batches(batch_size=1024, row_groups=[group]):
+                for row in batch.to_pylist():
+                    yield Row(path, index, None, row)
+                    index += 1
+        except Exception as err:  # pyarrow raises OSError, ArrowInvalid, ... for a corrupt page
+            raise InputError(f"{path}: row group {group} of {pf.num_row_groups} (records {first}-{first + rows - 1}) "
+                             f"cannot be read: {str(err).strip() or type(err).__name__}") from None

@@ -1,10 +1,12 @@
 """The watchdog: a tiny process that outlives prefkit by a moment to stop what prefkit started.
 
 prefkit (prefkit.processes) starts it with a pipe on its stdin and writes one line per process it starts:
-``G <pgid>`` for a process group of its own (a server, a trainer), ``P <pid> <start time>`` for a single
-process (Ray's), ``-G``/``-P`` once prefkit stopped it itself. When the pipe closes (prefkit ended, whatever
-way: exit, a signal, kill -9) every process still registered, and every descendant it was last seen with, is
-killed. Start times guard against a reused pid. It imports nothing from prefkit, so it starts in milliseconds.
+``G <pgid>`` for a process group of its own (a server, a trainer), ``P <pid> <start time>`` for a single process
+(Ray's), ``M <text>`` for processes known by a text in their command line (a local Ray's session folder: its
+workers outlive their parent, so ancestry alone cannot find them), and ``-G``/``-P``/``-M`` once prefkit stopped
+them itself. When the pipe closes (prefkit ended, whatever way: exit, a signal, kill -9) everything still
+registered, and every descendant it was last seen with, is killed. Start times guard against a reused pid. It
+imports nothing from prefkit, so it starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def main() -> None:
     groups: set[int] = set()
     pids: dict[int, int] = {}  # pid -> start time (registered and their seen descendants)
     registered: set[int] = set()
+    markers: set[str] = set()
     buffer = b""
     stdin = sys.stdin.fileno()
     while True:
@@ -87,6 +90,10 @@ def main() -> None:
                 elif kind == "-P":
                     registered.discard(int(numbers[0]))
                     pids.pop(int(numbers[0]), None)
+                elif kind == "M":
+                    markers.add(" ".join(numbers))
+                elif kind == "-M":
+                    markers.discard(" ".join(numbers))
         note_descendants(registered, pids)  # now: once their parent dies they can no longer be found
     note_descendants(registered, pids)
     for pgid in groups:
@@ -97,10 +104,33 @@ def main() -> None:
     for pid, started in pids.items():
         stat = proc_stat(pid)
         if stat and stat[1] == started:
+            kill(pid)
+    for pid in marked(markers):
+        kill(pid)
+
+
+def kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def marked(markers: set[str]) -> list[int]:
+    """The processes whose command line holds one of ``markers``."""
+    if not markers:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
             try:
-                os.kill(pid, signal.SIGKILL)
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    line = f.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
-                pass
+                continue
+            if any(m in line for m in markers):
+                found.append(int(entry))
+    return found
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def test_generate_retries_429_and_5xx_and_counts_what_fails(tmp_path, cli, monke
                      "--report-json", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.exit_code == 1 and report["failed"] == {"http_400": 1} and report["usage"]["retries"] == 0
-    assert not (tmp_path / "b.jsonl").read_text()  # the prompt stays to be asked by the next run
+    assert not (tmp_path / "b.jsonl").exists()  # no answer, no file: the prompt stays to be asked by the next run
     with pytest.raises(UsageError, match="--model-config"):
         generate(prompts, str(tmp_path / "c.jsonl"), model="pol")
 

@@ -79,6 +79,19 @@ def _get(row: dict[str, Any], column: str | None) -> Any:
     return row.get(column) if column else None
 
 
+_SCALAR = (str, int, float, bool, type(None))  # the JSON values that hash; a list or an object does not
+
+
+def _known(tag: Any, mapping: dict[Any, str]) -> bool:
+    """Whether LLaMA-Factory's ``tag_mapping[tag]`` succeeds (a list or a dict raises TypeError, not KeyError)."""
+    return isinstance(tag, _SCALAR) and tag in mapping
+
+
+def _unknown_role(path: str, tag: Any) -> LoaderFailure:
+    error = "KeyError" if isinstance(tag, _SCALAR) else "TypeError: unhashable role"
+    return LoaderFailure(path, f"unknown role {tag!r} ({error} in LLaMA-Factory's converter)")
+
+
 def _alpaca(row: dict[str, Any], attr: Attr) -> Aligned:
     prompt: list[dict[str, str]] = []
     history = _get(row, attr.column("history"))
@@ -129,12 +142,17 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
         system = _get(row, attr.column("system")) if attr.column("system") else ""
     aligned: list[dict[str, str]] = []
     broken = None
+    offset = len(_get(row, attr.column("messages"))) - len(messages)  # 1 when the system turn was taken
     if openai:
         tool_responses: list[Any] = []
-        for message in messages:
+        for i, message in enumerate(messages):
             m_role, m_content = message.get(role), message.get(content)
             if m_role in (t["assistant_tag"], t["function_tag"]) and message.get("tool_calls"):
-                m_content = json.dumps([call["function"] for call in message["tool_calls"]], ensure_ascii=False)
+                calls = message["tool_calls"]
+                if not isinstance(calls, list) or not all(isinstance(c, dict) and "function" in c for c in calls):
+                    raise LoaderFailure(f"{column}[{i + offset}].tool_calls", "a tool call without a 'function' "
+                                        "object (LLaMA-Factory's openai converter reads call['function'])")
+                m_content = json.dumps([call["function"] for call in calls], ensure_ascii=False)
                 m_role = t["function_tag"]
             if m_role == t["observation_tag"]:
                 tool_responses.append(m_content)
@@ -143,8 +161,8 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
                 aligned.append({"role": ROLE_OBSERVATION,
                                 "content": "\n</tool_response>\n<tool_response>\n".join(tool_responses)})
                 tool_responses = []
-            if m_role not in tag_mapping:
-                raise LoaderFailure(column, f"unknown role {m_role!r} (KeyError in LLaMA-Factory's openai converter)")
+            if not _known(m_role, tag_mapping):
+                raise _unknown_role(f"{column}[{i + offset}].{role}", m_role)
             aligned.append({"role": tag_mapping[m_role], "content": m_content})
         accept = ((ROLE_USER, ROLE_OBSERVATION), (ROLE_ASSISTANT, ROLE_FUNCTION))
         for i, message in enumerate(aligned):
@@ -153,7 +171,6 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
                 break
     else:
         accept = ((t["user_tag"], t["observation_tag"]), (t["assistant_tag"], t["function_tag"]))
-        offset = len(_get(row, attr.column("messages"))) - len(messages)
         for i, message in enumerate(messages):
             if message.get(role) not in accept[i % 2]:
                 broken = ("bad_role_order", f"{column}[{i + offset}].{role}",
@@ -175,11 +192,11 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
         for name, answer in (("chosen", chosen), ("rejected", rejected)):
             tag = answer.get(role)
             # openai checks the mapped role, sharegpt the raw tag; both only warn and keep the row
+            if not _known(tag, tag_mapping):
+                raise _unknown_role(f"{attr.column(name)}.{role}", tag)
             if (tag_mapping.get(tag) if openai else tag) not in accept[-1]:
                 warnings.append(("answer_role", f"{attr.column(name)}.{role}",
                                  f"role {tag!r} is not an assistant tag; LLaMA-Factory only warns and trains on it"))
-            if tag not in tag_mapping:
-                raise LoaderFailure(f"{attr.column(name)}.{role}", f"unknown role {tag!r} (KeyError)")
         prompt = aligned
         response = [{"role": tag_mapping[a.get(role)], "content": a.get(content)} for a in (chosen, rejected)]
     else:
@@ -191,6 +208,9 @@ def _sharegpt_like(row: dict[str, Any], attr: Attr, openai: bool) -> Aligned:
     if broken is not None:
         result.drop, result.drop_path, result.drop_message = broken
     if openai:
+        if system and not isinstance(system, str):  # 0.9.5 appends text to it: TypeError (else its template's)
+            raise LoaderFailure(f"{column}[0].{content}" if offset else attr.column("system") or "",
+                                f"the system prompt is {type(system).__name__}, not text")
         result.system = _thinking_suffix(system, tools)
     return result
 

@@ -183,18 +183,26 @@ def tokenizer_only_transformers() -> bool:
     return True
 
 
+# The files of a model folder whose ``auto_map`` names Python code of its own, and what an auto_map that is not
+# a mapping stands for (an old tokenizer_config's [slow, fast] list).
+REMOTE_CODE_FILES = {"tokenizer_config.json": "AutoTokenizer", "config.json": "AutoConfig",
+                     "processor_config.json": "AutoProcessor", "preprocessor_config.json": "AutoProcessor"}
+
+
 def remote_code(model: str, tokenizer_only: bool = False) -> str | None:
     """Where a local model folder maps classes to Python files of its own (``auto_map``), e.g.
     "tokenizer_config.json (AutoTokenizer)"; None when it does not (or for a hub name: not known before loading).
-    ``tokenizer_only``: only what loading its tokenizer would run."""
+    ``tokenizer_only``: only what loading its tokenizer would run (LLaMA-Factory also loads the processor)."""
     found = []
-    for name in ("tokenizer_config.json", "config.json"):
+    for name, default in REMOTE_CODE_FILES.items():
+        if tokenizer_only and default == "AutoProcessor":
+            continue  # AutoTokenizer reads neither processor file
         try:
             with open(os.path.join(model, name), encoding="utf-8") as f:
                 auto_map = json.load(f).get("auto_map")
         except (OSError, ValueError, AttributeError):
             continue
-        keys = sorted(auto_map) if isinstance(auto_map, dict) else ["AutoTokenizer"] if auto_map else []
+        keys = sorted(auto_map) if isinstance(auto_map, dict) else [default] if auto_map else []
         if tokenizer_only and name == "config.json":
             keys = [k for k in keys if k in ("AutoConfig", "AutoTokenizer")]
         if keys:

@@ -525,7 +525,7 @@ def block_checker(entry: dict[str, Any], model: str | None, template: str, cutof
                   counter: TokenCounter | V1Counter | None = None, trust_remote_code: bool = False
                   ) -> Callable[[list[Row]], list[RowCheck]]:
     """ValidateMap's function for v1 entries: each row's checks, v1's rendering, and with a model its lengths."""
-    from ..validate import RowCheck, _json_kind
+    from ..validate import RowCheck, _json_kind, unreadable
     from .content import RowContent
 
     if not isinstance(counter, V1Counter):
@@ -549,15 +549,9 @@ def block_checker(entry: dict[str, Any], model: str | None, template: str, cutof
 
     def check_row(row: Row) -> RowCheck:
         i = row.index
-        if row.error is not None and row.reason == "trailing_content":
-            result = RowCheck(i, "breaks_loader")
-            result.add("breaks_loader", "error", "", f"{row.error}: LLaMA-Factory's loader fails on the file")
-            return result
-        if row.error is not None or not isinstance(row.data, dict):
-            result = RowCheck(i, "invalid_json", drop={"index": i, "code": "invalid_json", "path": "",
-                                                       "message": "unreadable"})
-            result.add("invalid_json", "error", "", row.error or "the record is not a JSON object")
-            return result
+        unread = unreadable(row)
+        if unread is not None:
+            return unread
         result = RowCheck(i, None, kinds={k: _json_kind(v) for k, v in row.data.items() if v is not None})
         if converter not in (None, "pair"):  # v1's SFT converters: not a preference dataset (reported once)
             return result

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def command(
     inputs: list[str] = typer.Argument(..., help="Raw files (.json array, .jsonl, .csv, .tsv, .parquet), datasets "
-                                       "folders (save_to_disk or Hub-shaped) or hf://datasets/ORG/NAME[@REVISION]."),
+                                       "folders (save_to_disk or Hub-shaped) or hf://datasets/ORG/NAME\\[@REVISION]."),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
     to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITER_NAMES)}."),

@@ -19,7 +19,7 @@ from ..readers import ReadOptions, check_mapping
 from ..records import Reject, RowProblem
 from ..writers import get_writer
 from . import layout
-from .connection import Connection
+from .connection import Connection, check_dataset_name
 from .tasks import Task, origin, task
 
 BATCH = 250  # records per bulk upsert by default (the server takes at most 500)
@@ -50,6 +50,7 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
          seed: int = 0, rejects: str | None = None, batch_size: int = BATCH, report_json: str | None = None,
          progress: Callable[[int, int], None] | None = None) -> PushReport:
     """Push ``inputs`` to ``dataset``; ``progress(done, total)`` is called after each batch."""
+    check_dataset_name(dataset)
     if not 1 <= batch_size <= 500:
         raise UsageError(f"--batch-size {batch_size}: Argilla takes 1 to 500 records a request")
     for path in inputs:

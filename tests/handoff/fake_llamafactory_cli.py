@@ -1,10 +1,10 @@
 """A stand-in for ``llamafactory-cli api CONFIG [key=value ...]`` that starts in well under a second.
 
 Like LLaMA-Factory's API it reads API_HOST, API_PORT, API_MODEL_NAME and API_KEY (then every request needs
-``Authorization: Bearer <API_KEY>``, else 401), answers GET /v1/models and POST /v1/chat/completions, and
-only listens once its "model" has loaded. Unlike it, it also starts a grandchild process (so that a test can
-see whether the whole process group is stopped) and records what it did in $FAKE_STATE:
-``leader.pid``, ``grandchild.pid``, ``args.json``.
+``Authorization: Bearer <API_KEY>``, else 401), answers GET /v1/models and POST /v1/chat/completions
+("fake answer", served by tests/helpers/fake_openai.py) and only listens once its "model" has loaded. Unlike it,
+it also starts a grandchild process (so that a test can see whether the whole process group is stopped) and
+records what it did in $FAKE_STATE: ``leader.pid``, ``grandchild.pid``, ``args.json``.
 
 Knobs: FAKE_LOAD_SECONDS (time before listening), FAKE_REQUIRED_KEY (a key other than API_KEY),
 FAKE_STUBBORN=1 (the grandchild ignores SIGTERM: only SIGKILL stops it).
@@ -15,7 +15,10 @@ import os
 import subprocess
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
+from helpers.fake_openai import Script, Server  # noqa: E402  (the one stand-in server's protocol code)
 
 GRANDCHILD = """
 import signal, sys, time
@@ -39,38 +42,8 @@ def main() -> None:
     model = os.environ.get("API_MODEL_NAME", "gpt-3.5-turbo")
     key = os.environ.get("FAKE_REQUIRED_KEY") or os.environ.get("API_KEY")
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _authorized(self) -> bool:
-            if key and self.headers.get("Authorization") != f"Bearer {key}":
-                self._send(401, {"detail": "Invalid API key."})
-                return False
-            return True
-
-        def do_GET(self) -> None:  # noqa: N802
-            if self._authorized():
-                self._send(200, {"object": "list", "data": [{"id": model, "object": "model", "created": 0,
-                                                              "owned_by": "owner"}]})
-
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self._authorized():
-                self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
-                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "fake answer"},
-                                              "finish_reason": "stop"}],
-                                 "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}})
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    ThreadingHTTPServer((os.environ["API_HOST"], int(os.environ["API_PORT"])), Handler).serve_forever()
+    script = Script(lambda request, i: "fake answer", api_key=key, model=model)
+    Server(script, os.environ["API_HOST"], int(os.environ["API_PORT"])).serve_forever()
 
 
 if __name__ == "__main__":
