@@ -277,7 +277,7 @@ def summarize(output: str, report: JudgeReport) -> None:
     verdicts: Counter = Counter()
     wins: Counter = Counter()
     first_won = shown = 0
-    for row in iter_rows(output):
+    for row in iter_rows(output) if os.path.exists(output) else ():
         data = row.data if row.error is None and isinstance(row.data, dict) else {}
         judged = data.get("judge") if isinstance(data.get("judge"), dict) else {}
         if report.mode == "score":

@@ -10,12 +10,12 @@ URL are never written (:func:`redact_url`).
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -212,26 +212,45 @@ class Chat:
 
 def in_parallel(work: Callable[[T], R], items: Iterable[T], concurrency: int) -> Iterator[tuple[T, R | Exception]]:
     """``work(item)`` for every item with at most ``concurrency`` in flight, yielded as each finishes (so a
-    caller can write results as they come); an exception is yielded in place of its result."""
+    caller can write results as they come); an exception is yielded in place of its result.
+
+    The threads are daemons: when the caller stops (Ctrl-C, an error), a request still hanging on a server does
+    not hold prefkit open; no new item is started.
+
+    >>> sorted(r for _, r in in_parallel(lambda x: 2 * x, range(5), 2))
+    [0, 2, 4, 6, 8]
+    """
     if concurrency < 1:
         raise UsageError(f"--concurrency {concurrency}: at least 1")
-    it = iter(items)
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        running: dict[Future, T] = {}
-        for item in it:
-            running[pool.submit(work, item)] = item
-            if len(running) >= concurrency:
+    it, lock, stop = iter(items), threading.Lock(), threading.Event()
+    results: queue.Queue = queue.Queue()
+    done = object()
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                item = next(it, done)
+            if item is done:
                 break
-        try:
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = running.pop(future)
-                    error = future.exception()
-                    yield item, (error if isinstance(error, Exception) else future.result())
-                    following = next(it, None)
-                    if following is not None:
-                        running[pool.submit(work, following)] = following
-        finally:
-            for future in running:  # interrupted: what has not started never will
-                future.cancel()
+            try:
+                results.put((item, work(item)))  # type: ignore[arg-type]
+            except Exception as error:  # the caller counts it
+                results.put((item, error))
+        results.put(done)
+
+    threads = [threading.Thread(target=worker, daemon=True, name=f"prefkit-request-{k}") for k in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < len(threads):
+            try:
+                got = results.get(timeout=0.5)  # a timeout keeps the main thread responsive to signals
+            except queue.Empty:
+                continue
+            if got is done:
+                finished += 1
+            else:
+                yield got
+    finally:
+        stop.set()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
@@ -95,7 +96,18 @@ def _watchdog() -> subprocess.Popen | None:
                 return None
             _watch = subprocess.Popen([sys.executable, "-I", watchdog.__file__], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            atexit.register(_end_watch, _watch)
         return _watch
+
+
+def _end_watch(watch: subprocess.Popen) -> None:
+    """At a normal exit: the closed pipe tells the watchdog to stop what is still registered, and to end."""
+    if watch.stdin is not None:
+        watch.stdin.close()
+    try:
+        watch.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _tell(line: str) -> None:

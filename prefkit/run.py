@@ -39,6 +39,10 @@ from . import io, processes
 from .errors import InputError, UsageError
 
 
+# What interrupted or failed runs had already appended ("N in PATH"): the CLI's last words say it is kept.
+kept: list[str] = []
+
+
 def _identity(path: str) -> tuple[Any, ...]:
     """The same for two names of one file: (device, inode) when it exists, else the resolved path."""
     real = os.path.realpath(path)
@@ -123,6 +127,7 @@ class AppendFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self.file: Any = None
+        self.count = 0  # rows written by this run
 
     def repair(self) -> None:
         if not os.path.exists(self.path):
@@ -158,6 +163,7 @@ class AppendFile:
             self.open()
         self.file.write(io.dumps(row) + b"\n")
         self.file.flush()
+        self.count += 1
 
     def close(self) -> None:
         if self.file is not None and not self.file.closed:
@@ -214,12 +220,12 @@ class Run:
         write."""
         if os.path.isfile(path):
             raise UsageError(f"{option} {path}: is a file; name a folder")
+        self._declare(Declared(option, path, "folder"))
         if os.path.isdir(path):
             foreign = sorted(foreign(os.listdir(path)))
             if foreign:
                 raise UsageError(f"{option} {path}: holds files that {option} did not write ({', '.join(foreign[:3])}); "
                                  "name a new or empty folder")
-        self._declare(Declared(option, path, "folder"))
         self._writable_folder(option, path)
         staged = StagedFolder(option, path)
         self.folders.append(staged)
@@ -305,6 +311,8 @@ class Run:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            kept.extend(f"{a.count} in {a.path}" for a in self.appends if a.count)
         try:
             self.stop_children()
         finally:

@@ -16,7 +16,7 @@ from .checks.acceptance import Attr
 from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
-from .handoff.train_config import NEEDS, build_config, check_config, default_output_dir, dump_yaml
+from .handoff.train_config import NEEDS, build_config, check_config, config_file, default_output_dir, yaml_bytes
 from .run import Run
 from .sources import iter_rows
 
@@ -107,6 +107,13 @@ def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: flo
     return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]
 
 
+def _config_out(run: Run, dataset_dir: str, entry: dict[str, Any], path: str) -> io.AtomicFile:
+    """The training YAML as a file of ``run``: never the dataset or the registry."""
+    run.input(os.path.join(dataset_dir, entry["file_name"]))
+    run.registry(registry.info_path(dataset_dir))
+    return run.file("--config-out", path)
+
+
 def _prompt_of(data: Any, attr: Attr) -> str:
     """The prompt part of a raw row (what the eval split keeps disjoint)."""
     if not isinstance(data, dict):
@@ -149,6 +156,9 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     if method not in NEEDS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(NEEDS)}")
     _check_kind(dataset, entry, method)
+    if config_out:  # checked before any work, written at the end
+        with Run() as run:
+            _config_out(run, dataset_dir, entry, config_file(config_out))
     from .checks.lengths import refuse_remote_code
 
     refuse_remote_code(model, trust_remote_code)
@@ -191,8 +201,10 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
         records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, info.get(train_name, entry)["file_name"])))
         if max_samples < records:
             notes.append(f"max_samples {max_samples} trains on only {max_samples} of the {records} records (as asked)")
-    path = config_out or os.path.join(config["output_dir"], f"train_{method}.yaml")
-    dump_yaml(config, path)
+    path = config_file(config_out or os.path.join(config["output_dir"], f"train_{method}.yaml"))
+    with Run() as run:
+        _config_out(run, dataset_dir, entry, path).file.write(yaml_bytes(config))  # type: ignore[union-attr]
+        run.commit()
     command = [llamafactory_cli(), "train", path]
     result = TrainResult(config_path=path, command=command, config=config, notes=notes)
     if dry_run:

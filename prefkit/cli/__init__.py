@@ -37,7 +37,11 @@ class _OneLineErrors(TyperGroup):
             err_console.print(f"Error: {where}{error.strerror or error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("Interrupted: no output was written.", markup=False)
+            from ..run import kept
+
+            said = f"the results so far are kept ({', '.join(kept)}); run the same command again to go on" if kept \
+                else "no output was written"
+            err_console.print(f"Interrupted: {said}.", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise

@@ -28,8 +28,8 @@ def command(
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template, or auto for known models."),
     cutoff_len: str = typer.Option("auto", "--cutoff-len", help="N, or auto: the 99% length, rounded up."),
     eval_split: float | None = typer.Option(None, "--eval-split", help="Hold out this prompt-disjoint fraction for eval."),
-    output_dir: str | None = typer.Option(None, "--output-dir", help="Default: saves/<model>/<finetuning>/<method>/<dataset>."),
-    config_out: str | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: saves/<model>/<finetuning>/<method>/<dataset>."),
+    config_out: Path | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE for any other LLaMA-Factory argument (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write the YAML and print the command; do not train."),
     force: bool = typer.Option(False, "--force", help="With --eval-split: replace <dataset>_train/_eval files and "
@@ -43,7 +43,8 @@ def command(
 
     cutoff = parse_cutoff(cutoff_len)
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
-                  output_dir=output_dir, config_out=config_out, sets=parse_sets(sets), dry_run=dry_run, force=force,
+                  output_dir=str(output_dir) if output_dir else None,
+                  config_out=str(config_out) if config_out else None, sets=parse_sets(sets), dry_run=dry_run, force=force,
                   validate_first=not no_validate, trust_remote_code=trust_remote_code)
     if dry_run or quiet or not err_console.is_terminal:
         result = train(dataset, str(dataset_dir), model, **kwargs)

@@ -126,13 +126,22 @@ def parse_sets(values: list[str]) -> dict[str, Any]:
     return out
 
 
-def dump_yaml(config: dict[str, Any], path: str) -> None:
-    import yaml
-
+def config_file(path: str) -> str:
+    """Check a config file's name and make its folder (LLaMA-Factory's output dir may not exist yet)."""
     if any(c.isspace() for c in os.path.basename(path)):
         raise UsageError(f"{path}: a config file name must not contain blanks")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    io.write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def yaml_bytes(config: dict[str, Any]) -> bytes:
+    import yaml
+
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+def dump_yaml(config: dict[str, Any], path: str) -> None:
+    io.write_bytes(config_file(path), yaml_bytes(config))
 
 
 _CHECK = """

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import io
+from ..run import Run
 from ..errors import InputError, UsageError
 from ..pipeline import Sink, read_records
 from ..readers import ReadOptions, check_mapping
@@ -57,59 +57,68 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
         if not os.path.isfile(path):
             raise InputError(f"{path}: no such file")
     check_mapping(mapping or {}, fmt)
+    rejects = rejects or os.path.join(os.path.dirname(os.path.abspath(inputs[0])), f"{dataset}.push-rejects.jsonl")
+    with Run(inputs) as run:  # the files are checked before the server is asked anything
+        sink = Sink(None, run.rows("--rejects", rejects, lines=True), get_writer("unlabeled"))
+        report_file = run.json("--report-json", report_json)
+        report = _push(inputs, dataset, connection, workspace, min_submitted, guidelines, fmt, mapping, seed,
+                       batch_size, sink, progress)
+        if sink.rejects.count:
+            report.rejects_file = rejects
+        else:
+            sink.rejects.discard()
+        report_file.value = report.to_json()
+        run.commit()
+    return report
+
+
+def _push(inputs: list[str], dataset: str, connection: Connection, workspace: str | None, min_submitted: int,
+          guidelines: str | None, fmt: str, mapping: dict[str, str] | None, seed: int, batch_size: int, sink: Sink,
+          progress: Callable[[int, int], None] | None) -> PushReport:
     ws = connection.workspace(workspace)
     report = PushReport(dataset=dataset, workspace=ws.name, min_submitted=min_submitted)
-    rejects = rejects or os.path.join(os.path.dirname(os.path.abspath(inputs[0])), f"{dataset}.push-rejects.jsonl")
-    io.check_outputs(inputs, {"--rejects": rejects, "--report-json": report_json})
-    writer = get_writer("unlabeled")
+    writer = sink.writer
     options = ReadOptions(target="unlabeled", mapping=mapping or {})
     target = _dataset(connection, dataset, ws.name, guidelines, min_submitted, report)
     question_id = str(target.settings.questions[layout.PREFERENCE].id)
     present = set() if report.dataset_created else \
         {r["external_id"] for r in connection.records(target.id) if r.get("external_id")}
-    with io.Outputs() as outputs:
-        sink = Sink(None, outputs.rows(rejects, lines=True), writer)
 
-        def fail(reject: Reject) -> None:
-            sink.rejects.write(reject.to_json())
-            sink.reasons[reject.reason] += 1
-            report.failed += 1
+    def fail(reject: Reject) -> None:
+        sink.rejects.write(reject.to_json())
+        sink.reasons[reject.reason] += 1
+        report.failed += 1
 
-        batch: list[Task] = []
-        sent: set[str] = set()
-        for pair in read_records(inputs, fmt, writer, options, sink):
-            sink.cover(pair)
-            report.pairs += 1
-            try:
-                item = task(pair, seed, question_id)
-            except RowProblem as problem:
-                fail(Reject(*origin(pair), problem.reason, problem.message, pair.model_dump(mode="json")))
-                continue
-            if item.id in present:
-                report.already_present += 1
-                continue
-            if item.id in sent:
-                report.duplicates += 1
-                continue
-            sent.add(item.id)
-            batch.append(item)
-            if len(batch) >= batch_size:
-                _send(connection, target.id, batch, report, fail)
-                batch = []
-                if progress:
-                    progress(report.created + report.already_present + report.duplicates + report.failed, report.pairs)
-        if batch:
+    batch: list[Task] = []
+    sent: set[str] = set()
+    for pair in read_records(inputs, fmt, writer, options, sink):
+        sink.cover(pair)
+        report.pairs += 1
+        try:
+            item = task(pair, seed, question_id)
+        except RowProblem as problem:
+            fail(Reject(*origin(pair), problem.reason, problem.message, pair.model_dump(mode="json")))
+            continue
+        if item.id in present:
+            report.already_present += 1
+            continue
+        if item.id in sent:
+            report.duplicates += 1
+            continue
+        sent.add(item.id)
+        batch.append(item)
+        if len(batch) >= batch_size:
             _send(connection, target.id, batch, report, fail)
-        if progress:
-            progress(report.pairs, report.pairs)
-        report.input_records = sum(s.input_records for s in sink.sources)
-        report.rejected = sum(s.rejected for s in sink.sources)
-        report.rejected_by_reason = dict(sink.reasons.most_common())
-        if sink.rejects.count:
-            outputs.commit()
-            report.rejects_file = rejects
-    if report_json:
-        io.write_json(report_json, report.to_json())
+            batch = []
+            if progress:
+                progress(report.created + report.already_present + report.duplicates + report.failed, report.pairs)
+    if batch:
+        _send(connection, target.id, batch, report, fail)
+    if progress:
+        progress(report.pairs, report.pairs)
+    report.input_records = sum(s.input_records for s in sink.sources)
+    report.rejected = sum(s.rejected for s in sink.sources)
+    report.rejected_by_reason = dict(sink.reasons.most_common())
     return report
 
 

@@ -266,3 +266,26 @@ def test_a_signal_to_prefkit_train_stops_the_whole_trainer_group(fake, tmp_path,
             proc.kill()
     _assert_all_gone(fake["state"])
     assert proc.returncode == (130 if sig == signal.SIGINT else -sig), proc.stderr.read()
+
+
+@pytest.mark.parametrize("command", ["serve", "generate"])
+def test_kill_9_of_prefkit_leaves_no_server_running(fake, tmp_path, command):
+    """Nothing can run in prefkit after SIGKILL: the server dies with it (PR_SET_PDEATHSIG) and the watchdog kills
+    the rest of its group (the stand-in's grandchild), while the model loads and while serving."""
+    if command == "serve":
+        proc = _serve(fake)
+        assert _readline(proc, 30).startswith("http://127.0.0.1:")
+    else:
+        prompts = tmp_path / "prompts.jsonl"
+        prompts.write_text('{"prompt": "Name a tree."}\n')
+        proc = subprocess.Popen([*PREFKIT, "generate", str(prompts), "-o", str(tmp_path / "c.jsonl"), "--model-config",
+                                 fake["config"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**fake["env"], "FAKE_LOAD_SECONDS": "60"})
+    try:
+        _state_pid(fake["state"], "grandchild.pid")
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _assert_all_gone(fake["state"])
