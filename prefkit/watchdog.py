@@ -117,19 +117,23 @@ def kill(pid: int) -> None:
 
 
 def marked(markers: set[str]) -> list[int]:
-    """The processes whose command line holds one of ``markers``."""
+    """The processes whose command line, or one of whose open files, holds one of ``markers`` (Ray's agents rename
+    their command line, but keep their logs open in the session folder)."""
     if not markers:
         return []
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    line = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(m in line for m in markers):
-                found.append(int(entry))
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                seen = [f.read().replace(b"\0", b" ").decode(errors="replace")]
+            fds = f"/proc/{entry}/fd"
+            seen += [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
+        except OSError:  # gone, or not ours to look into
+            continue
+        if any(m in text for m in markers for text in seen):
+            found.append(int(entry))
     return found
 
 

@@ -22,6 +22,7 @@ from helpers.fake_openai import (DIE, HANG, HTML, NOT_JSON, TRUNCATED, Script, c
 from prefkit import convert
 from prefkit.generate import generate
 from prefkit.judge import judge
+from prefkit.watchdog import marked
 
 pytest.importorskip("openai")
 PREFKIT = [sys.executable, "-c", "from prefkit.cli import main; main()"]
@@ -375,27 +376,14 @@ def test_kill_9_during_a_ray_convert_leaves_no_ray_process(tmp_path):
                              "ray"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 120
-    session = ""
-    while not session and time.monotonic() < deadline and proc.poll() is None:
-        session = next((line for line in _cmdlines() if "session_" in line and f"_{proc.pid}" in line), "")
+    while not marked({f"_{proc.pid}/"}) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert session, proc.communicate()
+    assert marked({f"_{proc.pid}/"}), proc.communicate()
     time.sleep(5)  # its workers are up
     proc.kill()
     proc.wait(timeout=30)
-    marker = f"_{proc.pid}/"
     deadline = time.monotonic() + 15
-    while any(marker in line for line in _cmdlines()) and time.monotonic() < deadline:
+    while marked({f"_{proc.pid}/"}) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [line[:120] for line in _cmdlines() if marker in line]
+    assert not marked({f"_{proc.pid}/"})  # by command line, or by a log file open in the session folder
 
-
-def _cmdlines() -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                found.append(Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:
-                pass
-    return found
