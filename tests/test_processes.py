@@ -1,0 +1,54 @@
+"""prefkit.processes and the watchdog: whatever prefkit starts dies with it, even on kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+from prefkit import watchdog
+
+# A stand-in for prefkit: a spawned group (with a grandchild), an adopted process with a child of its own, and a
+# process known only by a marker on its command line; it prints their pids, then waits to be killed.
+PARENT = """
+import subprocess, sys, time
+from prefkit import processes
+group = processes.spawn(["bash", "-c", "sleep 300 & sleep 300; wait"])
+adopted = subprocess.Popen(["bash", "-c", "sleep 301 & wait"], start_new_session=True)
+marked = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(302)", "{marker}"], start_new_session=True)
+time.sleep(0.3)
+processes.adopt([adopted.pid], marker="{marker}")
+time.sleep(1.5)  # the watchdog notes the adopted process's descendants once a second
+print(processes._watch.pid, group.pid, adopted.pid, marked.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _running(pid: int) -> bool:
+    stat = watchdog.proc_stat(pid)
+    return stat is not None and stat[2] != "Z"
+
+
+def test_kill_9_of_the_parent_leaves_nothing_it_started(tmp_path):
+    marker = f"prefkit-test-{os.getpid()}"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT.replace("{marker}", marker)], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    watch, group, adopted, marked = map(int, parent.stdout.readline().split())
+    started = [group, adopted, marked, *watchdog.descendants([group, adopted])]
+    try:
+        assert _running(watch) and all(_running(p) for p in started) and len(started) >= 5
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(p) for p in started + [watch]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in started + [watch] if _running(p)]
+    finally:
+        for pid in started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
