@@ -209,13 +209,15 @@ def _probe(address: str) -> None:
     if not sep or not port.isdigit():
         return  # "auto" and other forms: Ray resolves them
     try:
-        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as conn:
-            conn.sendall(_H2_PREFACE)
-            reply = conn.recv(9)
-    except TimeoutError:
-        reply = b""
+        conn = socket.create_connection((host, int(port)), timeout=PROBE_SECONDS)
     except OSError as err:
         raise ServiceError(f"--executor ray: cannot reach the Ray cluster at {address} ({err.strerror or err})") from None
+    with conn:
+        try:
+            conn.sendall(_H2_PREFACE)
+            reply = conn.recv(9)
+        except OSError:  # silent past the time limit, or it hung up: not a gRPC server
+            reply = b""
     if len(reply) < 4 or reply[3] != 4:
         raise ServiceError(f"--executor ray: {address} answers, but not as a Ray cluster does (no gRPC); give the "
                            "address `ray start --head` printed")

@@ -387,3 +387,35 @@ def test_kill_9_during_a_ray_convert_leaves_no_ray_process(tmp_path):
         time.sleep(0.2)
     assert not marked({f"_{proc.pid}/"})  # by command line, or by a log file open in the session folder
 
+
+
+@pytest.mark.ray
+def test_an_address_that_is_not_ray_is_refused_in_seconds(tmp_path, cli):
+    pytest.importorskip("ray")
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list = []
+    threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()  # accepts, never speaks
+    start = time.monotonic()
+    result = cli("convert", fixture("dpo_en_demo.sample.json"), "-o", tmp_path / "o.json", "--executor", "ray",
+                 "--ray-address", f"127.0.0.1:{listener.getsockname()[1]}")
+    listener.close()
+    assert result.exit_code == 2 and "not as a Ray cluster does" in result.output, result.output
+    assert time.monotonic() - start < 20 and not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_ray_run_caps_workers_and_keeps_rays_log_lines_off_the_terminal(tmp_path):
+    pytest.importorskip("ray")
+    proc = subprocess.run([*PREFKIT, "convert", fixture("dpo_en_demo.sample.json"), "-o", str(tmp_path / "o.json"),
+                           "--executor", "ray", "--workers", "1000", "-q"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cpus = os.cpu_count()
+    assert proc.stderr.splitlines() == [f"prefkit: --workers 1000: the Ray cluster has {cpus} CPUs; using {cpus} "
+                                        "workers"], proc.stderr
