@@ -24,7 +24,10 @@ from . import hf, pairing, registry
 from .errors import InputError, UsageError
 from .executors import get_executor
 from .pipeline import Sink, SourceReport, convert_sources
-from .readers import ReadOptions, check_mapping
+from .preview import Previewed
+from .preview import preview as show_records
+from .readers import MAP_FIELDS, ReadOptions, check_mapping
+from .readers.mapping import column_notes
 from .readers.pairwise import refuse_numeric
 from .run import Run
 from .writers import Writer, get_writer
@@ -51,9 +54,29 @@ class ConvertReport:
     sources: list[SourceReport] = field(default_factory=list)
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
+    mapping_notes: list[str] = field(default_factory=list)  # default columns that --map gave to another field
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "sharegpt",
+            mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
+            preference_scale: tuple[float, float] | None = None, tie_band: float = 0.0,
+            pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0, split: str = "train",
+            subset: str | None = None) -> list[Previewed]:
+    """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    if n < 1:
+        raise UsageError(f"--preview {n}: show at least 1 record")
+    for path in inputs:
+        if not (os.path.exists(path) or path.startswith("hf://")):
+            raise InputError(f"{path}: no such file")
+    pairing.check_strategy(pairing_strategy)
+    check_mapping(mapping or {}, fmt)
+    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
+    return show_records(inputs, n, fmt, get_writer(to), options)
 
 
 def default_rejects_path(output: str) -> str:
@@ -132,7 +155,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
                           verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
-    report = ConvertReport(output=output, to=to)
+    report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
     with Run(inputs) as run:
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))

@@ -32,11 +32,19 @@ RETRIES = typer.Option(4, "--retries", min=0, help="Retries of a request after a
 # Options that take several KEY=VALUE words after one flag: `--map a=b c=d` means `--map a=b --map c=d`.
 MULTI_VALUE = ("--map", "--verdict", "--set")
 _KEY_VALUE = re.compile(r"[A-Za-z_][\w.-]*=")
+# Options whose value may be left out: `--preview` alone means `--preview 3`.
+OPTIONAL_VALUE = {"--preview": "3"}
 
 
 def spread_multi_values(args: list[str]) -> list[str]:
     """Repeat a MULTI_VALUE flag before each further KEY=VALUE word that follows it (a word that is
-    an existing path stays an input file)."""
+    an existing path stays an input file), and give an OPTIONAL_VALUE flag its default when no number follows."""
+    given = []
+    for i, arg in enumerate(args):
+        given.append(arg)
+        if arg in OPTIONAL_VALUE and not (i + 1 < len(args) and args[i + 1].isdigit()):
+            given.append(OPTIONAL_VALUE[arg])
+    args = given
     out: list[str] = []
     flag = None
     for arg in args:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
+from ..errors import UsageError
 from .common import MAP_HELP, EXECUTOR, RAY_ADDRESS, WORKERS, err_console, parse_pairs, progress
 
 if TYPE_CHECKING:
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 def command(
     inputs: list[str] = typer.Argument(..., help="Raw files (.json array, .jsonl, .csv, .tsv, .parquet), datasets "
                                        "folders (save_to_disk or Hub-shaped) or hf://datasets/ORG/NAME\\[@REVISION]."),
-    output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
+    preview: int | None = typer.Option(None, "--preview", help="Show the first N records (default 3) as they would "
+                                       "be written, each field with its source column; write nothing."),
     fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
     to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITER_NAMES)}."),
     unlabeled: bool = typer.Option(False, "--unlabeled", help="Write pairs to label (for prefkit label push): "
@@ -51,6 +54,19 @@ def command(
     from ..convert import convert
     from ..readers.pairwise import parse_scale, parse_verdicts
 
+    if preview is not None:
+        from ..convert import preview as preview_records
+        from ..preview import render
+
+        shown = preview_records(list(inputs), preview, fmt=fmt, to="unlabeled" if unlabeled else to,
+                                mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
+                                preference_scale=parse_scale(preference_scale), tie_band=tie_band,
+                                pairing_strategy=pairing, min_margin=min_margin, split=split, subset=subset)
+        for item in shown:
+            print(render(item))
+        return
+    if output is None:
+        raise UsageError("give -o OUTPUT (or --preview N to see the first records without writing)")
     with progress("converting", quiet) as tick:
         report = convert(list(inputs), str(output), fmt=fmt, to=to, unlabeled=unlabeled,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
@@ -61,6 +77,8 @@ def command(
                          preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
                          subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
                          size=size)
+    for note in report.mapping_notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
         summary(report)
 

@@ -13,6 +13,7 @@ from ..lf_vocab import OPENAI_TAGS
 from ..names import READER_NAMES
 from . import alpaca, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
 from .base import Item, Reader, ReadOptions, RowProblem, reject
+from .mapping import columns_of
 
 READERS: dict[str, Reader] = {
     "sharegpt": sharegpt.read,
@@ -75,7 +76,9 @@ def register_reader(name: str, reader: Reader, sniff: Callable[[dict[str, Any]],
 
 
 def check_mapping(mapping: dict[str, str], fmt: str = "auto") -> None:
-    """Refuse a ``--map`` field that the reader (or, with ``auto``, every reader) does not look up."""
+    """Refuse a ``--map`` field that the reader (or, with ``auto``, every reader) does not look up, and two fields
+    mapped to one column (readers/mapping.py)."""
+    columns_of(mapping)
     known = MAP_FIELDS.get(fmt) or sorted({f for fields in MAP_FIELDS.values() for f in fields})
     if fmt not in MAP_FIELDS and fmt != "auto":
         return  # a reader registered by the user reads what it likes

@@ -123,19 +123,39 @@ def describe_validation(err: ValidationError) -> tuple[str, str]:
     return reason, f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
 
 
+# While a dict is set here (convert --preview, the detection hints), every look-up records FIELD -> COLUMN, so a
+# converted record can be shown with the column each value came from.
+SOURCES: dict[str, str] | None = None
+
+
+def seen(name: str, key: str) -> None:
+    """Record that field ``name`` was read from column ``key`` (see SOURCES)."""
+    if SOURCES is not None:
+        SOURCES.setdefault(name, key)
+
+
+def claimed(options: ReadOptions, key: str, name: str) -> bool:
+    """Whether ``--map`` gave column ``key`` to a field other than ``name``: a column feeds one field only, so a
+    reader's default look-up skips it (``--map prompt=input`` keeps ``input`` from also being the query)."""
+    return any(field != name and key in column.split(",") for field, column in options.mapping.items())
+
+
 def get(row: Row, options: ReadOptions, name: str, *defaults: str, required: bool = True) -> Any:
-    """The value of logical field ``name``: the ``--map``-ed column, else the first default key present."""
+    """The value of logical field ``name``: the ``--map``-ed column, else the first default key present that no
+    other field was mapped to."""
     data = row.data
     row.field = name
     if name in options.mapping:
         key = options.mapping[name]
         if key in data:
+            seen(name, key)
             return data[key]
         if required:
             raise RowProblem("missing_field", f"field {key!r} (mapped to {name}) is missing")
         return None
     for key in defaults or (name,):
-        if key in data:
+        if key in data and not claimed(options, key, name):
+            seen(name, key)
             return data[key]
     if required:
         raise RowProblem("missing_field", f"field {' / '.join(repr(k) for k in defaults or (name,))} is missing")

@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import UsageError
 from ..records import Note, PreferencePair, UnlabeledPair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text
+from .base import Item, ReadOptions, RowProblem, assistant, claimed, get, per_row, provenance, seen, text
 from .ratings import prompt_messages
 
 DEFAULT_VERDICTS = {  # no numbers: 0/1/2 mean different things in different files
@@ -49,13 +49,27 @@ _ANNOTATOR = re.compile(r"annotator_?\d+$")
 
 
 def parse_verdicts(specs: list[str]) -> dict[str, list[str]]:
-    """``["a=1,left", "tie=0"]`` -> the default table with those groups replaced."""
+    """``["a=1,left", "tie=0"]`` -> the default table with those groups replaced. A value the user maps leaves
+    every default group (``--verdict tie=tie,error`` makes ``error`` a tie, not a failure); one value in two of
+    the user's own groups is a usage error.
+
+    >>> table = parse_verdicts(["tie=tie,error"])
+    >>> table["tie"], "error" in table["failed"]
+    (['tie', 'error'], False)
+    """
     table = {k: list(v) for k, v in DEFAULT_VERDICTS.items()}
+    given: dict[str, str] = {}  # value -> the user's group
     for spec in specs:
         label, sep, values = spec.partition("=")
         if not sep or label not in table:
             raise UsageError(f"--verdict {spec!r}: expected LABEL=VALUE[,VALUE...] with LABEL one of a, b, tie, failed")
         table[label] = [v.strip().lower() for v in values.split(",")]
+        for value in table[label]:
+            if given.get(value, label) != label:
+                raise UsageError(f"--verdict: {value!r} is in both {given[value]}= and {label}=; give it one meaning")
+            given[value] = label
+    for label, values in table.items():  # the user's meaning wins over every default group
+        table[label] = [v for v in values if given.get(v, label) == label]
     return table
 
 
@@ -109,16 +123,20 @@ def votes_of(row: Row, options: ReadOptions) -> tuple[list[Any], str]:
         missing = [c for c in columns if c not in data]
         if missing:
             raise RowProblem("missing_field", f"vote field {missing[0]!r} is missing")
+        seen("votes", options.mapping["votes"])
         return [data[c] for c in columns], options.mapping["votes"]
     if "verdict" in options.mapping:
         return [get(row, options, "verdict")], options.mapping["verdict"]
-    if isinstance(data.get("votes"), list):
+    if isinstance(data.get("votes"), list) and not claimed(options, "votes", "votes"):
+        seen("votes", "votes")
         return list(data["votes"]), "votes"
-    annotators = [k for k in data if _ANNOTATOR.match(k)]
+    annotators = [k for k in data if _ANNOTATOR.match(k) and not claimed(options, k, "votes")]
     if annotators:
+        seen("votes", ",".join(annotators))
         return [data[k] for k in annotators], ",".join(annotators)
     for key in VERDICT_KEYS:
-        if key in data:
+        if key in data and not claimed(options, key, "verdict"):
+            seen("verdict", key)
             return [data[key]], key
     raise RowProblem("no_verdict", f"no verdict field ({', '.join(VERDICT_KEYS)}, votes or annotator<N>); "
                      "pairs to label in Argilla: convert --unlabeled, or prefkit label push")
@@ -165,11 +183,13 @@ def _responses(row: Row, options: ReadOptions) -> tuple[str, str]:
     if "response_a" in options.mapping or "response_b" in options.mapping:
         keys = (options.mapping.get("response_a", "response_a"), options.mapping.get("response_b", "response_b"))
     else:
-        keys = next((k for k in RESPONSE_KEYS if k[0] in row.data), RESPONSE_KEYS[0])
+        keys = next((k for k in RESPONSE_KEYS if k[0] in row.data and not claimed(options, k[0], "response_a")
+                     and not claimed(options, k[1], "response_b")), RESPONSE_KEYS[0])
     values = []
-    for key in keys:
+    for name, key in zip(("response_a", "response_b"), keys):
         if key not in row.data:
             raise RowProblem("missing_field", f"field {key!r} is missing")
+        seen(name, key)
         values.append(text(row.data[key], key))
     return values[0], values[1]
 
