@@ -44,7 +44,7 @@ _live: set[str] = set()  # this process's temporary files
 _handlers_installed = False
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -165,7 +165,7 @@ class AtomicFile:
         try:
             mode = stat.S_IMODE(os.stat(self.target).st_mode)
         except FileNotFoundError:
-            mode = 0o666 & ~_umask()
+            mode = 0o666 & ~current_umask()
         try:
             os.chmod(self.tmp, mode)
             os.replace(self.tmp, self.target)

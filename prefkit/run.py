@@ -103,7 +103,7 @@ class StagedFolder:
         if os.path.isdir(self.path):
             old = tempfile.mkdtemp(prefix=io.temp_name(name), suffix=".tmp", dir=parent)
             os.replace(self.path, os.path.join(old, name))
-        os.chmod(self.tmp, 0o777 & ~_umask())
+        os.chmod(self.tmp, 0o777 & ~io.current_umask())
         os.replace(self.tmp, self.path)
         self.committed = True
         if old:
@@ -112,12 +112,6 @@ class StagedFolder:
     def discard(self) -> None:
         if not self.committed:
             shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class AppendFile:
@@ -306,6 +300,7 @@ class Run:
 
     # --- the way in and out -------------------------------------------------------------------------
     def __enter__(self) -> Run:
+        kept.clear()
         self._stack.enter_context(processes.stop_on_signals())
         return self
 
