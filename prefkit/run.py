@@ -317,3 +317,13 @@ class Run:
                 staged.discard()
             self.outputs.__exit__(exc_type, exc, tb)
             self._stack.__exit__(exc_type, exc, tb)
+        self._name_target(exc)
+
+    def _name_target(self, exc: BaseException | None) -> None:
+        """An OSError about one of the run's temporary files or folders names its target instead."""
+        if not isinstance(exc, OSError) or not exc.filename:
+            return
+        targets = {f.tmp: f.path for f in self.outputs.files} | {f.tmp: f.path for f in self.folders}
+        where = next((path for tmp, path in targets.items() if str(exc.filename).startswith(tmp)), None)
+        if where:
+            raise InputError(f"{where}: cannot write it ({(exc.strerror or str(exc)).lower()})") from None

@@ -419,3 +419,14 @@ def test_a_ray_run_caps_workers_and_keeps_rays_log_lines_off_the_terminal(tmp_pa
     cpus = os.cpu_count()
     assert proc.stderr.splitlines() == [f"prefkit: --workers 1000: the Ray cluster has {cpus} CPUs; using {cpus} "
                                         "workers"], proc.stderr
+
+
+def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
+    from prefkit.run import Run
+
+    target = tmp_path / "pairs.jsonl"
+    with pytest.raises(Exception) as caught, Run() as run:
+        rows = run.rows("-o", str(target))
+        raise OSError(28, "No space left on device", rows.tmp)
+    assert str(caught.value) == f"{target}: cannot write it (no space left on device)"
+    assert temps(tmp_path) == []
