@@ -3,8 +3,9 @@
 Each case is one command run on files it lays out in a folder: every reader gets one file per kind of
 damage (the damage applied at every field path of a valid record, one damaged record each, between two
 good ones), in JSON and JSONL; plus broken containers, broken registries and outputs that name inputs.
-``tests/test_badinput.py`` runs them all and checks the promises: no internal error, no traceback, the
-accounting balanced, and no input or previous output changed by a failed run.
+Each case pins its exit code and its reject reasons (validate: finding codes), derived by rules below from
+the kind of damage. ``tests/test_badinput.py`` runs them all and checks those and the promises: no internal
+error, no traceback, the accounting balanced, and no input or previous output changed by a failed run.
 """
 
 from __future__ import annotations
@@ -132,9 +133,80 @@ class Case:
     files: dict[str, str | bytes]  # relative path -> content
     args: list[str]  # CLI arguments; "{dir}" is replaced by the case folder
     outputs: list[str] = field(default_factory=list)  # paths the run may write (all others must not change)
-    exit_codes: tuple[int, ...] = (0, 1, 2)
+    exit_code: int = 0
+    # The reject reasons written (convert, register) or the finding codes printed (validate); None: none.
+    reasons: frozenset[str] | None = None
     balanced: str | None = None  # a --report-json path whose accounting must balance
     must_fail: bool = False  # a path mix-up: exit 2 and nothing written
+    bug: str | None = None  # a known product bug: exit_code and reasons say what is right, the run differs
+
+
+def _set(words: str) -> frozenset[str] | None:
+    return frozenset(words.split()) or None
+
+
+# What each damage is expected to give, as a rule: a generic part, a reader-specific part, two known bugs.
+# Damages caught while parsing give one reason, whatever the reader and the field.
+PARSE_REASON = {"nan": "non_finite_number", "infinity": "non_finite_number", "deep_10000": "too_deep",
+                "float_400_digits": "number_out_of_range", "int_5000_digits": "number_out_of_range"}
+ROLE_READERS = {"sharegpt", "openai", "oasst", "ratings", "openai-logs", "trl"}  # a role tag at some path
+CHAT_READERS = ROLE_READERS - {"oasst"}  # lists of role/content message objects
+LISTS = {"list_of_list", "deep_300", "image_part", "list_of_strings"}
+# Per reader: damages (space-separated; "*" all) -> reasons added, or removed with a leading "-".
+SPECIFIC: dict[str, dict[str, str]] = {
+    "sharegpt": {"empty_string empty_list": "empty_response", "empty_list": "bad_message_count"},
+    "openai": {"empty_string empty_list": "empty_response", "empty_list": "bad_message_count", "null": "empty_prompt",
+               "control_chars": "bad_type"},  # messages[2] has content null: a damaged role fails on that first
+    "alpaca": {"empty_string": "empty_response"},
+    "hh-rlhf": {"string empty_string control_chars": "malformed_transcript", "string empty_string null": "-bad_type"},
+    "oasst": {"empty_string empty_list": "no_ranked_replies", "empty_string": "empty_prompt",
+              "int_400_digits": "number_out_of_range"},
+    "ratings": {"empty_list": "no_pairs", "int_400_digits": "number_out_of_range"},
+    "pairwise": {"*": "unknown_verdict", "empty_string null": "-unknown_verdict split_vote",
+                 "string empty_string null": "-bad_type", "list_of_strings": "split_vote bad_role_order",
+                 "empty_string empty_list": "empty_prompt", "empty_string": "empty_response", "empty_list": "no_verdict",
+                 "image_part typed_parts": "missing_field"},
+    "openai-logs": {"*": "missing_field unknown_feedback", "control_chars image_part typed_parts": "-missing_field",
+                    "null bool": "-unknown_feedback", "bool": "contradictory_label", "object": "no_feedback",
+                    "empty_string": "identical_responses", "int_400_digits": "number_out_of_range"},
+    "trl": {"empty_string empty_list": "empty_response", "empty_list list_of_strings": "multi_message_answer",
+            "string empty_string typed_parts image_part": "-bad_type", "null": "bad_role_order -missing_field"},
+}
+# Known bugs (what is pinned is right; the run gives unexpected_value instead). Damages that put a list/object
+# where a string was: _CONTAINERS.
+_CONTAINERS = {"list_of_list", "object", "empty_list", "deep_300", "typed_parts", "image_part", "list_of_strings"}
+BUGS: dict[str, tuple[set[str], str]] = {
+    "openai": ((_CONTAINERS - {"empty_list"}) | {"int", "bool", "int_400_digits"},
+               "messages[3].content (a tool turn) that is not a string: unexpected_value (TypeError), not bad_type"),
+    "oasst": (_CONTAINERS, "a role that is a list or an object: unexpected_value (unhashable), not bad_role"),
+}
+
+
+def reader_expect(reader: str, damage: str) -> tuple[int, frozenset[str] | None]:
+    """(exit code, reject reasons) of a convert of ``reader`` records damaged by ``damage`` at every path."""
+    if reader == "oasst" and damage in ("bool", "null"):
+        return 1, None  # --to kto, and VALID's oasst replies have no +1/-1 votes: every row rejected, none written
+    if reader == "pairwise" and damage == "int":
+        return 2, None  # numeric verdicts (7) need --verdict: a usage error before any row
+    if damage in PARSE_REASON:
+        return 0, frozenset({PARSE_REASON[damage]})
+    reasons = set() if damage == "control_chars" else {"bad_type"}  # control characters keep a string a string
+    if reader in ROLE_READERS:
+        reasons.add("bad_role")  # any change to a role tag
+    if damage == "null" or (damage == "object" and reader in CHAT_READERS):  # an object lacks the message keys
+        reasons.add("missing_field")
+    if reader in CHAT_READERS:
+        if damage in LISTS:
+            reasons.add("unsupported_content")  # a message content of non-text parts
+        if damage in ("string", "empty_string", "list_of_strings"):
+            reasons.add("bad_role_order")  # a bare string in a message list reads as an assistant turn
+        if damage in ("empty_string", "empty_list"):
+            reasons.add("empty_prompt")
+    words = [w for damages, ws in SPECIFIC[reader].items() if damages == "*" or damage in damages.split()
+             for w in ws.split()]
+    reasons |= {w for w in words if not w.startswith("-")}
+    reasons -= {w[1:] for w in words if w.startswith("-")}
+    return 0, frozenset(reasons) or None
 
 
 def _records_file(reader: str, damage_name: str, ext: str) -> str:
@@ -151,16 +223,31 @@ def reader_cases() -> Iterator[Case]:
             for ext in ("jsonl", "json"):
                 name = f"{reader}-{damage_name}.{ext}"
                 to = "kto" if damage_name in ("bool", "null") and reader in ("openai-logs", "oasst") else "sharegpt"
+                exit_code, reasons = reader_expect(reader, damage_name)
+                bug = BUGS[reader][1] if reader in BUGS and damage_name in BUGS[reader][0] else None
                 yield Case(f"convert/{name}", {f"in.{ext}": _records_file(reader, damage_name, ext)},
                            ["convert", "{dir}/in." + ext, "--from", reader, "--to", to, "-o", "{dir}/out.jsonl",
                             "--report-json", "{dir}/report.json"],
-                           outputs=["out.jsonl", "out.rejects.jsonl", "report.json"], balanced="report.json")
+                           outputs=["out.jsonl", "out.rejects.jsonl", "report.json"], exit_code=exit_code,
+                           reasons=reasons, balanced="report.json", bug=bug)
 
 
 SHAREGPT_ROW = VALID["sharegpt"]
 GOOD_JSONL = json.dumps(SHAREGPT_ROW) + "\n"
 ENTRY = {"file_name": "d.jsonl", "formatting": "sharegpt", "ranking": True,
          "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system"}}
+
+
+# Containers convert refuses as a whole (exit 2); the others give a file with at most one bad row.
+UNREADABLE = {"truncated_array.json", "missing_comma.json", "top_level_object.json", "empty.json", "blank.jsonl",
+              "utf16.jsonl", "latin1.jsonl", "binary.jsonl", "header_only.csv", "not_parquet.parquet", "unknown.txt"}
+BAD_ROW = {"trailing_after_array.json": "trailing_content", "garbage_after_array.json": "trailing_content",
+           "nan_in_array.json": "non_finite_number", "nan_in_lines.jsonl": "non_finite_number",
+           "deep_in_array.json": "too_deep", "deep_in_lines.jsonl": "too_deep",
+           "bigint_in_array.json": "number_out_of_range", "number_rows.jsonl": "not_an_object",
+           "unclosed_quote.csv": "unparsable_row", "extra_cells.csv": "unparsable_row"}
+# validate's code for a reject reason, where they differ (README: both break LLaMA-Factory's loader).
+VALIDATE_CODE = {"trailing_content": "breaks_loader", "not_an_object": "invalid_json"}
 
 
 def container_cases() -> Iterator[Case]:
@@ -195,10 +282,20 @@ def container_cases() -> Iterator[Case]:
     for name, content in files.items():
         ext = name.rsplit(".", 1)[1]
         fmt = "pairwise" if ext == "csv" else "auto"
+        reason = BAD_ROW.get(name)
+        exit_code = 2 if name in UNREADABLE else 0
         yield Case(f"container/{name}", {f"in.{ext}": content},
                    ["convert", "{dir}/in." + ext, "--from", fmt, "-o", "{dir}/out.jsonl", "--report-json",
-                    "{dir}/report.json"], outputs=["out.jsonl", "out.rejects.jsonl", "report.json"], balanced="report.json")
-        yield Case(f"validate/{name}", {f"in.{ext}": content}, ["validate", "{dir}/in." + ext, "--format", "sharegpt"])
+                    "{dir}/report.json"], outputs=["out.jsonl", "out.rejects.jsonl", "report.json"],
+                   exit_code=exit_code, reasons=_set(reason or ""), balanced="report.json")
+        # validate reports the bad row under its loader code (an error: exit 1), and two copies of the good
+        # row as duplicate_pair (warning) and duplicate_prompt (info). A CSV has no sharegpt conversations.
+        codes = {VALIDATE_CODE.get(reason, reason)} if reason else set()
+        if isinstance(content, str) and content.count(good) >= 2:
+            codes |= {"duplicate_pair", "duplicate_prompt"}
+        refused = exit_code or ext == "csv"
+        yield Case(f"validate/{name}", {f"in.{ext}": content}, ["validate", "{dir}/in." + ext, "--format", "sharegpt"],
+                   exit_code=2 if refused else 1 if reason else 0, reasons=None if refused else frozenset(codes) or None)
 
 
 def registry_cases() -> Iterator[Case]:
@@ -216,16 +313,23 @@ def registry_cases() -> Iterator[Case]:
         "empty": "",
         "nan": '{"d": {"file_name": "d.jsonl", "num_samples": NaN}}',
     }
+    # A registry that cannot be read stops every command (2). A bad entry 'd' stops validate of d (2) except a
+    # NaN num_samples, a finding (1); --check reports it (1); adding another entry is not blocked by it (0).
+    unreadable = {"top_level_list", "invalid_json", "latin1", "utf16", "empty"}
     for name, info in entries.items():
         files = {"data/dataset_info.json": info, "data/d.jsonl": GOOD_JSONL}
-        yield Case(f"registry/validate-{name}", files, ["validate", "d", "--dataset-dir", "{dir}/data"])
-        yield Case(f"registry/check-{name}", files, ["register", "--check", "--dataset-dir", "{dir}/data"])
+        bad = 2 if name in unreadable else None
+        nan = name == "nan"  # d has no formatting: alpaca defaults, not a preference dataset
+        yield Case(f"registry/validate-{name}", files, ["validate", "d", "--dataset-dir", "{dir}/data"],
+                   exit_code=1 if nan else 2, reasons=_set("registry not_a_preference_dataset not_pairwise") if nan else None)
+        yield Case(f"registry/check-{name}", files, ["register", "--check", "--dataset-dir", "{dir}/data"],
+                   exit_code=bad or 1)
         yield Case(f"registry/register-{name}", files,
                    ["register", "new", "--file", "{dir}/data/d.jsonl", "--dataset-dir", "{dir}/data"],
-                   outputs=["data/dataset_info.json"])
+                   outputs=["data/dataset_info.json"], exit_code=bad or 0)
         yield Case(f"registry/convert-register-{name}", {**files, "in.jsonl": GOOD_JSONL},
                    ["convert", "{dir}/in.jsonl", "-o", "{dir}/data/new.jsonl", "--register", "new", "--dataset-dir",
-                    "{dir}/data"], outputs=["data/new.jsonl", "data/dataset_info.json"])
+                    "{dir}/data"], outputs=["data/new.jsonl", "data/dataset_info.json"], exit_code=bad or 0)
 
 
 def mixup_cases() -> Iterator[Case]:
@@ -240,7 +344,7 @@ def mixup_cases() -> Iterator[Case]:
         "report_is_rejects": convert + ["--rejects", "{dir}/r.jsonl", "--report-json", "{dir}/r.jsonl"],
         "output_is_registry": ["convert", "{dir}/in.jsonl", "-o", "{dir}/data/dataset_info.json"],
         "output_is_registered_input": ["convert", "{dir}/data/d.jsonl", "-o", "{dir}/data/d.jsonl"],
-        "output_through_symlink": convert[:3] + ["-o", "{dir}/link.json"],
+        "output_through_symlink": convert[:2] + ["-o", "{dir}/link.json"],  # link.json -> in.jsonl
         "register_conflict": ["convert", "{dir}/in.jsonl", "-o", "{dir}/data/d.jsonl", "--register", "d",
                               "--dataset-dir", "{dir}/data"],
         "register_conflict_new_file": ["convert", "{dir}/in.jsonl", "-o", "{dir}/data/other.jsonl", "--register", "d",
@@ -254,10 +358,10 @@ def mixup_cases() -> Iterator[Case]:
         "output_is_dir": ["convert", "{dir}/in.jsonl", "-o", "{dir}/data"],
     }
     for name, args in mixups.items():
-        yield Case(f"mixup/{name}", dict(base), args, must_fail=True)
+        yield Case(f"mixup/{name}", dict(base), args, exit_code=2, must_fail=True)
     # A rejects file given as input: its default rejects path is the input itself.
     yield Case("mixup/default_rejects_is_input", {"x.rejects.jsonl": GOOD_JSONL},
-               ["convert", "{dir}/x.rejects.jsonl", "-o", "{dir}/x.jsonl"], must_fail=True)
+               ["convert", "{dir}/x.rejects.jsonl", "-o", "{dir}/x.jsonl"], exit_code=2, must_fail=True)
 
 
 def all_cases() -> list[Case]:
