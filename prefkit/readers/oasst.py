@@ -38,7 +38,7 @@ def _at(path: str, key: str) -> str:
 def _message(node: Any, path: str) -> Message:
     if not isinstance(node, dict):
         raise RowProblem("bad_type", f"{path}: expected a message object")
-    role = _ROLE.get(node.get("role"))
+    role = _ROLE.get(node.get("role")) if isinstance(node.get("role"), str) else None
     if role is None:
         raise RowProblem("bad_role", f"{_at(path, 'role')}: expected 'prompter' or 'assistant', got {node.get('role')!r}")
     return Message(role=role, content=text(node.get("text"), _at(path, "text")))

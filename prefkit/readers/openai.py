@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, get, per_row
+from .base import content_text, Item, ReadOptions, RowProblem, get, per_row
 from .sharegpt import OPENAI_TAGS, read_messages, pair_or_kto, signals
 
 _TOOL_JOIN = "\n</tool_response>\n<tool_response>\n"
@@ -37,7 +37,8 @@ def normalize(raw_messages: Any, tags: dict[str, str], field: str) -> list[Any]:
                 raise RowProblem("bad_type", f"{field}[{i}].tool_calls: each call needs a 'function' object") from None
             message = {role_key: tags["function_tag"], content_key: json.dumps(calls, ensure_ascii=False)}
         if role == tags["observation_tag"]:
-            pending.append(message.get(content_key) or "")
+            content = message.get(content_key)
+            pending.append(content_text(content, f"{field}[{i}].{content_key}") if content is not None else "")
             continue
         if pending:
             out.append({role_key: tags["observation_tag"], content_key: _TOOL_JOIN.join(pending)})
