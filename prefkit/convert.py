@@ -64,7 +64,7 @@ def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "s
             mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
             preference_scale: tuple[float, float] | None = None, tie_band: float = 0.0,
             pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0, split: str = "train",
-            subset: str | None = None) -> list[Previewed]:
+            subset: str | None = None, questions: str | None = None, answers: str | None = None) -> list[Previewed]:
     """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if n < 1:
@@ -75,7 +75,8 @@ def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "s
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
+                          questions=questions, answers=answers)
     return show_records(inputs, n, fmt, get_writer(to), options)
 
 
@@ -122,7 +123,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             executor: str = "local", workers: int | None = None, ray_address: str | None = None,
             progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
             tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
-            weight: float | None = None, size: int | None = None) -> ConvertReport:
+            weight: float | None = None, size: int | None = None, questions: str | None = None,
+            answers: str | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
@@ -154,9 +156,10 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     if tie_band < 0 or (tie_band and preference_scale is None):
         raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset)
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
+                          questions=questions, answers=answers)
     report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
-    with Run(inputs) as run:
+    with Run(inputs + [p for p in (questions, answers) if p]) as run:  # a judge layout's other files are inputs too
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")

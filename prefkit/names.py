@@ -4,7 +4,8 @@ import that they implement exactly these."""
 
 from __future__ import annotations
 
-READER_NAMES = ("sharegpt", "alpaca", "openai", "hh-rlhf", "oasst", "ratings", "pairwise", "openai-logs", "trl")
+READER_NAMES = ("sharegpt", "alpaca", "openai", "hh-rlhf", "oasst", "ratings", "pairwise", "openai-logs", "trl",
+                "fastchat-judge", "arena-hard")
 FORMATS = (*READER_NAMES, "auto")  # --from
 WRITER_NAMES = ("sharegpt", "alpaca", "kto", "unlabeled", "trl", "trl-kto", "lf-v1")  # --to
 STRATEGIES = ("best-vs-worst", "best-vs-each-lower", "all-pairs")  # --pairing

@@ -151,7 +151,7 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
 
 def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row], str]:
     """The rows of one input and its format (detected from the first records for "auto")."""
-    rows: Iterator[Row] = iter_rows(path, options.split, options.subset)
+    rows: Iterator[Row] = iter_rows(path, options.split, options.subset, groups=True)
     if fmt != "auto":
         return rows, fmt
     head = [r for _, r in zip(range(SNIFF_RECORDS), rows)]

@@ -156,7 +156,13 @@ class Editor:
 @contextmanager
 def editing(dataset_dir: str, version: str = "v0", run: Run | None = None) -> Iterator[Editor]:
     """Hold the registry's lock; what the block put is saved atomically when it ends without an error. With
-    ``run`` the run's outputs are committed together with it, still under the lock."""
+    ``run`` the run's outputs are committed together with it, still under the lock.
+
+    The lock file (``.dataset_info.json.lock``, empty) stays after the run, on purpose: flock locks the file's
+    inode, not its name. A process that opened it before it was removed would lock the removed inode while a
+    later one creates and locks a new file of the same name, and both would edit the registry at once. filelock
+    keeps its Unix lock files for this reason (tox-dev/filelock#574), and a check of the link count after locking
+    fails on NFS, where a removed open file is only renamed (.nfsXXXX)."""
     if not os.path.isdir(dataset_dir):
         raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
     path = info_path(dataset_dir, version)
@@ -254,6 +260,12 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, layout
 
     ``entry`` is the exact entry when prefkit wrote the file; otherwise it is detected from the file.
     """
+    return registration(name, file, dataset_dir, force, layout, entry)[0]
+
+
+def registration(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
+                 entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """``register``, returning the entry and what it did: "added", "unchanged" or "replaced"."""
     if not os.path.isfile(file):
         raise RegistryError(f"{file}: no such file")
     entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
@@ -262,8 +274,7 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, layout
     problems = acceptance(entry, _sample(file), file)
     if problems:
         raise DataError(f"{file}: not registered: {problems[0]}")
-    update(dataset_dir, name, entry, force=force)
-    return entry
+    return entry, update(dataset_dir, name, entry, force=force)
 
 
 def registered_file(output: str, dataset_dir: str, version: str = "v0") -> str:

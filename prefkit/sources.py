@@ -4,6 +4,15 @@ Every file yields ``Row``s in order. A row that cannot be parsed is still yielde
 so the reader turns it into a reject naming its line instead of stopping. Nothing is loaded whole: a
 JSON array is decoded element by element from a sliding buffer, so memory stays bounded by the largest
 single element.
+
+With ``groups=True`` (prefkit convert's inputs) a ``.json`` file may also be a top-level object of record
+lists, as some judge benchmarks ship them: ``{"length bias": [{...}, {...}], "concreteness": [{...}]}``. Every
+list is read in order, element by element like an array, record indices running on across the lists, and
+each record object without a ``group`` key gets the list's key as ``"group"`` (a reader sees it as a column;
+the rejects file keeps it). Only an object whose values are all lists is read so: any other object is one
+record, refused as before. LLaMA-Factory's loader reads such a file as one record whose columns are the
+keys, so the readers of LLaMA-Factory datasets (validate, register, train) keep ``groups=False`` and refuse it
+with a line that says to convert it.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -91,9 +100,10 @@ def file_kind(path: str) -> str:
     raise InputError(f"{path}: unknown file type; use .json, .jsonl, .csv, .tsv or .parquet")
 
 
-def iter_rows(path: str, split: str = "train", subset: str | None = None) -> Iterator[Row]:
+def iter_rows(path: str, split: str = "train", subset: str | None = None, groups: bool = False) -> Iterator[Row]:
     """Yield the rows of one input: a file, a ``datasets`` folder or an ``hf://`` dataset (``split`` and
-    ``subset`` choose what of a dataset). Raises InputError for an input that cannot be read at all."""
+    ``subset`` choose what of a dataset). ``groups``: read a JSON object of record lists (see the module's
+    doc). Raises InputError for an input that cannot be read at all."""
     if file_kind(path) == "dataset":
         from . import hf
 
@@ -107,7 +117,7 @@ def iter_rows(path: str, split: str = "train", subset: str | None = None) -> Ite
         if kind == "jsonl":
             yield from _jsonl_rows(path)
         elif kind == "json":
-            yield from _json_rows(path)
+            yield from _json_rows(path, groups)
         elif kind in ("csv", "tsv"):
             yield from _csv_rows(path, "\t" if kind == "tsv" else ",")
         else:
@@ -287,43 +297,137 @@ def _skip_value(buf: _Buffer) -> int:
         pos -= offset
 
 
-def _trailing(path: str, buf: _Buffer, index: int) -> Iterator[Row]:
-    """Content after the array's closing bracket: one error row (LLaMA-Factory's loader fails on it)."""
+def _trailing(path: str, buf: _Buffer, index: int, closing: str = "]", what: str = "JSON array") -> Iterator[Row]:
+    """Content after the closing bracket: one error row (LLaMA-Factory's loader fails on it)."""
     buf.pos += 1
     if buf.skip_ws():
         line = buf.line_at(buf.pos)
         yield Row(path, index, line, buf.text[buf.pos:buf.pos + 200], reason="trailing_content",
-                  error=f"line {line}: content after the closing ']' of the JSON array")
+                  error=f"line {line}: content after the closing {closing!r} of the {what}")
 
 
-def _json_rows(path: str) -> Iterator[Row]:
-    """Decode a top-level JSON array one element at a time."""
+def _json_rows(path: str, groups: bool = False) -> Iterator[Row]:
+    """Decode a top-level JSON array one element at a time (or, with ``groups``, an object of record lists)."""
     with open(path, "rb") as f:
         buf = _Buffer(f)
         buf.fill()
         first = buf.skip_ws()
         if not first:
             return  # empty file: no rows (the caller reports an empty input)
+        if first == "{":
+            yield from _grouped_rows(path, buf, groups)
+            return
         if first != "[":
             raise InputError(f"{path}: expected a JSON array of records; for one record a line, name the file .jsonl")
         buf.pos += 1
-        index = 0
-        while True:
+        index = yield from _elements(path, buf, 0)
+        yield from _trailing(path, buf, index)
+
+
+def _elements(path: str, buf: _Buffer, index: int, first: bool = True, group: str | None = None
+              ) -> Generator[Row, None, int]:
+    """The elements of the JSON array whose ``[`` is behind ``buf.pos`` (``first``: none read yet), numbered from
+    ``index``; stops at its ``]`` and returns the next index. With ``group``, each record object without a
+    ``group`` key gets one."""
+    while True:
+        char = buf.skip_ws()
+        if char == "]":
+            return index
+        if not first and char:
+            if char != ",":
+                raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected ',' or ']' after record {index - 1}")
+            buf.pos += 1
             char = buf.skip_ws()
-            if char == "]":
-                yield from _trailing(path, buf, index)
+        if not char:
+            raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
+        row = _decode_element(path, buf, index, buf.line_at(buf.pos))
+        if group is not None:
+            _tag(row, group)
+        yield row
+        index += 1
+        first = False
+
+
+def _tag(row: Row, group: str) -> None:
+    if row.error is None and isinstance(row.data, dict) and "group" not in row.data:
+        row.data["group"] = group
+
+
+# The keys of a chat turn: an object whose lists hold only such objects is one conversation record, not groups.
+_TURN_KEYS = frozenset({"role", "content", "from", "value", "name", "tool_calls", "tool_call_id", "function_call",
+                        "weight", "loss_weight"})
+
+
+def _grouped_rows(path: str, buf: _Buffer, groups: bool) -> Iterator[Row]:
+    """A top-level object at ``buf.pos``: its lists' records when it is an object of record lists (decided by its
+    first value and that list's first element), else today's refusal. Streams: once it is read as groups, a later
+    value that is no list stops the file with a line naming the key."""
+    one_record = f"{path}: expected a JSON array of records; for one record a line, name the file .jsonl"
+    buf.pos += 1
+    index, key, confirmed = 0, None, False
+    while True:
+        char = buf.skip_ws()
+        if key is not None:  # after a list: ',' or '}'
+            if char == "}" and confirmed:
+                yield from _trailing(path, buf, index, "}", "JSON object of record lists")
                 return
-            if index > 0 and char:
-                if char != ",":
-                    raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected ',' or ']' after record {index - 1}")
+            if char != ",":
+                if not confirmed:
+                    raise InputError(one_record)
+                raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected ',' or '}}' after the list {key!r}"
+                                 if char else f"{path}: unexpected end of file inside the JSON object of record lists")
+            buf.pos += 1
+            char = buf.skip_ws()
+        if char != '"':
+            if not confirmed:
+                raise InputError(one_record)
+            raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected a key in the JSON object of record lists")
+        key = _decode_key(path, buf)
+        if buf.skip_ws() != ":":
+            raise InputError(f"{path}: line {buf.line_at(buf.pos)}: expected ':' after the key {key!r}")
+        buf.pos += 1
+        char = buf.skip_ws()
+        if char != "[":
+            if not confirmed:
+                raise InputError(one_record)
+            raise InputError(f"{path}: line {buf.line_at(buf.pos)}: the value of {key!r} is not a list of records: a "
+                             "JSON object read as record lists (its first value is one) needs a list under every key")
+        buf.pos += 1
+        first = True
+        if not confirmed:
+            char = buf.skip_ws()
+            if char == "]":  # an empty list decides nothing
                 buf.pos += 1
-                char = buf.skip_ws()
-            if not char:
-                raise InputError(f"{path}: unexpected end of file inside the JSON array (record {index})")
-            start_line = buf.line_at(buf.pos)
-            row = _decode_element(path, buf, index, start_line)
+                continue
+            if char != "{":
+                raise InputError(one_record)
+            row = _decode_element(path, buf, index, buf.line_at(buf.pos))
+            if row.error is None and set(row.data) <= _TURN_KEYS:
+                raise InputError(one_record)  # a conversation record ({"messages": [turns]}), not groups
+            if not groups:
+                raise InputError(f"{path}: a JSON object of record lists (the first under {key!r}): LLaMA-Factory "
+                                 "reads it as one record whose columns are the keys; convert it first (prefkit "
+                                 f"convert {path} -o OUT.jsonl reads every list, keeping its key as \"group\")")
+            confirmed, first = True, False
+            _tag(row, key)
             yield row
             index += 1
+        index = yield from _elements(path, buf, index, first, key)
+        buf.pos += 1  # past the list's ']'
+
+
+def _decode_key(path: str, buf: _Buffer) -> str:
+    """The JSON string at ``buf.pos`` (an object's key), decoded and moved past."""
+    while True:
+        try:
+            key, end = STRICT.raw_decode(buf.text, buf.pos)
+        except json.JSONDecodeError as err:
+            if not buf.eof and (err.pos >= len(buf.text) - 64 or err.msg.startswith("Unterminated string")):
+                buf.fill()  # the key is cut by the buffer's end
+                continue
+            raise InputError(f"{path}: line {buf.line_at(err.pos)}: invalid JSON ({err.msg})") from None
+        buf.pos = end
+        return key
 
 
 def _decode_element(path: str, buf: _Buffer, index: int, line: int) -> Row:

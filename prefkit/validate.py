@@ -261,7 +261,7 @@ def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | No
             if tokens.counts[code]:
                 findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} {unit} "
                              f"({code.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
-                             f"{report.tokens['recommended_cutoff_len']['99%']}")
+                             f"{report.tokens['recommended_cutoff_len']['99%']}", records=tokens.counts[code])
     key = "size" if is_v1 else "num_samples"  # v1's size draws that many records at random
     num_samples = entry.get(key)
     if isinstance(num_samples, int) and num_samples < report.records:

@@ -1,6 +1,8 @@
 """Content checks on what LLaMA-Factory would train on: empty or identical answers, duplicates,
 contradictory preferences, length bias, special tokens and control characters in text, speaker markers
-(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.transcript``) in answers, mixed system prompts."""
+(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.transcript``) in answers, mixed system prompts,
+a user turn that is one text twice (``prompt_repeated``: one column fed into two fields) and a user turn that
+holds both answers (``answers_inside_prompt``: a judge's prompt used as data)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import io
+from ..lf_vocab import ROLE_USER
 from ..records import same_text
 from ..transcript import speaker_marker
 from .acceptance import Aligned
@@ -23,6 +26,8 @@ COMMON_SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "
                   "<|assistant|>", "<|system|>", "<end_of_turn>", "<start_of_turn>")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
 LENGTH_BIAS_SHARE = 0.75  # warn when chosen is the longer answer in more than this share of pairs
+REPEATED_MIN = 8  # prompt_repeated: the repeated text has at least this many characters ("bye bye" is no mistake)
+ANSWER_IN_PROMPT_MIN = 20  # answers_inside_prompt: each answer has at least this many characters (not "Yes")
 
 
 @dataclass
@@ -97,6 +102,14 @@ class RowContent:
             bad = _CONTROL.search(text)
             if bad:
                 add("control_character", "warning", where, f"invalid or control character {bad.group()!r}")
+        users = [(i, _text(m["content"])) for i, m in enumerate(row.prompt) if m["role"] == ROLE_USER]
+        for i, turn in users:
+            half = repeated_half(turn)
+            if half:
+                joint = turn.strip()[len(half):-len(half)]
+                add("prompt_repeated", "warning", f"prompt[{i}]", f"the turn is one {len(half):,}-character text twice, "
+                    f"joined by {joint!r}: one column may feed two fields (e.g. instruction and input hold the same "
+                    "text)")
         if kto:  # LLaMA-Factory puts the answer first when desirable, second when undesirable
             facts.answer = _digest([prompt, answers[0] if answers else ""])
             facts.label = bool(row.response) and bool(_text(row.response[0]["content"]))
@@ -104,6 +117,11 @@ class RowContent:
         chosen, rejected = answers[0], answers[1] if len(answers) > 1 else ""
         if chosen.strip() and same_text(chosen, rejected):
             add("identical_answers", "error", "chosen", "chosen and rejected are the same text: no preference signal")
+        elif min(len(chosen.strip()), len(rejected.strip())) >= ANSWER_IN_PROMPT_MIN:
+            inside = next((i for i, turn in users if holds_both(turn, chosen.strip(), rejected.strip())), None)
+            if inside is not None:
+                add("answers_inside_prompt", "warning", f"prompt[{inside}]", "the turn holds both the chosen and "
+                    "the rejected answer word for word: a judge's prompt (answers to compare) used as training data?")
         facts.pair, facts.reverse = _digest([prompt, chosen, rejected]), _digest([prompt, rejected, chosen])
         facts.chosen_len, facts.rejected_len = len(chosen), len(rejected)
         return facts
@@ -114,6 +132,52 @@ class RowContent:
             yield f"prompt[{i}]", _text(message["content"])
         yield "system", _text(row.system)
         yield from zip(names, answers, strict=False)
+
+
+def repeated_half(text: str) -> str:
+    """The text that ``text`` (stripped) is two copies of, joined by one to four blank characters ("X\\nX", "X X",
+    "X\\n\\nX"), when that text has at least REPEATED_MIN characters; else "".
+
+    >>> repeated_half("Summarize the article.\\nSummarize the article."), repeated_half("bye bye")
+    ('Summarize the article.', '')
+    """
+    text = text.strip()
+    for gap in range(1, 5):
+        half, odd = divmod(len(text) - gap, 2)
+        if half < REPEATED_MIN or odd:
+            continue
+        if text[half:half + gap].isspace() and text[:half] == text[half + gap:]:
+            return text[:half]
+    return ""
+
+
+def holds_both(turn: str, chosen: str, rejected: str) -> bool:
+    """Whether ``turn`` holds both answers as texts of their own (each bounded by blank space or the turn's ends,
+    at different places): the answers of a judge's prompt. An answer inside the other, or quoted in a sentence
+    (``Statement: "..."``), does not count.
+
+    >>> holds_both("Which is better?\\n[A]\\nParis is the capital.\\n[B]\\nRome is the capital.\\n",
+    ...            "Paris is the capital.", "Rome is the capital.")
+    True
+    >>> holds_both("Say this:\\nParis is the capital, Rome is not.", "Paris is the capital, Rome is not.", "Rome is not.")
+    False
+    """
+    longer, shorter = (chosen, rejected) if len(chosen) >= len(rejected) else (rejected, chosen)
+    spans = _standalone(turn, longer)
+    for start, end in reversed(spans):  # blank the longer answer out: the shorter one must be elsewhere
+        turn = turn[:start] + "\0" * (end - start) + turn[end:]
+    return bool(spans) and bool(_standalone(turn, shorter))
+
+
+def _standalone(text: str, part: str) -> list[tuple[int, int]]:
+    """Where ``part`` occurs in ``text`` with blank space (or an end of ``text``) on both sides."""
+    spans, at = [], text.find(part)
+    while at >= 0:
+        end = at + len(part)
+        if (at == 0 or text[at - 1].isspace()) and (end == len(text) or text[end].isspace()):
+            spans.append((at, end))
+        at = text.find(part, at + 1)
+    return spans
 
 
 class ContentChecker:

@@ -16,6 +16,7 @@ class Finding:
     index: int | None  # record index (0-based), None for a dataset-level finding
     path: str  # field path inside the record, "" for the whole record
     message: str
+    records: int | None = None  # a dataset-level finding about many records (truncated): how many it stands for
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "level": self.level, "index": self.index, "path": self.path, "message": self.message}
@@ -27,19 +28,20 @@ class Findings:
 
     items: list[Finding] = field(default_factory=list)
 
-    def add(self, code: str, level: str, index: int | None, path: str, message: str) -> None:
-        self.items.append(Finding(code, level, index, path, message))
+    def add(self, code: str, level: str, index: int | None, path: str, message: str,
+            records: int | None = None) -> None:
+        self.items.append(Finding(code, level, index, path, message, records))
 
     def by_level(self, level: str) -> list[Finding]:
         return [f for f in self.items if f.level == level]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{level: {code: records affected}} (a dataset-level finding counts once)."""
+        """{level: {code: records affected}} (a dataset-level finding counts once, or as the records it names)."""
         seen: set[tuple[str, str, int]] = set()
         out: dict[str, Counter] = {level: Counter() for level in LEVELS}
         for f in self.items:
             if f.index is None or (f.level, f.code, f.index) not in seen:
-                out[f.level][f.code] += 1
+                out[f.level][f.code] += f.records if f.index is None and f.records is not None else 1
                 if f.index is not None:
                     seen.add((f.level, f.code, f.index))
         return {level: dict(c.most_common()) for level, c in out.items()}

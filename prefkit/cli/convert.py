@@ -40,6 +40,10 @@ def command(
     subset: str | None = typer.Option(None, "--subset", help="The config (subset) of an hf:// or Hub-shaped input."),
     save_to_disk: Path | None = typer.Option(None, "--save-to-disk", help="Also write the output as a datasets "
                                              "folder (datasets.load_from_disk reads it)."),
+    answers: Path | None = typer.Option(None, "--answers", help="--from fastchat-judge / arena-hard: the model_answer "
+                                        "folder (default: BENCH/model_answer beside BENCH/model_judgment/)."),
+    questions: Path | None = typer.Option(None, "--questions", help="--from fastchat-judge / arena-hard: the questions "
+                                          "file (default: BENCH/question.jsonl)."),
     register: str | None = typer.Option(None, "--register", help="Register the output under this name in "
                                         "dataset_info.json (--to lf-v1: in v1's dataset_info.yaml)."),
     weight: float | None = typer.Option(None, "--weight", help="--to lf-v1 --register: the entry's sampling weight."),
@@ -61,7 +65,9 @@ def command(
         shown = preview_records(list(inputs), preview, fmt=fmt, to="unlabeled" if unlabeled else to,
                                 mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
                                 preference_scale=parse_scale(preference_scale), tie_band=tie_band,
-                                pairing_strategy=pairing, min_margin=min_margin, split=split, subset=subset)
+                                pairing_strategy=pairing, min_margin=min_margin, split=split, subset=subset,
+                                questions=str(questions) if questions else None,
+                                answers=str(answers) if answers else None)
         for item in shown:
             print(render(item))
         return
@@ -76,7 +82,8 @@ def command(
                          workers=workers, ray_address=ray_address, progress=tick,
                          preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
                          subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
-                         size=size)
+                         size=size, questions=str(questions) if questions else None,
+                         answers=str(answers) if answers else None)
     for note in report.mapping_notes:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
@@ -97,7 +104,11 @@ def summary(report: ConvertReport) -> None:
                       f"{report.prompt_duplicates:,} prompt-level duplicates")
     if report.rejected_by_reason:
         reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
-        err_console.print(f"rejected: {reasons} -> {report.rejects_file}", highlight=False)
+        if report.to in ("kto", "trl-kto"):  # the table counts records; a KTO example can be rejected alone
+            err_console.print(f"rejected rows: {reasons} -> {report.rejects_file} (a KTO example is rejected alone; "
+                              "its record counts as accepted when its other example was written)", highlight=False)
+        else:
+            err_console.print(f"rejected: {reasons} -> {report.rejects_file}", highlight=False)
     if report.notes:
         err_console.print("noted: " + ", ".join(f"{k} {v:,}" for k, v in report.notes.items()), highlight=False)
     if report.registered:

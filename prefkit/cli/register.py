@@ -33,8 +33,10 @@ def command(
         return
     if not name or file is None:
         raise UsageError("give NAME and --file (or --check)")
-    from ..registry import register as register_file
+    from ..registry import registration
 
-    entry = register_file(name, str(file), str(dataset_dir), force=force, layout=layout)
+    entry, status = registration(name, str(file), str(dataset_dir), force=force, layout=layout)
     if not quiet:
-        err_console.print(f"registered {name!r}: {entry}", markup=False, highlight=False, soft_wrap=True)
+        said = {"added": f"registered {name!r}", "replaced": f"replaced {name!r}",
+                "unchanged": f"unchanged {name!r} (already registered)"}[status]
+        err_console.print(f"{said}: {entry}", markup=False, highlight=False, soft_wrap=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,6 +39,7 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write the LLaMA-Factory training YAML for a registered dataset and run llamafactory-cli train."""
+    arguments = dict(locals())  # this command's arguments, for the line that repeats it without --dry-run
     from ..handoff.train_config import parse_sets
     from ..train import parse_cutoff, train
 
@@ -58,7 +60,9 @@ def command(
 
             result = train(dataset, str(dataset_dir), model, on_step=on_step, **kwargs)
     if not quiet:
-        report(result)
+        # A dry run with --eval-split registers no <dataset>_train/_eval, which the YAML names: llamafactory-cli
+        # cannot run it yet, prefkit train without --dry-run can.
+        report(result, rerun_line(arguments) if dry_run and eval_split else None)
     if result.exit_code not in (None, 0):
         raise PrefkitTrainFailed(result)
 
@@ -71,12 +75,38 @@ class PrefkitTrainFailed(PrefkitError):
         self.exit_code = result.exit_code if result.exit_code == 130 else 1
 
 
-def report(result: TrainResult) -> None:
+def rerun_line(arguments: dict[str, Any]) -> list[str]:
+    """The ``prefkit train`` command line of ``arguments`` (this command's) without ``--dry-run``; options left at
+    their defaults are left out."""
+    argv = ["prefkit", "train"]
+    for name, parameter in inspect.signature(command).parameters.items():
+        option, value = parameter.default, arguments[name]
+        if name == "dry_run" or value is None or (option.default is not ... and value == option.default):
+            continue
+        flag = option.param_decls[0]
+        if isinstance(value, bool):
+            argv.append(flag)
+        elif isinstance(value, list):
+            argv += [part for item in value for part in (flag, str(item))]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def report(result: TrainResult, rerun: list[str] | None = None) -> None:
+    """What the run did; for a dry run, the command that trains (``rerun`` when the YAML names datasets that only
+    that command registers)."""
     for note in result.notes:
         err_console.print(note, highlight=False)
     err_console.print(f"config: {result.config_path}", highlight=False)
+    if result.exit_code is None and rerun:
+        names = " and ".join(repr(result.config[key]) for key in ("dataset", "eval_dataset") if result.config.get(key))
+        err_console.print(f"dry run: nothing was registered; the config names {names}, which only a real run writes "
+                          f"and registers, so llamafactory-cli cannot run it yet. To split and train: "
+                          f"{shlex.join(rerun)}", highlight=False, soft_wrap=True)
+        return
     if result.exit_code is None:
-        err_console.print(f"dry run; to train: {shlex.join(result.command)}", highlight=False)
+        err_console.print(f"dry run; to train: {shlex.join(result.command)}", highlight=False, soft_wrap=True)
         return
     if result.exit_code == 0:
         out = result.config["output_dir"]

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import UsageError
 from ..lf_vocab import OPENAI_TAGS
 from ..names import READER_NAMES
-from . import alpaca, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
+from . import alpaca, arena_hard, fastchat, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
 from .base import Item, Reader, ReadOptions, RowProblem, reject
 from .mapping import columns_of
 
@@ -25,9 +25,13 @@ READERS: dict[str, Reader] = {
     "pairwise": pairwise.read,
     "openai-logs": openai_logs.read,
     "trl": trl.read,
+    "fastchat-judge": fastchat.read,
+    "arena-hard": arena_hard.read,
 }
 # Most specific first: auto-detection takes the first format that fits every sampled record.
 SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "fastchat-judge": fastchat.sniff,
+    "arena-hard": arena_hard.sniff,
     "openai-logs": openai_logs.sniff,
     "oasst": oasst.sniff,
     "hh-rlhf": hh_rlhf.sniff,
@@ -50,6 +54,8 @@ MAP_FIELDS: dict[str, tuple[str, ...]] = {
     "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes"),
     "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
     "trl": ("prompt", "chosen", "rejected"),
+    "fastchat-judge": ("question_id", "model_1", "model_2", "g1_winner", "g2_winner"),
+    "arena-hard": ("question_id", "model", "baseline", "games"),
 }
 assert tuple(READERS) == READER_NAMES, "prefkit.names.READER_NAMES must list the built-in readers"
 FORMATS = (*READERS, "auto")
@@ -65,6 +71,9 @@ NEEDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "ratings": (("prompt", ("prompt", "instruction", "question")), ("responses", ("responses", "answers")),
                 ("scores", ("scores", "ratings"))),
     "trl": (("prompt", ("prompt",)), ("chosen", ("chosen", "chosen_messages")), ("rejected", ("rejected", "rejected_messages"))),
+    "fastchat-judge": (("question_id", ("question_id",)), ("model_1", ("model_1",)), ("model_2", ("model_2",)),
+                       ("g1_winner", ("g1_winner", "winner"))),
+    "arena-hard": (("question_id", ("uid", "question_id")), ("model", ("model",)), ("games", ("games",))),
 }
 
 

@@ -52,6 +52,10 @@ class ReadOptions:
     split: str = "train"
     subset: str | None = None
     format: str = ""
+    # judge layouts (fastchat-judge, arena-hard): question.jsonl and the model_answer folder, when not found
+    # beside the judgment file
+    questions: str | None = None
+    answers: str | None = None
 
     @property
     def kto(self) -> bool:

@@ -211,6 +211,8 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         yield Note("disagreement")
     good, bad = (response_a, response_b) if winner == "a" else (response_b, response_a)
     meta = {"votes": dict(counts), "winner": winner}
+    if isinstance(row.data.get("group"), str):  # the key of a file that is an object of record lists
+        meta["group"] = row.data["group"]
     yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
                          metadata=meta, provenance=provenance(row, "pairwise"))
 
@@ -229,7 +231,8 @@ def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: s
     return UnlabeledPair(system=system, prompt=prompt, tools=tools if isinstance(tools, str) else "",
                          response_a=assistant(response_a),
                          response_b=assistant(response_b), suggestion=suggestion, score_a=scores[0], score_b=scores[1],
-                         metadata=row.data.get("metadata") if isinstance(row.data.get("metadata"), dict) else {},
+                         metadata={**(row.data.get("metadata") if isinstance(row.data.get("metadata"), dict) else {}),
+                                   **({"group": row.data["group"]} if isinstance(row.data.get("group"), str) else {})},
                          provenance=provenance(row, "pairwise"))
 
 
