@@ -27,6 +27,7 @@ from .pipeline import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
 from .readers import MAP_FIELDS, ReadOptions, check_mapping
+from .readers.fastchat import layout_files
 from .readers.mapping import column_notes
 from .readers.pairwise import refuse_numeric
 from .run import Run
@@ -159,7 +160,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
                           verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
                           questions=questions, answers=answers)
     report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
-    with Run(inputs + [p for p in (questions, answers) if p]) as run:  # a judge layout's other files are inputs too
+    layout = [p for p in (questions, answers) if p] + [f for path in inputs for f in layout_files(path)]
+    with Run(inputs + layout) as run:  # a judge layout's question and answer files are inputs too
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")

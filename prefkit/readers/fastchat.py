@@ -75,6 +75,16 @@ def bench_folder(source: str) -> Path:
     return path.parent
 
 
+def layout_files(source: str) -> list[str]:
+    """The question and answer files around a judgment file inside a ``model_judgment`` folder (none otherwise):
+    a command that reads the judgment file declares them as inputs, so no output can replace them."""
+    if not any(parent.name == "model_judgment" for parent in Path(source).absolute().parents):
+        return []
+    bench = bench_folder(source)
+    return [str(p) for p in [bench / "question.jsonl", *sorted((bench / "model_answer").glob("*.jsonl"))]
+            if p.exists()]
+
+
 @dataclass
 class Layout:
     """The questions and every model's answers of one benchmark folder, by question id."""

@@ -365,3 +365,15 @@ def test_rows_that_are_not_judgments_are_rejected_without_the_layout(tmp_path):
     items = read_items(Path(path), "arena-hard")
     assert [(i.index, i.reason) for i in items if isinstance(i, Reject)] == [(0, "missing_field"), (1, "not_an_object")]
     assert not [i for i in items if isinstance(i, (PreferencePair, Note))]
+
+
+def test_an_output_onto_a_layout_file_is_refused(tmp_path, cli):
+    """The question and answer files found around a judgment file are inputs: -o cannot replace them."""
+    judgments = tmp_path / "bench" / "model_judgment" / "gpt-4_pair.jsonl"
+    judgments.parent.mkdir(parents=True)
+    judgments.write_text('{"question_id": 1}\n')
+    (tmp_path / "bench" / "question.jsonl").write_text('{"question_id": 1, "turns": ["Hi"]}\n')
+    before = (tmp_path / "bench" / "question.jsonl").read_bytes()
+    result = cli("convert", judgments, "-o", tmp_path / "bench" / "question.jsonl")
+    assert result.exit_code == 2 and "is also the input" in result.output, result.output
+    assert (tmp_path / "bench" / "question.jsonl").read_bytes() == before
