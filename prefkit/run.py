@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from . import io, processes
 from .errors import InputError, UsageError
 
@@ -128,20 +130,23 @@ class AppendFile:
             return
         with open(self.path, "rb+") as f:
             size = f.seek(0, os.SEEK_END)
-            if not size:
-                return
-            f.seek(max(0, size - (1 << 20)))
-            tail = f.read()
-            if tail.endswith(b"\n"):
-                return
-            start = tail.rfind(b"\n") + 1
-            last = tail[start:]
+            start = size  # where the last line begins: read back a block at a time to the newline before it
+            while start > 0:
+                block = min(start, 1 << 20)
+                f.seek(start - block)
+                chunk = f.read(block)
+                if start == size and chunk.endswith(b"\n"):
+                    return  # the file ends with a whole line
+                cut = chunk.rfind(b"\n")
+                if cut >= 0:
+                    start = start - block + cut + 1
+                    break
+                start -= block
+            f.seek(start)
             try:
-                import orjson
-
-                orjson.loads(last)
+                orjson.loads(f.read())
             except ValueError:  # the line being written when the last run ended
-                f.truncate(size - len(last))
+                f.truncate(start)
             else:
                 f.write(b"\n")
 

@@ -430,3 +430,14 @@ def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
         raise OSError(28, "No space left on device", rows.tmp)
     assert str(caught.value) == f"{target}: cannot write it (no space left on device)"
     assert temps(tmp_path) == []
+
+
+@pytest.mark.parametrize("tail", [b'{"id": "b", "big": "' + b"x" * (3 << 20), b'{"id": "b"}'], ids=["cut", "whole"])
+def test_an_appended_file_is_repaired_whatever_the_length_of_its_last_line(tmp_path, tail):
+    from prefkit.run import AppendFile
+
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"id": "a"}\n' + tail)
+    AppendFile(str(path)).repair()
+    assert path.read_bytes() == (b'{"id": "a"}\n' if tail.startswith(b'{"id": "b", "big"') else
+                                 b'{"id": "a"}\n{"id": "b"}\n')
