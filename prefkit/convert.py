@@ -23,6 +23,8 @@ from typing import Any
 from . import hf, pairing, registry
 from .errors import InputError, UsageError
 from .executors import get_executor
+from .hygiene import Decontaminator
+from .hygiene import load as load_benchmarks
 from .pipeline import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
@@ -56,6 +58,7 @@ class ConvertReport:
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
     mapping_notes: list[str] = field(default_factory=list)  # default columns that --map gave to another field
+    contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: rejects naming it}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +128,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
             tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
             weight: float | None = None, size: int | None = None, questions: str | None = None,
-            answers: str | None = None) -> ConvertReport:
+            answers: str | None = None, decontaminate: Decontaminator | str | None = None) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
@@ -138,6 +141,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
     ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
     runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
+    ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") rejects the records that
+    hold a benchmark item as ``contaminated``.
     """
     if unlabeled and to not in ("sharegpt", "unlabeled"):
         raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
@@ -158,9 +163,11 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
                           verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
-                          questions=questions, answers=answers)
+                          questions=questions, answers=answers,
+                          decontaminate=load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate)
     report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
     layout = [p for p in (questions, answers) if p] + [f for path in inputs for f in layout_files(path)]
+    layout += options.decontaminate.files if options.decontaminate else []  # --decontaminate's item files
     with Run(inputs + layout) as run:  # a judge layout's question and answer files are inputs too
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))
@@ -184,6 +191,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             hf.save_to_disk(sink.out.tmp, schema is not None, folder.tmp, folder.path)
         report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
         _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
+        if options.decontaminate is not None:
+            report.contamination = options.decontaminate.counts(sink.detailed("contaminated"))
         report.registered = register if register and dataset_dir else None
         report_file.value = report.to_json()
         registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)

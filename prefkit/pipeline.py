@@ -80,6 +80,9 @@ def map_records(rows: Iterable[Row], reader: Reader, writer: Writer, options: Re
         if isinstance(item, (Note, Reject)):
             yield item
             continue
+        if options.decontaminate is not None and (found := options.decontaminate.screen(item)):
+            yield from found  # it holds a benchmark item (prefkit.hygiene): one reject per input record
+            continue
         p = item.provenance
         try:
             adapted = adapt(item, writer)

@@ -32,6 +32,8 @@ from .checks.schema import RowSchema, row_validator
 from . import io
 from .errors import DataError, InputError, UsageError, unexpected
 from .executors import LocalExecutor, blocks, get_executor
+from .hygiene import Decontaminator, check_aligned
+from .hygiene import load as load_benchmarks
 from .names import LEVELS
 from .registry import detect_entry, get_entry, info_path, load
 from .registry_check import check_entry
@@ -54,6 +56,7 @@ class ValidationReport:
     content: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None  # for KTO: "pairs" counts the examples, chosen/rejected (un)desirable ones
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
+    contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: records holding one of its items}
 
     def raise_if_worse_than(self, fail_on: str) -> None:
         """A DataError (exit 1) when a finding at level ``fail_on`` or worse exists."""
@@ -69,7 +72,8 @@ class ValidationReport:
                 "errors": [f.to_json() for f in self.findings.by_level("error")],
                 "warnings": [f.to_json() for f in self.findings.by_level("warning")],
                 "infos": [f.to_json() for f in self.findings.by_level("info")],
-                "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens}
+                "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens,
+                "contamination": self.contamination}
 
 
 def check_fail_on(level: str) -> None:
@@ -168,7 +172,8 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
              report_json: str | None = None, html: str | None = None, executor: str = "local",
              workers: int | None = None, ray_address: str | None = None,
-             progress: Callable[[int], None] | None = None, trust_remote_code: bool = False) -> ValidationReport:
+             progress: Callable[[int], None] | None = None, trust_remote_code: bool = False,
+             decontaminate: Decontaminator | str | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
 
     With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
@@ -176,16 +181,22 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     ``report_json`` and ``html`` (with its PNG histogram) are written when given. ``executor`` "ray" checks
     the rows on a Ray cluster (``ray_address``, or a local one) with the same results. The model folder's own
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
+    ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") reports the records that
+    hold a benchmark item (``contaminated``) and counts them per benchmark.
     """
+    benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
     name, path, entry = locate(target, dataset_dir, layout)
     is_v1 = v1.is_v1_entry(entry)  # LLaMA-Factory v1 pair data (checks/v1.py)
+    if benchmarks is not None and is_v1:
+        raise UsageError("--decontaminate checks LLaMA-Factory v0 datasets (sharegpt, alpaca, kto); not lf-v1 data yet")
     inputs = [path] + ([info_path(dataset_dir, "v1" if is_v1 else "v0")] if dataset_dir and name == target else [])
+    inputs += benchmarks.files if benchmarks else []  # --decontaminate's item files
     with Run(inputs) as run:
         out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
         report_file = run.json("--report-json", report_json)
         pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
         report = _validate(name, path, entry, dataset_dir, target, is_v1, model, template, cutoff_len, out, executor,
-                           workers, ray_address, progress, trust_remote_code)
+                           workers, ray_address, progress, trust_remote_code, benchmarks)
         report_file.value = report.to_json()
         if pages:
             from .checks.html import histogram, render
@@ -200,7 +211,7 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
 def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | None, target: str, is_v1: bool,
               model: str | None, template: str, cutoff_len: int | None, out: io.RowFile | None, executor: str,
               workers: int | None, ray_address: str | None, progress: Callable[[int], None] | None,
-              trust_remote_code: bool) -> ValidationReport:
+              trust_remote_code: bool, benchmarks: Decontaminator | None = None) -> ValidationReport:
     lengths_path = out is not None
     attr = v1.attr(entry) if is_v1 else Attr.from_entry(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
@@ -232,7 +243,8 @@ def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | No
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
-    checks = ValidateMap(entry, model, template, cutoff_len, counter, trust_remote_code)
+    checks = ValidateMap(entry, model, template, cutoff_len, counter, trust_remote_code, benchmarks)
+    report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
     try:
         for read, results in runner.map_blocks(parts, checks):
             report.records += read
@@ -245,6 +257,8 @@ def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | No
                     content.take(result.index, result.content)
                 if tokens:
                     _tokens(result, tokens, out, findings)
+                for benchmark in result.contaminated:
+                    report.contamination[benchmark] += 1  # type: ignore[index]
             if progress:
                 progress(report.records)
     finally:
@@ -286,6 +300,7 @@ class RowCheck:
     drop: dict[str, Any] | None = None  # the report's would_drop entry
     lengths: PairLengths | KtoLengths | None = None  # exact token lengths (with a model)
     content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
+    contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
         self.findings.append(Finding(code, level, self.index, path, message))
@@ -407,8 +422,10 @@ class ValidateMap:
     template load there), it maps a block of rows to their RowChecks with exact lengths."""
 
     def __init__(self, entry: dict[str, Any], model: str | None, template: str, cutoff_len: int | None,
-                 counter: TokenCounter | None = None, trust_remote_code: bool = False) -> None:
+                 counter: TokenCounter | None = None, trust_remote_code: bool = False,
+                 benchmarks: Decontaminator | None = None) -> None:
         self.entry, self.model, self.template, self.cutoff_len = entry, model, template, cutoff_len
+        self.benchmarks = benchmarks  # travels without its index: each process builds its own
         self.trust_remote_code = trust_remote_code  # travels to the workers: each loads the tokenizer alike
         self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
 
@@ -431,12 +448,15 @@ class ValidateMap:
 
         content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
         kto = attr.stage == "kto"
+        benchmarks = self.benchmarks
 
         def check_block(rows: list[Row]) -> list[RowCheck]:
             results = [check_row(row, attr, schema) for row in rows]
             kept = [r for r in results if isinstance(r.outcome, Aligned)]
             for result in kept:
                 result.content = attempt_content(content, result, kto)
+                if benchmarks is not None:
+                    check_aligned(benchmarks, result)
             if counter is not None:
                 attempt_lengths(counter.measure_kto if kto else counter.measure, kept)
             for result in kept:

@@ -207,6 +207,10 @@ def render(report: Any) -> str:
              _table(["level", "code", "count"], [[lvl, code, n] for lvl in LEVELS for code, n in counts[lvl].items()],
                     numeric=[2], table_id="findings-summary")
              if any(counts.values()) else "<p>No findings.</p>"]
+    if data.get("contamination") is not None:  # --decontaminate
+        parts += ["<h2 id='contamination'>Benchmark contamination</h2>",
+                  _table(["benchmark", "records holding one of its items"], list(map(list, data["contamination"].items())),
+                         numeric=[1], table_id="contamination")]
     tokens = data["tokens"]
     if tokens:
         parts += _tokens_section(report, tokens)

@@ -6,11 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import os
 import re
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..hygiene import Decontaminator
 
 err_console = Console(stderr=True)
 
@@ -21,6 +25,35 @@ EXECUTOR = typer.Option("local", "--executor", help="Where the per-record work r
 WORKERS = typer.Option(None, "--workers", min=1, help="With --executor ray: worker processes (default: the cluster's CPUs).")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="With --executor ray: an existing cluster (default: start a "
                            "local one on 127.0.0.1 and stop it after).")
+
+
+def decontaminate_option(does: str) -> typer.models.OptionInfo:
+    """--decontaminate, with the rule in its help; ``does``: what the command does with a contaminated record."""
+    return typer.Option(None, "--decontaminate", help="SPEC,SPEC...: benchmarks to look for in the records: mt-bench "
+                        "(both turns), arena-hard (v0.1), arena-hard-v2, ifeval, or a JSON/JSONL file of items (text in "
+                        "prompt, instruction, question or turns, joined). Texts are lowercased, every non-word character "
+                        "becomes a space, whitespace collapses; a record holds an item when its user turns (all of them) "
+                        "contain at least 50% of the item's word 8-grams, or, for an item under 8 words, when its user "
+                        f"text equals the item (--ngram and --overlap change 8 and 50%). {does}")
+
+
+NGRAM_OPTION = typer.Option(None, "--ngram", min=1, help="With --decontaminate: n-gram length in words (default 8; datatrove "
+                     "uses 12, lm-eval 13).")
+OVERLAP_OPTION = typer.Option(None, "--overlap", min=0.0, max=1.0, help="With --decontaminate: share of an item's n-grams "
+                       "that makes a match (default 0.5).")
+DECONTAMINATE_ANSWERS = typer.Option(False, "--decontaminate-answers", help="With --decontaminate: check the answers "
+                                     "too (chosen and rejected, or the KTO completion), each on its own.")
+
+
+def decontaminator(spec: str | None, ngram: int | None, overlap: float | None, answers: bool) -> Decontaminator | None:
+    """The Decontaminator of the --decontaminate options (None without --decontaminate)."""
+    if spec is None:
+        if ngram is not None or overlap is not None or answers:
+            raise UsageError("--ngram, --overlap and --decontaminate-answers go with --decontaminate")
+        return None
+    from ..hygiene import NGRAM, OVERLAP, load
+
+    return load(spec, ngram or NGRAM, OVERLAP if overlap is None else overlap, answers)
 
 
 TIMEOUT = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one attempt of a request may take, whole (a "

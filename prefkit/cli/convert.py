@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from ..errors import UsageError
-from .common import MAP_HELP, EXECUTOR, RAY_ADDRESS, WORKERS, err_console, parse_pairs, progress
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS, WORKERS,
+                     decontaminate_option, decontaminator, err_console, parse_pairs, progress)
 
 if TYPE_CHECKING:
     from ..convert import ConvertReport
@@ -51,6 +52,10 @@ def command(
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the machine-readable report here."),
+    decontaminate: str | None = decontaminate_option("convert rejects it (contaminated), naming the item, e.g. "
+                                                     "mt-bench:81."),
+    ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
+    decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
@@ -73,6 +78,7 @@ def command(
         return
     if output is None:
         raise UsageError("give -o OUTPUT (or --preview N to see the first records without writing)")
+    benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
     with progress("converting", quiet) as tick:
         report = convert(list(inputs), str(output), fmt=fmt, to=to, unlabeled=unlabeled,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
@@ -83,7 +89,7 @@ def command(
                          preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
                          subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
                          size=size, questions=str(questions) if questions else None,
-                         answers=str(answers) if answers else None)
+                         answers=str(answers) if answers else None, decontaminate=benchmarks)
     for note in report.mapping_notes:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
@@ -109,6 +115,9 @@ def summary(report: ConvertReport) -> None:
                               "its record counts as accepted when its other example was written)", highlight=False)
         else:
             err_console.print(f"rejected: {reasons} -> {report.rejects_file}", highlight=False)
+    if report.contamination is not None:
+        err_console.print("contaminated (rejects naming each benchmark): " + ", ".join(
+            f"{name} {n:,}" for name, n in report.contamination.items()), highlight=False)
     if report.notes:
         err_console.print("noted: " + ", ".join(f"{k} {v:,}" for k, v in report.notes.items()), highlight=False)
     if report.registered:

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..checks.html import stage_name
 from ..names import LEVELS
-from .common import EXECUTOR, RAY_ADDRESS, WORKERS, err_console, progress
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS, WORKERS,
+                     decontaminate_option, decontaminator, err_console, progress)
 
 if TYPE_CHECKING:
     from ..validate import ValidationReport
@@ -34,6 +35,10 @@ def command(
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
+    decontaminate: str | None = decontaminate_option("validate reports it (contaminated, an error) and counts "
+                                                     "the records per benchmark."),
+    ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
+    decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
@@ -41,11 +46,13 @@ def command(
     from ..validate import check_fail_on, png_path, validate
 
     check_fail_on(fail_on)
+    benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
     with progress("validating", quiet) as tick:
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
-                          ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code)
+                          ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
+                          decontaminate=benchmarks)
     if not quiet:
         summary(report)
         if html_path:
@@ -71,6 +78,9 @@ def summary(report: ValidationReport) -> None:
                 where = "; ".join(f"#{f.index} {f.path}".strip() if f.index is not None else f.message for f in first)
                 table.add_row(level, code, f"{n:,}", where)
         console.print(table)
+    if report.contamination is not None:
+        console.print("contaminated records by benchmark: " + ", ".join(
+            f"{name} {n:,}" for name, n in report.contamination.items()), highlight=False)
     tokens = report.tokens
     if tokens:
         if tokens["template_source"] != "given":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -28,6 +28,9 @@ from ..records import (
     UnlabeledPair,
 )
 from ..sources import Row
+
+if TYPE_CHECKING:
+    from ..hygiene import Decontaminator
 
 T = TypeVar("T")
 Item = PreferencePair | KtoExample | UnlabeledPair | Reject | Note
@@ -56,6 +59,8 @@ class ReadOptions:
     # beside the judgment file
     questions: str | None = None
     answers: str | None = None
+    # --decontaminate: a record that holds a benchmark item is rejected (contaminated) in the per-row map
+    decontaminate: Decontaminator | None = None
 
     @property
     def kto(self) -> bool:
