@@ -70,18 +70,26 @@ def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "s
             pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0, split: str = "train",
             subset: str | None = None, questions: str | None = None, answers: str | None = None) -> list[Previewed]:
     """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing."""
-    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    inputs = _inputs(inputs)
     if n < 1:
         raise UsageError(f"--preview {n}: show at least 1 record")
-    for path in inputs:
-        if not (os.path.exists(path) or path.startswith("hf://")):
-            raise InputError(f"{path}: no such file")
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
     options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
                           verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
                           questions=questions, answers=answers)
     return show_records(inputs, n, fmt, get_writer(to), options)
+
+
+def _inputs(inputs: list[str] | str) -> list[str]:
+    """The inputs as a list, each an existing file or folder, or an hf:// dataset."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not inputs:
+        raise UsageError("no input files given")
+    for path in inputs:
+        if not (os.path.exists(path) or path.startswith("hf://")):
+            raise InputError(f"{path}: no such file")
+    return inputs
 
 
 def default_rejects_path(output: str) -> str:
@@ -147,12 +155,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     if unlabeled and to not in ("sharegpt", "unlabeled"):
         raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
     to = "unlabeled" if unlabeled else to
-    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-    if not inputs:
-        raise UsageError("no input files given")
-    for path in inputs:
-        if not (os.path.exists(path) or path.startswith("hf://")):
-            raise InputError(f"{path}: no such file")
+    inputs = _inputs(inputs)
     check_output_name(output)
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
