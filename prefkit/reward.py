@@ -9,7 +9,7 @@ text: the value head at the last token of ``tokenizer(text, add_special_tokens=F
 What the model was trained on is the pairwise processor's sequence (data/processor/pairwise.py): the ids of
 ``template.encode_oneturn(prompt + [answer], system)``, eos appended for ``efficient_eos`` templates, truncated
 to the training ``cutoff_len`` by ``infer_seqlen``. So each (prompt, answer) is rendered here with LLaMA-Factory's
-own template code (prefkit.checks.lengths, the same that ``prefkit validate`` measures pairs with) into those ids,
+own template code (prefkit.targets.tokens, the same that ``prefkit validate`` measures pairs with) into those ids,
 and the text sent is their decoding, checked to tokenize back to exactly the same ids. Where it does not (an
 answer that starts with a newline, which BPE merges with the template's own newline; a cut that splits a
 character), the score is still sent and given, and the answer is counted in ``token_mismatch``.
@@ -49,7 +49,8 @@ class RewardRenderer:
     def __init__(self, config: dict[str, Any], trust_remote_code: bool = False, where: str = "the YAML") -> None:
         from dataclasses import fields
 
-        from .checks.lengths import _llamafactory, load_tokenizer
+        from .targets.lf import lf_templates
+        from .targets.tokens import load_tokenizer
 
         model, template = config.get("model_name_or_path"), config.get("template")
         if not model or not template:
@@ -58,7 +59,7 @@ class RewardRenderer:
         if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or cutoff < 1):
             raise UsageError(f"{where}: cutoff_len {cutoff!r}: give a number of tokens")
         self.cutoff_len: int | None = cutoff
-        lf = _llamafactory()
+        lf = lf_templates()
         if template not in lf.templates:
             raise UsageError(f"{where}: LLaMA-Factory has no template {template!r}")
         # as LLaMA-Factory's server does: the tokenizer of model_name_or_path, fixed by the template and its arguments
@@ -79,7 +80,7 @@ class RewardRenderer:
         return list(prompt_ids), list(answer_ids)
 
     def render(self, prompt: list[dict[str, str]], answer: str) -> Rendered:
-        from .checks.lengths import infer_seqlen
+        from .targets.lf import infer_seqlen
 
         prompt_ids, answer_ids = self.ids(prompt, answer)
         truncated = False

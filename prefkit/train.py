@@ -159,12 +159,12 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     if config_out:  # checked before any work, written at the end
         with Run() as run:
             _config_out(run, dataset_dir, entry, config_file(config_out))
-    from .checks.lengths import refuse_remote_code
+    from .targets.tokens import refuse_remote_code
 
     refuse_remote_code(model, trust_remote_code)
     notes: list[str] = []
     if template == "auto":
-        from .checks.lengths import default_template
+        from .targets.lf import default_template
 
         found = default_template(model)
         if not found:

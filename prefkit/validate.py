@@ -1,4 +1,4 @@
-"""``prefkit validate``: what LLaMA-Factory will do with every row, before any GPU hour.
+"""``prefkit validate``: what the trainer (LLaMA-Factory, its v1, TRL) will do with every row, before any GPU hour.
 
 >>> import json, tempfile
 >>> d = tempfile.mkdtemp()
@@ -23,22 +23,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import v1
-from .checks.acceptance import Aligned, Attr, LoaderFailure, align
-from .checks.content import ContentChecker, ContentFacts, RowContent
-from .checks.findings import Finding, Findings
-from .checks.lengths import BATCH, KtoLengths, PairLengths, TokenCounter
-from .checks.schema import RowSchema, row_validator
 from . import io
-from .errors import DataError, InputError, UsageError, unexpected
+from .checks.content import ContentChecker
+from .checks.findings import Findings
+from .errors import DataError, InputError, UsageError
 from .executors import LocalExecutor, blocks, get_executor
-from .hygiene import Decontaminator, check_aligned
+from .hygiene import Decontaminator
 from .hygiene import load as load_benchmarks
 from .names import LEVELS
-from .registry import detect_entry, get_entry, info_path, load
-from .registry_check import check_entry
+from .registry import get_entry, info_path, load
 from .run import Run
 from .sources import Row, iter_rows
+from .targets import BlockChecker, RowCheck, Target, TokenOptions, target_of_entry, target_of_file
+from .targets.base import Counter, Lengths
+from .targets.lf_v1 import entry_file
+from .targets.tokens import BATCH, tokenizer_only_transformers
 
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
@@ -57,6 +56,8 @@ class ValidationReport:
     tokens: dict[str, Any] | None = None  # for KTO: "pairs" counts the examples, chosen/rejected (un)desirable ones
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
     contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: records holding one of its items}
+    target: str = "lf"  # the trainer checked for (prefkit.targets)
+    trainer: str = "LLaMA-Factory"  # its name, in messages
 
     def raise_if_worse_than(self, fail_on: str) -> None:
         """A DataError (exit 1) when a finding at level ``fail_on`` or worse exists."""
@@ -64,7 +65,7 @@ class ValidationReport:
             counts = self.findings.counts()
             raise DataError(f"{self.dataset}: {sum(counts['error'].values())} error(s), "
                             f"{sum(counts['warning'].values())} warning(s); {len(self.would_drop)} of {self.records} "
-                            "records would be dropped by LLaMA-Factory")
+                            f"records would be dropped by {self.trainer}")
 
     def to_json(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "file": self.file, "entry": self.entry, "stage": self.stage,
@@ -73,7 +74,7 @@ class ValidationReport:
                 "warnings": [f.to_json() for f in self.findings.by_level("warning")],
                 "infos": [f.to_json() for f in self.findings.by_level("info")],
                 "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens,
-                "contamination": self.contamination}
+                "contamination": self.contamination, "target": self.target}
 
 
 def check_fail_on(level: str) -> None:
@@ -81,39 +82,48 @@ def check_fail_on(level: str) -> None:
         raise UsageError(f"--fail-on {level!r}: choose one of {', '.join(LEVELS)}")
 
 
-def locate(target: str, dataset_dir: str | None, layout: str | None) -> tuple[str, str, dict[str, Any]]:
-    """(dataset name, file path, registry entry) for a registered NAME (dataset_info.json first, then v1's
-    dataset_info.yaml) or a PATH (a file or a ``datasets`` folder)."""
-    if target.startswith("hf://"):
-        raise UsageError(f"{target}: validate reads local files; hf:// is an input of prefkit convert: convert it to a "
-                         f"file first (prefkit convert {target} -o pairs.jsonl), then validate that")
-    if dataset_dir and not os.path.isfile(target):
+def locate(path_or_name: str, dataset_dir: str | None, layout: str | None, target: str | None = None
+           ) -> tuple[str, str, dict[str, Any], Target]:
+    """(dataset name, file path, registry entry, target) for a registered NAME (dataset_info.json first, then
+    v1's dataset_info.yaml) or a PATH (a file or a ``datasets`` folder)."""
+    if path_or_name.startswith("hf://"):
+        raise UsageError(f"{path_or_name}: validate reads local files; hf:// is an input of prefkit convert: convert "
+                         f"it to a file first (prefkit convert {path_or_name} -o pairs.jsonl), then validate that")
+    if dataset_dir and not os.path.isfile(path_or_name):
+        name = path_or_name
         info = load(dataset_dir)
-        if target in info:
-            entry = get_entry(dataset_dir, target, info)
+        if name in info:
+            entry = get_entry(dataset_dir, name, info)
             if "file_name" not in entry:
-                raise UsageError(f"{target}: the entry points to a hub or script; validate reads local files")
-            return target, os.path.join(dataset_dir, entry["file_name"]), entry
+                raise UsageError(f"{name}: the entry points to a hub or script; validate reads local files")
+            return name, os.path.join(dataset_dir, entry["file_name"]), entry, _registered(entry, target)
         v1_info = load(dataset_dir, "v1")
-        if target in v1_info:
-            path = v1.entry_file(dataset_dir, target, v1_info[target])
+        if name in v1_info:
+            path = entry_file(dataset_dir, name, v1_info[name])
             if not os.path.exists(path):
-                raise InputError(f"{path}: no such file (the path of v1 entry {target!r}, read from the current "
+                raise InputError(f"{path}: no such file (the path of v1 entry {name!r}, read from the current "
                                  "directory as llamafactory-cli reads it)")
-            return target, path, v1_info[target]
-        if not os.path.isdir(target):
-            raise InputError(f"{target}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json "
+            return name, path, v1_info[name], _registered(v1_info[name], target)
+        if not os.path.isdir(name):
+            raise InputError(f"{name}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json "
                              "or dataset_info.yaml")
-    if not os.path.exists(target):
-        raise InputError(f"{target}: no such file (pass --dataset-dir to validate a registered name)")
-    if layout == v1.LAYOUT or (layout is None and v1.detect(target)):
-        return os.path.basename(os.path.normpath(target)), target, v1.file_entry(target)
-    entry = detect_entry(target, os.path.dirname(os.path.abspath(target)), layout)
-    return os.path.basename(os.path.normpath(target)), target, entry
+    path = path_or_name
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file (pass --dataset-dir to validate a registered name)")
+    chosen = target_of_file(path, target, layout)
+    return os.path.basename(os.path.normpath(path)), path, chosen.file_entry(path, layout), chosen
+
+
+def _registered(entry: dict[str, Any], target: str | None) -> Target:
+    found = target_of_entry(entry)
+    if target is not None and target != found.name:
+        raise UsageError(f"--target {target}: the registered entry is a {found.name} entry (validate the file itself "
+                         f"to read it as {target})")
+    return found
 
 
 class _TokenStats:
-    def __init__(self, counter: TokenCounter) -> None:
+    def __init__(self, counter: Counter) -> None:
         self.counter = counter
         # 4 bytes a pair each, for the percentiles and histograms
         self.prompt, self.response, self.total = array("I"), array("I"), array("I")
@@ -122,11 +132,12 @@ class _TokenStats:
                                      "truncated_rejected", "identical_after_truncation", "lost_eos"), 0)
         self.truncated_records: list[dict[str, Any]] = []  # the first LISTED, with their lengths and why
 
-    def add(self, lengths: PairLengths | KtoLengths, index: int | None = None) -> None:
+    def add(self, lengths: Lengths, index: int | None = None) -> None:
         """One pair, or one KTO example (its answer counts as chosen when desirable, else as rejected)."""
         c = self.counts
         if lengths.truncated and len(self.truncated_records) < LISTED and index is not None:
-            self.truncated_records.append({**lengths.to_json(index), "reason": _why_cut(lengths, self.counter.cutoff_len)})
+            self.truncated_records.append({**lengths.to_json(index), "reason": _why_cut(lengths, self.counter.cutoff_len,
+                                                                                 self.counter.limit_name)})
         c["pairs"] += 1
         c["truncated"] += lengths.truncated
         c["truncated_prompt"] += lengths.prompt_kept < lengths.prompt
@@ -146,21 +157,19 @@ class _TokenStats:
                     for p in PERCENTILES} if ordered else {}
 
         totals = pct(self.total)
-        return {"model": self.counter.tokenizer.name_or_path, "template": self.counter.template_name,
-                "template_source": self.counter.template_source,
-                "cutoff_len": self.counter.cutoff_len, **self.counts,
+        return {**self.counter.limits(), "limit": self.counter.limit_name, **self.counts,
                 "percentiles": {"prompt": pct(self.prompt), "response": pct(self.response), "total": totals},
                 "recommended_cutoff_len": {"95%": totals.get("p95"), "99%": totals.get("p99"),
                                            "100%": totals.get("max")},
                 "truncated_records": self.truncated_records}
 
 
-def _why_cut(lengths: Any, cutoff_len: int) -> str:
+def _why_cut(lengths: Any, cutoff_len: int, limit_name: str = "cutoff_len") -> str:
     """What cutoff_len does to one record, in words: 'needs 1,300 tokens, cutoff_len 1,024: prompt 900 → 700, ...'."""
     answers = lengths.answers()
     parts = [f"{'answer' if len(answers) == 1 else side} {full:,} → {kept:,}" for side, full, kept in
              [("prompt", lengths.prompt, lengths.prompt_kept), *answers] if kept < full]
-    why = f"needs {lengths.total:,} tokens, cutoff_len {cutoff_len:,}: " + (", ".join(parts) or "cut")
+    why = f"needs {lengths.total:,} tokens, {limit_name} {cutoff_len:,}: " + (", ".join(parts) or "cut")
     if lengths.lost_eos:
         why += "; the end-of-turn token is cut"
     if lengths.became_identical:
@@ -168,16 +177,19 @@ def _why_cut(lengths: Any, cutoff_len: int) -> str:
     return why
 
 
-def validate(target: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
+def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
              report_json: str | None = None, html: str | None = None, executor: str = "local",
              workers: int | None = None, ray_address: str | None = None,
              progress: Callable[[int], None] | None = None, trust_remote_code: bool = False,
-             decontaminate: Decontaminator | str | None = None) -> ValidationReport:
-    """Check one dataset (a file, or a NAME in ``dataset_dir``) the way LLaMA-Factory will read it.
+             decontaminate: Decontaminator | str | None = None, target: str | None = None,
+             max_prompt_length: int | None = None, truncation_mode: str = "keep_end") -> ValidationReport:
+    """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
-    With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute exact token lengths
-    with LLaMA-Factory's ``template`` ("auto": its default for known models). ``lengths_path``,
+    The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
+    from its rows) unless named. With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute
+    exact token lengths with LLaMA-Factory's ``template`` ("auto": its default for known models); for TRL,
+    ``cutoff_len`` is ``max_length`` (with ``max_prompt_length`` and ``truncation_mode``). ``lengths_path``,
     ``report_json`` and ``html`` (with its PNG histogram) are written when given. ``executor`` "ray" checks
     the rows on a Ray cluster (``ray_address``, or a local one) with the same results. The model folder's own
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
@@ -185,18 +197,18 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     hold a benchmark item (``contaminated``) and counts them per benchmark.
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
-    name, path, entry = locate(target, dataset_dir, layout)
-    is_v1 = v1.is_v1_entry(entry)  # LLaMA-Factory v1 pair data (checks/v1.py)
-    if benchmarks is not None and is_v1:
-        raise UsageError("--decontaminate checks LLaMA-Factory v0 datasets (sharegpt, alpaca, kto); not lf-v1 data yet")
-    inputs = [path] + ([info_path(dataset_dir, "v1" if is_v1 else "v0")] if dataset_dir and name == target else [])
+    name, path, entry, chosen = locate(path_or_name, dataset_dir, layout, target)
+    registered = dataset_dir is not None and name == path_or_name
+    inputs = [path] + ([info_path(dataset_dir, chosen.registry)] if registered and chosen.registry else [])
     inputs += benchmarks.files if benchmarks else []  # --decontaminate's item files
+    limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
+                     truncation_mode)
     with Run(inputs) as run:
         out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
         report_file = run.json("--report-json", report_json)
         pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
-        report = _validate(name, path, entry, dataset_dir, target, is_v1, model, template, cutoff_len, out, executor,
-                           workers, ray_address, progress, trust_remote_code, benchmarks)
+        report = _validate(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
+                           executor, workers, ray_address, progress, benchmarks)
         report_file.value = report.to_json()
         if pages:
             from .checks.html import histogram, render
@@ -208,42 +220,55 @@ def validate(target: str, dataset_dir: str | None = None, layout: str | None = N
     return report
 
 
-def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | None, target: str, is_v1: bool,
-              model: str | None, template: str, cutoff_len: int | None, out: io.RowFile | None, executor: str,
-              workers: int | None, ray_address: str | None, progress: Callable[[int], None] | None,
-              trust_remote_code: bool, benchmarks: Decontaminator | None = None) -> ValidationReport:
-    lengths_path = out is not None
-    attr = v1.attr(entry) if is_v1 else Attr.from_entry(entry)
-    report = ValidationReport(dataset=name, file=path, entry=entry, stage=attr.stage)
-    findings = report.findings
+def _limits(target: Target, model: str | None, template: str, cutoff_len: int | None, lengths_path: str | None,
+            trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str) -> TokenOptions | None:
+    """What token counting needs, or None without a model; a clear error for options that need another."""
+    limit = "--max-length" if target.name == "trl" else "--cutoff-len"
+    if target.name != "trl" and max_prompt_length is not None:
+        raise UsageError("--max-prompt-length is TRL's: validate --target trl")
+    if cutoff_len is None and target.name == "trl" and model:
+        cutoff_len = target.default_max_length  # type: ignore[attr-defined]
     if model and not cutoff_len:
-        raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
+        raise UsageError(f"--model needs {limit} (the {limit[2:].replace('-', '_')} you will train with)")
     if lengths_path and not model:
-        raise UsageError("--lengths needs --model and --cutoff-len")
+        raise UsageError(f"--lengths needs --model and {limit}")
     if cutoff_len and not model:
-        raise UsageError("--cutoff-len needs --model: token lengths are counted with the model's tokenizer")
-    if model and attr.stage == "none":
-        if lengths_path:
+        raise UsageError(f"{limit} needs --model: token lengths are counted with the model's tokenizer")
+    if not model or not cutoff_len:
+        return None
+    return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode)
+
+
+def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
+              limits: TokenOptions | None, template: str, out: io.RowFile | None, executor: str, workers: int | None,
+              ray_address: str | None, progress: Callable[[int], None] | None,
+              benchmarks: Decontaminator | None = None) -> ValidationReport:
+    stage = target.stage(entry)
+    report = ValidationReport(dataset=name, file=path, entry=entry, stage=stage, target=target.name,
+                              trainer=target.trainer)
+    findings = report.findings
+    if limits and stage == "none":
+        if out is not None:
             raise UsageError("--lengths: token lengths are measured for ranking (pairwise) and KTO datasets only")
         findings.add("tokens_not_measured", "info", None, "", "exact token lengths are measured for ranking "
                      "(pairwise) and KTO datasets; this one is neither")
-        model = None
-    counter = (v1.V1Counter if is_v1 else TokenCounter)(model, template, cutoff_len, trust_remote_code) if model else None
+        limits = None
+    counter = target.counter(limits, entry) if limits else None
     tokens = _TokenStats(counter) if counter else None
     content = ContentChecker(findings)
-    if counter and not is_v1:
-        _template_mismatch(counter, findings)
-    if dataset_dir and name == target:
-        for problem in (v1.check_entry if is_v1 else check_entry)(dataset_dir, entry):
+    for code, level, message in counter.notes() if counter else ():
+        findings.add(code, level, None, "", message)
+    if dataset_dir:
+        for problem in target.check_entry(dataset_dir, entry):
             findings.add("registry", "error", None, "", problem)
-    if attr.stage == "none":
+    if stage == "none":
         findings.add("not_a_preference_dataset", "error", None, "",
                      "the entry has neither ranking: true nor a kto_tag column: LLaMA-Factory would not train "
                      "dpo/orpo/simpo/kto/rm on it")
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
-    checks = ValidateMap(entry, model, template, cutoff_len, counter, trust_remote_code, benchmarks)
+    checks = ValidateMap(target, entry, limits, template, counter, benchmarks)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
     try:
         for read, results in runner.map_blocks(parts, checks):
@@ -270,14 +295,14 @@ def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | No
     if tokens:
         report.tokens = tokens.to_json()
         report.sequences = tokens.sequences
-        unit = "examples" if attr.stage == "kto" else "pairs"
+        unit = "examples" if stage == "kto" else "pairs"
         for code in ("truncated", "lost_eos"):
             if tokens.counts[code]:
                 findings.add(code, "warning", None, "", f"{tokens.counts[code]} of {tokens.counts['pairs']} {unit} "
-                             f"({code.replace('_', ' ')}) at cutoff_len {cutoff_len}; 99% fit in "
+                             f"({code.replace('_', ' ')}) at {counter.limit_name} {counter.cutoff_len}; 99% fit in "
                              f"{report.tokens['recommended_cutoff_len']['99%']}", records=tokens.counts[code])
-    key = "size" if is_v1 else "num_samples"  # v1's size draws that many records at random
-    num_samples = entry.get(key)
+    key = target.size_key
+    num_samples = entry.get(key) if key else None
     if isinstance(num_samples, int) and num_samples < report.records:
         findings.add("num_samples_cuts", "warning", None, key,
                      f"{key} {num_samples} keeps only part of the {report.records} records")
@@ -287,87 +312,6 @@ def _validate(name: str, path: str, entry: dict[str, Any], dataset_dir: str | No
 def png_path(html: str) -> str:
     """The histogram written beside an HTML report."""
     return os.path.splitext(html)[0] + ".png"
-
-
-@dataclass(slots=True)
-class RowCheck:
-    """What one row gives, computed from that row alone (so any executor can compute it)."""
-
-    index: int
-    outcome: Aligned | str | None  # the aligned row to measure and check (None once done), or the drop code
-    findings: list[Finding] = field(default_factory=list)
-    kinds: dict[str, str] = field(default_factory=dict)  # each column's JSON type (the loader's type check)
-    drop: dict[str, Any] | None = None  # the report's would_drop entry
-    lengths: PairLengths | KtoLengths | None = None  # exact token lengths (with a model)
-    content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
-    contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
-
-    def add(self, code: str, level: str, path: str, message: str) -> None:
-        self.findings.append(Finding(code, level, self.index, path, message))
-
-
-def unreadable(row: Row) -> RowCheck | None:
-    """The check of a row that holds no record (None for one that does): content after a JSON array breaks the
-    loader; an unparsable row is reported under the reason sources.py gives it (invalid_json, too_deep, ...)."""
-    i = row.index
-    if row.error is not None and row.reason == "trailing_content":
-        result = RowCheck(i, "breaks_loader")
-        result.add("breaks_loader", "error", "", f"{row.error}: LLaMA-Factory's loader fails on the file")
-        return result
-    if row.error is None and isinstance(row.data, dict):
-        return None
-    code = row.reason if row.error is not None else "invalid_json"
-    result = RowCheck(i, code, drop={"index": i, "code": code, "path": "", "message": "unreadable"})
-    result.add(code, "error", "", row.error or "the record is not a JSON object")
-    return result
-
-
-def check_row(row: Row, attr: Attr, schema: RowSchema | None) -> RowCheck:
-    """The findings of one row and what LLaMA-Factory makes of it. Never raises: an odd value no check
-    foresaw is reported for this row (``unexpected_value``) and the run goes on."""
-    i = row.index
-    unread = unreadable(row)
-    if unread is not None:
-        return unread
-    result = RowCheck(i, "", kinds={k: _json_kind(v) for k, v in row.data.items() if v is not None})
-    try:
-        result.outcome = _aligned(row.data, attr, schema, result)
-    except Exception as err:
-        reason, message = unexpected(err)
-        result.add(reason, "error", "", f"{message}: prefkit cannot tell what LLaMA-Factory does here")
-        result.outcome = reason
-    return result
-
-
-def _aligned(data: dict[str, Any], attr: Attr, schema: RowSchema | None, result: RowCheck) -> Aligned | str:
-    if schema is not None:
-        for where, message in schema.errors(data):
-            result.add("schema", "error", where, message)
-    try:
-        aligned = align(data, attr)
-    except LoaderFailure as failure:
-        result.add("breaks_loader", "error", failure.path,
-                   f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
-        return "breaks_loader"
-    for code, where, message in aligned.warnings:
-        result.add(code, "warning", where, message)
-    if aligned.drop:
-        result.add(aligned.drop, "error", aligned.drop_path, aligned.drop_message)
-        result.drop = {"index": result.index, "code": aligned.drop, "path": aligned.drop_path,
-                       "message": aligned.drop_message}
-        if attr.stage == "kto" and _no_kl_answer(aligned.response):
-            result.add("breaks_loader", "error", aligned.drop_path,
-                       "LLaMA-Factory's KTO processor gives each example the previous record's answer for its KL "
-                       "term, and this record has none: the next record raises IndexError and the run fails "
-                       "(unless that one is dropped too)")
-        return aligned.drop
-    return aligned
-
-
-def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
-    """feedback.py reads a KL answer as ``response[0]`` when its content is not empty, else ``response[1]``:
-    an IndexError for a row the converter left without one (broken messages, no answer)."""
-    return not response or (not response[0]["content"] and len(response) < 2)
 
 
 def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findings: Findings) -> None:
@@ -380,96 +324,31 @@ def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findi
     tokens.add(lengths, result.index)
     if lengths.became_identical:
         findings.add("identical_after_truncation", "error", result.index, "",
-                     f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
-                     f"cutoff_len {tokens.counter.cutoff_len} keeps: no preference signal left")
+                          f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
+                     f"{tokens.counter.limit_name} {tokens.counter.cutoff_len} keeps: no preference signal left")
     if out:
         out.write(lengths.to_json(result.index))
 
 
-def attempt_content(content: RowContent, result: RowCheck, kto: bool) -> ContentFacts | None:
-    """The row's content facts; an odd value no check foresaw is reported for this row."""
-    assert isinstance(result.outcome, Aligned)
-    try:
-        return content.facts(result.outcome, kto, result.add)
-    except Exception as err:
-        reason, message = unexpected(err)
-        result.add(reason, "error", "", f"{message}: prefkit cannot check this row's content")
-        return None
-
-
-def attempt_lengths(measure: Callable[[list[Any]], list[Any]], kept: list[RowCheck]) -> None:
-    """The rows' token lengths, measured as one batch; when LLaMA-Factory's template raises on the batch (a content
-    or system that is not text), row by row: the row it raises on breaks the loader, the others are measured."""
-    try:
-        found: list[Any] = measure([r.outcome for r in kept])
-    except Exception:
-        found = []
-        for result in kept:
-            try:
-                found += measure([result.outcome])
-            except Exception as err:
-                message = unexpected(err)[1]  # re-raised under --debug
-                result.add("breaks_loader", "error", "", f"LLaMA-Factory's template raises on this row ({message}): "
-                           "the run fails")
-                result.outcome = "breaks_loader"
-                found.append(None)
-    for result, lengths in zip(kept, found, strict=True):
-        result.lengths = lengths
-
-
 class ValidateMap:
-    """The per-row side of validate as a factory: built once in each worker (the tokenizer and LLaMA-Factory's
+    """The per-row side of validate as a factory: built once in each worker (the tokenizer and the trainer's
     template load there), it maps a block of rows to their RowChecks with exact lengths."""
 
-    def __init__(self, entry: dict[str, Any], model: str | None, template: str, cutoff_len: int | None,
-                 counter: TokenCounter | None = None, trust_remote_code: bool = False,
-                 benchmarks: Decontaminator | None = None) -> None:
-        self.entry, self.model, self.template, self.cutoff_len = entry, model, template, cutoff_len
+    def __init__(self, target: Target, entry: dict[str, Any], limits: TokenOptions | None, template: str = "auto",
+                 counter: Counter | None = None, benchmarks: Decontaminator | None = None) -> None:
+        self.target, self.entry, self.limits, self.template = target, entry, limits, template
         self.benchmarks = benchmarks  # travels without its index: each process builds its own
-        self.trust_remote_code = trust_remote_code  # travels to the workers: each loads the tokenizer alike
         self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "counter": None}
 
     def __call__(self) -> Callable[[list[Row]], list[RowCheck]]:
-        if v1.is_v1_entry(self.entry):
-            return v1.block_checker(self.entry, self.model, self.template, self.cutoff_len, self.counter,
-                                    self.trust_remote_code)
-        attr = Attr.from_entry(self.entry)
-        validator = row_validator(attr)
-        schema = RowSchema(validator) if validator is not None else None
         counter = self.counter
-        if counter is None and self.model and self.cutoff_len:
-            from .checks.lengths import tokenizer_only_transformers
-
+        if counter is None and self.limits is not None:
             tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
-            counter = TokenCounter(self.model, self.template, self.cutoff_len, self.trust_remote_code)
-
-        content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
-        kto = attr.stage == "kto"
-        benchmarks = self.benchmarks
-
-        def check_block(rows: list[Row]) -> list[RowCheck]:
-            results = [check_row(row, attr, schema) for row in rows]
-            kept = [r for r in results if isinstance(r.outcome, Aligned)]
-            for result in kept:
-                result.content = attempt_content(content, result, kto)
-                if benchmarks is not None:
-                    check_aligned(benchmarks, result)
-            if counter is not None:
-                attempt_lengths(counter.measure_kto if kto else counter.measure, kept)
-            for result in kept:
-                if isinstance(result.outcome, Aligned):
-                    result.outcome = None  # measured and checked: the text need not travel back
-            return results
-
-        return check_block
-
-
-def _json_kind(value: Any) -> str:
-    return "object" if isinstance(value, dict) else "list" if isinstance(value, list) else \
-        "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+            counter = self.target.counter(self.limits, self.entry)
+        return BlockChecker(self.target, self.entry, counter, self.template, self.benchmarks)
 
 
 def _column_types(result: RowCheck, seen: dict[str, tuple[str, int]], findings: Findings) -> None:
@@ -478,25 +357,6 @@ def _column_types(result: RowCheck, seen: dict[str, tuple[str, int]], findings: 
         first = seen.setdefault(key, (kind, result.index))
         if first[0] != kind:
             findings.add("column_type_conflict", "error", result.index, key,
-                         f"{key!r} is a {kind} here but a {first[0]} in record {first[1]}: LLaMA-Factory's loader "
+                         f"{key!r} is a {kind} here but a {first[0]} in record {first[1]}: the trainer's loader "
                          "(datasets/pyarrow) cannot read a column of mixed types")
             seen[key] = (kind, result.index)
-
-
-def _template_mismatch(counter: TokenCounter, findings: Findings) -> None:
-    """Warn when the tokenizer's own chat template does not use the LLaMA-Factory template's user marker."""
-    tokenizer = counter.tokenizer
-    if not getattr(tokenizer, "chat_template", None):
-        return
-    probe = "PREFKIT_PROBE"
-    user = "".join(e for e in counter.template.format_user.apply(content=probe, idx="0") if isinstance(e, str))
-    marker = user.split(probe)[0].strip()
-    try:
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False,
-                                                 add_generation_prompt=True)
-    except Exception:  # a template that cannot render a plain user turn says nothing about markers
-        return
-    if marker and marker not in rendered:
-        findings.add("template_mismatch", "warning", None, "",
-                     f"template {counter.template_name!r} marks a user turn with {marker!r}, which the tokenizer's "
-                     "own chat template does not use: check --template")

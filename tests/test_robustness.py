@@ -13,14 +13,14 @@ import typer.main
 from conftest import fixture, write_jsonl
 from prefkit import validate
 from prefkit.checks.acceptance import Aligned, Attr, LoaderFailure, align
-from prefkit.checks.lengths import refuse_remote_code, remote_code
+from prefkit.targets.tokens import refuse_remote_code, remote_code
 from prefkit.cli import app
 from prefkit.errors import InputError, UsageError
 from prefkit.judgement import parse_score
 from prefkit.label.connection import check_dataset_name
 from prefkit.prompts import messages_of, prompt_of, read_prompts
 from prefkit.sources import iter_rows
-from prefkit.validate import RowCheck, attempt_lengths
+from prefkit.targets.base import Parsed, RowCheck, attempt_lengths
 
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "observation_tag": "tool", "function_tag": "function_call", "system_tag": "system"}
@@ -128,20 +128,32 @@ def test_validate_cli_reports_odd_roles_as_findings(tmp_path, cli):
     assert {(e["code"], e["index"]) for e in errors} >= {("breaks_loader", 1)}
 
 
-def _measure(rows: list[Aligned]) -> list[int]:
+class _Counted:
+    """A stand-in for a row's lengths: its prompt turns, nothing dropped."""
+
+    drop = None
+
+    def __init__(self, prompt: int) -> None:
+        self.prompt = prompt
+
+    def problems(self) -> list:
+        return []
+
+
+def _measure(rows: list[Aligned]) -> list[_Counted]:
     """A stand-in for TokenCounter.measure: LLaMA-Factory's formatter raises on a content that is not text."""
     for row in rows:
         if not all(isinstance(m["content"], str) for m in row.prompt + row.response):
             raise RuntimeError(f"Expected a string, got {row.prompt[-1]['content']!r}")
-    return [len(row.prompt) for row in rows]
+    return [_Counted(len(row.prompt)) for row in rows]
 
 
 def test_a_row_the_template_raises_on_is_isolated_from_its_block():
     good = Aligned([{"role": "user", "content": "Q"}], [{"role": "assistant", "content": "A"}] * 2, "", "")
     bad = Aligned([{"role": "user", "content": 5}], good.response, "", "")
-    kept = [RowCheck(0, good), RowCheck(1, bad), RowCheck(2, good)]
+    kept = [RowCheck(i, Parsed(row, row)) for i, row in enumerate((good, bad, good))]
     attempt_lengths(_measure, kept)
-    assert [r.lengths for r in kept] == [1, None, 1]
+    assert [r.lengths and r.lengths.prompt for r in kept] == [1, None, 1]
     assert [(f.code, f.index) for r in kept for f in r.findings] == [("breaks_loader", 1)]
     assert kept[1].outcome == "breaks_loader"
 

@@ -163,7 +163,7 @@ def _tokens_section(report: Any, tokens: dict[str, Any]) -> list[str]:
     kto = report.stage == "kto"
     identical = "" if kto else f"; identical after truncation: {tokens['identical_after_truncation']:,}"
     parts = [f"<h2 id='tokens'>Token lengths (template {html.escape(tokens['template'])}, "
-             f"cutoff_len {tokens['cutoff_len']:,})</h2>",
+             f"{tokens.get('limit', 'cutoff_len')} {tokens['cutoff_len']:,})</h2>",
              f"<p>Percentiles over the {tokens['pairs']:,} {unit} measured"
              f"{'' if kto else ' (response: the longer answer)'}:</p>",
              _table(["tokens", "p50", "p90", "p95", "p99", "max"],
@@ -202,7 +202,7 @@ def render(report: Any) -> str:
              f"<h1>prefkit validate: {html.escape(report.dataset)}</h1>",
              f"<p><code>{html.escape(report.file)}</code>: {report.records:,} records, a "
              f"<b>{html.escape(stage_name(report.stage))}</b> dataset; <a href='#dropped'><b>{len(drops):,}</b> would be "
-             "dropped</a> by LLaMA-Factory.</p>",
+             f"dropped</a> by {html.escape(report.trainer)}.</p>",
              "<h2 id='summary'>Summary</h2>",
              _table(["level", "code", "count"], [[lvl, code, n] for lvl in LEVELS for code, n in counts[lvl].items()],
                     numeric=[2], table_id="findings-summary")
@@ -221,10 +221,10 @@ def render(report: Any) -> str:
         parts.append(_table(["record", "code", "field", "why"],
                             [[d["index"], d["code"], d.get("path", ""), d.get("message", "")] for d in drops[:LISTED]],
                             numeric=[0], table_id="dropped-records",
-                            caption="records LLaMA-Factory's loader skips: they never reach training"))
+                            caption=f"records {html.escape(report.trainer)}'s loader skips: they never reach training"))
         parts.append(_more(min(len(drops), LISTED), len(drops), "all of them in --report-json"))
     else:
-        parts.append("<p>None: LLaMA-Factory keeps every record.</p>")
+        parts.append(f"<p>None: {html.escape(report.trainer)} keeps every record.</p>")
     for level in LEVELS:
         for code in counts[level]:
             items = [f for f in report.findings.items if f.code == code and f.level == level]

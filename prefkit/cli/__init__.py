@@ -78,7 +78,7 @@ app.add_typer(label.app, name="label")
 def main() -> None:
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     if command == "validate":  # a process that only counts tokens: keep torch out of it
-        from ..checks.lengths import tokenizer_only_transformers
+        from ..targets.tokens import tokenizer_only_transformers
 
         tokenizer_only_transformers()
     sys.exit(app())

@@ -23,14 +23,21 @@ EXAMPLES = 3  # problems shown per code in the terminal summary
 def command(
     dataset: str = typer.Argument(..., help="A dataset file, or a NAME registered in --dataset-dir."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
-    layout: str | None = typer.Option(None, "--layout", "--format",
-                                      help="sharegpt, alpaca, kto or lf-v1 for a file (default: detected)."),
+    target: str | None = typer.Option(None, "--target", help="The trainer to check for: lf (LLaMA-Factory), lf-v1 "
+                                      "(its v1 data engine) or trl (default: the registry entry's, or from the rows)."),
+    layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca, kto, lf-v1, trl or "
+                                      "trl-kto for a file (default: detected)."),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the --model folder's own Python "
                                            "code (auto_map) to load its tokenizer. Only for a folder you trust."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models "
                                   "(v1 data: chatml, qwen3 or qwen3_nothink; auto: qwen3_nothink, v1's default)."),
-    cutoff_len: int | None = typer.Option(None, "--cutoff-len", min=1, help="The cutoff_len you will train with."),
+    cutoff_len: int | None = typer.Option(None, "--cutoff-len", "--max-length", min=1, help="The cutoff_len you will "
+                                          "train with (TRL: max_length; default 1024 as in DPOConfig/KTOConfig)."),
+    max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", min=1, help="TRL's max_prompt_length "
+                                                 "(default: DPOConfig's)."),
+    truncation_mode: str = typer.Option("keep_end", "--truncation-mode", help="TRL's truncation_mode: keep_end or "
+                                        "keep_start."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
@@ -52,7 +59,8 @@ def command(
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
-                          decontaminate=benchmarks)
+                          decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
+                          truncation_mode=truncation_mode)
     if not quiet:
         summary(report)
         if html_path:
@@ -65,7 +73,7 @@ def command(
 def summary(report: ValidationReport) -> None:
     console = err_console
     console.print(f"[bold]{report.dataset}[/bold] ({report.file}): {report.records:,} records, "
-                  f"{stage_name(report.stage)}, {len(report.would_drop):,} would be dropped by LLaMA-Factory",
+                  f"{stage_name(report.stage)}, {len(report.would_drop):,} would be dropped by {report.trainer}",
                   highlight=False)
     counts = report.findings.counts()
     if any(counts.values()):
@@ -85,7 +93,8 @@ def summary(report: ValidationReport) -> None:
     if tokens:
         if tokens["template_source"] != "given":
             console.print(f"template {tokens['template']!r} ({tokens['template_source']})", highlight=False)
-        table = Table(title=f"tokens ({tokens['template']}, cutoff_len {tokens['cutoff_len']})", title_justify="left")
+        limit = tokens.get("limit", "cutoff_len")
+        table = Table(title=f"tokens ({tokens['template']}, {limit} {tokens['cutoff_len']})", title_justify="left")
         table.add_column("")
         for p in ("p50", "p90", "p95", "p99", "max"):
             table.add_column(p, justify="right")
@@ -100,5 +109,5 @@ def summary(report: ValidationReport) -> None:
                       f"(prompt {tokens['truncated_prompt']:,}, {good} {tokens['truncated_chosen']:,}, {bad} "
                       f"{tokens['truncated_rejected']:,}); {identical}lost eos {tokens['lost_eos']:,}", highlight=False)
         if tokens["pairs"]:
-            console.print(f"cutoff_len that keeps {unit} whole: 95% {rec['95%']}, 99% {rec['99%']}, "
+            console.print(f"{limit} that keeps {unit} whole: 95% {rec['95%']}, 99% {rec['99%']}, "
                           f"100% {rec['100%']}", highlight=False)

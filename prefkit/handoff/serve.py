@@ -86,7 +86,7 @@ def launch(config_path: str, port: int | None = None, log_file: str | None = Non
     ``trust_remote_code`` is passed on the command line either way (it wins over the YAML), so the model
     folder's own Python code runs only when asked for here; a local folder that has such code is refused without it.
     """
-    from ..checks.lengths import refuse_remote_code
+    from ..targets.tokens import refuse_remote_code
 
     if not os.path.isfile(config_path):
         raise UsageError(f"{config_path}: no such file")

@@ -156,10 +156,9 @@ class Decontaminator:
         return out
 
 
-def check_aligned(decontaminator: Decontaminator, result: Any) -> None:
-    """validate's check of one row (a RowCheck whose outcome is the Aligned row LLaMA-Factory would train on): a
-    ``contaminated`` error and the benchmarks of the items it holds."""
-    aligned = result.outcome
+def check_aligned(decontaminator: Decontaminator, result: Any, aligned: Any) -> None:
+    """validate's check of one row (a RowCheck, and the Aligned row the trainer would train on): a ``contaminated``
+    error and the benchmarks of the items it holds."""
     text = lambda m: m["content"] if isinstance(m["content"], str) else ""  # noqa: E731
     found = decontaminator.matches([text(m) for m in aligned.prompt if m["role"] == "user"],
                                    [text(m) for m in aligned.response])

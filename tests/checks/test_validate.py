@@ -7,7 +7,7 @@ import pytest
 from helpers.mutations import KTO, datasets, write
 from conftest import fixture, raw, write_jsonl
 from prefkit import validate
-from prefkit.checks.lengths import infer_seqlen
+from prefkit.targets.lf import infer_seqlen
 from prefkit.errors import InputError, UsageError
 
 
@@ -118,7 +118,7 @@ def test_tokens_report_lengths_file_and_recommendations(tmp_path, qwen_tokenizer
 
 
 def test_template_choice_and_mismatch(tmp_path, qwen_tokenizer):
-    from prefkit.checks.lengths import default_template
+    from prefkit.targets.lf import default_template
 
     assert default_template("Qwen/Qwen2.5-7B-Instruct") == "qwen"
     assert default_template("/models/my-finetune") is None

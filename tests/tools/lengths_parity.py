@@ -55,7 +55,7 @@ def main() -> None:
     from transformers import AutoTokenizer, Seq2SeqTrainingArguments
 
     from prefkit.checks.acceptance import Aligned, Attr, align
-    from prefkit.checks.lengths import TokenCounter
+    from prefkit.targets.lf import TokenCounter
     from prefkit.registry import load
     from prefkit.sources import iter_rows
 

@@ -1,4 +1,5 @@
-"""Exact token lengths of preference pairs and KTO examples, as LLaMA-Factory's pairwise and feedback
+"""The LLaMA-Factory v0 target (``dataset_info.json``; sharegpt, alpaca and KTO layouts): what its loader keeps
+(:mod:`prefkit.checks.acceptance`), and exact token lengths of pairs and KTO examples as its pairwise and feedback
 processors build them.
 
 LLaMA-Factory encodes each pair with its template's ``encode_oneturn`` (prompt + chosen, prompt +
@@ -11,20 +12,19 @@ cores), and lengths and kept ids are read through the placeholders. Same ids, a 
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-from array import array
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
+from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
+from ..registry import detect_entry
+from ..registry_check import check_entry
 from . import lf_template
-from .acceptance import Aligned
+from .base import Counter, Parsed, RowCheck, Target, TokenOptions
 from .lf_template import LlamaFactoryTemplates
-
-BATCH = 2048  # pairs per encoding batch
-CACHE_CHARS = 8_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~25 MB
+from .tokens import DeferringTokenizer, load_tokenizer
 
 
 def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:
@@ -77,6 +77,11 @@ class PairLengths:
         return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
                 "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept}
 
+    drop = None  # LLaMA-Factory cuts, never drops, at cutoff_len
+
+    def problems(self) -> list[tuple[str, str, str, str]]:
+        return []  # what the cut does is counted over the whole file (validate's token summary)
+
 
 @dataclass(slots=True)
 class KtoLengths:
@@ -122,119 +127,13 @@ class KtoLengths:
         return {"index": index, "desirable": self.desirable, "prompt": self.prompt, "answer": self.answer,
                 "prompt_kept": self.prompt_kept, "answer_kept": self.answer_kept}
 
+    drop = None
 
-class _DeferringTokenizer:
-    """Stands in for the tokenizer inside LLaMA-Factory's template: ``encode(text)`` returns ``[text]``, a
-    placeholder that the template concatenates like any id list. The distinct texts of a batch are then
-    encoded once, together, and each placeholder counts as the ids of its text."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self._tokenizer = tokenizer
-        self.ids: dict[str, array] = {}
-        self._chars = 0
-
-    def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[Any]:
-        if add_special_tokens or kwargs:
-            return self._tokenizer.encode(text, add_special_tokens=add_special_tokens, **kwargs)
-        return [text]
-
-    def resolve(self, sequences: list[list[Any]]) -> None:
-        """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
-        wanted = {x for seq in sequences for x in seq if isinstance(x, str)}
-        texts = [x for x in wanted if x not in self.ids]
-        if not texts:
-            return
-        self._chars += sum(map(len, texts))
-        if self._chars > CACHE_CHARS:  # bounded memory: keep only what this batch needs
-            self.ids = {k: v for k, v in self.ids.items() if k in wanted}
-            self._chars = sum(map(len, self.ids)) + sum(map(len, texts))
-        backend = getattr(self._tokenizer, "backend_tokenizer", None) if getattr(self._tokenizer, "is_fast", False) else None
-        if backend is not None:  # the Rust tokenizer itself: what transformers calls, without its wrappers
-            encoded = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
-        else:
-            encoded = self._tokenizer(texts, add_special_tokens=False)["input_ids"]
-        self.ids.update((text, array("I", ids)) for text, ids in zip(texts, encoded, strict=True))
-
-    def length(self, sequence: list[Any]) -> int:
-        ids = self.ids
-        return sum(len(ids[x]) if isinstance(x, str) else 1 for x in sequence)
-
-    def expand(self, sequence: list[Any]) -> list[int]:
-        out: list[int] = []
-        for x in sequence:
-            if isinstance(x, str):
-                out += self.ids[x]
-            else:
-                out.append(x)
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tokenizer, name)
+    def problems(self) -> list[tuple[str, str, str, str]]:
+        return []
 
 
-def tokenizer_only_transformers() -> bool:
-    """Run transformers in its tokenizer-only mode in this process: it then never imports torch, which
-    costs about 3 s and 250 MB and which token counting does not use. Only for a process that will not
-    need torch (``prefkit validate``; see prefkit.cli.main); a no-op once either is imported."""
-    if "torch" in sys.modules or "transformers" in sys.modules:
-        return False
-    sys.modules["torch"] = None  # type: ignore[assignment]  # find_spec("torch") is None: "not installed"
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # no "PyTorch was not found" on import
-    return True
-
-
-# The files of a model folder whose ``auto_map`` names Python code of its own, and what an auto_map that is not
-# a mapping stands for (an old tokenizer_config's [slow, fast] list).
-REMOTE_CODE_FILES = {"tokenizer_config.json": "AutoTokenizer", "config.json": "AutoConfig",
-                     "processor_config.json": "AutoProcessor", "preprocessor_config.json": "AutoProcessor"}
-
-
-def remote_code(model: str, tokenizer_only: bool = False) -> str | None:
-    """Where a local model folder maps classes to Python files of its own (``auto_map``), e.g.
-    "tokenizer_config.json (AutoTokenizer)"; None when it does not (or for a hub name: not known before loading).
-    ``tokenizer_only``: only what loading its tokenizer would run (LLaMA-Factory also loads the processor)."""
-    found = []
-    for name, default in REMOTE_CODE_FILES.items():
-        if tokenizer_only and default == "AutoProcessor":
-            continue  # AutoTokenizer reads neither processor file
-        try:
-            with open(os.path.join(model, name), encoding="utf-8") as f:
-                auto_map = json.load(f).get("auto_map")
-        except (OSError, ValueError, AttributeError):
-            continue
-        keys = sorted(auto_map) if isinstance(auto_map, dict) else [default] if auto_map else []
-        if tokenizer_only and name == "config.json":
-            keys = [k for k in keys if k in ("AutoConfig", "AutoTokenizer")]
-        if keys:
-            found.append(f"{name} ({', '.join(keys)})")
-    return "; ".join(found) or None
-
-
-def refuse_remote_code(model: str, trust_remote_code: bool, what: str = "--model", tokenizer_only: bool = False) -> None:
-    """One clear line instead of running (or, with transformers 5, silently skipping) a folder's own code."""
-    where = None if trust_remote_code else remote_code(model, tokenizer_only)
-    if where:
-        raise UsageError(f"{what} {model}: the folder maps classes to its own Python code (auto_map in {where}); "
-                         "prefkit runs that code only with --trust-remote-code (give it only for a folder you trust)")
-
-
-def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
-    refuse_remote_code(model, trust_remote_code, tokenizer_only=True)
-    try:
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise UsageError("token checks need transformers and LLaMA-Factory: pip install 'prefkit[train]'") from None
-    try:
-        return AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-    except Exception as err:  # transformers raises many types for a missing or broken tokenizer
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if not trust_remote_code and "trust_remote_code" in str(err):  # a hub model whose tokenizer is its own code
-            raise UsageError(f"--model {model}: its tokenizer is Python code of the model's own; prefkit runs that "
-                             "code only with --trust-remote-code (give it only for a model you trust)") from None
-        raise UsageError(f"--model {model}: cannot load a tokenizer ({first})") from None
-
-
-def _llamafactory() -> LlamaFactoryTemplates:
+def lf_templates() -> LlamaFactoryTemplates:
     try:
         return lf_template.load()
     except ImportError as error:
@@ -243,7 +142,7 @@ def _llamafactory() -> LlamaFactoryTemplates:
 
 def default_template(model: str) -> str | None:
     """LLaMA-Factory's default template for a model it knows (by hub name or folder name), else None."""
-    lf = _llamafactory()
+    lf = lf_templates()
     wanted = model.rstrip("/").lower()
     for name, sources in lf.supported_models.items():
         paths = {str(p).lower() for p in sources.values()}
@@ -256,9 +155,11 @@ def default_template(model: str) -> str | None:
 class TokenCounter:
     """Exact pairwise and KTO lengths for one tokenizer, template and cutoff_len."""
 
-    def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False) -> None:
+    def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False,
+                 kto: bool = False) -> None:
+        self.kto = kto  # measure() counts KTO examples
         tokenizer = load_tokenizer(model, trust_remote_code)
-        lf = _llamafactory()
+        lf = lf_templates()
         self.template_source = "given"
         if template == "auto":
             found = default_template(model)
@@ -274,7 +175,7 @@ class TokenCounter:
                                                                                       cutoff_len=cutoff_len))
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
-        self._proxy = _DeferringTokenizer(tokenizer)
+        self._proxy = DeferringTokenizer(tokenizer)
 
     def _encode_turn(self, row: Aligned, answer: dict[str, str]) -> tuple[list[Any], list[Any]]:
         """Prompt and answer ids of prompt + ``answer`` as both processors build them (``encode_oneturn``, then
@@ -290,8 +191,36 @@ class TokenCounter:
         _, rejected_ids = self._encode_turn(pair, pair.response[1])
         return prompt_ids, chosen_ids, rejected_ids
 
-    def measure(self, pairs: list[Aligned]) -> list[PairLengths]:
-        """Lengths of a batch of aligned pairwise rows (call with at most a few thousand at a time)."""
+    limit_name = "cutoff_len"
+
+    def limits(self) -> dict[str, Any]:
+        return {"model": self.tokenizer.name_or_path, "template": self.template_name,
+                "template_source": self.template_source, "cutoff_len": self.cutoff_len}
+
+    def notes(self) -> list[tuple[str, str, str]]:
+        """A warning when the tokenizer's own chat template does not use the template's user marker."""
+        tokenizer = self.tokenizer
+        if not getattr(tokenizer, "chat_template", None):
+            return []
+        probe = "PREFKIT_PROBE"
+        user = "".join(e for e in self.template.format_user.apply(content=probe, idx="0") if isinstance(e, str))
+        marker = user.split(probe)[0].strip()
+        try:
+            rendered = tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False,
+                                                     add_generation_prompt=True)
+        except Exception:  # a template that cannot render a plain user turn says nothing about markers
+            return []
+        if marker and marker not in rendered:
+            return [("template_mismatch", "warning", f"template {self.template_name!r} marks a user turn with "
+                     f"{marker!r}, which the tokenizer's own chat template does not use: check --template")]
+        return []
+
+    def measure(self, rows: list[Aligned]) -> list[PairLengths] | list[KtoLengths]:
+        """Lengths of a batch of aligned rows, pairs or KTO examples (a few thousand at a time)."""
+        return self.measure_kto(rows) if self.kto else self.measure_pairs(rows)
+
+    def measure_pairs(self, pairs: list[Aligned]) -> list[PairLengths]:
+        """Lengths of a batch of aligned pairwise rows."""
         proxy = self._proxy
         encoded = [self._encode(pair) for pair in pairs]
         proxy.resolve([seq for triple in encoded for seq in triple])
@@ -320,3 +249,71 @@ class TokenCounter:
             prompt, answer = proxy.length(prompt_seq), proxy.length(answer_seq)
             out.append(KtoLengths(prompt, answer, *infer_seqlen(prompt, answer, self.cutoff_len), desirable))
         return out
+
+
+# --- the target ------------------------------------------------------------------------------------
+
+
+def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
+    """feedback.py reads a KL answer as ``response[0]`` when its content is not empty, else ``response[1]``:
+    an IndexError for a row the converter left without one (broken messages, no answer)."""
+    return not response or (not response[0]["content"] and len(response) < 2)
+
+
+class LlamaFactory(Target):
+    """LLaMA-Factory v0: ``dataset_info.json`` entries, its converters' and processors' rules, its templates."""
+
+    name = "lf"
+    trainer = "LLaMA-Factory"
+    layouts = ("sharegpt", "alpaca", "kto")
+    registry = "v0"
+    size_key = "num_samples"
+
+    def owns(self, entry: dict[str, Any]) -> bool:
+        return not ("path" in entry and "file_name" not in entry)
+
+    def detect(self, path: str) -> bool:
+        return True  # the default: file_entry says what is missing when the rows fit no layout
+
+    def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
+        return detect_entry(path, os.path.dirname(os.path.abspath(path)), layout)
+
+    def stage(self, entry: dict[str, Any]) -> str:
+        return Attr.from_entry(entry).stage
+
+    def check_entry(self, dataset_dir: str, entry: dict[str, Any]) -> list[str]:
+        return check_entry(dataset_dir, entry)
+
+    def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
+        return TokenCounter(options.model, options.template, options.cutoff_len, options.trust_remote_code,
+                            kto=self.stage(entry) == "kto")
+
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+        attr = Attr.from_entry(entry)
+        validator = row_validator(attr)
+        schema = RowSchema(validator) if validator is not None else None
+        kto = attr.stage == "kto"
+
+        def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str:
+            if schema is not None:
+                for where, message in schema.errors(data):
+                    result.add("schema", "error", where, message)
+            try:
+                aligned = align(data, attr)
+            except LoaderFailure as failure:
+                result.add("breaks_loader", "error", failure.path,
+                           f"{failure}: LLaMA-Factory's converter raises on this row and the run fails")
+                return "breaks_loader"
+            for code, where, message in aligned.warnings:
+                result.add(code, "warning", where, message)
+            if aligned.drop:
+                result.dropped(aligned.drop, aligned.drop_path, aligned.drop_message)
+                if kto and _no_kl_answer(aligned.response):
+                    result.add("breaks_loader", "error", aligned.drop_path,
+                               "LLaMA-Factory's KTO processor gives each example the previous record's answer for its "
+                               "KL term, and this record has none: the next record raises IndexError and the run fails "
+                               "(unless that one is dropped too)")
+                return aligned.drop
+            return Parsed(aligned, aligned)
+
+        return parse

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert, validate
-from prefkit.checks import v1
+from prefkit.targets import lf_v1 as v1
 
 
 def pair(prompt="Q?", chosen="A good answer.", rejected="A bad one.", system=None, **extra):

@@ -60,7 +60,8 @@ def _ordinary() -> LlamaFactoryTemplates:
                                  SUPPORTED_MODELS)
 
 
-def _module(name: str, path: list[str] | None = None) -> types.ModuleType:
+def stand_in_module(name: str, path: list[str] | None = None) -> types.ModuleType:
+    """An empty module (a package with ``path``) to put in ``sys.modules`` in place of one not to import."""
     module = types.ModuleType(name)
     module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=path is not None)
     if path is not None:
@@ -77,11 +78,11 @@ def _light() -> LlamaFactoryTemplates:
     stand_ins: dict[str, types.ModuleType] = {}
     importlib.import_module("transformers.utils")  # before the stand-ins: it looks for the real peft
     for package in ("llamafactory", "llamafactory.data", "llamafactory.hparams", "llamafactory.extras"):
-        stand_ins[package] = _module(package, [os.path.join(root, *package.split(".")[1:])])
-    plugins = stand_ins["llamafactory.data.mm_plugin"] = _module("llamafactory.data.mm_plugin")
+        stand_ins[package] = stand_in_module(package, [os.path.join(root, *package.split(".")[1:])])
+    plugins = stand_ins["llamafactory.data.mm_plugin"] = stand_in_module("llamafactory.data.mm_plugin")
     plugins.get_mm_plugin = lambda *args, **kwargs: _NoMultimodal()
     if "peft" not in sys.modules:  # only these two names are taken from it (checkpoint file names)
-        stand_ins["peft"], utils = _module("peft", []), _module("peft.utils")
+        stand_ins["peft"], utils = stand_in_module("peft", []), stand_in_module("peft.utils")
         utils.SAFETENSORS_WEIGHTS_NAME, utils.WEIGHTS_NAME = "adapter_model.safetensors", "adapter_model.bin"
         stand_ins["peft.utils"] = stand_ins["peft"].utils = utils
     sys.modules.update(stand_ins)

@@ -29,9 +29,9 @@ pair compares the chosen answer with its own prompt). Rows on which v1's convert
 ``breaks_loader``.
 
 v1's modules import torch only through ``v1/utils/helper.py``, for functions rendering does not use; like
-:mod:`prefkit.checks.lf_template`, :func:`load` imports the converter, the renderer and the template plugins
+:mod:`prefkit.targets.lf_template`, :func:`load` imports the converter, the renderer and the template plugins
 with a stand-in for that one module (its ``get_tokenizer``, the same one line), then takes the modules back
-out of ``sys.modules``. The texts are encoded as in :mod:`prefkit.checks.lengths`: v1's renderer gets a
+out of ``sys.modules``. The texts are encoded as in :mod:`prefkit.targets.tokens`: v1's renderer gets a
 tokenizer proxy whose ``encode`` returns the text as a placeholder, and the distinct texts are encoded once,
 in a batch. The parity tests compare the result with v1's ``DataEngine`` and ``BatchGenerator``.
 """
@@ -46,28 +46,22 @@ import json
 import logging
 import os
 import sys
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..checks.acceptance import Aligned
 from ..errors import RegistryError, UsageError, unexpected
-from ..sources import Row, iter_rows
-from .acceptance import Aligned, Attr
-from .lengths import _DeferringTokenizer, load_tokenizer
-
-if TYPE_CHECKING:
-    from .lengths import TokenCounter
-    from ..validate import RowCheck
+from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+from .lf_template import stand_in_module
+from .tokens import DeferringTokenizer, load_tokenizer
 
 LAYOUT = "lf-v1"  # --layout for a file of v1 pair rows (or of rows in v1's own converted form)
 DEFAULT_TEMPLATE = "qwen3_nothink"  # v1's ModelArguments.template default: what v1 renders with unless told
 ROLES = ("system", "user", "assistant")  # what v1's templates render as turns
 ENTRY_KEYS = ("path", "source", "converter", "split", "size", "weight", "streaming")  # v1's DatasetInfo
 FILE_TYPES = ("arrow", "csv", "json", "jsonl", "parquet", "txt")  # v1's loader: _get_builder_name
-SAMPLE = 20
 
 
 # --- entries ---------------------------------------------------------------------------------------
@@ -78,16 +72,6 @@ def is_v1_entry(entry: dict[str, Any]) -> bool:
     return "path" in entry and "file_name" not in entry
 
 
-def attr(entry: dict[str, Any]) -> Attr:
-    """The stage for the report: pairs (rm) for the pair converter or rows already converted, none otherwise
-    (v1's alpaca and sharegpt converters make SFT samples)."""
-    return Attr(formatting=LAYOUT, ranking=entry.get("converter") in (None, "pair"))
-
-
-def _sample(path: str) -> list[dict[str, Any]]:
-    return [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
-
-
 def _is_messages(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m and "content" in m
                                                             for m in value)
@@ -96,7 +80,7 @@ def _is_messages(value: Any) -> bool:
 def detect(path: str) -> bool:
     """Whether a file holds v1 pair rows: list-valued chosen/rejected of role/content messages with the same
     prompt (at least one user turn before the answer), or v1's converted chosen_messages/rejected_messages."""
-    rows = _sample(path)
+    rows = sample(path)
     if not rows:
         return False
     first = rows[0]
@@ -109,7 +93,7 @@ def detect(path: str) -> bool:
 
 def file_entry(path: str) -> dict[str, Any]:
     """The v1 entry that reads ``path`` as it is: the pair converter, or none for rows already converted."""
-    rows = _sample(path)
+    rows = sample(path)
     converted = bool(rows) and "chosen_messages" in rows[0] and "chosen" not in rows[0]
     return {"path": path, "source": "local", **({} if converted else {"converter": "pair"})}
 
@@ -187,14 +171,6 @@ def _get_tokenizer(processor: Any) -> Any:
     return processor.tokenizer if hasattr(processor, "tokenizer") else processor
 
 
-def _module(name: str, path: list[str] | None = None) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=path is not None)
-    if path is not None:
-        module.__path__ = module.__spec__.submodule_search_locations = path
-    return module
-
-
 @functools.cache
 def load() -> V1Code:
     """v1's converter and renderer (ImportError when LLaMA-Factory 0.9.5's v1 is not installed)."""
@@ -207,11 +183,11 @@ def load() -> V1Code:
     if "llamafactory.v1.core.utils.rendering" in sys.modules:  # the real one is loaded: use it
         return _code(root, *(importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES))
     before = set(sys.modules)
-    helper = _module("llamafactory.v1.utils.helper")
+    helper = stand_in_module("llamafactory.v1.utils.helper")
     helper.get_tokenizer = _get_tokenizer
     stand_ins = {"llamafactory.v1.utils.helper": helper}
     if "llamafactory" not in sys.modules:  # its __init__ reads the environment (torch among it)
-        stand_ins["llamafactory"] = _module("llamafactory", [root])
+        stand_ins["llamafactory"] = stand_in_module("llamafactory", [root])
     sys.modules.update(stand_ins)
     try:
         return _code(root, *(importlib.import_module(f"llamafactory.v1.{m}") for m in _MODULES))
@@ -322,6 +298,16 @@ class V1PairLengths:
         if self.drop:
             out["dropped"] = self.drop
         return out
+
+    def problems(self) -> list[tuple[str, str, str, str]]:
+        if self.drop:
+            return [(self.drop, "error", "", DROP_MESSAGES[self.drop].format(
+                cutoff=self.cutoff_len, total=self.total, chosen_side=self.prompt + self.chosen))]
+        if self.rejected_answer_cut:
+            return [("v1_rejected_answer_cut", "error", "rejected",
+                     f"cutoff_len {self.cutoff_len} keeps {self.rejected_kept + self.prompt_kept} tokens of the "
+                     "rejected side, none of its answer: the pair compares the chosen answer with part of the prompt")]
+        return []
 
 
 @dataclass
@@ -444,7 +430,7 @@ def render(code: V1Code, template: str, proxy: Any, data: dict[str, Any], conver
 # --- lengths -------------------------------------------------------------------------------------
 
 
-def _segments(proxy: _DeferringTokenizer, model_input: dict[str, list[Any]], ignore: int
+def _segments(proxy: DeferringTokenizer, model_input: dict[str, list[Any]], ignore: int
               ) -> list[tuple[int, bool]]:
     """(token count, supervised) of each encoded text, in order."""
     ids = proxy.ids
@@ -483,7 +469,16 @@ class V1Counter:
         self.template_name, self.template_source = resolve_template(template, self.code)
         self.tokenizer = load_tokenizer(model, trust_remote_code)
         self.cutoff_len = cutoff_len
-        self.proxy = _DeferringTokenizer(self.tokenizer)
+        self.proxy = DeferringTokenizer(self.tokenizer)
+
+    limit_name = "cutoff_len"
+
+    def limits(self) -> dict[str, Any]:
+        return {"model": self.tokenizer.name_or_path, "template": self.template_name,
+                "template_source": self.template_source, "cutoff_len": self.cutoff_len}
+
+    def notes(self) -> list[tuple[str, str, str]]:
+        return []
 
     def measure(self, pairs: list[Rendered]) -> list[V1PairLengths]:
         """Lengths of a batch of rendered pairs (rendered with :attr:`proxy`)."""
@@ -518,78 +513,62 @@ DROP_MESSAGES = {
 }
 
 
-# --- the per-row side of validate -------------------------------------------------------------------
+# --- the target ------------------------------------------------------------------------------------
 
 
-def block_checker(entry: dict[str, Any], model: str | None, template: str, cutoff_len: int | None,
-                  counter: TokenCounter | V1Counter | None = None, trust_remote_code: bool = False
-                  ) -> Callable[[list[Row]], list[RowCheck]]:
-    """ValidateMap's function for v1 entries: each row's checks, v1's rendering, and with a model its lengths."""
-    from ..validate import RowCheck, _json_kind, unreadable
-    from .content import RowContent
+class LlamaFactoryV1(Target):
+    """LLaMA-Factory v1 (``USE_V1=1``): ``dataset_info.yaml`` entries, its pair converter and renderer."""
 
-    if not isinstance(counter, V1Counter):
-        counter = None
-    if counter is None and model and cutoff_len:
-        from .lengths import tokenizer_only_transformers
+    name = "lf-v1"
+    trainer = "LLaMA-Factory v1"
+    layouts = (LAYOUT,)
+    registry = "v1"
+    size_key = "size"  # draws that many records at random
 
-        tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
-        counter = V1Counter(model, template, cutoff_len, trust_remote_code)
-    if counter is not None:
-        code, template_name, proxy = counter.code, counter.template_name, counter.proxy
-    else:  # no model: still run v1's converter and renderer (with placeholders), when v1 is installed
-        try:
-            code = load()
-        except ImportError:
-            code = None
-        template_name = resolve_template(template, code)[0] if code else DEFAULT_TEMPLATE
-        proxy = _DeferringTokenizer(None)
-    converter = entry.get("converter")
-    content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
+    def owns(self, entry: dict[str, Any]) -> bool:
+        return is_v1_entry(entry)
 
-    def check_row(row: Row) -> RowCheck:
-        i = row.index
-        unread = unreadable(row)
-        if unread is not None:
-            return unread
-        result = RowCheck(i, None, kinds={k: _json_kind(v) for k, v in row.data.items() if v is not None})
-        if converter not in (None, "pair"):  # v1's SFT converters: not a preference dataset (reported once)
-            return result
-        try:
-            found = inspect(row.data, converter)
-            rendered = None if found.broken or code is None else render(code, template_name, proxy, row.data,
-                                                                          converter, found)
+    def detect(self, path: str) -> bool:
+        return detect(path)
+
+    def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
+        return file_entry(path)
+
+    def stage(self, entry: dict[str, Any]) -> str:
+        """Pairs (rm) for the pair converter or rows already converted; v1's alpaca and sharegpt converters make
+        SFT samples."""
+        return "rm" if entry.get("converter") in (None, "pair") else "none"
+
+    def check_entry(self, dataset_dir: str, entry: dict[str, Any]) -> list[str]:
+        return check_entry(dataset_dir, entry)
+
+    def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
+        return V1Counter(options.model, options.template, options.cutoff_len, options.trust_remote_code)
+
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+        """Each row's checks and v1's rendering; without a model v1's converter and renderer still run (with
+        placeholders) when v1 is installed."""
+        if isinstance(counter, V1Counter):
+            code, template_name, proxy = counter.code, counter.template_name, counter.proxy
+        else:
+            try:
+                code = load()
+            except ImportError:
+                code = None
+            template_name = resolve_template(template, code)[0] if code else DEFAULT_TEMPLATE
+            proxy = DeferringTokenizer(None)
+        converter = entry.get("converter")
+
+        def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str | None:
+            if converter not in (None, "pair"):  # v1's SFT converters: not a preference dataset (reported once)
+                return None
+            found = inspect(data, converter)
+            rendered = None if found.broken or code is None else render(code, template_name, proxy, data, converter,
+                                                                          found)
             for problem in found.problems:
                 result.add(*problem)
-            result.outcome = "breaks_loader" if found.broken else rendered
-            if found.aligned is not None and not found.broken:
-                result.content = content.facts(found.aligned, False, result.add)
-        except Exception as err:
-            reason, message = unexpected(err)
-            result.add(reason, "error", "", f"{message}: prefkit cannot tell what LLaMA-Factory v1 does here")
-            result.outcome = reason
-        return result
+            if found.broken or (rendered is None and code is not None):
+                return "breaks_loader"
+            return Parsed(found.aligned, rendered) if rendered is not None or found.aligned is not None else None
 
-    def check_block(rows: list[Row]) -> list[RowCheck]:
-        results = [check_row(row) for row in rows]
-        if counter is not None:
-            kept = [r for r in results if isinstance(r.outcome, Rendered)]
-            for result, lengths in zip(kept, counter.measure([r.outcome for r in kept]), strict=True):
-                result.lengths = lengths  # type: ignore[assignment]
-                if lengths.drop:
-                    message = DROP_MESSAGES[lengths.drop].format(cutoff=lengths.cutoff_len, total=lengths.total,
-                                                                 chosen_side=lengths.prompt + lengths.chosen)
-                    result.add(lengths.drop, "error", "", message)
-                    result.drop = {"index": result.index, "code": lengths.drop, "path": "", "message": message}
-                elif lengths.rejected_answer_cut:
-                    result.add("v1_rejected_answer_cut", "error", "rejected",
-                               f"cutoff_len {lengths.cutoff_len} keeps {lengths.rejected_kept + lengths.prompt_kept} "
-                               "tokens of the rejected side, none of its answer: the pair compares the chosen answer "
-                               "with part of the prompt")
-        for result in results:
-            if isinstance(result.outcome, Rendered):
-                result.outcome = None  # measured and checked: the text need not travel back
-        return results
-
-    return check_block
-
+        return parse

@@ -1,0 +1,247 @@
+"""The target interface, and the per-row side of validate that every target shares.
+
+A target parses a row the way its trainer's loader does (:meth:`Target.parse`: what it trains on, or why it
+drops or fails on the row) and counts its tokens the way the trainer renders and cuts it (:meth:`Target.counter`:
+a :class:`Counter` whose lengths say what a limit keeps and drops). :class:`BlockChecker` runs both on blocks of
+rows, with the content and hygiene checks on what the trainer would see; any executor can run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from ..checks.acceptance import Aligned
+from ..checks.content import ContentFacts, RowContent
+from ..checks.findings import Finding
+from ..errors import unexpected
+from ..hygiene import check_aligned
+from ..sources import Row, iter_rows
+
+SAMPLE = 20  # rows read to recognise a file's layout
+
+
+@dataclass(frozen=True)
+class TokenOptions:
+    """What token counting needs: the tokenizer, the template (LLaMA-Factory's; TRL renders with the tokenizer's
+    chat template) and the limits (LLaMA-Factory's ``cutoff_len`` is TRL's ``max_length``)."""
+
+    model: str
+    cutoff_len: int
+    template: str = "auto"
+    trust_remote_code: bool = False
+    max_prompt_length: int | None = None  # TRL only
+    truncation_mode: str = "keep_end"  # TRL only
+
+
+class Lengths(Protocol):
+    """One row's token counts as its trainer builds it, and what the limit keeps."""
+
+    prompt: int
+    prompt_kept: int
+
+    @property
+    def total(self) -> int: ...  # the limit that keeps the row whole
+    @property
+    def truncated(self) -> bool: ...
+    @property
+    def became_identical(self) -> bool: ...
+    @property
+    def lost_eos(self) -> bool: ...
+    def answers(self) -> list[tuple[str, int, int]]: ...  # (side, length, kept)
+    def to_json(self, index: int) -> dict[str, Any]: ...
+    def problems(self) -> list[tuple[str, str, str, str]]: ...  # (code, level, path, message) at the limit
+
+    drop: str | None  # the code of the problem for which the trainer leaves the row out
+
+
+class Counter(Protocol):
+    """Token counting for one tokenizer, template and limit."""
+
+    tokenizer: Any
+    cutoff_len: int  # the limit
+    limit_name: str  # its name in the trainer's config: cutoff_len, max_length
+
+    def measure(self, items: list[Any]) -> list[Lengths]: ...  # what parse gave, a batch at a time
+    def limits(self) -> dict[str, Any]: ...  # the report's "tokens" header: model, template, cutoff_len, ...
+    def notes(self) -> list[tuple[str, str, str]]: ...  # (code, level, message): about the set-up, once
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A row the trainer keeps: what the content checks read (prompt, answers, system, tools as LLaMA-Factory's
+    converter aligns them), and what the counter measures."""
+
+    aligned: Aligned | None
+    measure: Any
+
+
+@dataclass(slots=True)
+class RowCheck:
+    """What one row gives, computed from that row alone (so any executor can compute it)."""
+
+    index: int
+    outcome: Parsed | str | None  # what to measure and check (None once done, or nothing to measure), or the drop code
+    findings: list[Finding] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)  # each column's JSON type (the loader's type check)
+    drop: dict[str, Any] | None = None  # the report's would_drop entry
+    lengths: Any = None  # exact token lengths (with a model): a Lengths
+    content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
+    contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
+
+    def add(self, code: str, level: str, path: str, message: str) -> None:
+        self.findings.append(Finding(code, level, self.index, path, message))
+
+    def dropped(self, code: str, path: str, message: str) -> str:
+        """The trainer leaves the row out: an error finding and the would_drop entry; returns the code."""
+        self.add(code, "error", path, message)
+        self.drop = {"index": self.index, "code": code, "path": path, "message": message}
+        return code
+
+
+class Target:
+    """One trainer's view of a dataset. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]  # --target
+    trainer: ClassVar[str]  # in messages: "LLaMA-Factory", "TRL"
+    layouts: ClassVar[tuple[str, ...]]  # --layout values this target reads
+    registry: ClassVar[str | None]  # which registry file holds its entries ("v0", "v1"), None for none
+    size_key: ClassVar[str | None] = None  # the entry key that keeps only part of the records
+
+    def owns(self, entry: dict[str, Any]) -> bool:
+        """Whether a registry entry is one of this target's."""
+        raise NotImplementedError
+
+    def detect(self, path: str) -> bool:
+        """Whether a file's rows are this target's own (for a file given without --target or --layout)."""
+        raise NotImplementedError
+
+    def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
+        """The entry that reads ``path`` as it is."""
+        raise NotImplementedError
+
+    def stage(self, entry: dict[str, Any]) -> str:
+        """What the trainer trains on it: "rm" (pairs), "kto" (labelled examples) or "none"."""
+        raise NotImplementedError
+
+    def check_entry(self, dataset_dir: str, entry: dict[str, Any]) -> list[str]:
+        """The problems of a registered entry."""
+        return []
+
+    def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
+        raise NotImplementedError
+
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"
+               ) -> Callable[[dict[str, Any], RowCheck], Parsed | str | None]:
+        """The function that reads one row as the trainer's loader does (rendered with ``template`` where the
+        trainer renders without a model too): findings go to the RowCheck; it returns what the trainer keeps, the
+        code of why it drops or fails on the row, or None for nothing to train."""
+        raise NotImplementedError
+
+
+def sample(path: str) -> list[dict[str, Any]]:
+    """The first readable records of a file."""
+    rows = []
+    for row in iter_rows(path):
+        if row.error is None and isinstance(row.data, dict):
+            rows.append(row.data)
+        if row.index + 1 >= SAMPLE:
+            break
+    return rows
+
+
+def json_kind(value: Any) -> str:
+    return "object" if isinstance(value, dict) else "list" if isinstance(value, list) else \
+        "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+
+
+def unreadable(row: Row) -> RowCheck | None:
+    """The check of a row that holds no record (None for one that does): content after a JSON array breaks the
+    loader; an unparsable row is reported under the reason sources.py gives it (invalid_json, too_deep, ...)."""
+    i = row.index
+    if row.error is not None and row.reason == "trailing_content":
+        result = RowCheck(i, "breaks_loader")
+        result.add("breaks_loader", "error", "", f"{row.error}: the trainer's loader fails on the file")
+        return result
+    if row.error is None and isinstance(row.data, dict):
+        return None
+    code = row.reason if row.error is not None else "invalid_json"
+    result = RowCheck(i, code, drop={"index": i, "code": code, "path": "", "message": "unreadable"})
+    result.add(code, "error", "", row.error or "the record is not a JSON object")
+    return result
+
+
+def attempt_lengths(measure: Callable[[list[Any]], list[Any]], kept: list[RowCheck], trainer: str = "LLaMA-Factory"
+                    ) -> None:
+    """The rows' token lengths, measured as one batch; when the trainer's template raises on the batch (a content
+    or system that is not text), row by row: the row it raises on breaks the loader, the others are measured."""
+    try:
+        found: list[Any] = measure([r.outcome.measure for r in kept])  # type: ignore[union-attr]
+    except Exception:
+        found = []
+        for result in kept:
+            try:
+                found += measure([result.outcome.measure])  # type: ignore[union-attr]
+            except Exception as err:
+                message = unexpected(err)[1]  # re-raised under --debug
+                result.add("breaks_loader", "error", "", f"{trainer}'s template raises on this row ({message}): "
+                           "the run fails")
+                result.outcome = "breaks_loader"
+                found.append(None)
+    for result, lengths in zip(kept, found, strict=True):
+        result.lengths = lengths
+        if lengths is None:
+            continue
+        for code, level, path, message in lengths.problems():
+            if code == lengths.drop:
+                result.dropped(code, path, message)
+            else:
+                result.add(code, level, path, message)
+
+
+class BlockChecker:
+    """The per-row side of validate for one target: each row parsed as the trainer reads it, its content and
+    hygiene checked, and with a counter its lengths measured, a block at a time."""
+
+    def __init__(self, target: Target, entry: dict[str, Any], counter: Counter | None, template: str = "auto",
+                 benchmarks: Any = None) -> None:
+        self.parse = target.parser(entry, counter, template)
+        self.trainer = target.trainer
+        self.kto = target.stage(entry) == "kto"
+        self.counter, self.benchmarks = counter, benchmarks
+        self.content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
+
+    def row(self, row: Row) -> RowCheck:
+        """One row's findings. Never raises: an odd value no check foresaw is reported for this row
+        (``unexpected_value``) and the run goes on."""
+        unread = unreadable(row)
+        if unread is not None:
+            return unread
+        result = RowCheck(row.index, None, kinds={k: json_kind(v) for k, v in row.data.items() if v is not None})
+        try:
+            result.outcome = self.parse(row.data, result)
+        except Exception as err:
+            reason, message = unexpected(err)
+            result.add(reason, "error", "", f"{message}: prefkit cannot tell what {self.trainer} does here")
+            result.outcome = reason
+        aligned = result.outcome.aligned if isinstance(result.outcome, Parsed) else None
+        if aligned is not None:
+            try:
+                result.content = self.content.facts(aligned, self.kto, result.add)
+                if self.benchmarks is not None:
+                    check_aligned(self.benchmarks, result, aligned)
+            except Exception as err:
+                reason, message = unexpected(err)
+                result.add(reason, "error", "", f"{message}: prefkit cannot check this row's content")
+        return result
+
+    def __call__(self, rows: list[Row]) -> list[RowCheck]:
+        results = [self.row(row) for row in rows]
+        kept = [r for r in results if isinstance(r.outcome, Parsed)]
+        if self.counter is not None:
+            attempt_lengths(self.counter.measure, kept, self.trainer)
+        for result in kept:
+            if isinstance(result.outcome, Parsed):
+                result.outcome = None  # measured and checked: the text need not travel back
+        return results

@@ -1,0 +1,137 @@
+"""The TRL target: rows as TRL's DPOTrainer and KTOTrainer read them, counted and cut as TRL does.
+
+TRL reads preference rows ``{"prompt", "chosen", "rejected"}`` (or without ``prompt``: it takes the common start
+of chosen and rejected, ``maybe_extract_prompt``), and unpaired rows ``{"prompt", "completion", "label"}``;
+each text either a string ("standard") or a list of ``{"role", "content"}`` messages ("conversational"), which
+TRL renders with the tokenizer's own chat template (``maybe_apply_chat_template``). See
+``docs/notes/trl-tokenization.md`` for each step, per TRL version, and :mod:`prefkit.targets.trl_tokens` for the
+counting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..checks.acceptance import Aligned
+from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+
+PAIR_KEYS = ("prompt", "chosen", "rejected")
+KTO_KEYS = ("prompt", "completion", "label")
+
+
+def is_messages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m for m in value)
+
+
+def is_kto(entry: dict[str, Any]) -> bool:
+    return entry.get("layout") == "trl-kto"
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else "a list of messages" if is_messages(value) else type(value).__name__
+
+
+def _common_start(chosen: Any, rejected: Any) -> int:
+    """TRL's ``extract_prompt``: the index where chosen and rejected first differ (a space before it stays with
+    the answers)."""
+    idx = 0
+    for idx in range(min(len(chosen), len(rejected))):
+        if chosen[idx] != rejected[idx]:
+            if chosen[idx - 1] == " ":
+                idx -= 1
+            break
+    return idx
+
+
+def explicit(data: dict[str, Any]) -> dict[str, Any]:
+    """The row with an explicit prompt, as ``maybe_extract_prompt`` leaves it."""
+    chosen, rejected = data.get("chosen"), data.get("rejected")
+    if "prompt" in data and data["prompt"] is not None and (is_messages(data["prompt"]) == is_messages(chosen)):
+        return data
+    idx = _common_start(chosen, rejected)
+    return {**data, "prompt": chosen[:idx], "chosen": chosen[idx:], "rejected": rejected[idx:]}
+
+
+def _text(content: Any) -> str:
+    return content if isinstance(content, str) else ""
+
+
+def aligned(row: dict[str, Any], answers: tuple[str, ...]) -> Aligned:
+    """The row as the content checks read it: prompt turns, system, and the final answers."""
+    prompt = row["prompt"]
+    if isinstance(prompt, str):
+        return Aligned([{"role": "user", "content": prompt}],
+                       [{"role": "assistant", "content": _text(row[k])} for k in answers], "", "")
+    system = "".join(_text(m.get("content")) for m in prompt if m.get("role") == "system")
+    turns = [{"role": m.get("role"), "content": _text(m.get("content"))} for m in prompt if m.get("role") != "system"]
+    last = lambda v: _text(v[-1].get("content")) if is_messages(v) else _text(v)  # noqa: E731
+    return Aligned(turns, [{"role": "assistant", "content": last(row[k])} for k in answers], system, "")
+
+
+class Trl(Target):
+    """TRL: its row layouts, ``maybe_extract_prompt`` / ``maybe_apply_chat_template`` and its truncation."""
+
+    name = "trl"
+    trainer = "TRL"
+    layouts = ("trl", "trl-kto")
+    registry = None
+    default_max_length = 1024  # DPOConfig / KTOConfig
+
+    def owns(self, entry: dict[str, Any]) -> bool:
+        return "layout" in entry and entry["layout"] in self.layouts
+
+    def detect(self, path: str) -> bool:
+        rows = sample(path)
+        if not rows:
+            return False
+        first = rows[0]
+        if "completion" in first and isinstance(first.get("label"), bool) and "prompt" in first:
+            return True
+        return "prompt" in first and "chosen" in first and "rejected" in first and \
+            "conversations" not in first and "instruction" not in first
+
+    def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
+        if layout is None:
+            rows = sample(path)
+            layout = "trl-kto" if rows and "completion" in rows[0] else "trl"
+        return {"file_name": path, "layout": layout}
+
+    def stage(self, entry: dict[str, Any]) -> str:
+        return "kto" if is_kto(entry) else "rm"
+
+    def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
+        from .trl_tokens import TrlCounter
+
+        return TrlCounter(options, kto=is_kto(entry))
+
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+        kto = is_kto(entry)
+        keys = KTO_KEYS if kto else PAIR_KEYS
+        answers = ("completion",) if kto else ("chosen", "rejected")
+
+        def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str:
+            required = keys if kto else ("chosen", "rejected")
+            missing = [k for k in required if data.get(k) is None]
+            if missing:
+                return result.dropped("breaks_loader", missing[0], f"no {missing[0]!r}: TRL's tokenization raises "
+                                      "(KeyError) on this row and the run fails")
+            if kto and not isinstance(data["label"], bool):
+                return result.dropped("breaks_loader", "label", f"label is {_kind(data['label'])}, not true/false: "
+                                      "TRL's KTO trainer splits desirable from undesirable examples by it")
+            row = explicit(data) if not kto else data
+            for key in ("prompt", *answers):
+                value = row[key]
+                if not isinstance(value, str) and not is_messages(value) and value != []:
+                    return result.dropped("breaks_loader", key, f"{key} is {_kind(value)}: TRL takes a string or a "
+                                          "list of {role, content} messages")
+            if not row["prompt"]:
+                result.add("no_prompt", "warning", "prompt", "the prompt is empty" + (
+                    "" if "prompt" in data else ": chosen and rejected share no start, so TRL extracts none"))
+            kinds = {k: is_messages(row[k]) for k in ("prompt", *answers) if row[k]}
+            if len(set(kinds.values())) > 1:
+                mixed = ", ".join(f"{k} {'messages' if v else 'a string'}" for k, v in kinds.items())
+                return result.dropped("breaks_loader", "prompt", f"{mixed}: TRL renders a row with the chat template "
+                                      "only when every part is messages; mixed rows fail")
+            return Parsed(aligned(row, answers), row)
+
+        return parse
