@@ -183,13 +183,15 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
              workers: int | None = None, ray_address: str | None = None,
              progress: Callable[[int], None] | None = None, trust_remote_code: bool = False,
              decontaminate: Decontaminator | str | None = None, target: str | None = None,
-             max_prompt_length: int | None = None, truncation_mode: str = "keep_end") -> ValidationReport:
+             max_prompt_length: int | None = None, truncation_mode: str | None = None,
+             trl_version: str = "auto") -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
     The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
     from its rows) unless named. With ``model`` (a tokenizer folder or hub name) and ``cutoff_len``, also compute
     exact token lengths with LLaMA-Factory's ``template`` ("auto": its default for known models); for TRL,
-    ``cutoff_len`` is ``max_length`` (with ``max_prompt_length`` and ``truncation_mode``). ``lengths_path``,
+    ``cutoff_len`` is ``max_length`` (default TRL's), with ``max_prompt_length`` and ``truncation_mode``, under the
+    rules of ``trl_version`` (0.24 or 1; "auto": the TRL installed here, else 1). ``lengths_path``,
     ``report_json`` and ``html`` (with its PNG histogram) are written when given. ``executor`` "ray" checks
     the rows on a Ray cluster (``ray_address``, or a local one) with the same results. The model folder's own
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
@@ -202,7 +204,7 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     inputs = [path] + ([info_path(dataset_dir, chosen.registry)] if registered and chosen.registry else [])
     inputs += benchmarks.files if benchmarks else []  # --decontaminate's item files
     limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
-                     truncation_mode)
+                     truncation_mode, trl_version)
     with Run(inputs) as run:
         out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
         report_file = run.json("--report-json", report_json)
@@ -221,22 +223,22 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
 
 
 def _limits(target: Target, model: str | None, template: str, cutoff_len: int | None, lengths_path: str | None,
-            trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str) -> TokenOptions | None:
+            trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str | None,
+            trl_version: str) -> TokenOptions | None:
     """What token counting needs, or None without a model; a clear error for options that need another."""
-    limit = "--max-length" if target.name == "trl" else "--cutoff-len"
-    if target.name != "trl" and max_prompt_length is not None:
-        raise UsageError("--max-prompt-length is TRL's: validate --target trl")
-    if cutoff_len is None and target.name == "trl" and model:
-        cutoff_len = target.default_max_length  # type: ignore[attr-defined]
-    if model and not cutoff_len:
-        raise UsageError(f"--model needs {limit} (the {limit[2:].replace('-', '_')} you will train with)")
+    trl = target.name == "trl"
+    if not trl and (max_prompt_length is not None or truncation_mode is not None or trl_version != "auto"):
+        raise UsageError("--max-prompt-length, --truncation-mode and --trl-version are TRL's: validate --target trl")
+    limit = "--max-length" if trl else "--cutoff-len"
     if lengths_path and not model:
         raise UsageError(f"--lengths needs --model and {limit}")
-    if cutoff_len and not model:
+    if (cutoff_len or max_prompt_length) and not model:
         raise UsageError(f"{limit} needs --model: token lengths are counted with the model's tokenizer")
-    if not model or not cutoff_len:
+    if model and not cutoff_len and not trl:
+        raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
+    if not model:
         return None
-    return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode)
+    return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode, trl_version)
 
 
 def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,

@@ -34,10 +34,12 @@ def command(
                                   "(v1 data: chatml, qwen3 or qwen3_nothink; auto: qwen3_nothink, v1's default)."),
     cutoff_len: int | None = typer.Option(None, "--cutoff-len", "--max-length", min=1, help="The cutoff_len you will "
                                           "train with (TRL: max_length; default 1024 as in DPOConfig/KTOConfig)."),
-    max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", min=1, help="TRL's max_prompt_length "
-                                                 "(default: DPOConfig's)."),
-    truncation_mode: str = typer.Option("keep_end", "--truncation-mode", help="TRL's truncation_mode: keep_end or "
-                                        "keep_start."),
+    max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", min=1, help="TRL 0.x's "
+                                                 "max_prompt_length (default: its DPOConfig's / KTOConfig's, 512)."),
+    truncation_mode: str | None = typer.Option(None, "--truncation-mode", help="TRL's truncation_mode: keep_end or "
+                                               "keep_start (default: the TRL version's)."),
+    trl_version: str = typer.Option("auto", "--trl-version", help="Whose rules to count with: 0.24 (what LLaMA-Factory "
+                                    "installs) or 1 (TRL 1.x); auto: the TRL installed here, else 1."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
@@ -60,7 +62,7 @@ def command(
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
                           decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
-                          truncation_mode=truncation_mode)
+                          truncation_mode=truncation_mode, trl_version=trl_version)
     if not quiet:
         summary(report)
         if html_path:

@@ -28,11 +28,12 @@ class TokenOptions:
     chat template) and the limits (LLaMA-Factory's ``cutoff_len`` is TRL's ``max_length``)."""
 
     model: str
-    cutoff_len: int
+    cutoff_len: int | None  # None: the trainer's default (TRL's max_length)
     template: str = "auto"
     trust_remote_code: bool = False
     max_prompt_length: int | None = None  # TRL only
-    truncation_mode: str = "keep_end"  # TRL only
+    truncation_mode: str | None = None  # TRL only; None: the version's default
+    trl_version: str = "auto"  # TRL only: whose rules (0.24, 1), auto: the TRL installed here
 
 
 class Lengths(Protocol):

@@ -43,13 +43,27 @@ def _common_start(chosen: Any, rejected: Any) -> int:
     return idx
 
 
-def explicit(data: dict[str, Any]) -> dict[str, Any]:
-    """The row with an explicit prompt, as ``maybe_extract_prompt`` leaves it."""
-    chosen, rejected = data.get("chosen"), data.get("rejected")
-    if "prompt" in data and data["prompt"] is not None and (is_messages(data["prompt"]) == is_messages(chosen)):
-        return data
+def conversational(value: Any) -> bool:
+    """TRL's ``is_conversational`` of one column: a list whose first message has a role and a content."""
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and \
+        "role" in value[0] and "content" in value[0]
+
+
+def extract_prompt(data: dict[str, Any]) -> dict[str, Any]:
+    """TRL's ``extract_prompt``: the common start of chosen and rejected becomes the prompt."""
+    chosen, rejected = data["chosen"], data["rejected"]
     idx = _common_start(chosen, rejected)
     return {**data, "prompt": chosen[:idx], "chosen": chosen[idx:], "rejected": rejected[idx:]}
+
+
+def explicit(data: dict[str, Any], version: str = "1") -> dict[str, Any]:
+    """The row with an explicit prompt: TRL 1.x extracts one when there is none; 0.24 (``maybe_extract_prompt``)
+    also when the prompt's and chosen's kinds differ (a chosen of tool calls without content is not "conversational")."""
+    if data.get("prompt") is None:
+        return extract_prompt(data)
+    if version == "0.24" and conversational(data["prompt"]) != conversational(data["chosen"]):
+        return extract_prompt(data)
+    return data
 
 
 def _text(content: Any) -> str:
@@ -132,6 +146,6 @@ class Trl(Target):
                 mixed = ", ".join(f"{k} {'messages' if v else 'a string'}" for k, v in kinds.items())
                 return result.dropped("breaks_loader", "prompt", f"{mixed}: TRL renders a row with the chat template "
                                       "only when every part is messages; mixed rows fail")
-            return Parsed(aligned(row, answers), row)
+            return Parsed(aligned(row, answers), data)
 
         return parse
