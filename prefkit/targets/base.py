@@ -57,6 +57,33 @@ class Lengths(Protocol):
     drop: str | None  # the code of the problem for which the trainer leaves the row out
 
 
+class PairCounts:
+    """What the pair lengths of every target share: two answers, each kept whole or cut (subclasses are dataclasses
+    with these fields and a ``truncated`` property)."""
+
+    __slots__ = ()
+    chosen: int
+    rejected: int
+    chosen_kept: int
+    rejected_kept: int
+    identical_after_truncation: bool  # the kept answers are the same ids
+    truncated: bool
+
+    @property
+    def became_identical(self) -> bool:
+        """Different answers that truncation made identical: the pair carries no signal any more."""
+        return self.identical_after_truncation and self.truncated
+
+    @property
+    def lost_eos(self) -> bool:
+        """An answer cut short loses its final end-of-turn token: the model never learns to stop there."""
+        return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
+
+    def answers(self) -> list[tuple[str, int, int]]:
+        """(side, length, kept) of each answer."""
+        return [("chosen", self.chosen, self.chosen_kept), ("rejected", self.rejected, self.rejected_kept)]
+
+
 class Counter(Protocol):
     """Token counting for one tokenizer, template and limit."""
 

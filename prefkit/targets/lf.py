@@ -4,10 +4,17 @@ processors build them.
 
 LLaMA-Factory encodes each pair with its template's ``encode_oneturn`` (prompt + chosen, prompt +
 rejected; a KTO example: prompt + its one answer), appends eos for ``efficient_eos`` templates, and
-truncates with ``infer_seqlen``. prefkit runs
-the same template code, but through a tokenizer proxy whose ``encode`` returns the text itself as a
-placeholder; the distinct texts of a batch are then encoded once, together, by the fast tokenizer (on all
-cores), and lengths and kept ids are read through the placeholders. Same ids, a fraction of the work.
+truncates with ``infer_seqlen``. prefkit renders the same ids, but through a tokenizer proxy whose ``encode``
+returns the text itself as a placeholder; the distinct texts of a batch are then encoded once, together, by the
+fast tokenizer (on all cores), and lengths and kept ids are read through the placeholders. Same ids, a fraction
+of the work.
+
+The renderer is :class:`prefkit.targets.lf_render.FastTemplate` where the installed LLaMA-Factory is a release
+prefkit ships template descriptions for and the template's class is one it replicates (no LLaMA-Factory or
+transformers import: the tokenizer is read with ``tokenizers`` alone, :func:`prefkit.targets.tokens.
+load_counting_tokenizer`), else LLaMA-Factory's own template code (:mod:`prefkit.targets.lf_template`). Either
+way the prompt is rendered once per row and each answer as the message after it, which is what
+``encode_oneturn`` concatenates.
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
 from ..registry import detect_entry
 from ..registry_check import check_entry
-from . import lf_template
-from .base import Counter, Parsed, RowCheck, Target, TokenOptions
+from . import lf_render, lf_template
+from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions
 from .lf_template import LlamaFactoryTemplates
-from .tokens import DeferringTokenizer, load_tokenizer
+from .tokens import DeferringTokenizer, load_counting_tokenizer
 
 
 def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int, int]:
@@ -41,7 +48,7 @@ def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int
 
 
 @dataclass(slots=True)
-class PairLengths:
+class PairLengths(PairCounts):
     prompt: int
     chosen: int
     rejected: int
@@ -58,20 +65,6 @@ class PairLengths:
     @property
     def truncated(self) -> bool:
         return (self.prompt_kept, self.chosen_kept, self.rejected_kept) != (self.prompt, self.chosen, self.rejected)
-
-    @property
-    def became_identical(self) -> bool:
-        """Different answers that truncation made identical: the pair carries no signal any more."""
-        return self.identical_after_truncation and self.truncated
-
-    @property
-    def lost_eos(self) -> bool:
-        """A response cut short loses its final end-of-turn token: the model never learns to stop there."""
-        return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
-
-    def answers(self) -> list[tuple[str, int, int]]:
-        """(side, length, kept) of each answer."""
-        return [("chosen", self.chosen, self.chosen_kept), ("rejected", self.rejected, self.rejected_kept)]
 
     def to_json(self, index: int) -> dict[str, int]:
         return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
@@ -141,25 +134,32 @@ def lf_templates() -> LlamaFactoryTemplates:
 
 
 def default_template(model: str) -> str | None:
-    """LLaMA-Factory's default template for a model it knows (by hub name or folder name), else None."""
-    lf = lf_templates()
+    """LLaMA-Factory's default template for a model it knows (by hub name or folder name), else None. Read from
+    the shipped copy of its model table when the installed constants are the shipped ones (no import)."""
+    models = lf_render.shipped_models()
+    if models is None:
+        lf = lf_templates()
+        models = [[name, [str(p) for p in sources.values()], lf.default_template.get(name)]
+                  for name, sources in lf.supported_models.items()]
     wanted = model.rstrip("/").lower()
-    for name, sources in lf.supported_models.items():
-        paths = {str(p).lower() for p in sources.values()}
+    for name, sources, template in models:
+        paths = {str(p).lower() for p in sources}
         if wanted in paths or name.lower() == os.path.basename(wanted) or any(
                 os.path.basename(p) == os.path.basename(wanted) for p in paths):
-            return lf.default_template.get(name) or None
+            return template or None
     return None
 
 
 class TokenCounter:
-    """Exact pairwise and KTO lengths for one tokenizer, template and cutoff_len."""
+    """Exact pairwise and KTO lengths for one tokenizer, template and cutoff_len.
+
+    ``render`` says which renderer counts: "prefkit" (:class:`~prefkit.targets.lf_render.FastTemplate`, from the
+    shipped description of the installed LLaMA-Factory's template) or "llamafactory" (its own template code)."""
 
     def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False,
                  kto: bool = False) -> None:
         self.kto = kto  # measure() counts KTO examples
-        tokenizer = load_tokenizer(model, trust_remote_code)
-        lf = lf_templates()
+        tokenizer = load_counting_tokenizer(model, trust_remote_code)
         self.template_source = "given"
         if template == "auto":
             found = default_template(model)
@@ -167,12 +167,20 @@ class TokenCounter:
                 raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; "
                                  "pass --template NAME")
             template, self.template_source = found, f"auto: LLaMA-Factory's default for {model}"
-        if template not in lf.templates:
-            known = ", ".join(sorted(lf.templates)[:12])
-            raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {known}, ...")
         self.template_name = template
-        self.template = lf.get_template_and_fix_tokenizer(tokenizer, lf.data_arguments(template=template,
-                                                                                      cutoff_len=cutoff_len))
+        fast = lf_render.fast_template(template)
+        if fast is not None:
+            fast.fix_tokenizer(tokenizer)
+            self.template: Any = fast
+            self.render = "prefkit"
+        else:
+            lf = lf_templates()
+            if template not in lf.templates:
+                known = ", ".join(sorted(lf.templates)[:12])
+                raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {known}, ...")
+            self.template = lf.get_template_and_fix_tokenizer(tokenizer, lf.data_arguments(template=template,
+                                                                                          cutoff_len=cutoff_len))
+            self.render = "llamafactory"
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
         self._proxy = DeferringTokenizer(tokenizer)
@@ -185,10 +193,22 @@ class TokenCounter:
             answer_ids = answer_ids + [self.tokenizer.eos_token_id]
         return prompt_ids, answer_ids
 
+    def _encode_answers(self, row: Aligned, answers: list[dict[str, str]]) -> tuple[list[Any], list[list[Any]]]:
+        """The prompt's ids and each answer's, as ``encode_oneturn`` on prompt + answer gives them (plus eos for
+        ``efficient_eos`` templates); the prompt is the first answer's (pairwise.py keeps the chosen one's). On the
+        fast path the prompt is rendered once: the messages before the last never depend on the answer."""
+        if self.render != "prefkit":
+            encoded = [self._encode_turn(row, answer) for answer in answers]
+            return encoded[0][0], [answer_ids for _, answer_ids in encoded]
+        template, proxy, at = self.template, self._proxy, len(row.prompt)
+        prompt_ids = template.encode_prompt(proxy, row.prompt, row.system, row.tools)
+        eos = [self.tokenizer.eos_token_id] if template.efficient_eos else []
+        encoded = [template.encode_answer(proxy, at, answer, row.system, row.tools) for answer in answers]
+        return prompt_ids + encoded[0][0], [answer_ids + eos for _, answer_ids in encoded]
+
     def _encode(self, pair: Aligned) -> tuple[list[Any], list[Any], list[Any]]:
         """LLaMA-Factory's pairwise encoding (pairwise.py)."""
-        prompt_ids, chosen_ids = self._encode_turn(pair, pair.response[0])
-        _, rejected_ids = self._encode_turn(pair, pair.response[1])
+        prompt_ids, (chosen_ids, rejected_ids) = self._encode_answers(pair, [pair.response[0], pair.response[1]])
         return prompt_ids, chosen_ids, rejected_ids
 
     limit_name = "cutoff_len"
@@ -242,7 +262,8 @@ class TokenCounter:
         encoded = []
         for example in examples:
             desirable = bool(example.response[0]["content"])
-            encoded.append((*self._encode_turn(example, example.response[0 if desirable else 1]), desirable))
+            prompt_ids, (answer_ids,) = self._encode_answers(example, [example.response[0 if desirable else 1]])
+            encoded.append((prompt_ids, answer_ids, desirable))
         proxy.resolve([seq for prompt_seq, answer_seq, _ in encoded for seq in (prompt_seq, answer_seq)])
         out = []
         for prompt_seq, answer_seq, desirable in encoded:

@@ -53,7 +53,7 @@ from typing import Any
 
 from ..checks.acceptance import Aligned
 from ..errors import RegistryError, UsageError, unexpected
-from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions, sample
 from .lf_template import stand_in_module
 from .tokens import DeferringTokenizer, load_tokenizer
 
@@ -251,7 +251,7 @@ class Rendered:
 
 
 @dataclass(slots=True)
-class V1PairLengths:
+class V1PairLengths(PairCounts):
     """One pair as v1 trains on it: the chosen and the rejected rendering packed into one sequence, cut at
     cutoff_len. ``prompt``: the tokens before the final answer (the chosen side's; ``rejected_prompt`` the
     rejected side's); ``*_kept``: what the cut leaves (``prompt_kept``: of the side that keeps fewer)."""
@@ -277,17 +277,6 @@ class V1PairLengths:
     @property
     def truncated(self) -> bool:
         return self.total > self.cutoff_len
-
-    @property
-    def became_identical(self) -> bool:
-        return self.identical_after_truncation and self.truncated
-
-    @property
-    def lost_eos(self) -> bool:
-        return self.chosen_kept < self.chosen or self.rejected_kept < self.rejected
-
-    def answers(self) -> list[tuple[str, int, int]]:
-        return [("chosen", self.chosen, self.chosen_kept), ("rejected", self.rejected, self.rejected_kept)]
 
     def to_json(self, index: int) -> dict[str, Any]:
         out: dict[str, Any] = {"index": index, "prompt": self.prompt, "chosen": self.chosen,

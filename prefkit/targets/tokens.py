@@ -5,6 +5,24 @@ A target renders a row with its trainer's own code, but through :class:`Deferrin
 returns the text itself as a placeholder; the distinct texts of a batch are then encoded once, together, by the
 Rust tokenizer (on all cores), and lengths and kept ids are read through the placeholders. Same ids, a fraction
 of the work.
+
+:func:`load_counting_tokenizer` reads a model folder with ``tokenizers`` alone (:class:`FastTokenizer`: no
+transformers import, about 1.3 s less per run): ``tokenizer.json``, plus what ``AutoTokenizer`` takes from
+``tokenizer_config.json`` and ``special_tokens_map.json`` (the named special tokens, the additional ones, the
+``added_tokens_decoder`` entries, the chat template), and offers what LLaMA-Factory's template code and prefkit
+call. It is the backend transformers itself would encode with when the tokenizer class uses ``tokenizer.json``
+as it is (transformers 4; in transformers 5 the class may rebuild the pipeline from the vocabulary, to the same
+effect for the models it knows: the parity tests compare the two). AutoTokenizer loads it as before for a folder
+without ``tokenizer.json``, a hub name, ``--trust-remote-code``, a config that asks transformers to convert the
+slow tokenizer or to change the pre-tokenizer (``from_slow``, ``add_prefix_space``, ``legacy: false``, a
+top-level pre-tokenizer that adds a prefix space), a class whose default special tokens the folder does not
+override, and with ``PREFKIT_TOKENIZER=transformers``.
+
+One difference from transformers 5 is kept on purpose: LLaMA-Factory 0.9.5 adds a template's stop words with
+``replace_additional_special_tokens=False``, which transformers 5 no longer accepts, and its fallback replaces
+the additional special tokens; :meth:`FastTokenizer.add_special_tokens` accepts the argument and extends them
+(as transformers 4 does). Ids are the same either way (the tokens stay in the vocabulary); ``all_special_tokens``
+keeps the folder's own, so the special-token-in-text check still knows them.
 """
 
 from __future__ import annotations
@@ -13,6 +31,7 @@ import json
 import os
 import sys
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UsageError
@@ -130,3 +149,275 @@ def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
             raise UsageError(f"--model {model}: its tokenizer is Python code of the model's own; prefkit runs that "
                              "code only with --trust-remote-code (give it only for a model you trust)") from None
         raise UsageError(f"--model {model}: cannot load a tokenizer ({first})") from None
+
+
+# --- a tokenizer folder read with `tokenizers` alone --------------------------------------------------------
+
+SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+# Classes that take tokenizer.json as it is and set no special tokens of their own (transformers 4 and 5).
+GENERIC_CLASSES = {None, "PreTrainedTokenizerFast", "TokenizersBackend"}
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _content(value: Any) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string, or an AddedToken as a dict."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _added_token(value: Any, special: bool = True) -> Any:
+    from tokenizers import AddedToken
+
+    if isinstance(value, dict):
+        return AddedToken(value["content"], single_word=bool(value.get("single_word", False)),
+                          lstrip=bool(value.get("lstrip", False)), rstrip=bool(value.get("rstrip", False)),
+                          normalized=bool(value.get("normalized", not special)),
+                          special=bool(value.get("special", special)))
+    return AddedToken(value, special=special)
+
+
+class FastTokenizer:
+    """A tokenizer folder read with ``tokenizers`` alone, with the part of transformers' tokenizer interface that
+    LLaMA-Factory's template code (encode, convert_tokens_to_ids, bos/eos/pad tokens and ids, add_special_tokens
+    for its eos and stop-word fix, chat_template) and prefkit (all_special_tokens, name_or_path,
+    apply_chat_template for a note) use. ``backend_tokenizer`` is the Rust tokenizer, as on a transformers fast
+    tokenizer, so :class:`DeferringTokenizer` batches with it the same way."""
+
+    is_fast = True
+
+    def __init__(self, backend: Any, name_or_path: str, special: dict[str, str | None], additional: list[str],
+                 chat_template: Any = None) -> None:
+        self.backend_tokenizer = backend
+        self.name_or_path = name_or_path
+        self._special = {key: special.get(key) for key in SPECIAL_TOKENS}
+        self._additional = list(additional)
+        self.chat_template = chat_template
+
+    @classmethod
+    def from_folder(cls, folder: str) -> FastTokenizer | None:
+        """The folder's tokenizer as transformers would load it, or None where that takes transformers itself."""
+        if not os.path.isfile(os.path.join(folder, "tokenizer.json")):
+            return None
+        config = _read_json(os.path.join(folder, "tokenizer_config.json"))
+        special_map = _read_json(os.path.join(folder, "special_tokens_map.json"))
+        if config.get("from_slow") or config.get("add_prefix_space") or config.get("legacy") is False:
+            return None  # transformers converts the slow tokenizer (or rebuilds the pre-tokenizer) for these
+        tokenizer_class = config.get("tokenizer_class")
+        if tokenizer_class not in GENERIC_CLASSES and any(
+                key not in config and key not in special_map for key in ("bos_token", "eos_token", "unk_token", "pad_token")):
+            return None  # the class's own defaults apply (LlamaTokenizer's <s>, Qwen2Tokenizer's <|endoftext|>, ...)
+        from tokenizers import Tokenizer
+
+        backend = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+        pre_tokenizer = json.loads(backend.pre_tokenizer.__getstate__()) if backend.pre_tokenizer is not None else {}
+        if pre_tokenizer.get("add_prefix_space", False) is not False:
+            return None  # transformers 4 sets it to the config's (False), 5 keeps it: not one answer
+        special: dict[str, str | None] = {}
+        for key in SPECIAL_TOKENS:
+            value = config.get(key) if config.get(key) is not None else special_map.get(key)
+            special[key] = _content(value)
+        additional: list[str] = []
+        for source in (config, special_map):
+            extra = source.get("additional_special_tokens") or source.get("extra_special_tokens") or []
+            values = extra.values() if isinstance(extra, dict) else extra
+            additional = [t for t in (_content(v) for v in values) if t]
+            if additional:
+                break
+        # what transformers' __init__ does: the config's added tokens (their flags win), then the special tokens
+        # that are not added tokens yet, as special added tokens
+        decoder = config.get("added_tokens_decoder") or {}
+        try:
+            entries = sorted((int(i), t) for i, t in decoder.items() if isinstance(t, dict) and "content" in t)
+        except (TypeError, ValueError):
+            return None
+        for _, token in entries:
+            backend.add_tokens([_added_token(token, special=bool(token.get("special", False)))])
+        if any(backend.token_to_id(token["content"]) != i for i, token in entries):
+            return None  # the config and tokenizer.json disagree on ids: let transformers sort it out
+        present = {str(t.content) for t in backend.get_added_tokens_decoder().values()}
+        raw = {key: config.get(key) if config.get(key) is not None else special_map.get(key) for key in SPECIAL_TOKENS}
+        for value in [v for v in raw.values() if v is not None] + additional:
+            if _content(value) and _content(value) not in present:
+                backend.add_tokens([_added_token(value)])
+                present.add(_content(value))  # type: ignore[arg-type]
+        if config.get("split_special_tokens"):
+            backend.encode_special_tokens = True
+        return cls(backend, folder, special, additional, _chat_template(folder, config))
+
+    # --- the special tokens -----------------------------------------------------------------------------
+
+    def _id(self, token: str | None) -> int | None:
+        return self.convert_tokens_to_ids(token)
+
+    def _set(self, key: str, value: Any) -> None:
+        self._special[key] = _content(value) if value is not None else None
+
+    bos_token = property(lambda self: self._special["bos_token"], lambda self, v: self._set("bos_token", v))
+    eos_token = property(lambda self: self._special["eos_token"], lambda self, v: self._set("eos_token", v))
+    unk_token = property(lambda self: self._special["unk_token"], lambda self, v: self._set("unk_token", v))
+    sep_token = property(lambda self: self._special["sep_token"], lambda self, v: self._set("sep_token", v))
+    pad_token = property(lambda self: self._special["pad_token"], lambda self, v: self._set("pad_token", v))
+    cls_token = property(lambda self: self._special["cls_token"], lambda self, v: self._set("cls_token", v))
+    mask_token = property(lambda self: self._special["mask_token"], lambda self, v: self._set("mask_token", v))
+    bos_token_id = property(lambda self: self._id(self._special["bos_token"]))
+    eos_token_id = property(lambda self: self._id(self._special["eos_token"]))
+    unk_token_id = property(lambda self: self._id(self._special["unk_token"]))
+    pad_token_id = property(lambda self: self._id(self._special["pad_token"]))
+
+    @property
+    def additional_special_tokens(self) -> list[str]:
+        return list(self._additional)
+
+    @property
+    def special_tokens_map(self) -> dict[str, Any]:
+        found: dict[str, Any] = {k: v for k, v in self._special.items() if v is not None}
+        if self._additional:
+            found["additional_special_tokens"] = list(self._additional)
+        return found
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        """The named special tokens, then the additional ones, each once (transformers' order)."""
+        return list(dict.fromkeys([t for t in self._special.values() if t is not None] + self._additional))
+
+    @property
+    def all_special_ids(self) -> list[int | None]:
+        return [self.convert_tokens_to_ids(t) for t in self.all_special_tokens]
+
+    def add_tokens(self, new_tokens: Any, special_tokens: bool = False) -> int:
+        tokens = new_tokens if isinstance(new_tokens, (list, tuple)) else [new_tokens]
+        if special_tokens:
+            from tokenizers import AddedToken
+
+            return self.backend_tokenizer.add_special_tokens(
+                [AddedToken(t, rstrip=False, lstrip=False, normalized=False, special=True) if isinstance(t, str) else t
+                 for t in tokens])
+        return self.backend_tokenizer.add_tokens(list(tokens))
+
+    def add_special_tokens(self, special_tokens_dict: dict[str, Any], replace_additional_special_tokens: bool = True
+                           ) -> int:
+        """transformers' ``add_special_tokens``: set the named tokens, extend (or replace) the additional ones, and
+        add each to the vocabulary as a special token (the ids of tokens already there stay)."""
+        to_add: list[Any] = []
+        for key, value in special_tokens_dict.items():
+            if key in ("additional_special_tokens", "extra_special_tokens"):
+                values = [v for v in value if replace_additional_special_tokens or str(v) not in self._additional]
+                if replace_additional_special_tokens and values:
+                    self._additional = [str(v) for v in values]
+                else:
+                    self._additional += [str(v) for v in values]
+                to_add += values
+            elif key in SPECIAL_TOKENS:
+                self._set(key, value if isinstance(value, str) else str(value))
+                to_add.append(value)
+            else:
+                raise ValueError(f"Key {key} is not a special token")
+        return self.add_tokens(to_add, special_tokens=True)
+
+    # --- encoding ---------------------------------------------------------------------------------------
+
+    def encode(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> list[int]:
+        if kwargs:
+            raise TypeError(f"FastTokenizer.encode: unsupported arguments {sorted(kwargs)}")
+        return self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def __call__(self, texts: str | list[str], add_special_tokens: bool = True) -> dict[str, Any]:
+        if isinstance(texts, str):
+            return {"input_ids": self.encode(texts, add_special_tokens)}
+        return {"input_ids": [e.ids for e in self.backend_tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)]}
+
+    def convert_tokens_to_ids(self, tokens: Any) -> Any:
+        if tokens is None:
+            return None
+        if isinstance(tokens, str):
+            found = self.backend_tokenizer.token_to_id(tokens)
+            return found if found is not None else self.unk_token_id
+        return [self.convert_tokens_to_ids(t) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Iterable[int]) -> Any:
+        if isinstance(ids, int):
+            return self.backend_tokenizer.id_to_token(ids)
+        return [self.backend_tokenizer.id_to_token(i) for i in ids]
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def __len__(self) -> int:
+        return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)
+
+    def apply_chat_template(self, conversation: list[dict[str, Any]], tokenize: bool = True,
+                            add_generation_prompt: bool = False, **kwargs: Any) -> str:
+        """The chat template rendered as transformers renders it (text only)."""
+        if tokenize:
+            raise NotImplementedError("FastTokenizer.apply_chat_template renders text only (tokenize=False)")
+        template = self.chat_template
+        if isinstance(template, dict):
+            template = template.get("default")
+        if not isinstance(template, str):
+            raise ValueError("the tokenizer has no chat template")
+        return _render_chat_template(template, conversation, add_generation_prompt,
+                                     {k: v for k, v in self._special.items() if v is not None}, kwargs)
+
+    def __repr__(self) -> str:
+        return f"FastTokenizer({self.name_or_path!r}, vocab={len(self)})"
+
+
+def _chat_template(folder: str, config: dict[str, Any]) -> Any:
+    """The chat template transformers would find: chat_template.jinja, chat_template.json, the config's."""
+    try:
+        with open(os.path.join(folder, "chat_template.jinja"), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        pass
+    template = _read_json(os.path.join(folder, "chat_template.json")).get("chat_template") or config.get("chat_template")
+    if isinstance(template, list):  # named templates
+        return {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+    return template
+
+
+def _render_chat_template(template: str, messages: list[dict[str, Any]], add_generation_prompt: bool,
+                          special: dict[str, str], extra: dict[str, Any]) -> str:
+    """transformers' chat-template environment: a sandbox with trim_blocks, lstrip_blocks, loop controls, tojson,
+    raise_exception and strftime_now."""
+    from datetime import datetime
+
+    import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
+               sort_keys: bool = False) -> str:
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env.from_string(template).render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                            **{**special, **extra})
+
+
+def load_counting_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
+    """The tokenizer to count tokens with: a :class:`FastTokenizer` where the folder allows it (see the module
+    docstring), else transformers' AutoTokenizer (:func:`load_tokenizer`)."""
+    refuse_remote_code(model, trust_remote_code, tokenizer_only=True)
+    if not trust_remote_code and os.environ.get("PREFKIT_TOKENIZER") != "transformers":
+        try:
+            fast = FastTokenizer.from_folder(model)
+        except Exception:  # no tokenizers, or a file it cannot read: transformers says what is wrong
+            fast = None
+        if fast is not None:
+            return fast
+    return load_tokenizer(model, trust_remote_code)

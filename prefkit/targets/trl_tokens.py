@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from .base import TokenOptions
+from .base import PairCounts, TokenOptions
 from .tokens import load_tokenizer
 from .trl import explicit
 
@@ -68,8 +68,13 @@ def cut(length: int, first: int, keep_start: bool, limit: int) -> tuple[int, int
     return max(0, limit - rest), min(rest, limit)
 
 
+def dropped(prompt: int, max_length: int) -> tuple[str, str, str, str]:
+    return (DROPPED, "error", "prompt", f"the prompt alone is {prompt:,} tokens, max_length {max_length:,}: TRL drops "
+            "the row before training, and says nothing")
+
+
 @dataclass(slots=True)
-class TrlPairLengths:
+class TrlPairLengths(PairCounts):
     """One DPO row as TRL trains on it: TRL's counts before any cut, and what reaches the model."""
 
     prompt: int
@@ -93,15 +98,8 @@ class TrlPairLengths:
                                       self.rejected_kept) != (self.prompt, self.chosen, self.rejected)
 
     @property
-    def became_identical(self) -> bool:
-        return self.identical_after_truncation and self.truncated
-
-    @property
     def lost_eos(self) -> bool:
         return self.drop is None and (self.chosen_kept < self.chosen or self.rejected_kept < self.rejected)
-
-    def answers(self) -> list[tuple[str, int, int]]:
-        return [("chosen", self.chosen, self.chosen_kept), ("rejected", self.rejected, self.rejected_kept)]
 
     def to_json(self, index: int) -> dict[str, Any]:
         return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
@@ -110,8 +108,7 @@ class TrlPairLengths:
 
     def problems(self) -> list[tuple[str, str, str, str]]:
         if self.drop:
-            return [(self.drop, "error", "prompt", f"the prompt alone is {self.prompt:,} tokens, max_length "
-                     f"{self.max_length:,}: TRL drops the row before training, and says nothing")]
+            return [dropped(self.prompt, self.max_length)]
         empty = [side for side, length, kept in self.answers() if length and not kept]
         if empty:
             return [("trl_answer_cut_off", "error", empty[0], f"max_length {self.max_length:,} keeps none of the "
@@ -157,8 +154,7 @@ class TrlKtoLengths:
 
     def problems(self) -> list[tuple[str, str, str, str]]:
         if self.drop:
-            return [(self.drop, "error", "prompt", f"the prompt alone is {self.prompt:,} tokens, max_length "
-                     f"{self.max_length:,}: TRL drops the row before training, and says nothing")]
+            return [dropped(self.prompt, self.max_length)]
         if self.completion and not self.completion_kept:
             return [("trl_answer_cut_off", "error", "completion", f"max_length {self.max_length:,} keeps none of "
                      "the completion: the example trains on nothing")]
