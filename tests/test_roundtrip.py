@@ -11,11 +11,11 @@ import pytest
 from conftest import fixture
 from prefkit.convert import convert
 from prefkit.validate import validate
+from prefkit.writers import get_writer
 
 SOURCES = [("dpo_en_demo.sample.json", "sharegpt"), ("kto_en_demo.sample.json", "sharegpt"),
            ("hh_rlhf.edge.jsonl", "hh-rlhf"), ("pairwise.edge.csv", "pairwise")]
 WRITERS = ["sharegpt", "alpaca", "kto", "lf-v1", "trl", "trl-kto"]
-TARGET_OF = {"sharegpt": "lf", "alpaca": "lf", "kto": "lf", "lf-v1": "lf-v1", "trl": "trl", "trl-kto": "trl"}
 CONTAINERS = ["json", "jsonl", "parquet", "save_to_disk"]
 
 
@@ -32,4 +32,4 @@ def test_what_convert_writes_validates_with_no_error(tmp_path, source, fmt, to, 
     checked = validate(str(tmp_path / "folder" if disk else out))
     errors = [f"{f.code} #{f.index} {f.path}: {f.message}" for f in checked.findings.by_level("error")]
     assert errors == [] and checked.records == report.pairs_written, json.dumps(errors[:3])
-    assert checked.target == TARGET_OF[to] and checked.would_drop == []
+    assert checked.target == get_writer(to).target and checked.would_drop == []

@@ -20,6 +20,7 @@ class Writer:
     record_type: type = PreferencePair
     # which LLaMA-Factory registry reads the rows: dataset_info.json (v0), dataset_info.yaml (v1), or none
     registry: str | None = "v0"
+    target: str | None = "lf"  # the trainer whose rows these are (prefkit.targets), which validate checks them for
 
     def __init__(self) -> None:
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)

@@ -21,6 +21,7 @@ from .base import Writer
 class LfV1Writer(Writer):
     name = "lf-v1"
     registry = "v1"
+    target = "lf-v1"
 
     def __init__(self) -> None:
         super().__init__()

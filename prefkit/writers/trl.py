@@ -48,6 +48,7 @@ def _arguments(value: Any, json_text: bool) -> Any:
 
 class _TrlWriter(Writer):
     registry = None  # TRL rows: no LLaMA-Factory registry reads them
+    target = "trl"
     json_text = False  # Parquet output: tool definitions and tool-call arguments as JSON text
 
     def message(self, m: Message) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class UnlabeledWriter(Writer):
     ranking = False
     record_type = UnlabeledPair
     registry = None  # pairs to label are not a training set
+    target = None
 
     def row(self, record: UnlabeledPair) -> dict[str, Any]:
         head = [{"role": "system", "content": record.system}] if record.system else []
