@@ -1,6 +1,6 @@
 # make setup      - create .venv (prefkit + every extra + LLaMA-Factory 0.9.5 on CPU torch), .venv-lf093
-#                   (LLaMA-Factory 0.9.3) and .venv-argilla (the Argilla server), and install Redis and
-#                   Chromium (for the browser tests)
+#                   (LLaMA-Factory 0.9.3), .venv-trl (TRL 1.x) and .venv-argilla (the Argilla server), and
+#                   install Redis and Chromium (for the browser tests)
 # make demo       - set up, then convert, register, validate, train, serve and ask (examples/demo.sh);
 #                   it writes into a scratch copy of data/, never into tracked files
 # make test       - set up, then run the whole test suite (what CI runs)
@@ -22,7 +22,7 @@ test: setup
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast:
-	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_ARGILLA=1 PREFKIT_SKIP_BROWSER=1 bash scripts/setup.sh
+	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_TRL=1 PREFKIT_SKIP_ARGILLA=1 PREFKIT_SKIP_BROWSER=1 bash scripts/setup.sh
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
 
 lint:
@@ -32,4 +32,4 @@ bench: setup
 	@.venv/bin/python bench/convert.py
 
 clean:
-	rm -rf .venv .venv-lf093 .venv-argilla .pytest_cache .cache
+	rm -rf .venv .venv-lf093 .venv-trl .venv-argilla .pytest_cache .cache

@@ -3,6 +3,7 @@
 # when the requirement files it was made from have not changed.
 #   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
 #   .venv-lf093    LLaMA-Factory 0.9.3 with prefkit, used by parity tests through a subprocess
+#   .venv-trl      TRL 1.x alone, for the TRL parity oracle (tests/tools/trl_oracle.py)
 #   .venv-argilla  the Argilla server (label tests start it with Redis; see tests/argilla_server/)
 #   and, as root on Debian, the packages redis-server, chromium and chromium-driver (browser tests)
 set -euo pipefail
@@ -45,6 +46,16 @@ if [ "${PREFKIT_SKIP_LF093:-0}" != 1 ]; then
     pip_install .venv-lf093 -r requirements/llamafactory-0.9.3.txt
     pip_install .venv-lf093 -e .  # prefkit beside 0.9.3, for the token-length parity tests
     echo "$s" > .venv-lf093/.setup-stamp
+  fi
+fi
+# 2b. TRL 1.x for the TRL parity oracle, tests/tools/trl_oracle.py (skip with PREFKIT_SKIP_TRL=1) ------
+if [ "${PREFKIT_SKIP_TRL:-0}" != 1 ]; then
+  ensure_venv .venv-trl
+  s=$(stamp requirements/trl-1.txt $C)
+  if [ "$(cat .venv-trl/.setup-stamp 2>/dev/null)" != "$s" ]; then
+    echo "[setup] .venv-trl: installing TRL 1.x (CPU)..." >&2
+    pip_install .venv-trl -r requirements/trl-1.txt
+    echo "$s" > .venv-trl/.setup-stamp
   fi
 fi
 # 3. Argilla server and Redis for the label tests (skip with PREFKIT_SKIP_ARGILLA=1) -------------

@@ -1,0 +1,235 @@
+"""Per-record image checks for LLaMA-Factory v0 preference rows (sharegpt/openai or alpaca ranking layouts).
+
+Findings are ``(code, level, path, message)`` tuples, ``path`` a field path inside the record:
+
+- ``image_missing`` (error): the file is neither at ``media_dir/ref`` nor at ``ref`` itself.
+- ``image_unreadable`` (error): Pillow cannot open or decode it (not an image, truncated, corrupt), or the
+  images column holds something that is not an image reference.
+- ``image_count_mismatch`` (error): LLaMA-Factory's pairwise processor calls ``mm_plugin.process_messages`` twice,
+  on prompt + chosen and on prompt + rejected, and ``_validate_messages`` raises (the whole run stops) unless each
+  holds exactly as many ``<image>`` placeholders as the row has images. The system message is not among them.
+- ``image_in_answer`` (error): a placeholder in chosen/rejected; LLaMA-Factory expands it inside the answer, so
+  the image tokens become labels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .files import ImageInfo, ImageProber, ImageRef, ImageUnreadable, image_refs
+from .tokens import LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLImageConfig, image_tokens
+
+Finding = tuple[str, str, str, str]  # (code, level, path, message)
+IMAGE_PLACEHOLDER = os.getenv("IMAGE_PLACEHOLDER", "<image>")  # LLaMA-Factory reads the same variable
+
+
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """Where a v0 row keeps its images and texts (a ``dataset_info.json`` entry's ``columns`` and ``tags``).
+    The field defaults suit a sharegpt ranking row; ``from_entry`` applies LLaMA-Factory's own defaults."""
+
+    formatting: str = "sharegpt"  # sharegpt | openai | alpaca
+    images: str = "images"
+    messages: str | None = "conversations"
+    chosen: str | None = "chosen"
+    rejected: str | None = "rejected"
+    role_tag: str | None = "from"
+    content_tag: str | None = "value"
+    system_tag: str | None = "system"
+    prompt: str | None = "instruction"  # alpaca
+    query: str | None = "input"
+    history: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> RowLayout | None:
+        """The layout of a registry entry, with ``DatasetAttr``'s defaults (``DatasetAttr.join``: ``columns`` and
+        ``tags`` unset what they do not name); None when the entry has no images column."""
+        columns = _named(entry.get("columns"), LF_COLUMN_DEFAULTS)
+        tags = _named(entry.get("tags"), LF_TAG_DEFAULTS)
+        if not columns["images"]:
+            return None
+        return cls(formatting=entry.get("formatting", "alpaca"), **columns, **tags)
+
+
+# DatasetAttr's defaults (data/parser.py) for the fields RowLayout reads.
+LF_COLUMN_DEFAULTS: dict[str, str | None] = {"images": None, "messages": "conversations", "chosen": None,
+                                             "rejected": None, "prompt": "instruction", "query": "input",
+                                             "history": None}
+LF_TAG_DEFAULTS: dict[str, str | None] = {"role_tag": "from", "content_tag": "value", "system_tag": "system"}
+
+
+def _named(given: Any, defaults: dict[str, str | None]) -> dict[str, Any]:
+    if isinstance(given, Mapping):
+        return {name: given.get(name) for name in defaults}
+    return dict(defaults)
+
+
+@dataclass(slots=True)
+class Texts:
+    """The texts LLaMA-Factory's converter makes of a pairwise row, each with its field path."""
+
+    prompt: list[tuple[str, str]] = field(default_factory=list)
+    chosen: tuple[str, str] | None = None
+    rejected: tuple[str, str] | None = None
+    system: tuple[str, str] | None = None  # a sharegpt system message (its placeholders are not counted)
+
+    @property
+    def pairwise(self) -> bool:
+        return self.chosen is not None and self.rejected is not None
+
+
+@dataclass(slots=True)
+class RowImages:
+    """The images of one row: entries in order, what Pillow read of each (None: missing or unreadable), findings."""
+
+    refs: list[ImageRef]
+    infos: list[ImageInfo | None]
+    findings: list[Finding]
+
+    @property
+    def sizes(self) -> list[tuple[int, int] | None]:
+        return [(i.width, i.height) if i else None for i in self.infos]
+
+
+def row_texts(row: Mapping[str, Any], layout: RowLayout) -> Texts:
+    """Prompt and answer texts as the v0 converters build them (non-string contents are left out)."""
+    if layout.formatting == "alpaca":
+        return _alpaca_texts(row, layout)
+    return _sharegpt_texts(row, layout)
+
+
+def _sharegpt_texts(row: Mapping[str, Any], layout: RowLayout) -> Texts:
+    texts = Texts()
+    messages = row.get(layout.messages) if layout.messages else None
+    messages = messages if isinstance(messages, list) else []
+    role, content = layout.role_tag or "", layout.content_tag or ""
+    start = 0
+    if layout.system_tag and messages and isinstance(messages[0], Mapping) and messages[0].get(role) == layout.system_tag:
+        texts.system = _text(messages[0], content, f"{layout.messages}[0].{content}")
+        start = 1
+    for i, message in enumerate(messages[start:], start):
+        if isinstance(message, Mapping) and (found := _text(message, content, f"{layout.messages}[{i}].{content}")):
+            texts.prompt.append(found)
+    for side in ("chosen", "rejected"):
+        column = getattr(layout, side)
+        answer = row.get(column) if column else None
+        if isinstance(answer, Mapping):  # the converter's pairwise branch needs both answers as dicts
+            setattr(texts, side, _text(answer, content, f"{column}.{content}") or (f"{column}.{content}", ""))
+    return texts
+
+
+def _alpaca_texts(row: Mapping[str, Any], layout: RowLayout) -> Texts:
+    texts = Texts()
+    history = row.get(layout.history) if layout.history else None
+    if isinstance(history, list):
+        for i, turn in enumerate(history):
+            for j, text in enumerate(turn if isinstance(turn, list) else []):
+                if isinstance(text, str):
+                    texts.prompt.append((f"{layout.history}[{i}][{j}]", text))
+    for column in (layout.prompt, layout.query):
+        if column and isinstance(row.get(column), str):
+            texts.prompt.append((column, row[column]))
+    if all(column and isinstance(row.get(column), str) for column in (layout.chosen, layout.rejected)):
+        texts.chosen = (layout.chosen, row[layout.chosen])  # type: ignore[index]
+        texts.rejected = (layout.rejected, row[layout.rejected])  # type: ignore[index]
+    return texts
+
+
+def _text(message: Mapping[str, Any], key: str, path: str) -> tuple[str, str] | None:
+    value = message.get(key)
+    return (path, value) if isinstance(value, str) else None
+
+
+def placeholder_findings(texts: Texts, n_images: int, images_path: str,
+                         placeholder: str = IMAGE_PLACEHOLDER) -> list[Finding]:
+    """``image_count_mismatch`` and ``image_in_answer`` for one pairwise row, counted as ``_validate_messages``
+    counts them: prompt + chosen, then prompt + rejected, each against the number of images."""
+    if not texts.pairwise:
+        return []  # not a pair: the pairwise processor drops the row before counting
+    where = [(path, text.count(placeholder)) for path, text in texts.prompt]
+    in_prompt = sum(n for _, n in where)
+    findings: list[Finding] = []
+    for side, (path, text) in (("chosen", texts.chosen), ("rejected", texts.rejected)):  # type: ignore[misc]
+        if n := text.count(placeholder):
+            findings.append(("image_in_answer", "error", path, f"the {side} answer holds {_n(n, placeholder)}: "
+                             "LLaMA-Factory expands it inside the answer, so image tokens become training labels; "
+                             "put images in a user turn"))
+    sides = {side: in_prompt + text.count(placeholder)
+             for side, (_, text) in (("chosen", texts.chosen), ("rejected", texts.rejected))}  # type: ignore[misc]
+    wrong = {side: n for side, n in sides.items() if n != n_images}
+    if wrong:
+        findings.append(("image_count_mismatch", "error", images_path,
+                         _mismatch_message(n_images, in_prompt, where, wrong, texts, placeholder)))
+    return findings
+
+
+def _mismatch_message(n_images: int, in_prompt: int, where: list[tuple[str, int]], wrong: dict[str, int],
+                      texts: Texts, placeholder: str) -> str:
+    located = ", ".join(f"{path}: {n}" for path, n in where if n) or "none"
+    sides = " and ".join(f"prompt + {side} has {n}" for side, n in wrong.items())
+    message = (f"{n_images} image(s) but {_n(in_prompt, placeholder)} in the prompt ({located}); {sides}: "
+               "LLaMA-Factory stops the whole run (mm_plugin._validate_messages)")
+    if texts.system and (n := texts.system[1].count(placeholder)):
+        message += f"; {_n(n, placeholder)} in the system message ({texts.system[0]}) are not counted"
+    return message
+
+
+def _n(n: int, placeholder: str) -> str:
+    return f"{n} {placeholder} placeholder{'s' if n != 1 else ''}"
+
+
+def file_findings(refs: list[ImageRef], prober: ImageProber) -> tuple[list[ImageInfo | None], list[Finding]]:
+    """``image_missing`` / ``image_unreadable`` for each image of a row, and what Pillow read of each."""
+    infos: list[ImageInfo | None] = []
+    findings: list[Finding] = []
+    for ref in refs:
+        info, finding = _probe(ref, prober)
+        infos.append(info)
+        if finding:
+            findings.append(finding)
+    return infos, findings
+
+
+def _probe(ref: ImageRef, prober: ImageProber) -> tuple[ImageInfo | None, Finding | None]:
+    if ref.source is None:
+        return None, ("image_unreadable", "error", ref.path, f"{ref.ref} is not an image path (LLaMA-Factory expects "
+                      "a path string or a {bytes, path} object)")
+    shown = ref.ref if isinstance(ref.source, bytes) or ref.source == ref.ref else f"{ref.ref} ({ref.source})"
+    if isinstance(ref.source, str) and not os.path.isfile(ref.source):
+        return None, ("image_missing", "error", ref.path, f"image file {ref.ref!r} not found: not under media_dir and "
+                      "not at that path; LLaMA-Factory stops when it opens it")
+    try:
+        return prober.probe(ref.source), None
+    except (ImageUnreadable, FileNotFoundError) as e:
+        return None, ("image_unreadable", "error", ref.path, f"image {shown} cannot be decoded by Pillow: {e}")
+
+
+def check_row_images(row: Mapping[str, Any], layout: RowLayout, media_dir: str | None,
+                     prober: ImageProber | None = None, placeholder: str = IMAGE_PLACEHOLDER) -> RowImages:
+    """All image findings of one v0 pairwise row: files (resolved against ``media_dir`` as LLaMA-Factory does;
+    pass the dataset_dir when no media_dir is set) and placeholder counts. Rows the converter breaks (role order,
+    message parity) never reach LLaMA-Factory's count: a caller that knows (``acceptance.align``) may drop the
+    ``image_count_mismatch``/``image_in_answer`` findings of rows it drops."""
+    refs = image_refs(row.get(layout.images), layout.images, media_dir)
+    infos, findings = file_findings(refs, prober or ImageProber())
+    findings += placeholder_findings(row_texts(row, layout), len(refs), layout.images, placeholder)
+    return RowImages(refs, infos, findings)
+
+
+def token_counts(result: RowImages, config: QwenVLImageConfig, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[list[int | None], list[Finding]]:
+    """Image tokens per image of a checked row (None where the file is missing or unreadable), and an
+    ``image_unreadable`` finding for a size LLaMA-Factory or the processor cannot resize (the run would stop)."""
+    counts: list[int | None] = []
+    findings: list[Finding] = []
+    for ref, size in zip(result.refs, result.sizes):
+        try:
+            counts.append(image_tokens(*size, config, image_max_pixels, image_min_pixels) if size else None)
+        except ImageTokenError as e:
+            counts.append(None)
+            findings.append(("image_unreadable", "error", ref.path, f"image {ref.ref} ({size[0]}x{size[1]}) cannot be "
+                             f"used by LLaMA-Factory's Qwen2-VL plugin: {e}"))  # type: ignore[index]
+    return counts, findings
