@@ -10,6 +10,7 @@ counting.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..checks.acceptance import Aligned
@@ -70,6 +71,13 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _message_text(m: dict[str, Any]) -> str:
+    """A message's text for the content checks: its content, or its tool calls as JSON."""
+    if m.get("content") is None and m.get("tool_calls"):
+        return json.dumps(m["tool_calls"], ensure_ascii=False, sort_keys=True)
+    return _text(m.get("content"))
+
+
 def aligned(row: dict[str, Any], answers: tuple[str, ...]) -> Aligned:
     """The row as the content checks read it: prompt turns, system, and the final answers."""
     prompt = row["prompt"]
@@ -77,8 +85,8 @@ def aligned(row: dict[str, Any], answers: tuple[str, ...]) -> Aligned:
         return Aligned([{"role": "user", "content": prompt}],
                        [{"role": "assistant", "content": _text(row[k])} for k in answers], "", "")
     system = "".join(_text(m.get("content")) for m in prompt if m.get("role") == "system")
-    turns = [{"role": m.get("role"), "content": _text(m.get("content"))} for m in prompt if m.get("role") != "system"]
-    last = lambda v: _text(v[-1].get("content")) if is_messages(v) else _text(v)  # noqa: E731
+    turns = [{"role": m.get("role"), "content": _message_text(m)} for m in prompt if m.get("role") != "system"]
+    last = lambda v: _message_text(v[-1]) if is_messages(v) else _text(v)  # noqa: E731
     return Aligned(turns, [{"role": "assistant", "content": last(row[k])} for k in answers], system, "")
 
 

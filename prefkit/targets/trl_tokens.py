@@ -68,6 +68,10 @@ def cut(length: int, first: int, keep_start: bool, limit: int) -> tuple[int, int
     return max(0, limit - rest), min(rest, limit)
 
 
+TOOLS_IGNORED = ("trl_tools_ignored", "warning", "tools", "TRL 0.24 renders the chat template without the row's tools "
+                 "(it takes tools from the config's tools only): the model never sees them")
+
+
 def dropped(prompt: int, max_length: int) -> tuple[str, str, str, str]:
     return (DROPPED, "error", "prompt", f"the prompt alone is {prompt:,} tokens, max_length {max_length:,}: TRL drops "
             "the row before training, and says nothing")
@@ -87,6 +91,7 @@ class TrlPairLengths(PairCounts):
     identical_after_truncation: bool
     max_length: int
     drop: str | None = None
+    tools_ignored: bool = False  # 0.24 renders without the row's tools
 
     @property
     def total(self) -> int:
@@ -110,10 +115,9 @@ class TrlPairLengths(PairCounts):
         if self.drop:
             return [dropped(self.prompt, self.max_length)]
         empty = [side for side, length, kept in self.answers() if length and not kept]
-        if empty:
-            return [("trl_answer_cut_off", "error", empty[0], f"max_length {self.max_length:,} keeps none of the "
-                     f"{' and '.join(empty)} answer: the pair trains on nothing")]
-        return []
+        found = [("trl_answer_cut_off", "error", empty[0], f"max_length {self.max_length:,} keeps none of the "
+                  f"{' and '.join(empty)} answer: the pair trains on nothing")] if empty else []
+        return found + ([TOOLS_IGNORED] if self.tools_ignored else [])
 
 
 @dataclass(slots=True)
@@ -127,6 +131,7 @@ class TrlKtoLengths:
     desirable: bool
     max_length: int
     drop: str | None = None
+    tools_ignored: bool = False
 
     @property
     def total(self) -> int:
@@ -155,10 +160,9 @@ class TrlKtoLengths:
     def problems(self) -> list[tuple[str, str, str, str]]:
         if self.drop:
             return [dropped(self.prompt, self.max_length)]
-        if self.completion and not self.completion_kept:
-            return [("trl_answer_cut_off", "error", "completion", f"max_length {self.max_length:,} keeps none of "
-                     "the completion: the example trains on nothing")]
-        return []
+        found = [("trl_answer_cut_off", "error", "completion", f"max_length {self.max_length:,} keeps none of the "
+                  "completion: the example trains on nothing")] if self.completion and not self.completion_kept else []
+        return found + ([TOOLS_IGNORED] if self.tools_ignored else [])
 
 
 class TrlCounter:
@@ -251,9 +255,13 @@ class TrlCounter:
             texts = [self._texts_v0(row, answers) for row in rows]
             if self.kto:  # _tokenize: the prompt, and prompt + completion, tokenized whole
                 ids = self._encode([t for p, c in texts for t in (p, p + c)], False)
-                return [self._kto_v0(ids[2 * i], ids[2 * i + 1], row) for i, row in enumerate(rows)]
-            ids = self._encode([t for triple in texts for t in triple], False)
-            return [self._pair_v0(*ids[3 * i:3 * i + 3]) for i in range(len(rows))]
+                found = [self._kto_v0(ids[2 * i], ids[2 * i + 1], row) for i, row in enumerate(rows)]
+            else:
+                ids = self._encode([t for triple in texts for t in triple], False)
+                found = [self._pair_v0(*ids[3 * i:3 * i + 3]) for i in range(len(rows))]
+            for lengths, row in zip(found, rows, strict=True):
+                lengths.tools_ignored = bool(row.get("tools")) and not isinstance(row["prompt"], str)
+            return found
         found = [self._texts_v1(row, answers) for row in rows]
         width = 1 + len(answers)
         plain = [i for i, (_, special) in enumerate(found) if not special]

@@ -125,3 +125,13 @@ def test_trl_1_drops_in_silence_what_prefkit_names(tmp_path, qwen_tokenizer):
     report = validate(path, target="trl", model=qwen_tokenizer, cutoff_len=128, trl_version="1")
     assert [(d["index"], d["code"]) for d in report.would_drop] == [(1, "trl_prompt_fills_max_length")]
     assert "TRL drops the row before training, and says nothing" in report.would_drop[0]["message"]
+
+
+def test_trl_024_ignores_the_rows_tools(tmp_path, qwen_tokenizer):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    path = write_jsonl(tmp_path / "rows.jsonl", [
+        {"prompt": [{"role": "user", "content": "Weather?"}], "chosen": [{"role": "assistant", "content": "Let me see."}],
+         "rejected": [{"role": "assistant", "content": "No."}], "tools": tools}])
+    found = {v: [f.code for f in validate(path, target="trl", model=qwen_tokenizer, trl_version=v).findings.items]
+             for v in ("0.24", "1")}
+    assert "trl_tools_ignored" in found["0.24"] and "trl_tools_ignored" not in found["1"]
