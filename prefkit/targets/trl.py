@@ -15,56 +15,11 @@ from typing import Any
 
 from ..checks.acceptance import Aligned
 from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+from .trl_rows import explicit, is_kto, is_messages, kind
+from .trl_tokens import TrlCounter
 
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 KTO_KEYS = ("prompt", "completion", "label")
-
-
-def is_messages(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m for m in value)
-
-
-def is_kto(entry: dict[str, Any]) -> bool:
-    return entry.get("layout") == "trl-kto"
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else "a list of messages" if is_messages(value) else type(value).__name__
-
-
-def _common_start(chosen: Any, rejected: Any) -> int:
-    """TRL's ``extract_prompt``: the index where chosen and rejected first differ (a space before it stays with
-    the answers)."""
-    idx = 0
-    for idx in range(min(len(chosen), len(rejected))):
-        if chosen[idx] != rejected[idx]:
-            if chosen[idx - 1] == " ":
-                idx -= 1
-            break
-    return idx
-
-
-def conversational(value: Any) -> bool:
-    """TRL's ``is_conversational`` of one column: a list whose first message has a role and a content."""
-    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and \
-        "role" in value[0] and "content" in value[0]
-
-
-def extract_prompt(data: dict[str, Any]) -> dict[str, Any]:
-    """TRL's ``extract_prompt``: the common start of chosen and rejected becomes the prompt."""
-    chosen, rejected = data["chosen"], data["rejected"]
-    idx = _common_start(chosen, rejected)
-    return {**data, "prompt": chosen[:idx], "chosen": chosen[idx:], "rejected": rejected[idx:]}
-
-
-def explicit(data: dict[str, Any], version: str = "1") -> dict[str, Any]:
-    """The row with an explicit prompt: TRL 1.x extracts one when there is none; 0.24 (``maybe_extract_prompt``)
-    also when the prompt's and chosen's kinds differ (a chosen of tool calls without content is not "conversational")."""
-    if data.get("prompt") is None:
-        return extract_prompt(data)
-    if version == "0.24" and conversational(data["prompt"]) != conversational(data["chosen"]):
-        return extract_prompt(data)
-    return data
 
 
 def _text(content: Any) -> str:
@@ -122,8 +77,6 @@ class Trl(Target):
         return "kto" if is_kto(entry) else "rm"
 
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
-        from .trl_tokens import TrlCounter
-
         return TrlCounter(options, kto=is_kto(entry))
 
     def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
@@ -138,13 +91,13 @@ class Trl(Target):
                 return result.dropped("breaks_loader", missing[0], f"no {missing[0]!r}: TRL's tokenization raises "
                                       "(KeyError) on this row and the run fails")
             if kto and not isinstance(data["label"], bool):
-                return result.dropped("breaks_loader", "label", f"label is {_kind(data['label'])}, not true/false: "
+                return result.dropped("breaks_loader", "label", f"label is {kind(data['label'])}, not true/false: "
                                       "TRL's KTO trainer splits desirable from undesirable examples by it")
             row = explicit(data) if not kto else data
             for key in ("prompt", *answers):
                 value = row[key]
                 if not isinstance(value, str) and not is_messages(value) and value != []:
-                    return result.dropped("breaks_loader", key, f"{key} is {_kind(value)}: TRL takes a string or a "
+                    return result.dropped("breaks_loader", key, f"{key} is {kind(value)}: TRL takes a string or a "
                                           "list of {role, content} messages")
             if not row["prompt"]:
                 result.add("no_prompt", "warning", "prompt", "the prompt is empty" + (

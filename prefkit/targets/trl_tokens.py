@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import UsageError
 from .base import PairCounts, TokenOptions
 from .tokens import load_tokenizer
-from .trl import explicit
+from .trl_rows import explicit
 
 VERSIONS = ("0.24", "1")
 BIG = 1 << 40  # a limit that cuts nothing
