@@ -51,7 +51,7 @@ def command(
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
-    """Check a dataset the way LLaMA-Factory will read it: schema, rows it would drop, exact token lengths."""
+    """Check a dataset as its trainer (LLaMA-Factory, its v1, TRL) will read it: what it drops, exact lengths."""
     from ..validate import check_fail_on, png_path, validate
 
     check_fail_on(fail_on)
