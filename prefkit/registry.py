@@ -229,7 +229,7 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
         entry["formatting"] = "alpaca"
         entry["ranking"] = True
         columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected",
-                   "system": "system", "history": "history"}
+                   "system": "system", "history": "history", "images": "images"}
         entry["columns"] = {k: v for k, v in columns.items() if any(v in r for r in rows)}
         return entry
     if messages_key is None:
@@ -244,7 +244,7 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
         columns = {"messages": messages_key, "kto_tag": label_key}
     else:
         raise RegistryError(f"unknown layout {layout!r}; choose sharegpt, alpaca or kto")
-    for optional in ("system", "tools"):
+    for optional in ("system", "tools", "images"):
         if any(optional in r for r in rows):
             columns[optional] = optional
     entry["columns"] = columns

@@ -184,7 +184,7 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
              progress: Callable[[int], None] | None = None, trust_remote_code: bool = False,
              decontaminate: Decontaminator | str | None = None, target: str | None = None,
              max_prompt_length: int | None = None, truncation_mode: str | None = None,
-             trl_version: str = "auto") -> ValidationReport:
+             trl_version: str = "auto", media_dir: str | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
     The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
@@ -196,21 +196,23 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     the rows on a Ray cluster (``ray_address``, or a local one) with the same results. The model folder's own
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
     ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") reports the records that
-    hold a benchmark item (``contaminated``) and counts them per benchmark.
+    hold a benchmark item (``contaminated``) and counts them per benchmark. Image paths are read from ``media_dir``
+    (default, as in LLaMA-Factory: the dataset dir; for a file, its folder).
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
     name, path, entry, chosen = locate(path_or_name, dataset_dir, layout, target)
     registered = dataset_dir is not None and name == path_or_name
+    media_dir = media_dir or (dataset_dir if registered else os.path.dirname(os.path.abspath(path)))
     inputs = [path] + ([info_path(dataset_dir, chosen.registry)] if registered and chosen.registry else [])
     inputs += benchmarks.files if benchmarks else []  # --decontaminate's item files
-    limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
-                     truncation_mode, trl_version)
     with Run(inputs) as run:
         out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
         report_file = run.json("--report-json", report_json)
         pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
+        limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
+                         truncation_mode, trl_version)
         report = _validate(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
-                           executor, workers, ray_address, progress, benchmarks)
+                           executor, workers, ray_address, progress, benchmarks, media_dir)
         report_file.value = report.to_json()
         if pages:
             from .checks.html import histogram, render
@@ -244,7 +246,7 @@ def _limits(target: Target, model: str | None, template: str, cutoff_len: int | 
 def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
               limits: TokenOptions | None, template: str, out: io.RowFile | None, executor: str, workers: int | None,
               ray_address: str | None, progress: Callable[[int], None] | None,
-              benchmarks: Decontaminator | None = None) -> ValidationReport:
+              benchmarks: Decontaminator | None = None, media_dir: str | None = None) -> ValidationReport:
     stage = target.stage(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=stage, target=target.name,
                               trainer=target.trainer)
@@ -270,7 +272,7 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
-    checks = ValidateMap(target, entry, limits, template, counter, benchmarks)
+    checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
     try:
         for read, results in runner.map_blocks(parts, checks):
@@ -337,8 +339,10 @@ class ValidateMap:
     template load there), it maps a block of rows to their RowChecks with exact lengths."""
 
     def __init__(self, target: Target, entry: dict[str, Any], limits: TokenOptions | None, template: str = "auto",
-                 counter: Counter | None = None, benchmarks: Decontaminator | None = None) -> None:
+                 counter: Counter | None = None, benchmarks: Decontaminator | None = None,
+                 media_dir: str | None = None) -> None:
         self.target, self.entry, self.limits, self.template = target, entry, limits, template
+        self.media_dir = media_dir
         self.benchmarks = benchmarks  # travels without its index: each process builds its own
         self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
 
@@ -350,7 +354,7 @@ class ValidateMap:
         if counter is None and self.limits is not None:
             tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
             counter = self.target.counter(self.limits, self.entry)
-        return BlockChecker(self.target, self.entry, counter, self.template, self.benchmarks)
+        return BlockChecker(self.target, self.entry, counter, self.template, self.benchmarks, self.media_dir)
 
 
 def _column_types(result: RowCheck, seen: dict[str, tuple[str, int]], findings: Findings) -> None:

@@ -25,7 +25,8 @@ DEAD_URL = "http://127.0.0.1:9/v1"  # nothing listens: a command that sent a req
 FILES: dict[str, dict[str, str]] = {
     "convert": {"output": "writes", "rejects": "writes", "report_json": "writes", "save_to_disk": "writes",
                 "dataset_dir": "registry", "questions": "reads", "answers": "reads"},
-    "validate": {"dataset_dir": "registry", "report_json": "writes", "lengths": "writes", "html_path": "writes"},
+    "validate": {"dataset_dir": "registry", "report_json": "writes", "lengths": "writes", "html_path": "writes",
+                 "media_dir": "reads"},
     "register": {"file": "reads", "dataset_dir": "registry"},
     "train": {"dataset_dir": "registry", "config_out": "writes", "output_dir": "trainer"},
     "serve": {"config": "reads"},

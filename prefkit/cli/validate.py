@@ -40,6 +40,8 @@ def command(
                                                "keep_start (default: the TRL version's)."),
     trl_version: str = typer.Option("auto", "--trl-version", help="Whose rules to count with: 0.24 (what LLaMA-Factory "
                                     "installs) or 1 (TRL 1.x); auto: the TRL installed here, else 1."),
+    media_dir: Path | None = typer.Option(None, "--media-dir", help="Where image paths are read from (default, as in "
+                                          "LLaMA-Factory: the dataset dir; for a file, its folder)."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
@@ -62,7 +64,8 @@ def command(
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
                           decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
-                          truncation_mode=truncation_mode, trl_version=trl_version)
+                          truncation_mode=truncation_mode, trl_version=trl_version,
+                          media_dir=str(media_dir) if media_dir else None)
     if not quiet:
         summary(report)
         if html_path:

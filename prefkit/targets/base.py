@@ -160,11 +160,12 @@ class Target:
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         raise NotImplementedError
 
-    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"
-               ) -> Callable[[dict[str, Any], RowCheck], Parsed | str | None]:
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",
+               media_dir: str | None = None) -> Callable[[dict[str, Any], RowCheck], Parsed | str | None]:
         """The function that reads one row as the trainer's loader does (rendered with ``template`` where the
-        trainer renders without a model too): findings go to the RowCheck; it returns what the trainer keeps, the
-        code of why it drops or fails on the row, or None for nothing to train."""
+        trainer renders without a model too; images found in ``media_dir``): findings go to the RowCheck; it
+        returns what the trainer keeps, the code of why it drops or fails on the row, or None for nothing to
+        train."""
         raise NotImplementedError
 
 
@@ -233,8 +234,8 @@ class BlockChecker:
     hygiene checked, and with a counter its lengths measured, a block at a time."""
 
     def __init__(self, target: Target, entry: dict[str, Any], counter: Counter | None, template: str = "auto",
-                 benchmarks: Any = None) -> None:
-        self.parse = target.parser(entry, counter, template)
+                 benchmarks: Any = None, media_dir: str | None = None) -> None:
+        self.parse = target.parser(entry, counter, template, media_dir)
         self.trainer = target.trainer
         self.kto = target.stage(entry) == "kto"
         self.counter, self.benchmarks = counter, benchmarks

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
@@ -275,6 +276,19 @@ class TokenCounter:
 # --- the target ------------------------------------------------------------------------------------
 
 
+def image_checker(entry: dict[str, Any], media_dir: str | None) -> Callable[[dict[str, Any]], list[Any]] | None:
+    """The image checks of an entry with an images column (prefkit.images): files found and readable, and the
+    ``<image>`` placeholders LLaMA-Factory counts; None for an entry without images."""
+    from ..images.checks import RowLayout, check_row_images
+    from ..images.files import ImageProber
+
+    layout = RowLayout.from_entry(entry)
+    if layout is None:
+        return None
+    prober = ImageProber()  # one per process: an image shared by many rows is opened once
+    return lambda data: check_row_images(data, layout, media_dir, prober).findings
+
+
 def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
     """feedback.py reads a KL answer as ``response[0]`` when its content is not empty, else ``response[1]``:
     an IndexError for a row the converter left without one (broken messages, no answer)."""
@@ -309,16 +323,21 @@ class LlamaFactory(Target):
         return TokenCounter(options.model, options.template, options.cutoff_len, options.trust_remote_code,
                             kto=self.stage(entry) == "kto")
 
-    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
+               media_dir: str | None = None):
         attr = Attr.from_entry(entry)
         validator = row_validator(attr)
         schema = RowSchema(validator) if validator is not None else None
         kto = attr.stage == "kto"
+        images = image_checker(entry, media_dir)
 
         def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str:
             if schema is not None:
                 for where, message in schema.errors(data):
                     result.add("schema", "error", where, message)
+            if images is not None:
+                for finding in images(data):
+                    result.add(*finding)
             try:
                 aligned = align(data, attr)
             except LoaderFailure as failure:

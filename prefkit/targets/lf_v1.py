@@ -534,7 +534,8 @@ class LlamaFactoryV1(Target):
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return V1Counter(options.model, options.template, options.cutoff_len, options.trust_remote_code)
 
-    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
+               media_dir: str | None = None):
         """Each row's checks and v1's rendering; without a model v1's converter and renderer still run (with
         placeholders) when v1 is installed."""
         if isinstance(counter, V1Counter):

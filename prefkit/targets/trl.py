@@ -79,7 +79,8 @@ class Trl(Target):
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return TrlCounter(options, kto=is_kto(entry))
 
-    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto"):  # type: ignore[no-untyped-def]
+    def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
+               media_dir: str | None = None):
         kto = is_kto(entry)
         keys = KTO_KEYS if kto else PAIR_KEYS
         answers = ("completion",) if kto else ("chosen", "rejected")
