@@ -22,7 +22,7 @@ from typing import Any
 
 from . import hf, pairing, registry
 from .errors import InputError, UsageError
-from .executors import get_executor
+from .executors import LocalExecutor, RayExecutor, get_executor
 from .hygiene import Decontaminator
 from .hygiene import load as load_benchmarks
 from .pipeline import Sink, SourceReport, convert_sources
@@ -59,6 +59,8 @@ class ConvertReport:
     registered: str | None = None
     mapping_notes: list[str] = field(default_factory=list)  # default columns that --map gave to another field
     contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: rejects naming it}
+    near_duplicates: int | None = None  # --near-dedup: rows rejected as near_duplicate
+    near_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +129,27 @@ def _writer(to: str, output: str, register: str | None, weight: float | None, si
     return writer
 
 
+def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: ReadOptions,
+              runner: LocalExecutor | RayExecutor, threshold: float) -> None:
+    """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
+    (the sink gets the decisions), else by the sink itself (an index of signatures)."""
+    from .hygiene.cluster import on_cluster
+    from .hygiene.neardup import NearDuplicates
+
+    sink.dedup = True
+    if on_cluster(inputs, fmt, options, runner):
+        sink.decided = near_decisions(inputs, fmt, writer.name, options, runner, threshold)  # type: ignore[arg-type]
+    else:
+        sink.near = NearDuplicates(threshold)
+
+
+def near_decisions(*args: Any) -> dict[int, Any]:
+    """prefkit.hygiene.cluster.near_decisions (imported when used: it needs numpy and Ray)."""
+    from .hygiene.cluster import near_decisions as decide
+
+    return decide(*args)
+
+
 def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "sharegpt",
             rejects: str | None = None, pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0,
             mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
@@ -136,7 +159,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
             tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
             weight: float | None = None, size: int | None = None, questions: str | None = None,
-            answers: str | None = None, decontaminate: Decontaminator | str | None = None) -> ConvertReport:
+            answers: str | None = None, decontaminate: Decontaminator | str | None = None, near_dedup: bool = False,
+            near_threshold: float = 0.8) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
@@ -150,7 +174,9 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
     runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
     ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") rejects the records that
-    hold a benchmark item as ``contaminated``.
+    hold a benchmark item as ``contaminated``. ``near_dedup`` rejects a row whose MinHash estimate of word 5-gram
+    Jaccard similarity with an earlier row reaches ``near_threshold`` as ``near_duplicate``, naming the first row of
+    its group (prefkit.hygiene.neardup); exact duplicates are rejected first, as ``duplicate_pair``.
     """
     if unlabeled and to not in ("sharegpt", "unlabeled"):
         raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
@@ -160,6 +186,10 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
     writer = _writer(to, output, register, weight, size)
+    if near_dedup:
+        from .hygiene.neardup import check_threshold
+
+        check_threshold(near_threshold)
     schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
     rejects_path = rejects or default_rejects_path(output)
     if tie_band < 0 or (tie_band and preference_scale is None):
@@ -180,7 +210,9 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
         runner = get_executor(executor, workers, ray_address)
         try:
-            convert_sources(inputs, fmt, writer, options, sink, runner, progress)
+            if near_dedup:
+                near_side(sink, inputs, fmt, writer, options, runner, near_threshold)
+            convert_sources(inputs, fmt, writer, options, sink, runner, progress, near_threshold if near_dedup else None)
         finally:
             runner.close()
         if sum(s.input_records for s in sink.sources) == 0:
@@ -196,6 +228,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
         if options.decontaminate is not None:
             report.contamination = options.decontaminate.counts(sink.detailed("contaminated"))
+        if near_dedup:
+            report.near_duplicates, report.near_threshold = sink.near_duplicates, near_threshold
         report.registered = register if register and dataset_dir else None
         report_file.value = report.to_json()
         registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)

@@ -53,6 +53,17 @@ def blocks(items: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]
 Block = list[Any] | LineRange  # rows, or lines of a JSONL file for the worker to read
 
 
+def windows(parts: Iterable[Block]) -> Iterator[list[Block]]:
+    """The blocks of one input in the lists that become one Ray dataset each. Line ranges are a few numbers each:
+    one dataset holds them all, so the workers start once. Rows are sent in windows of WINDOW_BLOCKS blocks, which
+    bounds this process's memory on inputs of any size."""
+    it = iter(parts)
+    first = next(it, None)
+    if first is None:
+        return iter(())
+    return iter([[first, *it]]) if isinstance(first, LineRange) else blocks(chain([first], it), WINDOW_BLOCKS)
+
+
 def rows_of(block: Block) -> list[Any]:
     return block.rows() if isinstance(block, LineRange) else block
 
@@ -158,14 +169,7 @@ class RayExecutor:
     def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
         import ray.data
 
-        it = iter(parts)
-        first = next(it, None)
-        if first is None:
-            return
-        # Line ranges are a few numbers each: one dataset holds them all, so the workers start once. Rows are
-        # sent in windows of WINDOW_BLOCKS blocks, which bounds this process's memory on inputs of any size.
-        windows = [[first, *it]] if isinstance(first, LineRange) else blocks(chain([first], it), WINDOW_BLOCKS)
-        for window in windows:
+        for window in windows(parts):
             # One Ray block per prefkit block, built here: no read task competes with the actors for CPUs.
             dataset = ray.data.from_items([{"block": pickle.dumps(b, protocol=5)} for b in window],
                                           override_num_blocks=len(window))

@@ -9,6 +9,10 @@ loop or a distributed engine can run it on blocks of rows. Any exception inside 
 becomes that record's reject (``unexpected_value`` with the field it was reading), never the end of the
 run. :class:`Sink` is the ordered side: it marks which records were written or rejected, finds exact
 duplicates over the whole input, counts prompt duplicates and writes the output and rejects files.
+
+With ``--near-dedup`` the map also signs each row (:func:`sign`: MinHash band keys and low bytes, prefkit.hygiene)
+and the sink rejects a row that a :class:`prefkit.hygiene.NearDuplicates` finds close to an earlier one, or, on
+Ray, that the cluster already judged so (prefkit.hygiene.cluster): the same rows either way.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -28,6 +33,9 @@ from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from .sources import Row, encoding_hint, iter_rows
 from .writers import Writer, get_writer
+
+if TYPE_CHECKING:
+    from .hygiene.neardup import Duplicate, NearDuplicates
 
 _WRITTEN, _REJECTED = 1, 2
 Record = PreferencePair | KtoExample | UnlabeledPair
@@ -45,6 +53,8 @@ class Written:
     keys: tuple[str, ...]  # the row's columns (the dataset_info entry names the optional ones seen)
     prompt_key: bytes  # a stable digest of system, tools and prompt (prompt-level duplicates)
     labelled: tuple[bytes, bool] | None = None  # KTO: (digest of prompt and answer, label)
+    text: str | None = None  # --near-dedup: the texts to sign, until sign() turns them into the signature
+    signature: bytes | None = None  # --near-dedup: MinHash band keys and low bytes (None: no words)
 
 
 Outcome = Written | Reject | Note
@@ -95,13 +105,24 @@ def map_records(rows: Iterable[Row], reader: Reader, writer: Writer, options: Re
             yield from adapted
 
 
-def map_rows(rows: Iterable[Row], reader: Reader, writer: Writer, options: ReadOptions) -> Iterator[Outcome]:
-    """Rows -> outcomes: a Written row, a Reject or a Note for every input record."""
+def map_rows(rows: Iterable[Row], reader: Reader, writer: Writer, options: ReadOptions,
+             near: bool = False) -> Iterator[Outcome]:
+    """Rows -> outcomes: a Written row, a Reject or a Note for every input record (``near``: with its texts, to sign)."""
     for item in map_records(rows, reader, writer, options):
-        yield item if isinstance(item, (Note, Reject)) else to_row(item, writer)
+        yield item if isinstance(item, (Note, Reject)) else to_row(item, writer, near)
 
 
-def to_row(record: Record, writer: Writer) -> Written | Reject:
+def sign(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
+    """Give each Written row of a block its near-duplicate signature, in place of its texts (one batch: fast)."""
+    from .hygiene.neardup import signatures
+
+    written = [o for o in outcomes if isinstance(o, Written) and o.text is not None]
+    for row, signature in zip(written, signatures([w.text for w in written], threshold)):  # type: ignore[misc]
+        row.signature, row.text = signature, None
+    return outcomes
+
+
+def to_row(record: Record, writer: Writer, near: bool = False) -> Written | Reject:
     p = record.provenance
     try:
         row = writer.row(record)
@@ -110,46 +131,64 @@ def to_row(record: Record, writer: Writer) -> Written | Reject:
         if isinstance(record, KtoExample):
             answer = hashlib.blake2b(key + io.dumps([record.completion.role, record.completion.content]), digest_size=8)
             labelled = answer.digest(), record.label
-        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), key, labelled)
+        text = near_text(record) if near else None
+        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), key, labelled, text)
     except RowProblem as problem:
         return Reject(p.source, p.index, problem.reason, problem.message, record.model_dump(mode="json"), p.line)
     except Exception as err:  # an odd value no writer check foresaw: this record only
         return Reject(p.source, p.index, *unexpected(err), record.model_dump(mode="json"), p.line)
 
 
+def near_text(record: Record) -> str:
+    from .hygiene.neardup import record_texts
+
+    return "\n".join(record_texts(record))
+
+
 class ConvertMap:
     """The per-record side of convert as a factory: it travels to each worker and builds there, once, the
     function that maps a block of rows to outcomes (see prefkit.executors)."""
 
-    def __init__(self, reader: Reader, writer_name: str, options: ReadOptions) -> None:
-        self.reader, self.writer_name, self.options = reader, writer_name, options
+    def __init__(self, reader: Reader, writer_name: str, options: ReadOptions, near: float | None = None) -> None:
+        self.reader, self.writer_name, self.options, self.near = reader, writer_name, options, near
 
     def __call__(self) -> Callable[[list[Row]], list[Outcome]]:
         writer = get_writer(self.writer_name)
-        return lambda rows: list(map_rows(rows, self.reader, writer, self.options))
+        if self.near is None:
+            return lambda rows: list(map_rows(rows, self.reader, writer, self.options))
+        threshold = self.near
+        return lambda rows: sign(list(map_rows(rows, self.reader, writer, self.options, True)), threshold)
 
 
 def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
-                    executor: LocalExecutor | RayExecutor, progress: Callable[[int], None] | None = None) -> None:
+                    executor: LocalExecutor | RayExecutor, progress: Callable[[int], None] | None = None,
+                    near: float | None = None) -> None:
     """Every input through map_rows into the sink, on ``executor``. A reader that groups rows across the
-    file (openai-logs) needs the whole stream, so it runs here whatever the executor."""
+    file (openai-logs) needs the whole stream, so it runs here whatever the executor. With ``near`` (a Jaccard
+    threshold) the map signs each row for near-duplicate detection, unless a cluster already decided."""
+    near = near if sink.decided is None else None
     for path in inputs:
         rows, name = source_rows(path, fmt, options)
         source = sink.start(path, name)
         reader = get_reader(name)
         options = replace(options, format=name)
-        if isinstance(executor, LocalExecutor) or getattr(reader, "groups_rows", False):
+        if runs_here(executor, reader):
+            local = blocks(map_rows(_counted(rows, source), reader, writer, options, near is not None))
             results: Iterable[tuple[int, list[Outcome]]] = \
-                ((0, outcomes) for outcomes in blocks(map_rows(_counted(rows, source), reader, writer, options)))
+                ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in local)
         else:
-            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer.name, options))
+            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer.name, options, near))
         for read, outcomes in results:
             source.input_records += read  # rows a worker read (the local stream counts its own)
-            for outcome in outcomes:
-                sink.take(outcome)
+            sink.take_block(outcomes)
             if progress is not None:
                 progress(sum(s.input_records for s in sink.sources))
         sink.end()
+
+
+def runs_here(executor: LocalExecutor | RayExecutor, reader: Reader) -> bool:
+    """Whether a source's per-record side runs in this process (local, or a reader that groups rows)."""
+    return isinstance(executor, LocalExecutor) or getattr(reader, "groups_rows", False)
 
 
 def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row], str]:
@@ -180,6 +219,15 @@ def _counted(rows: Iterator[Row], source: SourceReport) -> Iterator[Row]:
     for row in rows:
         source.input_records += 1
         yield row
+
+
+ROW_BITS = 24  # a Ray near-dedup decision's key: block number << ROW_BITS | place among the block's written rows
+INDEX_BITS = 40  # a near-duplicate index's key: source number << INDEX_BITS | record index
+
+
+def near_key(sink: Sink, row: Written) -> int:
+    """The source (its number in this run) and index of a written row, as one int for NearDuplicates."""
+    return (len(sink.sources) - 1) << INDEX_BITS | row.index
 
 
 @dataclass
@@ -217,7 +265,12 @@ class Sink:
     details: Counter = field(default_factory=Counter)  # (reason, detail) of rejects that carry a detail
     exact_duplicates: int = 0
     prompt_duplicates: int = 0
+    near_duplicates: int = 0
+    # --near-dedup: the index (this process decides), or the decisions a Ray cluster made, by block and row
+    near: NearDuplicates | None = None
+    decided: dict[int, Duplicate] | None = None
     sources: list[SourceReport] = field(default_factory=list)
+    _blocks: int = 0  # blocks taken: with the row's place among a block's written rows, its key in ``decided``
     _exact: set[int] = field(default_factory=set)
     _prompts: set[bytes] = field(default_factory=set)  # prompts of the rows written so far
     _labels: dict[bytes, tuple[bool, str, int]] = field(default_factory=dict)  # KTO answer -> (label, source, index)
@@ -237,15 +290,30 @@ class Sink:
             self.details[item.reason, item.detail] += 1
         self._cover.mark(item.index, _REJECTED)
 
-    def take(self, outcome: Outcome) -> None:
+    def take(self, outcome: Outcome, near: Duplicate | None = None) -> None:
         if isinstance(outcome, Note):
             self.notes[outcome.reason] += outcome.count
         elif isinstance(outcome, Reject):
             self.reject(outcome)
         else:
-            self._write(outcome)
+            self._write(outcome, near)
 
-    def _write(self, row: Written) -> None:
+    def take_block(self, outcomes: list[Outcome]) -> None:
+        """Take a block's outcomes in order; with --near-dedup, first judge its written rows (all of them, so that
+        this process and a Ray cluster see the same rows whatever the sink rejects after)."""
+        found: Iterator[Duplicate | None] = iter(())
+        if self.near is not None or self.decided is not None:
+            written = [o for o in outcomes if isinstance(o, Written)]
+            if self.near is not None:
+                found = iter(self.near.add_block([near_key(self, w) for w in written], [w.signature for w in written]))
+            else:
+                first = self._blocks << ROW_BITS
+                found = iter([self.decided.get(first + i) for i in range(len(written))])  # type: ignore[union-attr]
+        self._blocks += 1
+        for outcome in outcomes:
+            self.take(outcome, next(found, None) if isinstance(outcome, Written) else None)
+
+    def _write(self, row: Written, near: Duplicate | None = None) -> None:
         if row.labelled is not None and self._contradicts(row):
             return
         exact = hash(row.data)  # one process: Python's hash is stable here
@@ -257,6 +325,9 @@ class Sink:
                 return
         else:
             self._exact.add(exact)
+        if near is not None:
+            self._near_duplicate(row, near)
+            return
         if row.prompt_key in self._prompts:  # counted per row, as validate counts duplicate_prompt
             self.prompt_duplicates += 1
         self._prompts.add(row.prompt_key)
@@ -277,6 +348,23 @@ class Sink:
         self.reject(Reject(row.source, row.index, "contradictory_label", f"{where} labels the same prompt and answer "
                            f"{'desirable' if first[0] else 'undesirable'}", orjson.loads(row.data), row.line))
         return True
+
+    def _near_duplicate(self, row: Written, near: Duplicate) -> None:
+        """Reject a row (and the input records merged into it) as a near-duplicate, naming the group's first row."""
+        self.near_duplicates += 1
+        kept, via = self._where(near.kept, row.source), self._where(near.via, row.source)
+        how = f"estimated Jaccard {near.jaccard:.2f}"
+        message = (f"near-duplicate of {kept} ({how}), which is kept" if near.via == near.kept else
+                   f"near-duplicate of {via} ({how}), itself a near-duplicate of {kept}, which is kept")
+        record = orjson.loads(row.data)
+        for index in (row.index, *row.merged):
+            self.reject(Reject(row.source, index, "near_duplicate", message, record, row.line if index == row.index else None))
+
+    def _where(self, key: int, source: str) -> str:
+        """'record 12', or 'record 12 of other.jsonl' for a key of another source (see near_key)."""
+        number, index = key >> INDEX_BITS, key & ((1 << INDEX_BITS) - 1)
+        path = self.sources[number].path
+        return f"record {index}" + (f" of {path}" if path != source else "")
 
     def cover(self, record: Record) -> None:
         """Count a record as used without writing it (a pair pushed to Argilla)."""

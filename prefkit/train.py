@@ -68,21 +68,24 @@ def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: flo
                dry_run: bool = False) -> tuple[str, str, int, int]:
     """Hold out a prompt-disjoint ``fraction``: write and register ``<name>_train`` and ``<name>_eval``.
 
-    The distinct prompts are ordered by a hash of their text and the first ``round(fraction * n)`` (at
-    least one) go to eval, so every record of a prompt lands on the same side and every run splits alike.
-    A file or entry of those names that this split would change is replaced only with ``force``; a dry
-    run writes nothing.
+    Prompts are grouped: the same prompt, or a near-duplicate one (its word 5-grams' estimated Jaccard with an
+    earlier prompt at least 0.8, as ``convert --near-dedup`` finds near-duplicate pairs; prefkit.hygiene.neardup).
+    The groups are ordered by a hash of their first prompt and the first ``round(fraction * n)`` (at least one)
+    go to eval, so near-copies of a prompt land on the same side and every run splits alike. A file or entry of
+    those names that this split would change is replaced only with ``force``; a dry run writes nothing.
     """
     if not 0 < fraction < 1:
         raise UsageError(f"--eval-split {fraction}: give a fraction between 0 and 1")
     attr = Attr.from_entry(entry)
     source = os.path.join(dataset_dir, entry["file_name"])
     key = lambda data: hashlib.blake2b(_prompt_of(data, attr).encode(), digest_size=8).digest()  # noqa: E731
-    prompts = sorted({key(row.data) for row in iter_rows(source)})
-    if len(prompts) < 2:
-        raise UsageError(f"--eval-split: {dataset_dir}/{entry['file_name']} has {len(prompts)} distinct prompt(s); "
-                         "a prompt-disjoint split needs at least two")
-    held_out = set(prompts[:max(1, round(fraction * len(prompts)))])
+    group = prompt_groups(source, attr, key)
+    groups = sorted(set(group.values()))
+    if len(groups) < 2:
+        raise UsageError(f"--eval-split: {dataset_dir}/{entry['file_name']} has {len(groups)} distinct prompt(s) "
+                         "(near-duplicates counted once); a prompt-disjoint split needs at least two")
+    eval_groups = set(groups[:max(1, round(fraction * len(groups)))])
+    held_out = {prompt for prompt, first in group.items() if first in eval_groups}
     stem, ext = os.path.splitext(entry["file_name"])
     parts = ("train", "eval")
     entries = {part: {**entry, "file_name": f"{stem}_{part}{ext}"} for part in parts}
@@ -105,6 +108,50 @@ def split_eval(name: str, dataset_dir: str, entry: dict[str, Any], fraction: flo
                 for part in parts:
                     editor.put(f"{name}_{part}", entries[part], force=True)
     return f"{name}_train", f"{name}_eval", counts["train"], counts["eval"]
+
+
+def prompt_groups(source: str, attr: Attr, key: Callable[[Any], bytes]) -> dict[bytes, bytes]:
+    """Each distinct prompt's key -> the key of the first prompt of its near-duplicate group (itself if none)."""
+    from .executors import blocks
+    from .hygiene.neardup import NearDuplicates, signatures
+
+    near = NearDuplicates()
+    group: dict[bytes, bytes] = {}
+    firsts: list[bytes] = []  # distinct prompts in file order: NearDuplicates names them by position
+    for block in blocks(iter_rows(source)):
+        new = {}
+        for row in block:
+            prompt = key(row.data)
+            if prompt not in group and prompt not in new:
+                new[prompt] = _prompt_text(row.data, attr)
+        found = near.add_block(range(len(firsts), len(firsts) + len(new)), signatures(list(new.values())))
+        for prompt, duplicate in zip(new, found):
+            group[prompt] = prompt if duplicate is None else firsts[duplicate.kept]
+            firsts.append(prompt)
+    return group
+
+
+def _prompt_text(data: Any, attr: Attr) -> str:
+    """The text of a raw row's prompt (what near-duplicate prompts are judged by): its turns and system prompt."""
+    content = attr.tags.get("content_tag") or "value"
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [s for item in value for s in strings(item)]
+        return strings(value.get(content)) if isinstance(value, dict) else []
+
+    if not isinstance(data, dict):
+        return json.dumps(data)
+    if attr.formatting == "alpaca":
+        return "\n".join(s for k in ("system", "history", "prompt", "query") if attr.column(k)
+                         for s in strings(data.get(attr.column(k))))
+    messages = data.get(attr.column("messages") or "conversations")
+    if attr.stage == "kto" and isinstance(messages, list):
+        messages = messages[:-1]
+    system = data.get(attr.column("system")) if attr.column("system") else None
+    return "\n".join(strings(system) + strings(messages))
 
 
 def _config_out(run: Run, dataset_dir: str, entry: dict[str, Any], path: str) -> io.AtomicFile:

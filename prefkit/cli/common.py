@@ -56,6 +56,28 @@ def decontaminator(spec: str | None, ngram: int | None, overlap: float | None, a
     return load(spec, ngram or NGRAM, OVERLAP if overlap is None else overlap, answers)
 
 
+def near_dedup_option(does: str) -> typer.models.OptionInfo:
+    """--near-dedup, with the rule in its help; ``does``: what the command does with a near-duplicate."""
+    return typer.Option(False, "--near-dedup", help="Find near-duplicate pairs: each pair's system prompt, prompt "
+                        "turns and answers, normalised as for --decontaminate, cut into word 5-grams; a MinHash of 128 "
+                        "permutations per pair, LSH bands tuned to the threshold (14 bands of 9 rows for 0.8); a pair is "
+                        "a near-duplicate of an earlier one when they share a band and their estimated Jaccard "
+                        f"similarity is at least --near-threshold (default 0.8); it joins that pair's group. {does}")
+
+
+NEAR_THRESHOLD = typer.Option(None, "--near-threshold", help="With --near-dedup: the estimated Jaccard similarity of "
+                              "word 5-grams that makes a near-duplicate (above 0, at most 1; default 0.8).")
+
+
+def near_threshold(near_dedup: bool, threshold: float | None) -> float:
+    """The threshold of the --near-dedup options (--near-threshold alone is a usage error)."""
+    from ..hygiene.neardup import THRESHOLD, check_threshold
+
+    if threshold is not None and not near_dedup:
+        raise UsageError("--near-threshold goes with --near-dedup")
+    return check_threshold(THRESHOLD if threshold is None else threshold)
+
+
 TIMEOUT = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one attempt of a request may take, whole (a "
                        "reply still coming after it is cut off and retried).")
 RETRIES = typer.Option(4, "--retries", min=0, help="Retries of a request after a 429 (waiting its Retry-After), a "

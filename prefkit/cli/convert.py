@@ -10,8 +10,9 @@ from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from ..errors import UsageError
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS, WORKERS,
-                     decontaminate_option, decontaminator, err_console, parse_pairs, progress)
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS,
+                     WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
+                     parse_pairs, progress)
 
 if TYPE_CHECKING:
     from ..convert import ConvertReport
@@ -56,6 +57,10 @@ def command(
                                                      "mt-bench:81."),
     ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
     decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
+    near_dedup: bool = near_dedup_option("convert keeps the first pair of each group and rejects the later ones "
+                                         "(near_duplicate), naming the kept record; exact duplicates are rejected "
+                                         "first (duplicate_pair), as with --dedup."),
+    near_jaccard: float | None = NEAR_THRESHOLD,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
@@ -79,6 +84,7 @@ def command(
     if output is None:
         raise UsageError("give -o OUTPUT (or --preview N to see the first records without writing)")
     benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
+    threshold = near_threshold(near_dedup, near_jaccard)
     with progress("converting", quiet) as tick:
         report = convert(list(inputs), str(output), fmt=fmt, to=to, unlabeled=unlabeled,
                          rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
@@ -89,7 +95,8 @@ def command(
                          preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
                          subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
                          size=size, questions=str(questions) if questions else None,
-                         answers=str(answers) if answers else None, decontaminate=benchmarks)
+                         answers=str(answers) if answers else None, decontaminate=benchmarks, near_dedup=near_dedup,
+                         near_threshold=threshold)
     for note in report.mapping_notes:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
@@ -118,6 +125,9 @@ def summary(report: ConvertReport) -> None:
     if report.contamination is not None:
         err_console.print("contaminated (rejects naming each benchmark): " + ", ".join(
             f"{name} {n:,}" for name, n in report.contamination.items()), highlight=False)
+    if report.near_duplicates is not None:
+        err_console.print(f"near-duplicates (estimated Jaccard >= {report.near_threshold}): {report.near_duplicates:,} "
+                          "rejected", highlight=False)
     if report.notes:
         err_console.print("noted: " + ", ".join(f"{k} {v:,}" for k, v in report.notes.items()), highlight=False)
     if report.registered:

@@ -28,7 +28,9 @@ def command(
     finetuning: str = typer.Option("lora", "--finetuning", help="lora, qlora, full or freeze."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template, or auto for known models."),
     cutoff_len: str = typer.Option("auto", "--cutoff-len", help="N, or auto: the 99% length, rounded up."),
-    eval_split: float | None = typer.Option(None, "--eval-split", help="Hold out this prompt-disjoint fraction for eval."),
+    eval_split: float | None = typer.Option(None, "--eval-split", help="Hold out this fraction of the prompts for eval; a "
+                                            "prompt, its copies and its near-duplicates (word 5-gram Jaccard >= 0.8, as "
+                                            "convert --near-dedup finds them) stay on one side."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: saves/<model>/<finetuning>/<method>/<dataset>."),
     config_out: Path | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE for any other LLaMA-Factory argument (repeatable)."),

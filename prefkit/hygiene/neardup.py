@@ -1,0 +1,408 @@
+"""Near-duplicate pairs: MinHash over word 5-gram shingles, LSH bands tuned to a Jaccard threshold.
+
+The rule (``--near-dedup``, threshold J = 0.8 by default): a pair's text is its system prompt, prompt turns and
+both answers (a KTO example: its one answer), normalised as decontamination does (:func:`words`: lowercased,
+every non-word character a space, whitespace collapsed) and cut into word 5-grams (a text of fewer than 5 words
+is one shingle). Each pair gets a MinHash signature of 128 permutations; its 126 first values form LSH bands
+(14 bands of 9 rows for J = 0.8: :func:`bands`). A later pair is a near-duplicate when it shares a band with an
+earlier pair and their estimated Jaccard similarity is at least J; it is grouped with the first pair of that
+pair's group (``kept``), which is how a chain of near-copies stays one group. A pair with no word at all is
+never a near-duplicate.
+
+Per pair, in the per-row map (any process: Ray workers too), a :data:`Signature` of 240 bytes: the 14 band keys
+(8 bytes each) and the low byte of each of the 128 minhashes (b-bit MinHash: enough to estimate the Jaccard of
+a candidate pair, :func:`jaccard`). The ordered side (:class:`NearDuplicates`) keeps the band keys of every
+pair in sorted numpy runs (12 bytes a key) and the 128 low bytes: about 300 bytes a pair, never a text.
+
+Library: rensa (``RMinHash``, 128 independent permutations, Rust), chosen by measurement over datasketch on
+100,000 real pair texts (``bench/minhash_libs.py``, blocks of 2,048 pairs, 431 shingles a pair): given the same
+5-gram strings rensa signs 25,700 pairs/s, datasketch 2,180 (SHA-1 per shingle, then numpy), rensa's C-MinHash
+9,600; each gives byte-identical signatures in processes of different PYTHONHASHSEED (Ray workers sign for the
+driver). Making the 5-gram strings in Python costs more than either library (4,650 pairs/s), so the shingles are
+hashed here instead, vectorised over a block of texts with numpy (plain integer arithmetic: the same in every
+process), and rensa signs the 64-bit hashes (``digest_matrix_from_flat_token_hashes``): 9,700 pairs/s from raw
+text, against 3,900 for strings + rensa.
+
+API (convert uses it in prefkit.pipeline; validate and ``train --eval-split`` may too):
+
+- ``signature(texts, threshold=0.8) -> Signature | None``: one pair's signature (None: no words);
+  ``signatures(texts, threshold)`` signs many at once (much faster per pair).
+- ``NearDuplicates(threshold=0.8)``: ``add(index, signature) -> Duplicate | None`` (in input order; ``Duplicate``
+  names ``kept``, the first pair of the group, ``via``, the earlier pair it matched, and ``jaccard``, their
+  estimated similarity), ``add_block(indices, signatures)`` the same for many, ``groups() -> list[Group]``
+  (``indices``, kept first, ``size`` and ``jaccard``: the lowest estimated Jaccard of a member with the pair it
+  matched), ``share`` (the share of the pairs added that are in a group) and ``duplicates`` (how many).
+- ``record_texts(record)``: the texts of a PreferencePair, KtoExample or UnlabeledPair that are signed, joined
+  with newlines. A signature's band keys depend on the threshold: sign and index with the same one.
+- With ``--executor ray``, prefkit.hygiene.cluster applies the same rule on the cluster (same rejects).
+
+>>> pairs = ["Write a haiku about the sea at night, please. Waves hum below the moon. The sea sleeps.",
+...          "write a haiku about the sea at night please -- Waves hum below the moon; the sea sleeps!",
+...          "Write a haiku about the desert at dawn, please. Sand glows under the sun. The dunes wake."]
+>>> near = NearDuplicates()
+>>> [near.add(i, s) for i, s in enumerate(signatures(pairs))]
+[None, Duplicate(kept=0, via=0, jaccard=1.0), None]
+>>> [(g.indices, g.size, g.jaccard) for g in near.groups()], round(near.share, 2)
+([((0, 1), 2, 1.0)], 0.67)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import UsageError
+from .decontaminate import words
+
+NUM_PERM, SEED, SHINGLE, THRESHOLD = 128, 1, 5, 0.8
+FALSE_NEGATIVE_WEIGHT = 0.9  # candidates are verified by estimated Jaccard: a false positive costs one comparison
+LOW = NUM_PERM  # bytes of minhash low bytes at the end of a signature
+CHUNK_BYTES = 1 << 18  # texts hashed together (bounds the temporary arrays)
+
+Signature = bytes  # band keys (uint64, little-endian) then the low byte of each minhash
+
+# --- normalisation: words() as bytes, for numpy -----------------------------------------------------------------
+_ASCII_BYTES = bytes((ord(chr(i).lower()) if chr(i).isalnum() or chr(i) == "_" else 32) if i < 128 else i
+                     for i in range(256))
+_NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]")
+
+
+def normalised(text: str) -> bytes:
+    """The text's :func:`words`, UTF-8, separated by one or more spaces.
+
+    >>> text = "It's  a  Test—of (Unicode) naïveté_2!"
+    >>> normalised(text).split() == [w.encode() for w in words(text)]
+    True
+    """
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_BYTES)
+    return _NON_ASCII_NON_WORD.sub(" ", text.lower()).encode("utf-8", "surrogatepass").translate(_ASCII_BYTES)
+
+
+# --- hashing: plain 64-bit arithmetic, the same in every process ---------------------------------------------------
+def _splitmix(seed: int, n: int) -> np.ndarray:
+    out = []
+    for _ in range(n):
+        seed = (seed + 0x9E3779B97F4A7C15) & (2**64 - 1)
+        z = seed
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+        out.append(z ^ (z >> 31))
+    return np.array(out, dtype=np.uint64)
+
+
+_BYTE = (_splitmix(1, 256) >> np.uint64(32)).astype(np.uint32)
+_BYTE[32] = 0  # a space adds nothing to the word it follows
+_P = np.uint32((_splitmix(2, 1)[0] >> np.uint64(32)) | np.uint64(1))
+_SHINGLE_MULT = _splitmix(3, SHINGLE) | np.uint64(1)
+_BAND_MULT = _splitmix(4, NUM_PERM) | np.uint64(1)
+_BAND_ADD = _splitmix(5, NUM_PERM)
+_powers = np.ones(1, dtype=np.uint32)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, in place (numpy wraps uint64 arithmetic)."""
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+def _pow(n: int) -> np.ndarray:
+    """P**0 .. P**(n-1) (mod 2**32), cached and grown as needed."""
+    global _powers
+    if len(_powers) < n:
+        size = max(n, 2 * len(_powers))
+        powers = np.empty(size, dtype=np.uint32)
+        powers[0] = 1
+        with np.errstate(over="ignore"):
+            np.cumprod(np.full(size - 1, _P, dtype=np.uint32), out=powers[1:], dtype=np.uint32)
+        _powers = powers
+    return _powers[:n]
+
+
+def _word_hashes(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The hash of every space-separated word of ``buf`` (32 bits, mixed to 64) and the offset where it starts."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    word = a != 32
+    starts = np.flatnonzero(word[1:] & ~word[:-1]).astype(np.int32) + 1
+    if len(a) and word[0]:
+        starts = np.concatenate(([0], starts)).astype(np.int32)
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64), starts
+    start_of = np.zeros(len(a), dtype=np.int32)
+    start_of[starts] = starts
+    np.maximum.accumulate(start_of, out=start_of)
+    pos = np.arange(len(a), dtype=np.int32)
+    pos -= start_of  # position in its word (spaces: anything, they weigh 0)
+    x = _BYTE[a]
+    x *= _pow(int(pos.max()) + 1)[pos]
+    return _mix(np.add.reduceat(x, starts).astype(np.uint64)), starts
+
+
+def shingle_hashes(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The 64-bit hashes of the word 5-grams of normalised texts, all in one array, and how many each text has
+    (a text of 1 to 4 words: one shingle of them all; no words: none)."""
+    hashes, counts = [], []
+    start = 0
+    while start < len(docs):
+        end, size = start, 0
+        while end < len(docs) and (end == start or size + len(docs[end]) < CHUNK_BYTES):
+            size += len(docs[end]) + 1
+            end += 1
+        h, c = _chunk_shingles(docs[start:end])
+        hashes.append(h)
+        counts.append(c)
+        start = end
+    if not hashes:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    return np.concatenate(hashes), np.concatenate(counts)
+
+
+def _chunk_shingles(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    wh, starts = _word_hashes(b" ".join(docs))
+    doc_starts = np.cumsum([0] + [len(d) + 1 for d in docs[:-1]])
+    doc = np.searchsorted(doc_starts, starts, side="right") - 1  # the text of each word
+    n_words = np.bincount(doc, minlength=len(docs))
+    k = SHINGLE
+    if len(wh) >= k:
+        acc = wh[: len(wh) - k + 1] * _SHINGLE_MULT[0]
+        for j in range(1, k):
+            acc += wh[j: len(wh) - k + 1 + j] * _SHINGLE_MULT[j]
+        whole = doc[: len(wh) - k + 1] == doc[k - 1:]  # the 5 words are of one text
+        sh, sh_doc = _mix(acc[whole]), doc[: len(wh) - k + 1][whole]
+    else:
+        sh, sh_doc = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    short = np.flatnonzero((n_words > 0) & (n_words < k))
+    if len(short):  # one shingle of all its words, the same formula cut short
+        first = np.concatenate(([0], np.cumsum(n_words)))[short]
+        extra = np.array([int(np.sum(wh[f:f + n] * _SHINGLE_MULT[:n], dtype=np.uint64))
+                          for f, n in zip(first.tolist(), n_words[short].tolist())], dtype=np.uint64)
+        sh = np.concatenate((sh, _mix(extra)))
+        sh_doc = np.concatenate((sh_doc, short))
+        order = np.argsort(sh_doc, kind="stable")
+        sh, sh_doc = sh[order], sh_doc[order]
+    return sh, np.bincount(sh_doc, minlength=len(docs))
+
+
+# --- LSH bands ----------------------------------------------------------------------------------------------------
+def _candidate(s: float, b: int, r: int) -> float:
+    """The probability that two texts of Jaccard ``s`` share at least one of ``b`` bands of ``r`` rows."""
+    return 1 - (1 - s**r) ** b
+
+
+def _integral(b: int, r: int, low: float, high: float, candidate: bool, steps: int = 64) -> float:
+    """The integral over [low, high] of the candidate (or the missed) probability (midpoint rule)."""
+    h = (high - low) / steps
+    p = (_candidate(low + (i + 0.5) * h, b, r) for i in range(steps))
+    return h * sum(p if candidate else (1 - x for x in p))
+
+
+@lru_cache(maxsize=8)
+def bands(threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows) minimising 0.1 x the false positive + 0.9 x the false negative probability mass around
+    ``threshold`` (datasketch's ``_optimal_param``, weighted towards recall: candidates are verified).
+
+    >>> bands(0.8), bands(0.7), bands(0.9)
+    ((14, 9), (20, 6), (8, 16))
+    """
+    best, choice = math.inf, (1, num_perm)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = _integral(b, r, 0.0, threshold, True)
+            fn = _integral(b, r, threshold, 1.0, False)
+            error = (1 - FALSE_NEGATIVE_WEIGHT) * fp + FALSE_NEGATIVE_WEIGHT * fn
+            if error < best:
+                best, choice = error, (b, r)
+    return choice
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0 < threshold <= 1:
+        raise UsageError(f"--near-threshold {threshold}: give a Jaccard similarity above 0 and at most 1 (default 0.8)")
+    return threshold
+
+
+# --- signatures ---------------------------------------------------------------------------------------------------
+def signatures(texts: Sequence[str], threshold: float = THRESHOLD) -> list[Signature | None]:
+    """The signature of each text (None for a text without words)."""
+    from rensa import RMinHash
+
+    if not texts:
+        return []
+    flat, counts = shingle_hashes([normalised(t) for t in texts])
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.uint64)
+    minhashes = np.array(RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, NUM_PERM, SEED).to_rows(),
+                         dtype=np.uint64)
+    b, r = bands(check_threshold(threshold))
+    keyed = minhashes[:, : b * r] * _BAND_MULT[: b * r] + _BAND_ADD[: b * r]
+    keys = _mix(keyed.reshape(len(texts), b, r).sum(axis=2, dtype=np.uint64))
+    rows = np.concatenate((keys.astype("<u8").view(np.uint8), (minhashes & np.uint64(0xFF)).astype(np.uint8)), axis=1)
+    return [row.tobytes() if n else None for row, n in zip(rows, counts.tolist())]
+
+
+def signature(texts: Iterable[str], threshold: float = THRESHOLD) -> Signature | None:
+    """One pair's signature: its texts (prompt turns, answers) joined."""
+    return signatures(["\n".join(texts)], threshold)[0]
+
+
+def jaccard(a: Signature, b: Signature) -> float:
+    """The estimated Jaccard similarity of two signatures' texts (b-bit MinHash, 8 bits: a chance match of the
+    low bytes, 1 in 256, is taken out).
+
+    >>> s = signatures(["a b c d e f g h", "a b c d e f g x", "q r s t u v w"])
+    >>> jaccard(s[0], s[0]), abs(jaccard(s[0], s[1]) - 3 / 5) < 0.15, jaccard(s[0], s[2]) < 0.1  # 3 of 5 shingles shared
+    (1.0, True, True)
+    """
+    return estimate(int(np.count_nonzero(np.frombuffer(a, np.uint8, LOW, len(a) - LOW) ==
+                                         np.frombuffer(b, np.uint8, LOW, len(b) - LOW))))
+
+
+def estimate(same: int) -> float:
+    """The estimated Jaccard of two signatures whose low bytes agree in ``same`` of 128 places."""
+    return max(0.0, round((same / LOW - 1 / 256) / (1 - 1 / 256), 4))
+
+
+# --- the ordered side -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    kept: int  # the first record of the group
+    via: int  # the earlier record this one matched (kept, or a near-duplicate of it)
+    jaccard: float  # estimated, between this record and ``via``
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    indices: tuple[int, ...]  # the kept record first, then its near-duplicates in input order
+    jaccard: float  # the lowest estimated Jaccard of a member with the record it matched
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+
+class NearDuplicates:
+    """Records' signatures in input order -> which are near-duplicates of an earlier record, and the groups.
+
+    Holds, per record, its band keys in sorted runs (8-byte key, 4-byte position), its 128 minhash low bytes and
+    its index; per near-duplicate, its group.
+    """
+
+    def __init__(self, threshold: float = THRESHOLD) -> None:
+        self.threshold = check_threshold(threshold)
+        self.bands = bands(threshold)[0]
+        self._index = array("q")  # position -> the caller's index
+        self._low = bytearray()  # position -> 128 low bytes
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted band keys, position of their first record)
+        self._root: dict[int, int] = {}  # a near-duplicate's position -> its group's first position
+        self._members: dict[int, list[tuple[int, float]]] = {}  # first position -> [(position, jaccard)]
+
+    @property
+    def added(self) -> int:
+        return len(self._index)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self._root)
+
+    @property
+    def share(self) -> float:
+        """The share of the records added that are in a group (kept ones included)."""
+        return (len(self._root) + len(self._members)) / self.added if self.added else 0.0
+
+    def add(self, index: int, signature: Signature | None) -> Duplicate | None:
+        return self.add_block([index], [signature])[0]
+
+    def add_block(self, indices: Sequence[int], signatures: Sequence[Signature | None]) -> list[Duplicate | None]:
+        """Add records in input order; for each, the Duplicate it is or None (also for a record without words)."""
+        out: list[Duplicate | None] = [None] * len(indices)
+        given = [i for i, s in enumerate(signatures) if s is not None]
+        if not given:
+            return out
+        b, base = self.bands, self.added
+        rows = np.frombuffer(b"".join(signatures[i] for i in given), dtype=np.uint8).reshape(len(given), -1)  # type: ignore[misc]
+        if rows.shape[1] != 8 * b + LOW:
+            raise ValueError(f"a signature of {rows.shape[1]} bytes: this index takes {8 * b + LOW} (threshold {self.threshold})")
+        keys = rows[:, : 8 * b].copy().view("<u8").ravel()
+        positions = base + np.arange(len(given))
+        earlier = self._lookup(keys)
+        unique, first_at, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        first = np.where(earlier >= 0, earlier, positions[first_at // b][inverse]).reshape(len(given), b)
+        self._index.extend(indices[i] for i in given)
+        self._low += rows[:, 8 * b:].tobytes()
+        new = earlier[first_at] < 0
+        self._add_run(unique[new], positions[first_at[new] // b])
+        candidates = first < positions[:, None]
+        for row in np.flatnonzero(candidates.any(axis=1)).tolist():
+            found = self._match(row + base, np.unique(first[row][candidates[row]]).tolist())
+            if found is not None:
+                out[given[row]] = found
+        return out
+
+    def _match(self, position: int, candidates: list[int]) -> Duplicate | None:
+        """The first candidate whose estimated Jaccard reaches the threshold makes this record a near-duplicate."""
+        mine = self._low_bytes(position)
+        for candidate in candidates:
+            similarity = jaccard(mine, self._low_bytes(candidate))
+            if similarity >= self.threshold:
+                root = self._root.get(candidate, candidate)
+                self._root[position] = root
+                self._members.setdefault(root, []).append((position, similarity))
+                return Duplicate(self._index[root], self._index[candidate], similarity)
+        return None
+
+    def _low_bytes(self, position: int) -> bytes:
+        return bytes(self._low[position * LOW: (position + 1) * LOW])
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The position of the first record with each key, or -1."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        for run_keys, run_positions in self._runs:
+            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[at] == keys
+            found[hit] = run_positions[at[hit]]
+        return found
+
+    def _add_run(self, keys: np.ndarray, positions: np.ndarray) -> None:
+        """Keys arrive sorted and new; runs of similar size merge (few runs to search, each key moved log n times)."""
+        if not len(keys):
+            return
+        self._runs.append((keys, positions.astype(np.uint32)))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            (k1, p1), (k2, p2) = self._runs.pop(), self._runs.pop()
+            merged = np.concatenate((k2, k1))
+            order = np.argsort(merged, kind="stable")
+            self._runs.append((merged[order], np.concatenate((p2, p1))[order]))
+
+    def groups(self) -> list[Group]:
+        """The groups of near-duplicates, in the order of their kept record."""
+        return [Group((self._index[root], *(self._index[p] for p, _ in members)), min(j for _, j in members))
+                for root, members in sorted(self._members.items())]
+
+    def memory_bytes(self) -> int:
+        """What the index holds: band keys and positions, low bytes, indices (groups not counted)."""
+        return sum(k.nbytes + p.nbytes for k, p in self._runs) + len(self._low) + self._index.itemsize * len(self._index)
+
+
+def record_texts(record: object) -> list[str]:
+    """The texts of a pair (or KTO example, or pair to label) that near-duplicate detection reads: system prompt,
+    prompt turns and answers."""
+    texts = [record.system] if getattr(record, "system", None) else []  # type: ignore[attr-defined]
+    texts += [m.content for m in record.prompt]  # type: ignore[attr-defined]
+    for name in ("chosen", "rejected", "completion", "response_a", "response_b"):
+        answer = getattr(record, name, None)
+        if answer is not None:
+            texts.append(answer.content)
+    return texts
+
+
+__all__ = ["NUM_PERM", "THRESHOLD", "Duplicate", "Group", "NearDuplicates", "Signature", "bands", "jaccard",
+           "record_texts", "signature", "signatures", "words"]
