@@ -325,7 +325,7 @@ class Sink:
                 return
         else:
             self._exact.add(exact)
-        if near is not None:
+        if near is not None and near.via != near_key(self, row):  # not the other KTO example of its own pair
             self._near_duplicate(row, near)
             return
         if row.prompt_key in self._prompts:  # counted per row, as validate counts duplicate_prompt

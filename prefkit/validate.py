@@ -56,6 +56,7 @@ class ValidationReport:
     tokens: dict[str, Any] | None = None  # for KTO: "pairs" counts the examples, chosen/rejected (un)desirable ones
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
     contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: records holding one of its items}
+    near_duplicates: dict[str, Any] | None = None  # --near-dedup: threshold, groups, share
     target: str = "lf"  # the trainer checked for (prefkit.targets)
     trainer: str = "LLaMA-Factory"  # its name, in messages
 
@@ -74,7 +75,7 @@ class ValidationReport:
                 "warnings": [f.to_json() for f in self.findings.by_level("warning")],
                 "infos": [f.to_json() for f in self.findings.by_level("info")],
                 "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens,
-                "contamination": self.contamination, "target": self.target}
+                "contamination": self.contamination, "near_duplicates": self.near_duplicates, "target": self.target}
 
 
 def check_fail_on(level: str) -> None:
@@ -184,7 +185,8 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
              progress: Callable[[int], None] | None = None, trust_remote_code: bool = False,
              decontaminate: Decontaminator | str | None = None, target: str | None = None,
              max_prompt_length: int | None = None, truncation_mode: str | None = None,
-             trl_version: str = "auto", media_dir: str | None = None) -> ValidationReport:
+             trl_version: str = "auto", media_dir: str | None = None,
+             near_dedup: float | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
     The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
@@ -197,7 +199,8 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     Python code (``auto_map``) runs only with ``trust_remote_code``; without it such a folder is refused.
     ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") reports the records that
     hold a benchmark item (``contaminated``) and counts them per benchmark. Image paths are read from ``media_dir``
-    (default, as in LLaMA-Factory: the dataset dir; for a file, its folder).
+    (default, as in LLaMA-Factory: the dataset dir; for a file, its folder). ``near_dedup`` (a Jaccard threshold,
+    e.g. 0.8) reports near-duplicate pairs (``near_duplicate``) and their groups (:mod:`prefkit.hygiene.neardup`).
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
     name, path, entry, chosen = locate(path_or_name, dataset_dir, layout, target)
@@ -212,7 +215,7 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
         limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
                          truncation_mode, trl_version)
         report = _validate(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
-                           executor, workers, ray_address, progress, benchmarks, media_dir)
+                           executor, workers, ray_address, progress, benchmarks, media_dir, near_dedup)
         report_file.value = report.to_json()
         if pages:
             from .checks.html import histogram, render
@@ -246,7 +249,8 @@ def _limits(target: Target, model: str | None, template: str, cutoff_len: int | 
 def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
               limits: TokenOptions | None, template: str, out: io.RowFile | None, executor: str, workers: int | None,
               ray_address: str | None, progress: Callable[[int], None] | None,
-              benchmarks: Decontaminator | None = None, media_dir: str | None = None) -> ValidationReport:
+              benchmarks: Decontaminator | None = None, media_dir: str | None = None,
+              near_dedup: float | None = None) -> ValidationReport:
     stage = target.stage(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=stage, target=target.name,
                               trainer=target.trainer)
@@ -272,8 +276,9 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
-    checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir)
+    checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir, near_dedup)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
+    near = NearSide(near_dedup, content, findings) if near_dedup is not None else None
     try:
         for read, results in runner.map_blocks(parts, checks):
             report.records += read
@@ -282,6 +287,8 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
                 findings.items.extend(result.findings)
                 if result.drop:
                     report.would_drop.append(result.drop)
+                if near is not None:
+                    near.take(result)  # before content.take, which marks the pair seen
                 if result.content is not None:
                     content.take(result.index, result.content)
                 if tokens:
@@ -296,6 +303,7 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
         raise InputError(f"{path}: no records")
     content.finish()
     report.content = content.stats.to_json()
+    report.near_duplicates = near.to_json() if near is not None else None
     if tokens:
         report.tokens = tokens.to_json()
         report.sequences = tokens.sequences
@@ -340,9 +348,9 @@ class ValidateMap:
 
     def __init__(self, target: Target, entry: dict[str, Any], limits: TokenOptions | None, template: str = "auto",
                  counter: Counter | None = None, benchmarks: Decontaminator | None = None,
-                 media_dir: str | None = None) -> None:
+                 media_dir: str | None = None, near_dedup: float | None = None) -> None:
         self.target, self.entry, self.limits, self.template = target, entry, limits, template
-        self.media_dir = media_dir
+        self.media_dir, self.near_dedup = media_dir, near_dedup
         self.benchmarks = benchmarks  # travels without its index: each process builds its own
         self.counter = counter  # this process's, reused when the map runs here; a worker builds its own
 
@@ -354,7 +362,35 @@ class ValidateMap:
         if counter is None and self.limits is not None:
             tokenizer_only_transformers()  # a worker that only counts tokens: keep torch out of it
             counter = self.target.counter(self.limits, self.entry)
-        return BlockChecker(self.target, self.entry, counter, self.template, self.benchmarks, self.media_dir)
+        return BlockChecker(self.target, self.entry, counter, self.template, self.benchmarks, self.media_dir,
+                            self.near_dedup)
+
+
+class NearSide:
+    """--near-dedup's ordered side: each row's signature against the earlier rows' (exact duplicates keep their own
+    finding, duplicate_pair), a near_duplicate warning naming the record it copies, and the groups for the report."""
+
+    def __init__(self, threshold: float, content: ContentChecker, findings: Findings) -> None:
+        from .hygiene import NearDuplicates
+
+        self.index = NearDuplicates(threshold)
+        self.content, self.findings = content, findings
+
+    def take(self, result: RowCheck) -> None:
+        facts = result.content
+        if result.near is None or (facts is not None and facts.pair in self.content.stats.exact_seen):
+            return
+        found = self.index.add(result.index, result.near)
+        if found is not None:
+            self.findings.add("near_duplicate", "warning", result.index, "", f"near-duplicate of record {found.kept} "
+                              f"(estimated Jaccard {found.jaccard:.2f})")
+
+    def to_json(self) -> dict[str, Any]:
+        groups = sorted(self.index.groups(), key=lambda g: (-g.size, g.indices[0]))
+        return {"threshold": self.index.threshold, "groups": len(groups),
+                "records_in_groups": sum(g.size for g in groups), "share": round(self.index.share, 4),
+                "largest": [{"size": g.size, "indices": list(g.indices[:LISTED]), "jaccard": round(g.jaccard, 3)}
+                            for g in groups[:LISTED]]}
 
 
 def _column_types(result: RowCheck, seen: dict[str, tuple[str, int]], findings: Findings) -> None:

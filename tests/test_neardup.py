@@ -20,6 +20,7 @@ from prefkit.cli import app
 from prefkit.convert import convert
 from prefkit.hygiene import NearDuplicates, jaccard, signature, signatures, words
 from prefkit.hygiene.neardup import LOW, bands, normalised, shingle_hashes
+from prefkit.validate import validate
 
 TOPIC = ("bread dough flour yeast oven knead rise crust butter salt water sugar bake warm minutes loaf pan heat "
          "recipe sourdough starter proof temperature texture crumb gluten rye wheat honey egg milk tray cool slice "
@@ -263,3 +264,46 @@ def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch):
     assert outputs["local"] == outputs["ray"]
     assert outputs["ray"][2]["near_duplicates"] == len(near) and len(decided) == 1
     assert len(decided[0]) == len(near) + len(exact)  # an exact copy is judged too, but rejected as duplicate_pair
+
+
+def test_validate_reports_the_same_near_duplicates_and_groups(tmp_path, planted):
+    records, near, exact = planted
+    path = write_jsonl(tmp_path / "pairs.jsonl", records)
+    report = validate(path, near_dedup=0.8)
+    named = {f.index: int(re.match(r"near-duplicate of record (\d+)", f.message).group(1))
+             for f in report.findings.items if f.code == "near_duplicate"}
+    assert named == near  # each near-copy names its base; none else is flagged
+    assert {f.index for f in report.findings.items if f.code == "duplicate_pair"} == set(exact)  # their own finding
+    groups = report.near_duplicates
+    assert groups["groups"] == len(near) and groups["records_in_groups"] == 2 * len(near)
+    assert groups["share"] == round(2 * len(near) / (len(records) - len(exact)), 4)
+    assert all(g["size"] == 2 and g["jaccard"] >= 0.8 for g in groups["largest"])
+    assert validate(path).near_duplicates is None and "near-duplicate" in validate_html(tmp_path, path)
+
+
+def validate_html(tmp_path, path) -> str:
+    validate(path, near_dedup=0.8, html=str(tmp_path / "report.html"))
+    return (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.ray
+def test_validate_on_ray_finds_the_same_near_duplicates(tmp_path, planted):
+    pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")
+    records, near, _ = planted
+    path = write_jsonl(tmp_path / "pairs.jsonl", records)
+    local = validate(path, near_dedup=0.8).to_json()
+    distributed = validate(path, near_dedup=0.8, executor="ray", workers=2).to_json()
+    assert distributed["near_duplicates"] == local["near_duplicates"] and local["near_duplicates"]["groups"] == len(near)
+    assert distributed["warnings"] == local["warnings"]
+
+
+def test_the_two_kto_examples_of_one_pair_are_not_near_duplicates_of_each_other(tmp_path):
+    prompt = "Summarise this report: " + " ".join(f"station {i} measured {i * 7 % 50} mm" for i in range(60))
+    rows = [{"conversations": [{"from": "human", "value": prompt + ("" if i == 0 else " Thanks.")}],
+             "chosen": {"from": "gpt", "value": "Rain rose."}, "rejected": {"from": "gpt", "value": "Rain fell."}}
+            for i in range(2)]
+    path = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    report = convert([path], str(tmp_path / "kto.jsonl"), fmt="sharegpt", to="kto", near_dedup=True)
+    reasons = [r["reason"] for r in rejects_of(tmp_path / "kto.rejects.jsonl")]
+    assert reasons == ["near_duplicate", "near_duplicate"]  # record 1's two examples copy record 0's
+    assert report.pairs_written == 2

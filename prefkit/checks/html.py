@@ -211,6 +211,15 @@ def render(report: Any) -> str:
         parts += ["<h2 id='contamination'>Benchmark contamination</h2>",
                   _table(["benchmark", "records holding one of its items"], list(map(list, data["contamination"].items())),
                          numeric=[1], table_id="contamination")]
+    near = data.get("near_duplicates")
+    if near is not None:  # --near-dedup
+        parts += [f"<h2 id='near-duplicates'>Near-duplicates (estimated Jaccard &ge; {near['threshold']})</h2>",
+                  f"<p>{near['groups']:,} groups hold {near['records_in_groups']:,} records "
+                  f"({near['share']:.1%} of the data); the first record of each is the one convert --near-dedup keeps."
+                  "</p>",
+                  _table(["records", "members", "lowest Jaccard"],
+                         [[g["size"], ", ".join(map(str, g["indices"][:20])), g["jaccard"]] for g in near["largest"]],
+                         numeric=[0, 2], table_id="near-duplicate-groups") if near["largest"] else ""]
     tokens = data["tokens"]
     if tokens:
         parts += _tokens_section(report, tokens)

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from ..checks.html import stage_name
 from ..names import LEVELS
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS, WORKERS,
-                     decontaminate_option, decontaminator, err_console, progress)
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS,
+                     WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
+                     progress)
 
 if TYPE_CHECKING:
     from ..validate import ValidationReport
@@ -50,6 +51,10 @@ def command(
                                                      "the records per benchmark."),
     ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
     decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
+    near_dedup: bool = near_dedup_option("validate reports each one (near_duplicate, a warning, naming the record it "
+                                         "copies), the groups and their share of the data; exact duplicates keep "
+                                         "duplicate_pair."),
+    near_jaccard: float | None = NEAR_THRESHOLD,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ) -> None:
@@ -58,6 +63,7 @@ def command(
 
     check_fail_on(fail_on)
     benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
+    threshold = near_threshold(near_dedup, near_jaccard) if near_dedup or near_jaccard is not None else None
     with progress("validating", quiet) as tick:
         report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
@@ -65,7 +71,7 @@ def command(
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
                           decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
                           truncation_mode=truncation_mode, trl_version=trl_version,
-                          media_dir=str(media_dir) if media_dir else None)
+                          media_dir=str(media_dir) if media_dir else None, near_dedup=threshold)
     if not quiet:
         summary(report)
         if html_path:
@@ -94,6 +100,13 @@ def summary(report: ValidationReport) -> None:
     if report.contamination is not None:
         console.print("contaminated records by benchmark: " + ", ".join(
             f"{name} {n:,}" for name, n in report.contamination.items()), highlight=False)
+    near = report.near_duplicates
+    if near is not None:
+        largest = "; ".join(f"{g['size']} records ({', '.join(map(str, g['indices'][:5]))})" for g in near["largest"][:3])
+        console.print(f"near-duplicates (Jaccard >= {near['threshold']}): {near['groups']:,} groups holding "
+                      f"{near['records_in_groups']:,} records ({near['share']:.1%})" + (f"; largest: {largest}"
+                                                                                        if largest else ""),
+                      highlight=False)
     tokens = report.tokens
     if tokens:
         if tokens["template_source"] != "given":

@@ -117,6 +117,7 @@ class RowCheck:
     lengths: Any = None  # exact token lengths (with a model): a Lengths
     content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
     contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
+    near: bytes | None = None  # --near-dedup: the MinHash signature of what the trainer sees (prefkit.hygiene)
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
         self.findings.append(Finding(code, level, self.index, path, message))
@@ -229,16 +230,22 @@ def attempt_lengths(measure: Callable[[list[Any]], list[Any]], kept: list[RowChe
                 result.add(code, level, path, message)
 
 
+def seen_text(aligned: Aligned) -> str:
+    """What a pair's near-duplicates are judged on: system prompt, prompt turns and answers."""
+    texts = [aligned.system] + [m["content"] for m in aligned.prompt + aligned.response]
+    return "\n".join(t for t in texts if isinstance(t, str) and t)
+
+
 class BlockChecker:
     """The per-row side of validate for one target: each row parsed as the trainer reads it, its content and
     hygiene checked, and with a counter its lengths measured, a block at a time."""
 
     def __init__(self, target: Target, entry: dict[str, Any], counter: Counter | None, template: str = "auto",
-                 benchmarks: Any = None, media_dir: str | None = None) -> None:
+                 benchmarks: Any = None, media_dir: str | None = None, near_threshold: float | None = None) -> None:
         self.parse = target.parser(entry, counter, template, media_dir)
         self.trainer = target.trainer
         self.kto = target.stage(entry) == "kto"
-        self.counter, self.benchmarks = counter, benchmarks
+        self.counter, self.benchmarks, self.near_threshold = counter, benchmarks, near_threshold
         self.content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
 
     def row(self, row: Row) -> RowCheck:
@@ -265,9 +272,20 @@ class BlockChecker:
                 result.add(reason, "error", "", f"{message}: prefkit cannot check this row's content")
         return result
 
+    def sign(self, kept: list[RowCheck]) -> None:
+        """--near-dedup: each row's signature, in one batch (the ordered side groups them)."""
+        from ..hygiene import signatures
+
+        rows = [r for r in kept if r.outcome.aligned is not None]  # type: ignore[union-attr]
+        texts = [seen_text(r.outcome.aligned) for r in rows]  # type: ignore[union-attr]
+        for result, found in zip(rows, signatures(texts, self.near_threshold), strict=True):
+            result.near = found
+
     def __call__(self, rows: list[Row]) -> list[RowCheck]:
         results = [self.row(row) for row in rows]
         kept = [r for r in results if isinstance(r.outcome, Parsed)]
+        if self.near_threshold is not None:
+            self.sign(kept)
         if self.counter is not None:
             attempt_lengths(self.counter.measure, kept, self.trainer)
         for result in kept:
