@@ -57,17 +57,19 @@ class Lengths(Protocol):
     drop: str | None  # the code of the problem for which the trainer leaves the row out
 
 
+@dataclass(slots=True)
 class PairCounts:
-    """What the pair lengths of every target share: two answers, each kept whole or cut (subclasses are dataclasses
-    with these fields and a ``truncated`` property)."""
+    """What the pair lengths of every target share: a prompt and two answers, each kept whole or cut (subclasses add
+    their trainer's facts and a ``truncated`` property)."""
 
-    __slots__ = ()
+    prompt: int
     chosen: int
     rejected: int
+    prompt_kept: int
     chosen_kept: int
     rejected_kept: int
     identical_after_truncation: bool  # the kept answers are the same ids
-    truncated: bool
+    truncated: ClassVar[bool]  # a property of each subclass
 
     @property
     def became_identical(self) -> bool:

@@ -50,13 +50,7 @@ def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int
 
 @dataclass(slots=True)
 class PairLengths(PairCounts):
-    prompt: int
-    chosen: int
-    rejected: int
-    prompt_kept: int
-    chosen_kept: int
-    rejected_kept: int
-    identical_after_truncation: bool  # the kept ids of chosen and rejected are equal (LLaMA-Factory's view)
+    """One pair as LLaMA-Factory's pairwise processor builds it (identical: in LLaMA-Factory's kept ids)."""
 
     @property
     def total(self) -> int:

@@ -256,13 +256,6 @@ class V1PairLengths(PairCounts):
     cutoff_len. ``prompt``: the tokens before the final answer (the chosen side's; ``rejected_prompt`` the
     rejected side's); ``*_kept``: what the cut leaves (``prompt_kept``: of the side that keeps fewer)."""
 
-    prompt: int
-    chosen: int
-    rejected: int
-    prompt_kept: int
-    chosen_kept: int
-    rejected_kept: int
-    identical_after_truncation: bool  # the kept answers are the same ids
     rejected_prompt: int
     supervised_kept: int  # tokens with a label left in the packed sequence
     cutoff_len: int

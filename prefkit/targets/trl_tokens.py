@@ -81,14 +81,7 @@ def dropped(prompt: int, max_length: int) -> tuple[str, str, str, str]:
 class TrlPairLengths(PairCounts):
     """One DPO row as TRL trains on it: TRL's counts before any cut, and what reaches the model."""
 
-    prompt: int
-    chosen: int
-    rejected: int
-    prompt_kept: int  # with the chosen sequence
-    prompt_kept_rejected: int  # with the rejected one (they differ under keep_end)
-    chosen_kept: int
-    rejected_kept: int
-    identical_after_truncation: bool
+    prompt_kept_rejected: int  # prompt_kept is with the chosen sequence; this, with the rejected one (keep_end)
     max_length: int
     drop: str | None = None
     tools_ignored: bool = False  # 0.24 renders without the row's tools
@@ -282,19 +275,19 @@ class TrlCounter:
         pr, r = cut(p + len(rejected), p, keep_start, m)
         same = c == r and (chosen[:c] if keep_start else chosen[len(chosen) - c:]) == \
             (rejected[:r] if keep_start else rejected[len(rejected) - r:])
-        return TrlPairLengths(len(prompt), len(chosen), len(rejected), pc, pr, c, r, same, m)
+        return TrlPairLengths(len(prompt), len(chosen), len(rejected), pc, c, r, same, pr, m)
 
     def _pair_v1(self, prompt: list[int], with_chosen: list[int], with_rejected: list[int]) -> TrlPairLengths:
         p = min(common_prefix(prompt, with_chosen), common_prefix(prompt, with_rejected))
         chosen, rejected = with_chosen[p:], with_rejected[p:]
         keep_start, m = self.truncation_mode == "keep_start", self.cutoff_len
         if keep_start and p >= m:
-            return TrlPairLengths(p, len(chosen), len(rejected), 0, 0, 0, 0, False, m, DROPPED)
+            return TrlPairLengths(p, len(chosen), len(rejected), 0, 0, 0, False, 0, m, DROPPED)
         pc, c = cut(p + len(chosen), p, keep_start, m)
         pr, r = cut(p + len(rejected), p, keep_start, m)
         same = c == r and (chosen[:c] if keep_start else chosen[len(chosen) - c:]) == \
             (rejected[:r] if keep_start else rejected[len(rejected) - r:])
-        return TrlPairLengths(p, len(chosen), len(rejected), pc, pr, c, r, same, m)
+        return TrlPairLengths(p, len(chosen), len(rejected), pc, c, r, same, pr, m)
 
     def _kto_v0(self, prompt: list[int], whole: list[int], row: dict[str, Any]) -> TrlKtoLengths:
         start = len(prompt) if prompt == whole[:len(prompt)] else len(prompt) - 1  # _tokenize: a merged last token
