@@ -138,7 +138,7 @@ def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: 
 
     sink.dedup = True
     if on_cluster(inputs, fmt, options, runner):
-        sink.decided = near_decisions(inputs, fmt, writer.name, options, runner, threshold)  # type: ignore[arg-type]
+        sink.decided = near_decisions(inputs, fmt, writer, options, runner, threshold)  # type: ignore[arg-type]
     else:
         sink.near = NearDuplicates(threshold)
 
@@ -186,6 +186,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     pairing.check_strategy(pairing_strategy)
     check_mapping(mapping or {}, fmt)
     writer = _writer(to, output, register, weight, size)
+    # relative image paths: as LLaMA-Factory finds them, from the dataset dir it is registered in, else the output's
+    writer.image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
     if near_dedup:
         from .hygiene.neardup import check_threshold
 

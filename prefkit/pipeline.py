@@ -32,7 +32,7 @@ from .executors import LocalExecutor, RayExecutor, blocks
 from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from .sources import Row, encoding_hint, iter_rows
-from .writers import Writer, get_writer
+from .writers import Writer
 
 if TYPE_CHECKING:
     from .hygiene.neardup import Duplicate, NearDuplicates
@@ -69,7 +69,7 @@ def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
         return [UnlabeledPair.of(record)]
     if isinstance(record, PreferencePair) and writer.record_type is KtoExample:
         base = dict(system=record.system, tools=record.tools, prompt=record.prompt, provenance=record.provenance,
-                    metadata=record.metadata)
+                    metadata=record.metadata, images=record.images)
         return [KtoExample(completion=record.chosen, label=True, **base),
                 KtoExample(completion=record.rejected, label=False, **base)]
     p = record.provenance
@@ -147,13 +147,14 @@ def near_text(record: Record) -> str:
 
 class ConvertMap:
     """The per-record side of convert as a factory: it travels to each worker and builds there, once, the
-    function that maps a block of rows to outcomes (see prefkit.executors)."""
+    function that maps a block of rows to outcomes (see prefkit.executors). The writer travels as convert set it up
+    (Parquet's JSON text, v1's weight and size, where image paths are rebased)."""
 
-    def __init__(self, reader: Reader, writer_name: str, options: ReadOptions, near: float | None = None) -> None:
-        self.reader, self.writer_name, self.options, self.near = reader, writer_name, options, near
+    def __init__(self, reader: Reader, writer: Writer, options: ReadOptions, near: float | None = None) -> None:
+        self.reader, self.writer, self.options, self.near = reader, writer, options, near
 
     def __call__(self) -> Callable[[list[Row]], list[Outcome]]:
-        writer = get_writer(self.writer_name)
+        writer = self.writer
         if self.near is None:
             return lambda rows: list(map_rows(rows, self.reader, writer, self.options))
         threshold = self.near
@@ -177,7 +178,7 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
             results: Iterable[tuple[int, list[Outcome]]] = \
                 ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in local)
         else:
-            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer.name, options, near))
+            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer, options, near))
         for read, outcomes in results:
             source.input_records += read  # rows a worker read (the local stream counts its own)
             sink.take_block(outcomes)

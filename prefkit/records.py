@@ -96,6 +96,7 @@ class _Example(BaseModel):
     prompt: list[Message]
     provenance: Provenance
     metadata: dict[str, Any] = Field(default_factory=dict)
+    images: list[str] = Field(default_factory=list)  # image paths (relative ones: to the source's folder) or URLs
 
     _prompt_ok = field_validator("prompt")(_check_prompt)
 
@@ -150,7 +151,7 @@ class UnlabeledPair(_Example):
     def of(cls, pair: PreferencePair) -> UnlabeledPair:
         """A labeled pair to re-check: its chosen answer becomes A and the suggestion."""
         return cls(system=pair.system, tools=pair.tools, prompt=pair.prompt, provenance=pair.provenance,
-                   metadata=pair.metadata, response_a=pair.chosen, response_b=pair.rejected, suggestion="a",
+                   metadata=pair.metadata, images=pair.images, response_a=pair.chosen, response_b=pair.rejected, suggestion="a",
                    score_a=pair.chosen_score, score_b=pair.rejected_score)
 
 

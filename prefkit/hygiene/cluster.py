@@ -29,6 +29,7 @@ PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, lo
 if TYPE_CHECKING:
     from ..executors import LocalExecutor, RayExecutor
     from ..readers import ReadOptions
+    from ..writers import Writer
 
 
 def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: LocalExecutor | RayExecutor) -> bool:
@@ -87,14 +88,14 @@ def _with_part(batch: dict[str, np.ndarray], parts: int) -> dict[str, np.ndarray
     return {**batch, "part": batch["key"] % np.uint64(parts)}
 
 
-def near_decisions(inputs: list[str], fmt: str, writer_name: str, options: ReadOptions, executor: RayExecutor,
+def near_decisions(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, executor: RayExecutor,
                    threshold: float) -> dict[int, Duplicate]:
     """The near-duplicate rows of the inputs, judged on the cluster: {id: Duplicate (kept and via as names)}."""
     import ray
     import ray.data
 
     try:
-        keys = _signed(inputs, fmt, writer_name, options, executor, threshold)
+        keys = _signed(inputs, fmt, writer, options, executor, threshold)
         if keys is None:
             return {}
         # parts of about PART_ROWS band keys, at least two per worker: one vectorised call each
@@ -119,7 +120,7 @@ def near_decisions(inputs: list[str], fmt: str, writer_name: str, options: ReadO
     return decided
 
 
-def _signed(inputs: list[str], fmt: str, writer_name: str, options: ReadOptions, executor: RayExecutor,
+def _signed(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, executor: RayExecutor,
             threshold: float) -> Any:
     """Pass 1: every input's blocks, numbered as pass 2 will take them, signed on the workers; kept on the cluster."""
     import ray.data
@@ -131,7 +132,7 @@ def _signed(inputs: list[str], fmt: str, writer_name: str, options: ReadOptions,
     datasets, number = [], 0
     for source, path in enumerate(inputs):
         rows, name = source_rows(path, fmt, options)
-        factory = ConvertMap(get_reader(name), writer_name, replace(options, format=name), threshold)
+        factory = ConvertMap(get_reader(name), writer, replace(options, format=name), threshold)
         signer = type("PrefkitSigner", (_Signer,), {"factory": factory, "bands": bands(threshold)[0]})
         for window in windows(executor.parts(path, rows)):
             items = [{"block": pickle.dumps(b, protocol=5), "no": number + i, "source": source} for i, b in enumerate(window)]

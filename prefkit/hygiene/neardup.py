@@ -401,7 +401,7 @@ def record_texts(record: object) -> list[str]:
         answer = getattr(record, name, None)
         if answer is not None:
             texts.append(answer.content)
-    return texts
+    return texts + list(getattr(record, "images", ()))  # the same words about other images are another pair
 
 
 __all__ = ["NUM_PERM", "THRESHOLD", "Duplicate", "Group", "NearDuplicates", "Signature", "bands", "jaccard",

@@ -18,7 +18,7 @@ from typing import Any
 from .. import pairing
 from ..records import KtoExample, Message, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, get, per_row, provenance, text, user
+from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, per_row, provenance, text, user
 
 
 def history_messages(value: Any, field: str = "history") -> list[Message]:
@@ -42,7 +42,8 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         parts.append(text(query, "input"))
     prompt = history_messages(get(row, options, "history", required=False)) + [user("\n".join(parts))]
     system = get(row, options, "system", required=False) or ""
-    common = dict(system=text(system, "system"), prompt=prompt, provenance=provenance(row, "alpaca"))
+    common = dict(system=text(system, "system"), prompt=prompt, provenance=provenance(row, "alpaca"),
+                  images=image_paths(get(row, options, "images", "images", "image", required=False), "images"))
 
     chosen = get(row, options, "chosen", "chosen", "response_chosen", required=False)
     rejected = get(row, options, "rejected", "rejected", "response_rejected", required=False)

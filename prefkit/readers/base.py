@@ -180,6 +180,17 @@ def text(value: Any, where: str) -> str:
     raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")
 
 
+def image_paths(value: Any, where: str) -> list[str]:
+    """An images column: a path or URL, or a list of them (LLaMA-Factory's ``images``); absent or null: none."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(p, str) and p for p in items):
+        raise RowProblem("bad_type", f"{where}: expected image paths (a string or a list of strings), got "
+                         f"{value!r:.60}")
+    return list(items)
+
+
 def number(value: Any, where: str) -> float:
     """A score, rank or count as a finite float (booleans, NaN, infinities and huge numbers refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -20,7 +20,7 @@ from typing import Any
 from ..lf_vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from ..records import KtoExample, Message, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, content_text, get, per_row, provenance
+from .base import Item, ReadOptions, RowProblem, content_text, get, image_paths, per_row, provenance
 
 
 
@@ -101,6 +101,7 @@ def pair_or_kto(row: Row, options: ReadOptions, fmt: str, system: str | None, me
     if not isinstance(system_text, str):
         raise RowProblem("bad_type", "system: expected a string")
     tools_text = tools if isinstance(tools, str) else _json(tools)
+    images = image_paths(get(row, options, "images", required=False), "images")
     if chosen is not None or rejected is not None:
         if chosen is None or rejected is None:
             raise RowProblem("missing_field", f"field {'chosen' if chosen is None else 'rejected'!r} is missing")
@@ -109,14 +110,14 @@ def pair_or_kto(row: Row, options: ReadOptions, fmt: str, system: str | None, me
                              "the prompt must end with a user turn (LLaMA-Factory skips ranking rows with an even message count)")
         yield PreferencePair(system=system_text, tools=tools_text, prompt=messages,
                              chosen=answer(chosen, tags, "chosen"), rejected=answer(rejected, tags, "rejected"),
-                             provenance=provenance(row, fmt))
+                             provenance=provenance(row, fmt), images=images)
     elif label is not None:
         if not isinstance(label, bool):
             raise RowProblem("bad_type", f"kto_tag: expected true or false, got {label!r:.40}")
         if len(messages) < 2 or len(messages) % 2 == 1:
             raise RowProblem("bad_message_count", "a KTO row must end with the assistant answer it labels")
         yield KtoExample(system=system_text, tools=tools_text, prompt=messages[:-1], completion=messages[-1],
-                         label=label, provenance=provenance(row, fmt))
+                         label=label, provenance=provenance(row, fmt), images=images)
     else:
         raise RowProblem("no_preference", "no chosen/rejected and no kto_tag: not a preference record")
 

@@ -32,11 +32,11 @@ class AlpacaWriter(Writer):
         if len(record.prompt) > 1:
             turns = record.prompt[:-1]
             out["history"] = [[turns[i].content, turns[i + 1].content] for i in range(0, len(turns), 2)]
-        return out
+        return self.with_images(record, out)
 
     def columns(self) -> dict[str, str]:
         cols = {"prompt": "instruction", "chosen": "chosen", "rejected": "rejected"}
         for name in ("system", "history"):
             if name in self.seen:
                 cols[name] = name
-        return cols
+        return self.with_image_column(cols)

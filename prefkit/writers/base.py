@@ -6,9 +6,17 @@ dataset_info.json entry that reads them back, so the two can never disagree.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..records import KtoExample, PreferencePair
+
+
+def rebase(path: str, source: str, image_dir: str | None) -> str:
+    """A relative image path of a source file, made relative to ``image_dir``; absolute paths and URLs unchanged."""
+    if image_dir is None or os.path.isabs(path) or "://" in path or not os.path.exists(source):
+        return path
+    return os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(source)), path), os.path.abspath(image_dir))
 
 
 class Writer:
@@ -22,8 +30,23 @@ class Writer:
     registry: str | None = "v0"
     target: str | None = "lf"  # the trainer whose rows these are (prefkit.targets), which validate checks them for
 
+    # where relative image paths are read from by the trainer (the dataset dir, or the output's folder); None: as given
+    image_dir: str | None = None
+
     def __init__(self) -> None:
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)
+
+    def with_images(self, record: PreferencePair | KtoExample, out: dict[str, Any]) -> dict[str, Any]:
+        """The row with its ``images`` column when the record has images, each relative path (relative to the
+        record's source file) rebased onto :attr:`image_dir`, so the trainer finds the same file."""
+        if record.images:
+            out["images"] = [rebase(path, record.provenance.source, self.image_dir) for path in record.images]
+        return out
+
+    def with_image_column(self, columns: dict[str, str]) -> dict[str, str]:
+        if "images" in self.seen:
+            columns["images"] = "images"
+        return columns
 
     def row(self, record: PreferencePair | KtoExample) -> dict[str, Any]:
         raise NotImplementedError

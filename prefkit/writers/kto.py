@@ -22,10 +22,10 @@ class KtoWriter(Writer):
                                "kto_tag": record.label}
         if record.tools:
             out["tools"] = record.tools
-        return out
+        return self.with_images(record, out)
 
     def columns(self) -> dict[str, str]:
         cols = {"messages": "conversations", "kto_tag": "kto_tag"}
         if "tools" in self.seen:
             cols["tools"] = "tools"
-        return cols
+        return self.with_image_column(cols)

@@ -32,6 +32,9 @@ class LfV1Writer(Writer):
         if {m.role for m in (*record.prompt, record.chosen, record.rejected)} - {ROLE_USER, ROLE_ASSISTANT}:
             raise RowProblem("lf_v1_cannot_hold_tools", "the record has tool calls or results, which v1's pair "
                                                         "converter cannot read; use --to sharegpt")
+        if record.images:
+            raise RowProblem("lf_v1_cannot_hold_images", "the record has images, which v1's pair converter (0.9.5) "
+                                                         "cannot read; use --to sharegpt")
         head = [{"role": "system", "content": record.system}] if record.system else []
         prompt = head + [_message(m) for m in record.prompt]
         out: dict[str, Any] = {"chosen": prompt + [_message(record.chosen)],

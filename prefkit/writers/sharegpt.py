@@ -35,10 +35,10 @@ class SharegptWriter(Writer):
                                "rejected": message(record.rejected)}
         if record.tools:
             out["tools"] = record.tools
-        return out
+        return self.with_images(record, out)
 
     def columns(self) -> dict[str, str]:
         cols = {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}
         if "tools" in self.seen:
             cols["tools"] = "tools"
-        return cols
+        return self.with_image_column(cols)

@@ -82,7 +82,7 @@ class TrlWriter(_TrlWriter):
                                "rejected": [self.message(record.rejected)]}
         if record.tools:
             out["tools"] = self.tools(record.tools)
-        return out
+        return self.with_images(record, out)
 
 
 class TrlKtoWriter(_TrlWriter):
@@ -95,4 +95,4 @@ class TrlKtoWriter(_TrlWriter):
                                "label": record.label}
         if record.tools:
             out["tools"] = self.tools(record.tools)
-        return out
+        return self.with_images(record, out)

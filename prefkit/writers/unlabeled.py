@@ -38,7 +38,7 @@ class UnlabeledWriter(Writer):
                 out[key] = getattr(record, key)
         p = record.provenance  # where the pair came from, kept through later pushes and pulls
         out["metadata"] = {"origin": f"{p.source}:{p.index}", **record.metadata}
-        return out
+        return self.with_images(record, out)
 
     def columns(self) -> dict[str, str]:
         return {}
