@@ -3,21 +3,26 @@
 ``import llamafactory.data.template`` costs about 2 s even with :mod:`prefkit.targets.lf_template`'s light
 loader (transformers.utils, datasets, the template module itself). What a template does with a conversation is
 data plus a little code: its formatters' slots per role (strings with ``{{content}}``/``{{idx}}``, token dicts,
-bos/eos sets), ``format_prefix``, ``efficient_eos``, ``replace_eos``, ``stop_words``, its class. So prefkit ships
-each template's description, taken from LLaMA-Factory's ``TEMPLATES`` by ``tests/tools/lf_templates.py``, for
-every LLaMA-Factory release it supports (``lf_templates.json``, keyed by the sha256 of the installed
-``data/template.py`` and ``data/formatter.py``), and :class:`FastTemplate` renders ``encode_oneturn`` from it as
-``Template._encode`` / ``Llama2Template._encode`` do, with the same tokenizer fix (eos replacement, pad, stop
-words). The formatters are LLaMA-Factory's own classes: ``data/formatter.py`` and ``data/tool_utils.py`` import
-nothing of LLaMA-Factory's or beyond the standard library, and are loaded from the installed package under a
-private name (a few ms), so tool descriptions and function calls render with the installed version's code.
+bos/eos sets), ``format_prefix``, ``efficient_eos``, ``replace_eos``, ``stop_words``, thought words, its class. So
+prefkit ships each template's description, taken from LLaMA-Factory's ``TEMPLATES`` by
+``tests/tools/lf_templates.py``, for every LLaMA-Factory release it supports (``lf_templates.json``, one entry per
+release keyed by the sha256 of its ``data/template.py``, ``data/formatter.py`` and ``hparams/data_args.py``), and
+:class:`FastTemplate` renders ``encode_oneturn`` from it as the template's class does (``Template``,
+``Llama2Template``, ``ReasoningTemplate``, ``Glm47ReasoningTemplate``), with the same tokenizer fix (eos
+replacement, pad, stop words, chat template). The formatters are LLaMA-Factory's own classes: ``data/formatter.py``
+and ``data/tool_utils.py`` import nothing of LLaMA-Factory's or beyond the standard library, and are loaded from
+the installed package under a private name (a few ms), so tools and function calls render with its own code.
 
-The fast path is taken when the installed LLaMA-Factory's sources are those of a shipped release and the template's
-class is one replicated here (``Template``, ``Llama2Template``); otherwise (``ReasoningTemplate`` and its kind, a
-patched or newer LLaMA-Factory, a template registered at run time) prefkit runs LLaMA-Factory's own code as before.
-In a process that has already imported ``llamafactory.data.template``, the live ``TEMPLATES`` entry is used (a
-template changed at run time renders as changed). The ``llamafactory`` tests fail when the shipped descriptions
-differ from the installed ``TEMPLATES``, and compare the fast path's ids with LLaMA-Factory's on both versions.
+Which code a class runs is recorded too: the generator hashes the source of each class's methods (and of
+``get_template_and_fix_tokenizer``) and records the variant of :class:`FastTemplate` that replicates it
+(:data:`CODE`); a class whose code prefkit does not recognise, an installed release that is not a shipped one
+(a patched or newer LLaMA-Factory), or a template registered at run time goes to LLaMA-Factory's own code, as
+before. In a process that has already imported ``llamafactory.data.template``, the live ``TEMPLATES`` entry is
+rendered (a template changed at run time renders as changed). ``--template auto`` reads the release's model
+table from the same file when the installed ``extras/constants.py`` is the shipped one. The ``llamafactory``
+tests fail when the shipped descriptions differ from the installed ``TEMPLATES``, and compare the fast path's
+ids with LLaMA-Factory's on both supported releases (``tests/tools/render_parity.py``; ``--all`` for every
+template).
 """
 
 from __future__ import annotations
@@ -32,14 +37,17 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
 from .lf_template import stand_in_module
+from .tokens import DeferringTokenizer
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lf_templates.json")
 # What a description depends on (tool_utils is loaded live; data_args holds the defaults the fix applies).
 SOURCES = ("data/template.py", "data/formatter.py", "hparams/data_args.py")
+MODELS_SOURCE = "extras/constants.py"  # SUPPORTED_MODELS and DEFAULT_TEMPLATE, for --template auto
 FORMATTERS = "_prefkit_llamafactory_data"  # the private package LLaMA-Factory's formatter module is loaded under
 WORDS = ("thought_words", "tool_call_words")  # tuples in LLaMA-Factory, lists in JSON
 # The template classes FastTemplate renders, each with the classes whose code it also runs.
@@ -100,9 +108,6 @@ def shipped() -> dict[str, Any]:
             return json.load(f)
     except (OSError, ValueError):
         return {"versions": [], "descriptions": {}}
-
-
-MODELS_SOURCE = "extras/constants.py"  # SUPPORTED_MODELS and DEFAULT_TEMPLATE, for --template auto
 
 
 def shipped_models() -> list[list[Any]] | None:
@@ -222,6 +227,54 @@ def _formatter(module: Any, described: dict[str, Any]) -> Any:
 
 # --- rendering -----------------------------------------------------------------------------------------------
 
+_KEYS = {"content": "{{content}}", "idx": "{{idx}}"}
+
+
+def _compiled_formatter(formatter: Any, tokenizer: Any) -> Callable[..., list[Any]] | None:
+    """``_convert_elements_to_ids(formatter.apply(**kwargs))`` through the deferring proxy, for LLaMA-Factory's
+    StringFormatter (each text slot with each argument put in its first ``{{name}}``, in argument order; a
+    RuntimeError for an argument that is not a string) and EmptyFormatter (the slots as they are); None for
+    another kind of formatter or slot."""
+    kind = type(formatter).__name__
+    if kind not in ("StringFormatter", "EmptyFormatter"):
+        return None
+    parts: list[Any] = []
+    for slot in formatter.slots:
+        if isinstance(slot, str):
+            parts.append(slot)
+        elif isinstance(slot, dict):
+            parts.append([tokenizer.convert_tokens_to_ids(slot.get("token"))])
+        elif isinstance(slot, set):
+            if "bos_token" in slot and tokenizer.bos_token_id is not None:
+                parts.append([tokenizer.bos_token_id])
+            elif "eos_token" in slot and tokenizer.eos_token_id is not None:
+                parts.append([tokenizer.eos_token_id])
+            else:
+                parts.append([])
+        else:
+            return None
+    if kind == "EmptyFormatter":
+        fixed = [x for part in parts for x in ((part,) if part.__class__ is str and part else
+                                               () if part.__class__ is str else part)]
+        return lambda **kwargs: fixed
+
+    def apply(**kwargs: Any) -> list[Any]:
+        out: list[Any] = []
+        for part in parts:
+            if part.__class__ is str:
+                for name, value in kwargs.items():
+                    if not isinstance(value, str):
+                        raise RuntimeError(f"Expected a string, got {value}")
+                    part = part.replace(_KEYS.get(name) or "{{" + name + "}}", value, 1)
+                if part:
+                    out.append(part)
+            else:
+                out += part
+        return out
+
+    return apply
+
+
 
 class FastTemplate:
     """One LLaMA-Factory template, rendered as its class's ``encode_oneturn`` does (``Template``,
@@ -247,6 +300,7 @@ class FastTemplate:
         self.reasoning = code.get("ReasoningTemplate") if "ReasoningTemplate" in CLASSES[template_class] else None
         self._fused = template_class == "Llama2Template"  # the system prompt goes into the first user message
         self._glm47 = template_class == "Glm47ReasoningTemplate"  # only </think> for an empty thought
+        self._compiled: tuple[Any, dict[str, Callable[..., list[Any]]] | None] | None = None
         # 0.9.5's Template._encode gives format_function the thought and tool-call words (0.9.3's does not)
         self._function_words = self.variant == "0.9.5" and not self._fused
         # what get_template_and_fix_tokenizer sets from the (default) data arguments
@@ -296,9 +350,28 @@ class FastTemplate:
                 raise ValueError(f"Input must be string, set[str] or dict[str, str], got {type(elem)}")
         return token_ids
 
+    def _compile(self, tokenizer: Any) -> dict[str, Callable[..., list[Any]]] | None:
+        """For the deferring proxy: each string formatter's ``apply`` and ``_convert_elements_to_ids`` in one step
+        (its texts are their own placeholders, its token and bos/eos slots ids looked up once, after the fix);
+        None where a formatter is of another kind."""
+        if self._compiled is not None and self._compiled[0] is tokenizer:
+            return self._compiled[1]
+        compiled: dict[str, Callable[..., list[Any]]] | None = {}
+        for name in ("prefix", "system", "user", "assistant", "observation"):
+            apply = _compiled_formatter(getattr(self, f"format_{name}"), tokenizer)
+            if apply is None:
+                compiled = None
+                break
+            compiled[name] = apply  # type: ignore[index]
+        self._compiled = (tokenizer, compiled)
+        return compiled
+
     def encode_message(self, tokenizer: Any, i: int, message: dict[str, Any], system: Any, tools: Any) -> list[Any]:
         """The ids of message ``i`` of a conversation (``system`` and ``tools`` go with message 0): one step of
         ``_encode``."""
+        compiled = self._compile(tokenizer) if isinstance(tokenizer, DeferringTokenizer) else None
+        if compiled is not None:
+            return self._encode_compiled(compiled, tokenizer, i, message, system, tools)
         elements: list[Any] = []
         system_text = ""
         if i == 0:
@@ -329,6 +402,41 @@ class FastTemplate:
         else:
             raise NotImplementedError(f"Unexpected role: {role}")
         return self._convert_elements_to_ids(tokenizer, elements)
+
+    def _encode_compiled(self, compiled: dict[str, Callable[..., list[Any]]], tokenizer: Any, i: int,
+                         message: dict[str, Any], system: Any, tools: Any) -> list[Any]:
+        """``encode_message`` with the compiled formatters (same steps, same order, same errors)."""
+        out: list[Any] = []
+        system_text = ""
+        if i == 0:
+            system = system or self.default_system
+            out += compiled["prefix"]()
+            if system or tools:
+                tool_text = self.format_tools.apply(content=tools)[0] if tools else ""
+                if self._fused:
+                    system_text = self.format_system.apply(content=(system + tool_text))[0]
+                else:
+                    out += compiled["system"](content=(system + tool_text))
+        role, content = message["role"], message["content"]
+        if role == "user":
+            if self._fused:
+                out += compiled["user"](content=system_text + content)
+            else:
+                out += compiled["user"](content=content, idx=str(i // 2))
+        elif role == "assistant":
+            out += compiled["assistant"](content=content)
+        elif role == "observation":
+            out += compiled["observation"](content=content)
+        elif role == "function":
+            if self._function_words:
+                elements = self.format_function.apply(content=content, thought_words=self.thought_words,
+                                                      tool_call_words=self.tool_call_words)
+            else:
+                elements = self.format_function.apply(content=content)
+            out += self._convert_elements_to_ids(tokenizer, elements)
+        else:
+            raise NotImplementedError(f"Unexpected role: {role}")
+        return out
 
     def encode_prompt(self, tokenizer: Any, prompt: list[dict[str, Any]], system: Any, tools: Any) -> list[Any]:
         """The ids of the messages before the answer."""

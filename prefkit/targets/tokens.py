@@ -38,52 +38,132 @@ from ..errors import UsageError
 
 BATCH = 2048  # pairs per encoding batch
 CACHE_CHARS = 8_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~25 MB
+PREFETCH = 512  # texts per background encoding (DeferringTokenizer.prefetch)
+
+
+class _Ids(dict):
+    """text -> its ids (an array), made on first use from the batch's encodings (or by encoding the text again,
+    for one whose encoding has gone since): most texts are only counted, never expanded."""
+
+    def __init__(self, proxy: DeferringTokenizer, items: Any = ()) -> None:
+        super().__init__(items)
+        self._proxy = proxy
+
+    def __missing__(self, text: str) -> array:
+        ids = array("I", self._proxy._ids_of(text))
+        self[text] = ids
+        return ids
 
 
 class DeferringTokenizer:
     """Stands in for the tokenizer inside LLaMA-Factory's template: ``encode(text)`` returns ``[text]``, a
     placeholder that the template concatenates like any id list. The distinct texts of a batch are then
-    encoded once, together, and each placeholder counts as the ids of its text."""
+    encoded once, together, and each placeholder counts as the ids of its text.
+
+    ``lengths`` holds the token count of every text resolved (and kept: at most CACHE_CHARS characters of them);
+    ``ids[text]`` gives its ids, taken from the batch's encodings when first asked for (a pair's answers when
+    truncation may have made them identical), so the ids of most texts never become Python objects."""
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
-        self.ids: dict[str, array] = {}
+        self.ids: _Ids = _Ids(self)
+        self.lengths: dict[str, int] = {}
+        self._pending: dict[str, Any] = {}  # the last batch's encodings, until the next one
         self._chars = 0
+        self._queue: list[str] = []  # texts to prefetch, not submitted yet
+        self._queued: set[str] = set()  # texts submitted or queued since the last resolve
+        self._futures: list[tuple[list[str], Any]] = []  # (texts, their encodings to come)
+        self._executor: Any = None
+        backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+        self._backend = backend  # the Rust tokenizer itself: what transformers calls, without its wrappers
+        if backend is not None and (backend.truncation is not None or backend.padding is not None):
+            backend.no_truncation()  # as transformers' encode does unless asked (tokenizer.json may set them)
+            backend.no_padding()
 
     def encode(self, text: str, add_special_tokens: bool = False, **kwargs: Any) -> list[Any]:
         if add_special_tokens or kwargs:
             return self._tokenizer.encode(text, add_special_tokens=add_special_tokens, **kwargs)
         return [text]
 
-    def resolve(self, sequences: list[list[Any]]) -> None:
-        """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
-        wanted = {x for seq in sequences for x in seq if isinstance(x, str)}
-        texts = [x for x in wanted if x not in self.ids]
-        if not texts:
+    def prefetch(self, sequences: list[list[Any]]) -> None:
+        """Start encoding the new placeholder texts of these sequences in the background (the Rust tokenizer
+        releases the GIL), PREFETCH texts at a time, while the caller goes on: :meth:`resolve` waits for them."""
+        if self._backend is None:
             return
-        self._chars += sum(map(len, texts))
+        lengths, queued, queue = self.lengths, self._queued, self._queue
+        for seq in sequences:
+            for x in seq:
+                if isinstance(x, str) and x not in lengths and x not in queued:
+                    queued.add(x)
+                    queue.append(x)
+        if len(queue) >= PREFETCH:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefkit-encode")
+            self._futures.append((queue, self._executor.submit(self._backend.encode_batch, queue, add_special_tokens=False)))
+            self._queue = []
+
+    def resolve(self, sequences: list[list[Any]]) -> None:
+        """Encode, in one batch, every placeholder text of these sequences not encoded yet (after the prefetched
+        ones have come)."""
+        self._pending = {}
+        fetched = [(texts, future.result()) for texts, future in self._futures]
+        self._futures, self._queue, self._queued = [], [], set()
+        lengths = self.lengths
+        wanted = {x for seq in sequences for x in seq if isinstance(x, str)}
+        known = {text for texts, _ in fetched for text in texts}
+        texts = [x for x in wanted if x not in lengths and x not in known]
+        new_chars = sum(map(len, texts)) + sum(len(t) for t in known if t not in lengths)
+        if not new_chars:
+            return
+        self._chars += new_chars
         if self._chars > CACHE_CHARS:  # bounded memory: keep only what this batch needs
-            self.ids = {k: v for k, v in self.ids.items() if k in wanted}
-            self._chars = sum(map(len, self.ids)) + sum(map(len, texts))
-        backend = getattr(self._tokenizer, "backend_tokenizer", None) if getattr(self._tokenizer, "is_fast", False) else None
-        if backend is not None:  # the Rust tokenizer itself: what transformers calls, without its wrappers
-            encoded = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+            self.lengths = lengths = {k: v for k, v in lengths.items() if k in wanted}
+            self.ids = _Ids(self, ((k, v) for k, v in self.ids.items() if k in wanted))
+            self._chars = sum(map(len, lengths)) + new_chars
+        if self._backend is not None:
+            batches = [*fetched, (texts, self._backend.encode_batch(texts, add_special_tokens=False) if texts else [])]
+            for batch, encodings in batches:
+                lengths.update(zip(batch, map(len, encodings), strict=True))
+                self._pending.update(zip(batch, encodings, strict=True))
         else:
             encoded = self._tokenizer(texts, add_special_tokens=False)["input_ids"]
-        self.ids.update((text, array("I", ids)) for text, ids in zip(texts, encoded, strict=True))
+            for text, ids in zip(texts, encoded, strict=True):
+                lengths[text] = len(ids)
+                dict.__setitem__(self.ids, text, array("I", ids))
+
+    def release(self) -> None:
+        """Let the last batch's encodings go (what was not expanded stays counted)."""
+        self._pending = {}
+
+    def _ids_of(self, text: str) -> list[int]:
+        encoding = self._pending.pop(text, None)
+        if encoding is not None:
+            return encoding.ids
+        if self._backend is not None:
+            return self._backend.encode(text, add_special_tokens=False).ids
+        return self._tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def length(self, sequence: list[Any]) -> int:
-        ids = self.ids
-        return sum(len(ids[x]) if isinstance(x, str) else 1 for x in sequence)
+        lengths = self.lengths
+        return sum(lengths[x] if isinstance(x, str) else 1 for x in sequence)
 
-    def expand(self, sequence: list[Any]) -> list[int]:
+    def expand(self, sequence: list[Any], limit: int | None = None) -> list[int]:
+        """The ids of a sequence (its first ``limit``, without copying the rest)."""
         out: list[int] = []
         for x in sequence:
+            if limit is not None and len(out) >= limit:
+                break
             if isinstance(x, str):
-                out += self.ids[x]
+                out += self.ids[x] if limit is None else self.ids[x][:limit - len(out)]
             else:
                 out.append(x)
-        return out
+        return out if limit is None else out[:limit]
+
+    def same(self, a: list[Any], b: list[Any], limit: int | None = None) -> bool:
+        """Whether two sequences have the same ids (the same first ``limit``)."""
+        return a == b or self.expand(a, limit) == self.expand(b, limit)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tokenizer, name)
@@ -251,6 +331,8 @@ class FastTokenizer:
                 present.add(_content(value))  # type: ignore[arg-type]
         if config.get("split_special_tokens"):
             backend.encode_special_tokens = True
+        backend.no_truncation()  # transformers' encode neither truncates nor pads unless asked
+        backend.no_padding()
         return cls(backend, folder, special, additional, _chat_template(folder, config))
 
     # --- the special tokens -----------------------------------------------------------------------------

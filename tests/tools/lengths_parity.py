@@ -5,8 +5,8 @@
 Needs llamafactory and prefkit in the running python. prefkit's lengths are taken twice: from
 TokenCounter in this process (torch imported, as in a library user's process) and from the `prefkit
 validate --lengths` command (torch-free, as users run it). Prints one JSON line per TEMPLATE:CUTOFF:
-{"version", "template", "cutoff", "rows", "mismatches": [first few], "cli_mismatches", "truncated",
-"identical_after_truncation"}.
+{"version", "template", "cutoff", "render" (TokenCounter's renderer: "prefkit" or "llamafactory"), "rows",
+"mismatches": [first few], "cli_mismatches", "truncated", "identical_after_truncation"}.
 
 A KTO dataset (the entry has a kto_tag column) is compared with get_dataset(stage="kto"): the rows
 LLaMA-Factory keeps must be the ones prefkit does not drop, and [prompt_kept, answer_kept, kto_tag] must be
@@ -103,6 +103,7 @@ def main() -> None:
             if lf != cli:
                 cli_mismatches.append({"index": i, "llamafactory": lf, "prefkit validate": cli})
         print(json.dumps({"version": llamafactory.__version__, "template": template, "cutoff": cutoff,
+                          "render": counter.render,
                           "rows": len(ours), "mismatches": mismatches[:5], "n_mismatches": len(mismatches),
                           "cli_mismatches": cli_mismatches[:5], "n_cli_mismatches": len(cli_mismatches),
                           **({"dropped": len(rows) - len(pairs), "kl_mismatches": kl_mismatches[:5],
