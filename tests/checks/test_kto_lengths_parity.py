@@ -12,6 +12,7 @@ from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert, validate
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
+FAST_CONFIGS = ["mistral:256", "chatml:1024"]  # other template shapes on prefkit's fast path: Llama2Template, stop words
 
 
 def _row(*turns: str, tag: bool | None) -> dict:
@@ -46,39 +47,20 @@ def test_kto_lengths_equal_llamafactory_get_dataset(kto_dir, qwen_tokenizer, lf_
     version, python = lf_python
     data, rows = kto_dir
     proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *CONFIGS], capture_output=True, text=True, timeout=900)
+                           qwen_tokenizer, *CONFIGS, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
     results, (broken,) = lines[:-1], lines[-1:]
-    assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS
+    assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS + FAST_CONFIGS
     for result in results:
         assert result["version"] == version and result["dropped"] == 1 and result["rows"] == rows - 1
+        assert result["render"] == "prefkit"
         assert result["n_mismatches"] == 0, result["mismatches"]
         assert result["n_cli_mismatches"] == 0, result["cli_mismatches"]
         assert result["n_kl_mismatches"] == 0, result["kl_mismatches"]
-        assert result["truncated"] > 0
+    assert all(r["truncated"] > 0 for r in results[:4]) and results[4]["truncated"] > 0
     assert results[0]["truncated"] > results[1]["truncated"]
     # LLaMA-Factory fails on the record after a broken one (its KL answer is missing); prefkit says so
     assert broken["version"] == version and broken["broken_row_error"] == "IndexError"
     report = validate("broken", dataset_dir=broken["broken_dataset_dir"])
     assert ("breaks_loader", 0) in {(f.code, f.index) for f in report.findings.by_level("error")}
-
-
-FAST_CONFIGS = ["mistral:256", "chatml:1024"]  # prefkit's fast path (lf_render): Llama2Template, stop words
-
-
-@pytest.mark.llamafactory
-def test_fast_path_kto_lengths_equal_llamafactory_get_dataset(kto_dir, qwen_tokenizer, lf_python):
-    version, python = lf_python
-    data, rows = kto_dir
-    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')][:-1]
-    assert [f"{r['template']}:{r['cutoff']}" for r in results] == FAST_CONFIGS
-    for result in results:
-        assert result["version"] == version and result["rows"] == rows - 1 and result["render"] == "prefkit"
-        assert result["n_mismatches"] == 0, result["mismatches"]
-        assert result["n_cli_mismatches"] == 0, result["cli_mismatches"]
-        assert result["n_kl_mismatches"] == 0, result["kl_mismatches"]
-    assert results[0]["truncated"] > 0

@@ -10,6 +10,10 @@ from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
+# Templates of other shapes, on prefkit's fast path too (prefkit/targets/lf_render.py): Llama2Template (mistral: the
+# system prompt fused into the first user turn, bos prefix; gemma: eos replaced), stop words added as special tokens
+# (chatml), eos slots in the user and assistant turns (default).
+FAST_CONFIGS = ["chatml:256", "mistral:1024", "gemma:256", "default:1024"]
 
 
 @pytest.fixture(scope="module")
@@ -37,36 +41,14 @@ def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, lf_
     version, python = lf_python
     data, rows = dataset_dir
     proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *CONFIGS], capture_output=True, text=True, timeout=900)
+                           qwen_tokenizer, *CONFIGS, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
-    assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS
-    for result in results:
-        assert result["version"] == version and result["rows"] == rows
-        assert result["n_mismatches"] == 0, result["mismatches"]
-        assert result["n_cli_mismatches"] == 0, result["cli_mismatches"]
-        assert result["truncated"] > 0
-    assert results[0]["identical_after_truncation"] == 3  # the shared-prefix pairs at cutoff 256
-    assert results[1]["identical_after_truncation"] == 0
-
-
-# Templates of other shapes, all on prefkit's fast path (prefkit/targets/lf_render.py): Llama2Template (mistral:
-# the system prompt fused into the first user turn, bos prefix; gemma: eos replaced), stop words added as special
-# tokens (chatml), eos slots in the user and assistant turns (default).
-FAST_CONFIGS = ["chatml:256", "mistral:1024", "gemma:256", "default:1024"]
-
-
-@pytest.mark.llamafactory
-def test_fast_path_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, lf_python):
-    version, python = lf_python
-    data, rows = dataset_dir
-    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
-    assert [f"{r['template']}:{r['cutoff']}" for r in results] == FAST_CONFIGS
+    assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS + FAST_CONFIGS
     for result in results:
         assert result["version"] == version and result["rows"] == rows and result["render"] == "prefkit"
         assert result["n_mismatches"] == 0, result["mismatches"]
         assert result["n_cli_mismatches"] == 0, result["cli_mismatches"]
-    assert results[0]["truncated"] > 0 and results[2]["truncated"] > 0
+    assert all(r["truncated"] > 0 for r in results[:4]) and results[4]["truncated"] > 0 and results[6]["truncated"] > 0
+    assert results[0]["identical_after_truncation"] == 3  # the shared-prefix pairs at cutoff 256
+    assert results[1]["identical_after_truncation"] == 0
