@@ -34,15 +34,19 @@ def _message_text(m: dict[str, Any]) -> str:
 
 
 def aligned(row: dict[str, Any], answers: tuple[str, ...]) -> Aligned:
-    """The row as the content checks read it: prompt turns, system, and the final answers."""
+    """The row as the content checks read it: prompt turns, system, and the final answers (a KTO example's one
+    answer first when desirable, second when not, as LLaMA-Factory's converter places it)."""
     prompt = row["prompt"]
+    last = lambda v: _message_text(v[-1]) if is_messages(v) else _text(v)  # noqa: E731
+    response = [{"role": "assistant", "content": last(row[k])} for k in answers]
+    if "label" in row:
+        empty = {"role": "assistant", "content": ""}
+        response = [response[0], empty] if row["label"] else [empty, response[0]]
     if isinstance(prompt, str):
-        return Aligned([{"role": "user", "content": prompt}],
-                       [{"role": "assistant", "content": _text(row[k])} for k in answers], "", "")
+        return Aligned([{"role": "user", "content": prompt}], response, "", "")
     system = "".join(_text(m.get("content")) for m in prompt if m.get("role") == "system")
     turns = [{"role": m.get("role"), "content": _message_text(m)} for m in prompt if m.get("role") != "system"]
-    last = lambda v: _message_text(v[-1]) if is_messages(v) else _text(v)  # noqa: E731
-    return Aligned(turns, [{"role": "assistant", "content": last(row[k])} for k in answers], system, "")
+    return Aligned(turns, response, system, "")
 
 
 class Trl(Target):
@@ -52,7 +56,6 @@ class Trl(Target):
     trainer = "TRL"
     layouts = ("trl", "trl-kto")
     registry = None
-    default_max_length = 1024  # DPOConfig / KTOConfig
 
     def owns(self, entry: dict[str, Any]) -> bool:
         return "layout" in entry and entry["layout"] in self.layouts

@@ -135,3 +135,14 @@ def test_trl_024_ignores_the_rows_tools(tmp_path, qwen_tokenizer):
     found = {v: [f.code for f in validate(path, target="trl", model=qwen_tokenizer, trl_version=v).findings.items]
              for v in ("0.24", "1")}
     assert "trl_tools_ignored" in found["0.24"] and "trl_tools_ignored" not in found["1"]
+
+
+def test_trl_kto_rows_are_checked_by_their_label(tmp_path):
+    prompt = [{"role": "user", "content": "Is the sky green?"}]
+    path = write_jsonl(tmp_path / "kto.jsonl", [
+        {"prompt": prompt, "completion": [{"role": "assistant", "content": "No, it is blue."}], "label": True},
+        {"prompt": prompt, "completion": [{"role": "assistant", "content": "Yes."}], "label": False},
+        {"prompt": prompt, "completion": [{"role": "assistant", "content": "No, it is blue."}], "label": False}])
+    report = validate(path)
+    assert report.target == "trl" and report.stage == "kto"
+    assert [(f.code, f.index) for f in report.findings.by_level("error")] == [("contradictory_kto_label", 2)]
