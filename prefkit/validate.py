@@ -34,9 +34,8 @@ from .names import LEVELS
 from .registry import get_entry, info_path, load
 from .run import Run
 from .sources import Row, iter_rows
-from .targets import BlockChecker, RowCheck, Target, TokenOptions, target_of_entry, target_of_file
+from .targets import TARGETS, BlockChecker, RowCheck, Target, TokenOptions, target_of_entry, target_of_file
 from .targets.base import Counter, Lengths
-from .targets.lf_v1 import entry_file
 from .targets.tokens import BATCH, tokenizer_only_transformers
 
 PERCENTILES = (50, 90, 95, 99, 100)
@@ -92,19 +91,11 @@ def locate(path_or_name: str, dataset_dir: str | None, layout: str | None, targe
                          f"it to a file first (prefkit convert {path_or_name} -o pairs.jsonl), then validate that")
     if dataset_dir and not os.path.isfile(path_or_name):
         name = path_or_name
-        info = load(dataset_dir)
-        if name in info:
-            entry = get_entry(dataset_dir, name, info)
-            if "file_name" not in entry:
-                raise UsageError(f"{name}: the entry points to a hub or script; validate reads local files")
-            return name, os.path.join(dataset_dir, entry["file_name"]), entry, _registered(entry, target)
-        v1_info = load(dataset_dir, "v1")
-        if name in v1_info:
-            path = entry_file(dataset_dir, name, v1_info[name])
-            if not os.path.exists(path):
-                raise InputError(f"{path}: no such file (the path of v1 entry {name!r}, read from the current "
-                                 "directory as llamafactory-cli reads it)")
-            return name, path, v1_info[name], _registered(v1_info[name], target)
+        for registered in (t for t in TARGETS.values() if t.registry):  # dataset_info.json, then v1's YAML
+            info = load(dataset_dir, registered.registry)
+            if name in info:
+                entry = get_entry(dataset_dir, name, info) if registered.registry == "v0" else info[name]
+                return name, registered.entry_file(dataset_dir, name, entry), entry, _registered(entry, target)
         if not os.path.isdir(name):
             raise InputError(f"{name}: no such file, and no dataset of that name in {dataset_dir}/dataset_info.json "
                              "or dataset_info.yaml")

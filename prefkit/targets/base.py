@@ -160,6 +160,10 @@ class Target:
         """The problems of a registered entry."""
         return []
 
+    def entry_file(self, dataset_dir: str, name: str, entry: dict[str, Any]) -> str:
+        """The local file a registered entry reads (InputError or UsageError when it reads none)."""
+        raise NotImplementedError
+
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         raise NotImplementedError
 

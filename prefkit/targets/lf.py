@@ -342,6 +342,11 @@ class LlamaFactory(Target):
     def check_entry(self, dataset_dir: str, entry: dict[str, Any]) -> list[str]:
         return check_entry(dataset_dir, entry)
 
+    def entry_file(self, dataset_dir: str, name: str, entry: dict[str, Any]) -> str:
+        if "file_name" not in entry:
+            raise UsageError(f"{name}: the entry points to a hub or script; validate reads local files")
+        return os.path.join(dataset_dir, entry["file_name"])
+
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return TokenCounter(options.model, options.template, options.cutoff_len, options.trust_remote_code,
                             kto=self.stage(entry) == "kto")

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks.acceptance import Aligned
-from ..errors import RegistryError, UsageError, unexpected
+from ..errors import InputError, RegistryError, UsageError, unexpected
 from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions, sample
 from .lf_template import stand_in_module
 from .tokens import DeferringTokenizer, load_tokenizer
@@ -523,6 +523,13 @@ class LlamaFactoryV1(Target):
 
     def check_entry(self, dataset_dir: str, entry: dict[str, Any]) -> list[str]:
         return check_entry(dataset_dir, entry)
+
+    def entry_file(self, dataset_dir: str, name: str, entry: dict[str, Any]) -> str:
+        path = entry_file(dataset_dir, name, entry)
+        if not os.path.exists(path):
+            raise InputError(f"{path}: no such file (the path of v1 entry {name!r}, read from the current directory "
+                             "as llamafactory-cli reads it)")
+        return path
 
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return V1Counter(options.model, options.template, options.cutoff_len, options.trust_remote_code)
