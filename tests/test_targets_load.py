@@ -32,16 +32,19 @@ def test_trl_keeps_every_row(tmp_path, qwen_tokenizer, version, to, method):
     python = PYTHONS[version]
     if not python.exists():
         pytest.skip(f"TRL {version} venv not set up (make setup)")
+    written = {}
     for container in CONTAINERS:
         folder = tmp_path / container
         folder.mkdir()
-        rows, written = _write(folder, to, container)
-        proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "trl_oracle.py"), "--model", qwen_tokenizer,
-                               "--rows", rows, "--method", method, "--max-length", "4096"],
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, (container, proc.stdout[-1000:], proc.stderr[-2000:])
-        lines = [json.loads(line) for line in proc.stdout.splitlines()]
-        assert len(lines) == written > 0 and not any(line["dropped"] for line in lines), container
+        rows, written[rows] = _write(folder, to, container)
+    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "trl_oracle.py"), "--model", qwen_tokenizer,
+                           "--rows", *written, "--method", method, "--max-length", "4096"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout[-1000:], proc.stderr[-2000:])
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    for rows, count in written.items():
+        kept = [line for line in lines if line["rows"] == rows]
+        assert len(kept) == count > 0 and not any(line["dropped"] for line in kept), rows
 
 
 V1_LOAD = """

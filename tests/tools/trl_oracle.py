@@ -1,8 +1,8 @@
 """TRL's own dataset preparation run on rows: the oracle for prefkit's TRL target (token counts, cuts, drops).
 
 Run with the python of a venv that has TRL (it need not have prefkit):
-    .venv/bin/python     tests/tools/trl_oracle.py --model TOK_DIR --rows ROWS --method dpo|kto [options]  # TRL 0.24
-    .venv-trl/bin/python tests/tools/trl_oracle.py --model TOK_DIR --rows ROWS --method dpo|kto [options]  # TRL 1.x
+    .venv/bin/python     tests/tools/trl_oracle.py --model TOK_DIR --rows ROWS... --method dpo|kto [options]  # TRL 0.24
+    .venv-trl/bin/python tests/tools/trl_oracle.py --model TOK_DIR --rows ROWS... --method dpo|kto [options]  # TRL 1.x
 Options (each passed to TRL's own DPOConfig/KTOConfig only when given, so the defaults are TRL's):
     --max-length N|none  --max-prompt-length P|none  --max-completion-length C|none (0.24 only; 1.x has neither)
     --truncation-mode keep_end|keep_start (DPO both; KTO 0.24 only)  --batch-size B (per_device_train_batch_size:
@@ -66,7 +66,7 @@ def _limit(text: str) -> int | None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="tokenizer folder")
-    p.add_argument("--rows", required=True)
+    p.add_argument("--rows", required=True, nargs="+", help="one or more files (several: each line names its file)")
     p.add_argument("--method", choices=["dpo", "kto"], required=True)
     # TRL config options: absent from the namespace unless given, so that TRL's own defaults apply
     for opt, kind in (("--max-length", _limit), ("--max-prompt-length", _limit), ("--max-completion-length", _limit),
@@ -380,21 +380,22 @@ def run(a: argparse.Namespace) -> int:
     print(f"trl_oracle: trl {trl_version()} transformers {transformers.__version__} {a.method} {json.dumps(settings)}",
           file=sys.stderr)
     fn = {("dpo", True): dpo_v0, ("dpo", False): dpo_v1, ("kto", True): kto_v0, ("kto", False): kto_v1}[(a.method, v0)]
-    lines: list[dict[str, Any]] = []
-    for ds in load_rows(a.rows, a.each):
-        try:
-            lines.extend(fn(ds, tok, cfg, full_cfg, a.ids))
-        except AssertionError:  # the oracle's own consistency checks: a bug here, not TRL's answer
-            raise
-        except Exception as exc:  # noqa: BLE001 - what TRL raises on the data is the result
-            msg = f"{type(exc).__name__}: {exc}"[:1000]
-            if not a.each:
-                print(json.dumps({"error": msg}, ensure_ascii=False), flush=True)
-                return 1
-            lines.append({"index": ds[0][INDEX], "error": msg})
-    lines.sort(key=lambda x: (x["index"], not x.get("label", True)))
-    for line in lines:
-        print(json.dumps(line, ensure_ascii=False))
+    for rows in a.rows:  # one process for several files: TRL is imported once
+        lines: list[dict[str, Any]] = []
+        for ds in load_rows(rows, a.each):
+            try:
+                lines.extend(fn(ds, tok, cfg, full_cfg, a.ids))
+            except AssertionError:  # the oracle's own consistency checks: a bug here, not TRL's answer
+                raise
+            except Exception as exc:  # noqa: BLE001 - what TRL raises on the data is the result
+                msg = f"{type(exc).__name__}: {exc}"[:1000]
+                if not a.each:
+                    print(json.dumps({"error": msg, "rows": rows}, ensure_ascii=False), flush=True)
+                    return 1
+                lines.append({"index": ds[0][INDEX], "error": msg})
+        lines.sort(key=lambda x: (x["index"], not x.get("label", True)))
+        for line in lines:
+            print(json.dumps({**line, "rows": rows} if len(a.rows) > 1 else line, ensure_ascii=False))
     return 0
 
 
