@@ -199,3 +199,20 @@ def argilla_env(argilla, monkeypatch) -> dict[str, str]:
 
 # Not test modules: scripts run under other interpreters, and data. (Doctests are collected everywhere else.)
 collect_ignore = ["argilla_server", "tools", "fixtures"]
+
+
+@pytest.fixture
+def small_blocks_ray(monkeypatch):
+    """A local Ray (2 CPUs), and blocks and line ranges small enough that several workers share a small file."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")
+    from prefkit import executors
+
+    monkeypatch.setattr(executors, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(executors, "RANGE_BYTES", 3000)
+    if not ray.is_initialized():  # prefkit uses a running Ray as any cluster
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()

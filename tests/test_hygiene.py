@@ -239,32 +239,21 @@ def test_the_wheel_carries_the_sets(tmp_path):
 
 
 @pytest.mark.ray
-def test_local_and_ray_find_the_same_records(tmp_path, planted_file, monkeypatch):
-    ray = pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")
-    from prefkit import executors
-
-    monkeypatch.setattr(executors, "BLOCK_ROWS", 7)  # many blocks and line ranges: several workers
-    monkeypatch.setattr(executors, "RANGE_BYTES", 4000)
+def test_local_and_ray_find_the_same_records(tmp_path, planted_file, small_blocks_ray):
     path, planted, _ = planted_file
     outputs = {}
-    if not ray.is_initialized():  # one local Ray for the four runs (prefkit uses a running one as any cluster)
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        for executor in ("local", "ray"):
-            out = tmp_path / executor
-            out.mkdir()
-            for command, extra in (("convert", ["-o", out / "o.jsonl", "--from", "sharegpt", "--rejects", out / "r.jsonl"]),
-                                   ("validate", [])):
-                result = CliRunner().invoke(app, [command, path, *map(str, extra), "--decontaminate", ",".join(SETS),
-                                                  "--decontaminate-answers", "--report-json", str(out / f"{command}.json"),
-                                                  "-q", "--executor", executor])
-                assert result.exit_code == (0 if command == "convert" else 1), result.output
-            reports = {c: json.loads((out / f"{c}.json").read_text()) for c in ("convert", "validate")}
-            reports["convert"].pop("output"), reports["convert"].pop("rejects_file")
-            outputs[executor] = ((out / "o.jsonl").read_bytes(), (out / "r.jsonl").read_bytes(), reports)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
+    for executor in ("local", "ray"):  # one local Ray for the runs (prefkit uses a running one as any cluster)
+        out = tmp_path / executor
+        out.mkdir()
+        for command, extra in (("convert", ["-o", out / "o.jsonl", "--from", "sharegpt", "--rejects", out / "r.jsonl"]),
+                               ("validate", [])):
+            result = CliRunner().invoke(app, [command, path, *map(str, extra), "--decontaminate", ",".join(SETS),
+                                              "--decontaminate-answers", "--report-json", str(out / f"{command}.json"),
+                                              "-q", "--executor", executor])
+            assert result.exit_code == (0 if command == "convert" else 1), result.output
+        reports = {c: json.loads((out / f"{c}.json").read_text()) for c in ("convert", "validate")}
+        reports["convert"].pop("output"), reports["convert"].pop("rejects_file")
+        outputs[executor] = ((out / "o.jsonl").read_bytes(), (out / "r.jsonl").read_bytes(), reports)
     assert outputs["local"] == outputs["ray"]
     assert outputs["ray"][2]["validate"]["contamination"] == {"mt-bench": 20, "arena-hard": 20, "arena-hard-v2": 20,
                                                               "ifeval": 20}

@@ -230,12 +230,7 @@ def test_eval_split_keeps_near_duplicate_prompts_together(tmp_path):
 
 
 @pytest.mark.ray
-def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch):
-    ray = pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")
-    from prefkit import executors
-
-    monkeypatch.setattr(executors, "BLOCK_ROWS", 7)  # many blocks and line ranges: several workers
-    monkeypatch.setattr(executors, "RANGE_BYTES", 3000)
+def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch, small_blocks_ray):
     records, near, exact = planted
     first = write_jsonl(tmp_path / "first.jsonl", records[: BASES + 20])
     second = tmp_path / "second.json"  # blocks of rows, not line ranges
@@ -245,22 +240,16 @@ def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch):
     judge = module.near_decisions
     monkeypatch.setattr(module, "near_decisions", lambda *a: decided.append(judge(*a)) or decided[-1])
     outputs = {}
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        for executor in ("local", "ray"):
-            out = tmp_path / executor
-            out.mkdir()
-            result = CliRunner().invoke(app, ["convert", first, str(second), "-o", str(out / "o.jsonl"), "--from", "sharegpt",
-                                              "--rejects", str(out / "r.jsonl"), "--near-dedup", "--report-json",
-                                              str(out / "report.json"), "-q", "--executor", executor])
-            assert result.exit_code == 0, result.output
-            report = json.loads((out / "report.json").read_text())
-            report.pop("output"), report.pop("rejects_file")
-            outputs[executor] = ((out / "o.jsonl").read_bytes(), (out / "r.jsonl").read_bytes(), report)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        out.mkdir()
+        result = CliRunner().invoke(app, ["convert", first, str(second), "-o", str(out / "o.jsonl"), "--from", "sharegpt",
+                                          "--rejects", str(out / "r.jsonl"), "--near-dedup", "--report-json",
+                                          str(out / "report.json"), "-q", "--executor", executor])
+        assert result.exit_code == 0, result.output
+        report = json.loads((out / "report.json").read_text())
+        report.pop("output"), report.pop("rejects_file")
+        outputs[executor] = ((out / "o.jsonl").read_bytes(), (out / "r.jsonl").read_bytes(), report)
     assert outputs["local"] == outputs["ray"]
     assert outputs["ray"][2]["near_duplicates"] == len(near) and len(decided) == 1
     assert len(decided[0]) == len(near) + len(exact)  # an exact copy is judged too, but rejected as duplicate_pair
