@@ -222,16 +222,19 @@ def _limits(target: Target, model: str | None, template: str, cutoff_len: int | 
             trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str | None,
             trl_version: str) -> TokenOptions | None:
     """What token counting needs, or None without a model; a clear error for options that need another."""
-    trl = target.name == "trl"
-    if not trl and (max_prompt_length is not None or truncation_mode is not None or trl_version != "auto"):
-        raise UsageError("--max-prompt-length, --truncation-mode and --trl-version are TRL's: validate --target trl")
-    limit = "--max-length" if trl else "--cutoff-len"
+    given = {"max_prompt_length": max_prompt_length is not None, "truncation_mode": truncation_mode is not None,
+             "trl_version": trl_version != "auto"}
+    foreign = [f"--{name.replace('_', '-')}" for name, set_ in given.items() if set_ and name not in target.options]
+    if foreign:
+        raise UsageError(f"{', '.join(foreign)}: not an option of --target {target.name}; these are TRL's "
+                         "(validate --target trl)")
+    limit = target.limit_option
     if lengths_path and not model:
         raise UsageError(f"--lengths needs --model and {limit}")
     if (cutoff_len or max_prompt_length) and not model:
         raise UsageError(f"{limit} needs --model: token lengths are counted with the model's tokenizer")
-    if model and not cutoff_len and not trl:
-        raise UsageError("--model needs --cutoff-len (the cutoff_len you will train with)")
+    if model and not cutoff_len and target.limit_required:
+        raise UsageError(f"--model needs {limit} (the {limit[2:].replace('-', '_')} you will train with)")
     if not model:
         return None
     return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode, trl_version)

@@ -139,6 +139,9 @@ class Target:
     layouts: ClassVar[tuple[str, ...]]  # --layout values this target reads
     registry: ClassVar[str | None]  # which registry file holds its entries ("v0", "v1"), None for none
     size_key: ClassVar[str | None] = None  # the entry key that keeps only part of the records
+    limit_option: ClassVar[str] = "--cutoff-len"  # the option that gives its length limit
+    limit_required: ClassVar[bool] = True  # False: the counter has the trainer's default
+    options: ClassVar[tuple[str, ...]] = ()  # the TokenOptions beyond model, limit and template that it reads
 
     def owns(self, entry: dict[str, Any]) -> bool:
         """Whether a registry entry is one of this target's."""

@@ -56,6 +56,9 @@ class Trl(Target):
     trainer = "TRL"
     layouts = ("trl", "trl-kto")
     registry = None
+    limit_option = "--max-length"
+    limit_required = False  # each TRL version's DPOConfig/KTOConfig default
+    options = ("max_prompt_length", "truncation_mode", "trl_version")
 
     def owns(self, entry: dict[str, Any]) -> bool:
         return "layout" in entry and entry["layout"] in self.layouts

@@ -269,25 +269,25 @@ class TrlCounter:
 
     def _pair_v0(self, prompt: list[int], chosen: list[int], rejected: list[int]) -> TrlPairLengths:
         chosen, rejected = chosen + [self.eos_id], rejected + [self.eos_id]  # tokenize_row
-        p = len(prompt[-self.max_prompt_length:]) if self.max_prompt_length else len(prompt)
-        keep_start, m = self.truncation_mode == "keep_start", self.cutoff_len
-        pc, c = cut(p + len(chosen), p, keep_start, m)
-        pr, r = cut(p + len(rejected), p, keep_start, m)
-        same = c == r and (chosen[:c] if keep_start else chosen[len(chosen) - c:]) == \
-            (rejected[:r] if keep_start else rejected[len(rejected) - r:])
-        return TrlPairLengths(len(prompt), len(chosen), len(rejected), pc, c, r, same, pr, m)
+        kept_prompt = len(prompt[-self.max_prompt_length:]) if self.max_prompt_length else len(prompt)
+        return self._cut_pair(len(prompt), kept_prompt, chosen, rejected)
 
     def _pair_v1(self, prompt: list[int], with_chosen: list[int], with_rejected: list[int]) -> TrlPairLengths:
         p = min(common_prefix(prompt, with_chosen), common_prefix(prompt, with_rejected))
         chosen, rejected = with_chosen[p:], with_rejected[p:]
+        if self.truncation_mode == "keep_start" and p >= self.cutoff_len:
+            return TrlPairLengths(p, len(chosen), len(rejected), 0, 0, 0, False, 0, self.cutoff_len, DROPPED)
+        return self._cut_pair(p, p, chosen, rejected)
+
+    def _cut_pair(self, prompt: int, kept_prompt: int, chosen: list[int], rejected: list[int]) -> TrlPairLengths:
+        """What max_length keeps of prompt + chosen and prompt + rejected, each cut on its own (both versions), and
+        whether the kept answers are the same ids."""
         keep_start, m = self.truncation_mode == "keep_start", self.cutoff_len
-        if keep_start and p >= m:
-            return TrlPairLengths(p, len(chosen), len(rejected), 0, 0, 0, False, 0, m, DROPPED)
-        pc, c = cut(p + len(chosen), p, keep_start, m)
-        pr, r = cut(p + len(rejected), p, keep_start, m)
+        pc, c = cut(kept_prompt + len(chosen), kept_prompt, keep_start, m)
+        pr, r = cut(kept_prompt + len(rejected), kept_prompt, keep_start, m)
         same = c == r and (chosen[:c] if keep_start else chosen[len(chosen) - c:]) == \
             (rejected[:r] if keep_start else rejected[len(rejected) - r:])
-        return TrlPairLengths(p, len(chosen), len(rejected), pc, c, r, same, pr, m)
+        return TrlPairLengths(prompt, len(chosen), len(rejected), pc, c, r, same, pr, m)
 
     def _kto_v0(self, prompt: list[int], whole: list[int], row: dict[str, Any]) -> TrlKtoLengths:
         start = len(prompt) if prompt == whole[:len(prompt)] else len(prompt) - 1  # _tokenize: a merged last token

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT, fixture, write_jsonl
 from prefkit.convert import convert
+from prefkit.errors import UsageError
 from prefkit.validate import validate
 
 PYTHONS = {"0.24": ROOT / ".venv" / "bin" / "python", "1": ROOT / ".venv-trl" / "bin" / "python"}
@@ -146,3 +147,11 @@ def test_trl_kto_rows_are_checked_by_their_label(tmp_path):
     report = validate(path)
     assert report.target == "trl" and report.stage == "kto"
     assert [(f.code, f.index) for f in report.findings.by_level("error")] == [("contradictory_kto_label", 2)]
+
+
+def test_trl_options_are_refused_for_other_targets(tmp_path):
+    path = fixture("dpo_en_demo.sample.json")
+    with pytest.raises(UsageError, match=r"--truncation-mode, --trl-version: not an option of --target lf"):
+        validate(path, truncation_mode="keep_end", trl_version="1")
+    with pytest.raises(UsageError, match="--max-length needs --model"):
+        validate(path, target="trl", cutoff_len=128)
