@@ -5,10 +5,11 @@
 #                   it writes into a scratch copy of data/, never into tracked files
 # make test       - set up, then run the whole test suite (what CI runs)
 # make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray, a model nor a browser, and are not
-#                   marked slow (about 1.5 minutes)
+#                   marked slow (about a minute); it installs prefkit's dev extra only (no torch)
+# make docs       - the documentation site in site/ (mkdocs --strict), its CLI reference written from the app
 # make lint       - ruff over prefkit/, tests/ and bench/
 # make bench      - the convert benchmark
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast docs lint bench clean
 
 FAST := -m "not llamafactory and not argilla and not model and not ray and not browser and not slow"
 
@@ -22,8 +23,12 @@ test: setup
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast:
-	@PREFKIT_SKIP_LF093=1 PREFKIT_SKIP_TRL=1 PREFKIT_SKIP_ARGILLA=1 PREFKIT_SKIP_BROWSER=1 bash scripts/setup.sh
+	@bash scripts/setup.sh --dev
 	@.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+
+docs: setup
+	@.venv/bin/python -m prefkit.cli.reference docs/reference/cli.md
+	@NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 
 lint:
 	@.venv/bin/ruff check prefkit tests bench
@@ -32,4 +37,4 @@ bench: setup
 	@.venv/bin/python bench/convert.py
 
 clean:
-	rm -rf .venv .venv-lf093 .venv-trl .venv-argilla .pytest_cache .cache
+	rm -rf .venv .venv-lf093 .venv-trl .venv-argilla .pytest_cache .cache site

@@ -18,10 +18,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 # Loaded on first use, so that ``prefkit --help`` and small imports stay fast.
-_EXPORTS = {"ConvertReport": "convert", "convert": "convert", "PrefkitError": "errors", "READERS": "readers",
+_EXPORTS = {"ConvertReport": "convert", "ConvertResult": "api", "convert": "api", "PrefkitError": "errors", "READERS": "readers",
             "ReadOptions": "readers", "register_reader": "readers", "KtoExample": "records", "Message": "records",
             "PreferencePair": "records", "Provenance": "records", "Reject": "records", "register": "registry",
-            "ValidationReport": "validate", "validate": "validate"}
+            "ValidationReport": "validate", "validate": "api",
+            "generate": "generate", "judge": "judge", "train": "train"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -22,8 +22,19 @@ ensure_venv() {  # $1 = dir
   [ -x "$1/bin/python" ] || "$PY" -m venv "$1"
 }
 
-# 1. main environment -------------------------------------------------------------------------
+# 0. `setup.sh --dev` (make test-fast): prefkit with its dev extra only, no torch or LLaMA-Factory --------------
 ensure_venv .venv
+if [ "${1:-}" = --dev ]; then
+  s=$(stamp pyproject.toml $C)
+  if [ "$(cat .venv/.dev-stamp 2>/dev/null)" != "$s" ]; then
+    echo "[setup] .venv: installing prefkit with its dev extra..." >&2
+    pip_install .venv -e ".[dev]"
+    echo "$s" > .venv/.dev-stamp
+  fi
+  exit 0
+fi
+
+# 1. main environment -------------------------------------------------------------------------
 s=$(stamp pyproject.toml requirements/llamafactory-0.9.5.txt $C)
 if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$s" ]; then
   echo "[setup] .venv: installing prefkit and LLaMA-Factory 0.9.5 (CPU)..." >&2
@@ -33,7 +44,7 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$s" ]; then
   # pure-Python fallback by dropping its compiled libraries.
   pip_install .venv --no-deps "torchaudio==2.11.0"
   rm -f .venv/lib/python3*/site-packages/torchaudio/lib/*.so
-  pip_install .venv -e ".[dev,label,tables,scale,hf]"
+  pip_install .venv -e ".[dev,scale,docs]"
   echo "$s" > .venv/.setup-stamp
 fi
 
