@@ -70,12 +70,12 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in f if line.strip()]
 
 
-def convert(source: Any, output: str | None = None, **options: Any) -> Any:
+def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str = "sharegpt", **options: Any) -> Any:
     """Convert raw preference rows (a path or paths, a list of dicts or a ``datasets.Dataset``).
 
     With ``output`` this is :func:`prefkit.convert.convert` and returns its report; without it the converted rows
     come back in memory as a :class:`ConvertResult` (``.dataset``, ``.rejects``, ``.report``). ``options`` are
-    convert's (``fmt``, ``to``, ``pairing_strategy``, ``mapping``, ``dedup``, ``near_dedup``, ...).
+    convert's (``rejects``, ``pairing_strategy``, ``mapping``, ``dedup``, ``near_dedup``, ...).
 
     >>> import prefkit
     >>> rows = [{"prompt": "2+2?", "response_a": "4", "response_b": "5", "winner": "model_a"},
@@ -91,13 +91,13 @@ def convert(source: Any, output: str | None = None, **options: Any) -> Any:
 
     with _files(source) as (inputs, folder):
         if output is not None:
-            return convert_files(inputs, output, **options)
+            return convert_files(inputs, output, fmt, to, **options)
         if options.get("register") or options.get("save_to_disk"):
             raise UsageError("register and save_to_disk write files: give an output path as well")
         with tempfile.TemporaryDirectory(prefix="prefkit-") as own:
             where = folder or own  # beside the rows, so that relative image paths stay as they are
             out, rejects = os.path.join(where, "converted.jsonl"), os.path.join(where, "rejects.jsonl")
-            report = convert_files(inputs, out, rejects=rejects, **options)
+            report = convert_files(inputs, out, fmt, to, rejects=rejects, **options)
             report.output = report.rejects_file = None
             return ConvertResult(_dataset(_read_jsonl(out)), _read_jsonl(rejects), report)
 
@@ -111,7 +111,7 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return Dataset.from_list(rows)
 
 
-def validate(source: Any, **options: Any) -> Any:
+def validate(source: Any, dataset_dir: str | None = None, **options: Any) -> Any:
     """Check a dataset the way its trainer will read it: a path, a registered NAME (with ``dataset_dir``), a list of
     dicts or a ``datasets.Dataset``. Returns the :class:`prefkit.validate.ValidationReport` (its
     ``findings``, ``would_drop`` and ``to_json()``); ``options`` are validate's (``model``, ``cutoff_len``, ``target``, ...).
@@ -128,4 +128,4 @@ def validate(source: Any, **options: Any) -> Any:
     with _files(source) as (path, _):
         if isinstance(path, list):
             raise UsageError("validate checks one dataset: give one path or NAME")
-        return validate_dataset(path, **options)
+        return validate_dataset(path, dataset_dir, **options)
