@@ -35,6 +35,7 @@ from .readers.pairwise import refuse_numeric
 from .run import Run
 from .writers import Writer, get_writer
 from .writers.arrow import schema as arrow_schema
+from .writers.image_files import ImageStore, images_folder
 from .writers.lf_v1 import LfV1Writer
 from .writers.trl import TrlKtoWriter, TrlWriter
 
@@ -168,9 +169,10 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     trl-kto (TRL's rows) or unlabeled (pairs to label, for ``prefkit label push``; ``unlabeled=True`` says the
     same). The output is .json, .jsonl or .parquet; ``save_to_disk`` writes a ``datasets`` folder as well.
     Rejected records go to ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something
-    is rejected). With ``register`` the output is registered in ``dataset_dir``/dataset_info.json (lf-v1: in
-    v1's dataset_info.yaml, with ``weight`` and ``size`` when given). Every check that
-    can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
+    is rejected). Images that records carry as ``data:`` URLs are written to ``<output stem>_images/`` (one file per
+    distinct image, named by its sha256) and the rows name those files. With ``register`` the output is registered
+    in ``dataset_dir``/dataset_info.json (lf-v1: in v1's dataset_info.yaml, with ``weight`` and ``size`` when given).
+    Every check that can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
     ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
     runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
     ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") rejects the records that
@@ -188,6 +190,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     writer = _writer(to, output, register, weight, size)
     # relative image paths: as LLaMA-Factory finds them, from the dataset dir it is registered in, else the output's
     writer.image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
+    writer.data_image_dir = images_folder(output)  # images that records carry as data: URLs are written there
     if near_dedup:
         from .hygiene.neardup import check_threshold
 
@@ -208,6 +211,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
         sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer, dedup)
+        sink.images = ImageStore(run, writer.data_image_dir).add
         report_file = run.json("--report-json", report_json)
         folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
         runner = get_executor(executor, workers, ray_address)

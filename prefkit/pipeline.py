@@ -55,6 +55,7 @@ class Written:
     labelled: tuple[bytes, bool] | None = None  # KTO: (digest of prompt and answer, label)
     text: str | None = None  # --near-dedup: the texts to sign, until sign() turns them into the signature
     signature: bytes | None = None  # --near-dedup: MinHash band keys and low bytes (None: no words)
+    files: tuple[tuple[str, bytes], ...] = ()  # images the record carried as data: URLs: (file name, bytes)
 
 
 Outcome = Written | Reject | Note
@@ -79,8 +80,8 @@ def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
 
 
 def prompt_key(record: Record) -> bytes:
-    """The same for two records with one system prompt, tools and prompt, in any process."""
-    data = io.dumps([record.system, record.tools, [(m.role, m.content) for m in record.prompt]])
+    """The same for two records with one system prompt, tools, prompt and images, in any process."""
+    data = io.dumps([record.system, record.tools, [(m.role, m.content) for m in record.prompt], record.images])
     return hashlib.blake2b(data, digest_size=8).digest()
 
 
@@ -132,7 +133,8 @@ def to_row(record: Record, writer: Writer, near: bool = False) -> Written | Reje
             answer = hashlib.blake2b(key + io.dumps([record.completion.role, record.completion.content]), digest_size=8)
             labelled = answer.digest(), record.label
         text = near_text(record) if near else None
-        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), key, labelled, text)
+        return Written(p.source, p.index, p.line, tuple(p.merged), io.dumps(row), tuple(row), key, labelled, text,
+                       files=writer.image_files(record))
     except RowProblem as problem:
         return Reject(p.source, p.index, problem.reason, problem.message, record.model_dump(mode="json"), p.line)
     except Exception as err:  # an odd value no writer check foresaw: this record only
@@ -277,6 +279,7 @@ class Sink:
     _labels: dict[bytes, tuple[bool, str, int]] = field(default_factory=dict)  # KTO answer -> (label, source, index)
     _cover: _Coverage = field(default_factory=_Coverage)
     first_reject: Reject | None = None
+    images: Callable[[tuple[tuple[str, bytes], ...]], None] | None = None  # writes a written row's image files
 
     def start(self, path: str, fmt: str) -> SourceReport:
         self.sources.append(SourceReport(path=path, format=fmt))
@@ -334,6 +337,8 @@ class Sink:
         self._prompts.add(row.prompt_key)
         assert self.out is not None
         self.out.write_bytes(row.data)
+        if row.files and self.images is not None:
+            self.images(row.files)
         self.writer.seen.update(row.keys)
         for index in (row.index, *row.merged):
             self._cover.mark(index, _WRITTEN)

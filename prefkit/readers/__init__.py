@@ -45,15 +45,15 @@ SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 # The logical fields each reader looks up, which `--map FIELD=COLUMN` can point at another column.
 _TAG_KEYS = tuple(OPENAI_TAGS)
 MAP_FIELDS: dict[str, tuple[str, ...]] = {
-    "sharegpt": ("messages", "chosen", "rejected", "system", "tools", "kto_tag", *_TAG_KEYS),
-    "alpaca": ("prompt", "query", "response", "chosen", "rejected", "history", "system", "kto_tag"),
-    "openai": ("messages", "tools", *_TAG_KEYS),
+    "sharegpt": ("messages", "chosen", "rejected", "system", "tools", "kto_tag", "images", *_TAG_KEYS),
+    "alpaca": ("prompt", "query", "response", "chosen", "rejected", "history", "system", "kto_tag", "images"),
+    "openai": ("messages", "tools", "images", *_TAG_KEYS),
     "hh-rlhf": ("chosen", "rejected"),
     "oasst": ("prompt",),
-    "ratings": ("prompt", "system", "responses", "completions", "scores", "response", "score"),
-    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes"),
+    "ratings": ("prompt", "system", "responses", "completions", "scores", "response", "score", "images"),
+    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes", "images"),
     "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
-    "trl": ("prompt", "chosen", "rejected"),
+    "trl": ("prompt", "chosen", "rejected", "images"),
     "fastchat-judge": ("question_id", "model_1", "model_2", "g1_winner", "g2_winner"),
     "arena-hard": ("question_id", "model", "baseline", "games"),
 }

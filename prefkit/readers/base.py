@@ -28,6 +28,7 @@ from ..records import (
     UnlabeledPair,
 )
 from ..sources import Row
+from .image_parts import IMAGE_TYPES, image_paths  # noqa: F401  (readers take image_paths from here)
 
 if TYPE_CHECKING:
     from ..hygiene import Decontaminator
@@ -180,17 +181,6 @@ def text(value: Any, where: str) -> str:
     raise RowProblem("bad_type", f"{where}: expected a string, got {type(value).__name__} {value!r:.40}")
 
 
-def image_paths(value: Any, where: str) -> list[str]:
-    """An images column: a path or URL, or a list of them (LLaMA-Factory's ``images``); absent or null: none."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(p, str) and p for p in items):
-        raise RowProblem("bad_type", f"{where}: expected image paths (a string or a list of strings), got "
-                         f"{value!r:.60}")
-    return list(items)
-
-
 def number(value: Any, where: str) -> float:
     """A score, rank or count as a finite float (booleans, NaN, infinities and huge numbers refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -222,6 +212,9 @@ def content_text(value: Any, where: str) -> str:
         for i, part in enumerate(value):
             if not isinstance(part, dict) or part.get("type", "text") != "text":
                 kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                if kind in IMAGE_TYPES:
+                    raise RowProblem("image_not_in_user_turn", f"{where}[{i}]: an image outside a user turn; "
+                                                               "LLaMA-Factory takes images in user turns only")
                 raise RowProblem("unsupported_content", f"{where}[{i}]: only text parts are supported, got {kind!r}")
             piece = part.get("text", part.get("value"))
             parts.append(text(piece, f"{where}[{i}].text"))

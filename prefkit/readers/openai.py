@@ -3,6 +3,8 @@
 As in LLaMA-Factory's ``OpenAIDatasetConverter``: an assistant message with ``tool_calls`` becomes a
 function-call turn holding the JSON list of the calls' ``function`` objects, and consecutive ``tool``
 messages are joined into one observation turn. ``tools`` may be a JSON string or a list of objects.
+An ``image_url`` part of a user message is an ``<image>`` placeholder there and one of the record's images (a path
+relative to the input file's folder, or a ``data:`` URL, written as a file beside the output; see image_parts).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from ..sources import Row
 from .base import content_text, Item, ReadOptions, RowProblem, get, per_row
-from .sharegpt import OPENAI_TAGS, read_messages, pair_or_kto, signals
+from .sharegpt import OPENAI_TAGS, read_messages, pair_or_kto, signals, user_images
 
 _TOOL_JOIN = "\n</tool_response>\n<tool_response>\n"
 
@@ -54,13 +56,13 @@ def normalize(raw_messages: Any, tags: dict[str, str], field: str) -> list[Any]:
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     tags = {key: options.mapping.get(key, value) for key, value in OPENAI_TAGS.items()}
     field = options.mapping.get("messages", "messages")
-    raw = normalize(get(row, options, "messages", "messages", "conversations"), tags, field)
-    system, messages = read_messages(raw, tags, field)
+    raw, inline = user_images(get(row, options, "messages", "messages", "conversations"), tags, field)
+    system, messages = read_messages(normalize(raw, tags, field), tags, field)
     chosen, rejected, label = signals(row, options)
     chosen, rejected = (normalize([value], tags, name)[0] if isinstance(value, dict) else value
                         for name, value in (("chosen", chosen), ("rejected", rejected)))
     yield from pair_or_kto(row, options, "openai", system, messages, tags,
-                           get(row, options, "tools", required=False) or "", chosen, rejected, label)
+                           get(row, options, "tools", required=False) or "", chosen, rejected, label, inline)
 
 
 read = per_row("openai", _convert)

@@ -12,7 +12,10 @@ One JSON line per call, as people store them::
 - ``thumbs``: ``"up"``/``"down"`` (or ``true``/``false``, ``1``/``-1``) per choice, or ``thumb``;
 - ``preferred``: the index of the preferred choice (the others are worse).
 
-Calls with the same conversation (system + messages) are grouped, so answers from separate calls can be
+An ``image_url`` part of a request's user message is an ``<image>`` placeholder there and one of the records'
+images (a path relative to the log's folder, or a ``data:`` URL, written as a file beside the output).
+
+Calls with the same conversation (system + messages + images) are grouped, so answers from separate calls can be
 compared. Scored answers of a group are paired with ``--pairing``; thumbs up answers are paired with
 thumbs down answers; a preferred choice is paired with each other choice of its call. ``--to kto``:
 thumbs give KTO examples, a preferred choice is desirable and its siblings undesirable.
@@ -35,7 +38,7 @@ from ..records import KtoExample, Message, PreferencePair, Reject
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, attempt, number, provenance, reject, text
 from .openai import normalize
-from .sharegpt import OPENAI_TAGS, read_messages
+from .sharegpt import OPENAI_TAGS, read_messages, user_images
 
 _THUMB = {"up": True, "down": False, "+1": True, "-1": False, "1": True, "true": True, "false": False,
           "good": True, "bad": False, "0": False}
@@ -45,6 +48,7 @@ _THUMB = {"up": True, "down": False, "+1": True, "-1": False, "1": True, "true":
 class _Conversation:
     system: str
     prompt: list[Message]
+    images: list[str]
     rows: dict[int, Row] = field(default_factory=dict)
     scored: list[tuple[str, float, int]] = field(default_factory=list)  # (answer, score, row index)
     thumbs: list[tuple[str, bool, int]] = field(default_factory=list)
@@ -66,15 +70,16 @@ def _thumb(value: Any, where: str) -> bool | None:
     return label
 
 
-def _parse(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str], dict[str, Any]]:
+def _parse(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str], list[str], dict[str, Any]]:
+    """(system, prompt, its images, the answers, feedback) of one logged call."""
     data = row.data
     request, response = data.get(_key(options, "request")), data.get(_key(options, "response"))
     feedback = data.get(_key(options, "feedback"))
     for name, value in (("request", request), ("response", response), ("feedback", feedback)):
         if not isinstance(value, dict):
             raise RowProblem("missing_field", f"field {_key(options, name)!r} is missing or not an object")
-    messages = normalize(request.get(_key(options, "messages")), OPENAI_TAGS, "request.messages")
-    system, prompt = read_messages(messages, OPENAI_TAGS, "request.messages")
+    raw, images = user_images(request.get(_key(options, "messages")), OPENAI_TAGS, "request.messages")
+    system, prompt = read_messages(normalize(raw, OPENAI_TAGS, "request.messages"), OPENAI_TAGS, "request.messages")
     choices = response.get(_key(options, "choices"))
     if not isinstance(choices, list) or not choices:
         raise RowProblem("missing_field", "response.choices is missing or empty")
@@ -84,7 +89,7 @@ def _parse(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str
         if not isinstance(message, dict):
             raise RowProblem("missing_field", f"response.choices[{i}].message is missing")
         answers.append(text(message.get("content"), f"response.choices[{i}].message.content"))
-    return system or "", prompt, answers, feedback
+    return system or "", prompt, images, answers, feedback
 
 
 def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[list[float | None], list[bool | None], int | None]:
@@ -113,12 +118,13 @@ def _signals(feedback: dict[str, Any], n: int, options: ReadOptions) -> tuple[li
     return scores, thumbs, preferred
 
 
-def _call(row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str], list, list, list[Item]]:
-    """One logged call: (system, prompt, answers, scores, thumbs, records from a preferred choice)."""
-    system, prompt, answers, feedback = _parse(row, options)
+def _call(row: Row, options: ReadOptions) -> tuple[_Conversation, list[str], list, list, list[Item]]:
+    """One logged call: (its conversation, answers, scores, thumbs, records from a preferred choice)."""
+    system, prompt, images, answers, feedback = _parse(row, options)
     scores, thumbs, preferred = _signals(feedback, len(answers), options)
-    made = list(_preferred(row, options, system, prompt, answers, preferred)) if preferred is not None else []
-    return system, prompt, answers, scores, thumbs, made
+    talk = _Conversation(system, prompt, images)
+    made = list(_preferred(row, options, talk, answers, preferred)) if preferred is not None else []
+    return talk, answers, scores, thumbs, made
 
 
 def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
@@ -128,10 +134,10 @@ def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
         if isinstance(parsed, Reject):
             yield parsed
             continue
-        system, prompt, answers, scores, thumbs, made = parsed
+        talk, answers, scores, thumbs, made = parsed
         yield from made
-        key = io.dumps([system, [m.model_dump() for m in prompt]])
-        group = groups.setdefault(key, _Conversation(system, prompt))
+        key = io.dumps([talk.system, [m.model_dump() for m in talk.prompt], talk.images])
+        group = groups.setdefault(key, talk)
         used = False
         for answer, score, thumb in zip(answers, scores, thumbs):
             if score is not None:
@@ -150,21 +156,24 @@ def read(rows: Iterable[Row], options: ReadOptions) -> Iterator[Item]:
         yield from _finish(group, options)
 
 
-def _preferred(row: Row, options: ReadOptions, system: str, prompt: list[Message], answers: list[str],
-               preferred: int) -> Iterator[Item]:
+def _preferred(row: Row, options: ReadOptions, talk: _Conversation, answers: list[str], preferred: int) -> Iterator[Item]:
     best = answers[preferred]
     others = [a for i, a in enumerate(answers) if i != preferred]
     if options.kto:
         for answer, label in [(best, True)] + [(a, False) for a in others]:
-            yield KtoExample(system=system, prompt=prompt, completion=assistant(answer), label=label,
+            yield KtoExample(**_common(talk), completion=assistant(answer), label=label,
                              provenance=provenance(row, "openai-logs"))
         return
     pairs = pairing.pairs([(best, 1.0)] + [(a, 0.0) for a in others], "best-vs-each-lower")
     if not pairs:
         raise RowProblem("identical_responses", "the preferred choice is identical to every other choice")
     for good, bad, _ in pairs:
-        yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
+        yield PreferencePair(**_common(talk), chosen=assistant(good), rejected=assistant(bad),
                              provenance=provenance(row, "openai-logs"))
+
+
+def _common(talk: _Conversation) -> dict[str, Any]:
+    return {"system": talk.system, "prompt": talk.prompt, "images": talk.images}
 
 
 def _finish(group: _Conversation, options: ReadOptions) -> Iterator[Item]:
@@ -185,7 +194,7 @@ def _finish(group: _Conversation, options: ReadOptions) -> Iterator[Item]:
 def _group_records(group: _Conversation, options: ReadOptions) -> Iterator[tuple[PreferencePair | KtoExample, list[int]]]:
     """(record, indices of the calls it came from). A combination that makes no valid record (an empty
     answer, say) is skipped: its calls may still be covered by another one, else they are rejected."""
-    common = {"system": group.system, "prompt": group.prompt}
+    common = _common(group)
     if options.kto:
         for answer, label, index in group.thumbs:
             try:

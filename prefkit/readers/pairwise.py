@@ -20,7 +20,8 @@ rejected as ``tie``, ``split_vote``, ``failed_verdict``, ``no_verdict``, ``unkno
 
 With ``--unlabeled`` (pairs to label in Argilla) the verdict is optional: every record with a prompt and
 two answers becomes a pair to label, and a clear verdict (a, b or tie) is kept as the suggestion.
-``score_a``/``score_b`` (judge scores) are kept too.
+``score_a``/``score_b`` (judge scores) are kept too. An ``images`` / ``image`` column (paths relative to the input
+file's folder) gives the prompt's images, as do ``image_url`` parts of prompt messages.
 """
 
 from __future__ import annotations
@@ -200,10 +201,10 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     query = get(row, options, "query", "input", required=False)
     if query and isinstance(raw_prompt, str):
         raw_prompt = "\n".join(p for p in (raw_prompt, text(query, "input")) if p)
-    system, prompt = prompt_messages(raw_prompt, "prompt", row, options)
+    system, prompt, images = prompt_messages(raw_prompt, "prompt", row, options)
     response_a, response_b = _responses(row, options)
     if options.unlabeled:
-        yield _unlabeled(row, options, lookup, system, prompt, response_a, response_b)
+        yield _unlabeled(row, options, lookup, system, prompt, images, response_a, response_b)
         return
     votes, field = votes_of(row, options)
     winner, counts = decide(votes, field, lookup, options)
@@ -213,11 +214,11 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     meta = {"votes": dict(counts), "winner": winner}
     if isinstance(row.data.get("group"), str):  # the key of a file that is an object of record lists
         meta["group"] = row.data["group"]
-    yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
+    yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad), images=images,
                          metadata=meta, provenance=provenance(row, "pairwise"))
 
 
-def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: str, prompt: list,
+def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: str, prompt: list, images: list[str],
                response_a: str, response_b: str) -> UnlabeledPair:
     suggestion = row.data.get("suggestion")  # as convert --unlabeled writes it
     if suggestion not in ("a", "b", "tie"):
@@ -228,7 +229,7 @@ def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: s
     scores = [get(row, options, key, required=False) for key in ("score_a", "score_b")]
     scores = [s if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in scores]
     tools = row.data.get("tools")
-    return UnlabeledPair(system=system, prompt=prompt, tools=tools if isinstance(tools, str) else "",
+    return UnlabeledPair(system=system, prompt=prompt, tools=tools if isinstance(tools, str) else "", images=images,
                          response_a=assistant(response_a),
                          response_b=assistant(response_b), suggestion=suggestion, score_a=scores[0], score_b=scores[1],
                          metadata={**(row.data.get("metadata") if isinstance(row.data.get("metadata"), dict) else {}),

@@ -9,7 +9,9 @@ Accepted shapes (field names can be changed with ``--map``):
 
 Pairs are made by ``--pairing`` (see prefkit.pairing). A completion with no numeric score is left out
 and counted (``unscored_completion``); a prompt left with fewer than two distinct scores is rejected
-(``no_pairs``). ``--to kto`` is not offered: scores have no absolute desirable/undesirable line.
+(``no_pairs``). An ``images`` / ``image`` column (paths relative to the input file's folder) gives the prompt's
+images, as do ``image_url`` parts of prompt messages. ``--to kto`` is not offered: scores have no absolute
+desirable/undesirable line.
 """
 
 from __future__ import annotations
@@ -20,24 +22,27 @@ from typing import Any
 from .. import pairing
 from ..records import Message, Note, PreferencePair
 from ..sources import Row
-from .base import Item, ReadOptions, RowProblem, assistant, get, number, per_row, provenance, text, user
-from .sharegpt import OPENAI_TAGS, read_messages
+from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, number, per_row, provenance, text, user
+from .image_parts import merged
+from .sharegpt import OPENAI_TAGS, read_messages, user_images
 
 TEXT_KEYS = ("response", "text", "output", "content", "completion")
 SCORE_KEYS = ("score", "overall_score", "rating", "reward")
 
 
-def prompt_messages(value: Any, field: str, row: Row | None = None, options: ReadOptions | None = None
-                    ) -> tuple[str, list[Message]]:
-    """(system, messages) from a prompt string or a list of role/content messages; a ``system`` column of
-    ``row`` is the system prompt when the messages have none."""
-    system, messages = "", None
+def prompt_messages(value: Any, field: str, row: Row, options: ReadOptions) -> tuple[str, list[Message], list[str]]:
+    """(system, messages, images) from a prompt string or a list of role/content messages; a ``system`` column of
+    ``row`` is the system prompt when the messages have none. The images are the ``images`` / ``image`` column's,
+    or those the user messages' image parts name (with ``<image>`` placeholders where the parts were)."""
+    system, messages, inline = "", None, []
     if isinstance(value, list):
+        value, inline = user_images(value, OPENAI_TAGS, field)
         system, messages = read_messages(value, OPENAI_TAGS, field)
-    column = get(row, options, "system", required=False) if row is not None and options is not None else None
+    column = get(row, options, "system", required=False)
     if column is not None and not system:
         system = text(column, "system")
-    return system or "", messages if messages is not None else [user(text(value, field))]
+    images = merged(image_paths(get(row, options, "images", "images", "image", required=False), "images"), inline)
+    return system or "", messages if messages is not None else [user(text(value, field))], images
 
 
 def _score(value: Any, where: str) -> float | None:
@@ -80,8 +85,8 @@ def candidates(row: Row, options: ReadOptions) -> list[tuple[str, float | None]]
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     if options.kto:
         raise RowProblem("no_kto_signal", "ratings have no desirable/undesirable label; convert to pairs instead")
-    system, prompt = prompt_messages(get(row, options, "prompt", "prompt", "instruction", "question"), "prompt",
-                                     row, options)
+    system, prompt, images = prompt_messages(get(row, options, "prompt", "prompt", "instruction", "question"),
+                                             "prompt", row, options)
     scored = candidates(row, options)
     unscored = sum(1 for _, s in scored if s is None)
     made = pairing.pairs([(t, s) for t, s in scored if s is not None], options.pairing, options.min_margin)
@@ -92,7 +97,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         yield Note("unscored_completion", unscored)
     score_of = {t: s for t, s in scored if s is not None}
     for good, bad, _ in made:
-        yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad),
+        yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad), images=images,
                              chosen_score=score_of[good], rejected_score=score_of[bad],
                              provenance=provenance(row, "ratings"))
 

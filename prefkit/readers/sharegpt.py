@@ -21,7 +21,7 @@ from ..lf_vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from ..records import KtoExample, Message, PreferencePair
 from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, content_text, get, image_paths, per_row, provenance
-
+from .image_parts import inline_images, merged
 
 
 def tags_for(messages: Any, options: ReadOptions, defaults: dict[str, str] = SHAREGPT_TAGS) -> dict[str, str]:
@@ -94,14 +94,15 @@ def signals(row: Row, options: ReadOptions) -> tuple[Any, Any, Any]:
 
 
 def pair_or_kto(row: Row, options: ReadOptions, fmt: str, system: str | None, messages: list[Message],
-                tags: dict[str, str], tools: Any, chosen: Any, rejected: Any, label: Any) -> Iterator[Item]:
-    """Shared by sharegpt and openai once the conversation is aligned."""
+                tags: dict[str, str], tools: Any, chosen: Any, rejected: Any, label: Any,
+                inline: list[str] | None = None) -> Iterator[Item]:
+    """Shared by sharegpt and openai once the conversation is aligned; ``inline``: the images its parts named."""
     system_column = get(row, options, "system", required=False)
     system_text = system if system is not None else (system_column or "")
     if not isinstance(system_text, str):
         raise RowProblem("bad_type", "system: expected a string")
     tools_text = tools if isinstance(tools, str) else _json(tools)
-    images = image_paths(get(row, options, "images", required=False), "images")
+    images = merged(image_paths(get(row, options, "images", "images", "image", required=False), "images"), inline or [])
     if chosen is not None or rejected is not None:
         if chosen is None or rejected is None:
             raise RowProblem("missing_field", f"field {'chosen' if chosen is None else 'rejected'!r} is missing")
@@ -126,12 +127,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if value else ""
 
 
+def user_images(raw: Any, tags: dict[str, str], field: str) -> tuple[Any, list[str]]:
+    """The messages with their user turns' image parts as ``<image>`` placeholders, and the images they name."""
+    return inline_images(raw, field, tags["role_tag"], tags["content_tag"], (tags["user_tag"],))
+
+
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     raw = get(row, options, "messages", "conversations", "messages")
     tags = tags_for(raw, options)
-    system, messages = read_messages(raw, tags, options.mapping.get("messages", "conversations"))
+    field = options.mapping.get("messages", "conversations")
+    raw, inline = user_images(raw, tags, field)
+    system, messages = read_messages(raw, tags, field)
     yield from pair_or_kto(row, options, "sharegpt", system, messages, tags,
-                           get(row, options, "tools", required=False) or "", *signals(row, options))
+                           get(row, options, "tools", required=False) or "", *signals(row, options), inline)
 
 
 read = per_row("sharegpt", _convert)

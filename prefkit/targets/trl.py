@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from ..checks.acceptance import Aligned
+from ..images.checks import IMAGE_PLACEHOLDER
 from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
 from .trl_rows import explicit, is_kto, is_messages, kind
 from .trl_tokens import TrlCounter
@@ -23,6 +24,10 @@ KTO_KEYS = ("prompt", "completion", "label")
 
 
 def _text(content: Any) -> str:
+    """A content's text: a string, or typed parts' text with an image part as LLaMA-Factory's placeholder."""
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" if p.get("type") == "text" else IMAGE_PLACEHOLDER if p.get("type") == "image"
+                       else "" for p in content if isinstance(p, dict))
     return content if isinstance(content, str) else ""
 
 

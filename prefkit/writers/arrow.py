@@ -28,4 +28,4 @@ def schema(writer: str) -> Any:
     }
     if writer not in fields:
         raise UsageError(f"--to {writer} writes JSON only (.json or .jsonl), not Parquet")
-    return pa.schema(fields[writer])
+    return pa.schema(fields[writer] + [("images", pa.list_(text))])  # image paths, on the rows that have images

@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..records import KtoExample, PreferencePair
+from ..records import KtoExample, PreferencePair, UnlabeledPair
+from .image_files import data_image, is_data_url
 
 
 def rebase(path: str, source: str, image_dir: str | None) -> str:
     """A relative image path of a source file, made relative to ``image_dir``; absolute paths and URLs unchanged."""
-    if image_dir is None or os.path.isabs(path) or "://" in path or not os.path.exists(source):
+    if image_dir is None or os.path.isabs(path) or "://" in path or is_data_url(path) or not os.path.exists(source):
         return path
     return os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(source)), path), os.path.abspath(image_dir))
+
+
+Record = PreferencePair | KtoExample | UnlabeledPair
 
 
 class Writer:
@@ -32,23 +36,38 @@ class Writer:
 
     # where relative image paths are read from by the trainer (the dataset dir, or the output's folder); None: as given
     image_dir: str | None = None
+    # where the images that records carry as data: URLs are written (convert: <output stem>_images); None: kept as URLs
+    data_image_dir: str | None = None
 
     def __init__(self) -> None:
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)
 
-    def with_images(self, record: PreferencePair | KtoExample, out: dict[str, Any]) -> dict[str, Any]:
+    def with_images(self, record: Record, out: dict[str, Any]) -> dict[str, Any]:
         """The row with its ``images`` column when the record has images, each relative path (relative to the
-        record's source file) rebased onto :attr:`image_dir`, so the trainer finds the same file."""
+        record's source file) rebased onto :attr:`image_dir`, so the trainer finds the same file, and each
+        ``data:`` URL replaced by the path of its file in :attr:`data_image_dir` (see :meth:`image_files`)."""
         if record.images:
-            out["images"] = [rebase(path, record.provenance.source, self.image_dir) for path in record.images]
+            out["images"] = [self.image_path(path, record.provenance.source) for path in record.images]
         return out
+
+    def image_path(self, path: str, source: str) -> str:
+        if self.data_image_dir is None or not is_data_url(path):
+            return rebase(path, source, self.image_dir)
+        written = os.path.join(os.path.abspath(self.data_image_dir), data_image(path)[0])
+        return os.path.relpath(written, os.path.abspath(self.image_dir)) if self.image_dir else written
+
+    def image_files(self, record: Record) -> tuple[tuple[str, bytes], ...]:
+        """(file name, bytes) of each image the record carries as a ``data:`` URL, for the run to write."""
+        if self.data_image_dir is None:
+            return ()
+        return tuple(data_image(path) for path in record.images if is_data_url(path))
 
     def with_image_column(self, columns: dict[str, str]) -> dict[str, str]:
         if "images" in self.seen:
             columns["images"] = "images"
         return columns
 
-    def row(self, record: PreferencePair | KtoExample) -> dict[str, Any]:
+    def row(self, record: Record) -> dict[str, Any]:
         raise NotImplementedError
 
     def columns(self) -> dict[str, str]:

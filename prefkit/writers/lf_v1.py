@@ -7,6 +7,12 @@
 Each side is the whole conversation. ``--register NAME`` adds ``NAME: {path, source: local, converter: pair}``
 to the v1 dataset YAML (``dataset_info.yaml``). v1's pair converter reads a ``tool`` message as tool calls and
 has no role for tool results, so records with tool turns are rejected (``lf_v1_cannot_hold_tools``).
+
+Records with images are rejected (``lf_v1_cannot_hold_images``). v1's sample type has ``image_url`` content parts
+(``v1/utils/types.py``; LLaMA-Factory's ``v1_multimodal_demo.jsonl`` uses them, in rows for an entry without a
+converter), but in 0.9.5 nothing reads them: the ``pair`` converter makes each content one text part, and every
+renderer (``chatml`` in ``v1/core/utils/rendering.py``, the ``qwen3`` plugins) raises "Unsupported content type:
+image_url" on any other part. v1 0.9.5 cannot train on an image pair in any row shape.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ class LfV1Writer(Writer):
             raise RowProblem("lf_v1_cannot_hold_tools", "the record has tool calls or results, which v1's pair "
                                                         "converter cannot read; use --to sharegpt")
         if record.images:
-            raise RowProblem("lf_v1_cannot_hold_images", "the record has images, which v1's pair converter (0.9.5) "
-                                                         "cannot read; use --to sharegpt")
+            raise RowProblem("lf_v1_cannot_hold_images", "the record has images, which LLaMA-Factory v1 (0.9.5) cannot "
+                                                         "read: its pair converter keeps text only and its renderers "
+                                                         "refuse image_url parts; use --to sharegpt")
         head = [{"role": "system", "content": record.system}] if record.system else []
         prompt = head + [_message(m) for m in record.prompt]
         out: dict[str, Any] = {"chosen": prompt + [_message(record.chosen)],

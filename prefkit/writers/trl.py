@@ -8,6 +8,16 @@
 ``--to trl-kto``: unpaired rows, as ``KTOTrainer`` reads them: ``{"prompt": [...], "completion": [...], "label": true}``.
 A tool call (LLaMA-Factory's function turn) becomes an assistant message with ``tool_calls``, a tool result a
 ``tool`` message, and ``tools`` (when a record has them) the list of tool definitions.
+
+A record with images is written in TRL's vision format: an ``images`` column of paths (relative to the output's
+folder) and each user turn as typed parts, ``{"type": "image"}`` where its ``<image>`` placeholders were::
+
+    {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is this?"}]}],
+     "chosen": [...], "rejected": [...], "images": ["pics/cat.png"]}
+
+A prompt with no placeholder gets its images before the first user text (where TRL's ``prepare_multimodal_messages``
+puts them); any other count that differs from the images is rejected (``image_count_mismatch``: TRL stops on it).
+Parquet output holds text content only, so records with images are rejected there (write .jsonl).
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ import json
 from typing import Any
 
 from ..errors import UsageError
-from ..lf_vocab import ROLE_FUNCTION, ROLE_OBSERVATION
+from ..images.checks import IMAGE_PLACEHOLDER
+from ..lf_vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
 from ..records import KtoExample, Message, PreferencePair, RowProblem
 from .base import Writer
 
@@ -46,6 +57,34 @@ def _arguments(value: Any, json_text: bool) -> Any:
     return value
 
 
+def typed_parts(content: str) -> list[dict[str, str]]:
+    """A user turn's text as TRL's typed parts, an image part at each ``<image>`` placeholder."""
+    parts: list[dict[str, str]] = []
+    for i, piece in enumerate(content.split(IMAGE_PLACEHOLDER)):
+        if i:
+            parts.append({"type": "image"})
+        if piece:
+            parts.append({"type": "text", "text": piece})
+    return parts
+
+
+def vision_turns(turns: list[dict[str, Any]], images: int, parquet: bool) -> list[dict[str, Any]]:
+    """The prompt's user turns as typed parts (all of them: TRL puts images before a first user turn left a string)."""
+    if parquet:
+        raise RowProblem("parquet_cannot_hold_image_parts", "the record has images, whose TRL rows hold typed content "
+                                                            "parts that the Parquet schema cannot; write .jsonl")
+    users = [t for t in turns if t["role"] == ROLE_USER]
+    placeholders = sum(t["content"].count(IMAGE_PLACEHOLDER) for t in users)
+    if placeholders not in (0, images):
+        raise RowProblem("image_count_mismatch", f"the prompt has {placeholders} {IMAGE_PLACEHOLDER} placeholder(s) "
+                                                 f"but the record has {images} image(s); TRL pairs them one to one")
+    out = [{**t, "content": typed_parts(t["content"])} if t["role"] == ROLE_USER else t for t in turns]
+    if not placeholders:
+        first = out.index(next(t for t in out if t["role"] == ROLE_USER))
+        out[first] = {**out[first], "content": [{"type": "image"}] * images + out[first]["content"]}
+    return out
+
+
 class _TrlWriter(Writer):
     registry = None  # TRL rows: no LLaMA-Factory registry reads them
     target = "trl"
@@ -56,7 +95,8 @@ class _TrlWriter(Writer):
 
     def prompt(self, record: PreferencePair | KtoExample) -> list[dict[str, Any]]:
         head = [{"role": "system", "content": record.system}] if record.system else []
-        return head + [self.message(m) for m in record.prompt]
+        turns = [self.message(m) for m in record.prompt]
+        return head + (vision_turns(turns, len(record.images), self.json_text) if record.images else turns)
 
     def tools(self, tools: str) -> list[Any] | str:
         try:

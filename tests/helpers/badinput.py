@@ -191,7 +191,8 @@ def reader_expect(reader: str, damage: str) -> tuple[int, frozenset[str] | None]
         reasons.add("missing_field")
     if reader in CHAT_READERS:
         if damage in LISTS:
-            reasons.add("unsupported_content")  # a message content of non-text parts
+            # a message content of non-text parts; an image part is read as an image in a user turn, refused elsewhere
+            reasons.add("image_not_in_user_turn" if damage == "image_part" else "unsupported_content")
         if damage in ("string", "empty_string", "list_of_strings"):
             reasons.add("bad_role_order")  # a bare string in a message list reads as an assistant turn
         if damage in ("empty_string", "empty_list"):

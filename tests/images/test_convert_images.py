@@ -70,5 +70,5 @@ def test_an_images_column_that_is_not_paths_is_rejected(tmp_path):
     path = write_jsonl(tmp_path / "bad.jsonl", [
         {"conversations": [{"from": "human", "value": "<image>Hi"}], "chosen": {"from": "gpt", "value": "a"},
          "rejected": {"from": "gpt", "value": "b"}, "images": [3]}])
-    with pytest.raises(DataError, match=r"record 0: images: expected image paths \(a string or a list of strings\)"):
+    with pytest.raises(DataError, match=r"record 0: images\[0\]: expected image paths \(a string or a list of strings\)"):
         convert([path], str(tmp_path / "out.jsonl"))

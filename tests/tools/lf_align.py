@@ -2,7 +2,7 @@
 
     python tests/tools/lf_align.py DATASET_DIR NAME [NAME ...]
 
-One JSON line per row: {"name", "index", "prompt", "response", "system", "tools", "kept"}, where
+One JSON line per row: {"name", "index", "prompt", "response", "system", "tools", "images", "kept"}, where
 kept applies the pairwise/feedback processors' filter (odd prompt length, at least two responses).
 Run with the python of a venv that has llamafactory; it need not have prefkit.
 """
@@ -33,7 +33,8 @@ def main() -> None:
         for index, row in enumerate(dataset):
             kept = len(row["_prompt"]) % 2 == 1 and len(row["_response"]) >= 2
             print(json.dumps({"name": name, "index": index, "prompt": row["_prompt"], "response": row["_response"],
-                              "system": row["_system"], "tools": row["_tools"], "kept": kept}, ensure_ascii=False))
+                              "system": row["_system"], "tools": row["_tools"], "images": row["_images"],
+                              "kept": kept}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
