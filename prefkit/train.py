@@ -16,7 +16,8 @@ from .checks.acceptance import Attr
 from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
-from .handoff.train_config import NEEDS, build_config, check_config, config_file, default_output_dir, yaml_bytes
+from .handoff.train_config import (NEEDS, build_config, check_config, config_file, default_output_dir, image_settings,
+                                  vision_template, yaml_bytes)
 from .run import Run
 from .sources import iter_rows
 
@@ -188,15 +189,42 @@ def auto_cutoff(name: str, dataset_dir: str, model: str, template: str, trust_re
     return cutoff, f"cutoff_len {cutoff}: 99% of {unit} fit in {p99} tokens (rounded up to a multiple of {CUTOFF_STEP})"
 
 
+def _images_column(name: str, entry: dict[str, Any], max_pixels: int | None, min_pixels: int | None) -> str | None:
+    """The entry's images column (None without one, where pixel limits are refused: they would do nothing)."""
+    columns = entry.get("columns")
+    images = columns.get("images") if isinstance(columns, dict) else None
+    if not images and (max_pixels or min_pixels):
+        raise UsageError(f"--image-max-pixels / --image-min-pixels: dataset {name!r} has no images column")
+    return images or None
+
+
+def _auto_template(model: str, images: str | None, notes: list[str]) -> str:
+    """--template auto: LLaMA-Factory's default for a model it knows; for an image dataset, else the template of
+    the folder's vision-language model type."""
+    from .targets.lf import default_template
+
+    found = default_template(model)
+    if found:
+        notes.append(f"template {found!r}: LLaMA-Factory's default for {model}")
+        return found
+    found = vision_template(model) if images else None
+    if found:
+        notes.append(f"template {found!r}: the vision template of {model}'s model_type")
+        return found
+    raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; pass --template")
+
+
 def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finetuning: str = "lora",
           template: str = "auto", cutoff_len: int | str = "auto", eval_split: float | None = None,
           output_dir: str | None = None, config_out: str | None = None, sets: dict[str, Any] | None = None,
           dry_run: bool = False, force: bool = False, validate_first: bool = True, log_file: str | None = None,
           on_step: Callable[[int, int, float | None], None] | None = None,
-          env: dict[str, str] | None = None, trust_remote_code: bool = False) -> TrainResult:
+          env: dict[str, str] | None = None, trust_remote_code: bool = False, image_max_pixels: int | None = None,
+          image_min_pixels: int | None = None) -> TrainResult:
     """Write the training YAML for ``dataset`` and (unless ``dry_run``) run LLaMA-Factory on it. A model folder
     with Python code of its own (``auto_map``) is refused unless ``trust_remote_code``, which is then written to the
-    YAMLs (and only then)."""
+    YAMLs (and only then). A dataset with an images column gets the multimodal YAML (pixel limits: the given ones,
+    else LLaMA-Factory's defaults; frozen vision tower; ``media_dir``) and needs a template that takes images."""
     registry.check_name(dataset)
     info = registry.load(dataset_dir)
     entry = registry.get_entry(dataset_dir, dataset, info)
@@ -210,14 +238,9 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
 
     refuse_remote_code(model, trust_remote_code)
     notes: list[str] = []
+    images = _images_column(dataset, entry, image_max_pixels, image_min_pixels)
     if template == "auto":
-        from .targets.lf import default_template
-
-        found = default_template(model)
-        if not found:
-            raise UsageError(f"--template auto: LLaMA-Factory has no default template for {model!r}; pass --template")
-        template = found
-        notes.append(f"template {template!r}: LLaMA-Factory's default for {model}")
+        template = _auto_template(model, images, notes)
     if cutoff_len == "auto":
         cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template, trust_remote_code)
         notes.append(note)
@@ -241,8 +264,13 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     config = build_config(model, train_name, dataset_dir, method=method, finetuning=finetuning, template=template,
                           cutoff_len=int(cutoff_len), gpu=has_gpu(), eval_dataset=eval_name, overrides=sets,
                           trust_remote_code=trust_remote_code,
+                          images=image_settings(image_max_pixels, image_min_pixels) if images else None,
                           output_dir=output_dir or default_output_dir(model, finetuning, method, dataset))
-    check_config(config)
+    check_config(config, images=images is not None)
+    if images:
+        notes.append(f"images: column {images!r} read from {config.get('media_dir')}, at most "
+                     f"{config.get('image_max_pixels')} pixels each; vision tower "
+                     f"{'frozen' if config.get('freeze_vision_tower') else 'trained (--set freeze_vision_tower=false)'}")
     max_samples = config.get("max_samples")
     if isinstance(max_samples, int):
         records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, info.get(train_name, entry)["file_name"])))

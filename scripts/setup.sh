@@ -6,6 +6,7 @@
 #   .venv-trl      TRL 1.x alone, for the TRL parity oracle (tests/tools/trl_oracle.py)
 #   .venv-argilla  the Argilla server (label tests start it with Redis; see tests/argilla_server/)
 #   and, as root on Debian, the packages redis-server, chromium and chromium-driver (browser tests)
+#   .cache/tiny-llava  a tiny random vision-language model (tests/tools/build_tiny_vlm.py) for the image tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -98,5 +99,10 @@ if [ "${PREFKIT_SKIP_BROWSER:-0}" != 1 ] && ! { command -v chromium >/dev/null &
   else
     echo "[setup] chromium is missing: install it (Debian: apt-get install chromium chromium-driver) for the browser tests" >&2
   fi
+fi
+# 5. The tiny vision-language model of the image training tests (offline, about 21 MB; skip with PREFKIT_SKIP_VLM=1) --
+if [ "${PREFKIT_SKIP_VLM:-0}" != 1 ] && [ ! -f .cache/tiny-llava/model.safetensors ]; then
+  echo "[setup] building the tiny vision-language model (.cache/tiny-llava)..." >&2
+  .venv/bin/python tests/tools/build_tiny_vlm.py --if-missing .cache/qwen2.5-tokenizer .cache/tiny-llava >/dev/null
 fi
 echo "[setup] ready: .venv/bin/prefkit" >&2

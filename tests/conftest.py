@@ -31,7 +31,7 @@ LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", 
 # (-m "not llamafactory and not argilla and not model and not ray and not browser") runs everything else.
 _MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "trained_dpo": "llamafactory",
                     "trained_rm": "llamafactory",
-                    "tiny_model": "model",
+                    "tiny_model": "model", "tiny_vlm": "model",
                     "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser"}
 
 
@@ -108,6 +108,19 @@ def tiny_model(qwen_tokenizer) -> str:
         python = LF_PYTHONS["0.9.3"] if LF_PYTHONS["0.9.3"].exists() else LF_PYTHONS["0.9.5"]
         subprocess.run([str(python), str(ROOT / "tests" / "tools" / "build_tiny_model.py"), qwen_tokenizer, str(target)],
                        check=True, capture_output=True, timeout=300)
+    return str(target)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(qwen_tokenizer) -> str:
+    """A tiny random LLaVA-style vision-language model (CLIP tower + Qwen2, 4 tokens per image; LLaMA-Factory 0.9.5
+    only), built by tests/tools/build_tiny_vlm.py (scripts/setup.sh builds it too)."""
+    import subprocess
+
+    target = ROOT / ".cache" / "tiny-llava"
+    if not (target / "model.safetensors").exists():
+        subprocess.run([str(LF_PYTHONS["0.9.5"]), str(ROOT / "tests" / "tools" / "build_tiny_vlm.py"), qwen_tokenizer,
+                        str(target)], check=True, capture_output=True, timeout=300)
     return str(target)
 
 

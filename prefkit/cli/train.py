@@ -33,6 +33,10 @@ def command(
                                             "convert --near-dedup finds them) stay on one side."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Default: saves/<model>/<finetuning>/<method>/<dataset>."),
     config_out: Path | None = typer.Option(None, "--config-out", help="Where to write the YAML (default: in output_dir)."),
+    image_max_pixels: int | None = typer.Option(None, "--image-max-pixels", help="A dataset with images: shrink each "
+                                                "image to at most this many pixels (default LLaMA-Factory's, 768*768)."),
+    image_min_pixels: int | None = typer.Option(None, "--image-min-pixels", help="A dataset with images: grow each "
+                                                "image to at least this many pixels (default LLaMA-Factory's, 32*32)."),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE for any other LLaMA-Factory argument (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write the YAML and print the command; do not train."),
     force: bool = typer.Option(False, "--force", help="With --eval-split: replace <dataset>_train/_eval files and "
@@ -49,7 +53,8 @@ def command(
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,
                   output_dir=str(output_dir) if output_dir else None,
                   config_out=str(config_out) if config_out else None, sets=parse_sets(sets), dry_run=dry_run, force=force,
-                  validate_first=not no_validate, trust_remote_code=trust_remote_code)
+                  validate_first=not no_validate, trust_remote_code=trust_remote_code,
+                  image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels)
     if dry_run or quiet or not err_console.is_terminal:
         result = train(dataset, str(dataset_dir), model, **kwargs)
     else:

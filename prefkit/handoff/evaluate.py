@@ -5,8 +5,10 @@ Answers and judgments go through prefkit.llm (the client, retries, time limit an
 judge); a failed request is counted and the rest goes on. The judge sees every pair twice, in both orders, with
 the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.judgement): a verdict counts only when both
 orders agree; a disagreement is ``inconsistent`` and counts as a tie; a reply without a verdict is counted as
-unparsed, never guessed. Keys come from the environment (the judge's: PREFKIT_JUDGE_API_KEY, else
-OPENAI_API_KEY; the served models': API_KEY) and are never printed.
+unparsed, never guessed. A prompt's images (a dataset with an images column) go to the served models as
+``image_url`` parts with ``data:`` URLs (prefkit.handoff.image_parts); the judge and the answers file see the
+prompt's text with its ``<image>`` placeholders. Keys come from the environment (the judge's:
+PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from typing import Any
 from .. import registry
 from ..checks.acceptance import Attr, LoaderFailure, align
 from ..errors import UsageError, requests_exit_code
+from ..images.checks import RowLayout
+from ..images.files import image_refs
 from ..judgement import SWAPPED, PairVerdict, Template, compare
 from ..llm import RETRIES, Chat, in_parallel, reason_of
 from ..run import Run
 from ..sources import iter_rows
+from .image_parts import image_urls, with_images
 from .serve import serving
 
 
@@ -50,15 +55,26 @@ class EvalReport:
         return asdict(self)
 
 
-def load_prompts(dataset: str, dataset_dir: str, limit: int | None) -> list[tuple[int, list[dict[str, str]]]]:
+Prompt = tuple[int, list[dict[str, Any]]]  # (record index, OpenAI-style messages)
+
+
+def load_prompts(dataset: str, dataset_dir: str, limit: int | None) -> list[Prompt]:
     """(record index, OpenAI-style messages) of the dataset's prompts, as LLaMA-Factory reads them."""
+    return [prompt for prompt, _ in prompts_and_requests(dataset, dataset_dir, limit)]
+
+
+def prompts_and_requests(dataset: str, dataset_dir: str, limit: int | None) -> list[tuple[Prompt, Prompt]]:
+    """Each prompt (text, ``<image>`` placeholders kept) and the request that asks it: the same, with the row's
+    images (read from the dataset dir, LLaMA-Factory's default ``media_dir``) in place of its placeholders."""
     info = registry.load(dataset_dir)
     if dataset not in info:
         raise UsageError(f"no dataset {dataset!r} in {dataset_dir}/dataset_info.json")
     entry = info[dataset]
     attr = Attr.from_entry(entry)
-    prompts = []
-    for row in iter_rows(os.path.join(dataset_dir, entry["file_name"])):
+    layout = RowLayout.from_entry(entry)  # None: no images column
+    source = os.path.join(dataset_dir, entry["file_name"])
+    prompts: list[tuple[Prompt, Prompt]] = []
+    for row in iter_rows(source):
         if limit is not None and len(prompts) >= limit:
             break
         try:
@@ -70,7 +86,12 @@ def load_prompts(dataset: str, dataset_dir: str, limit: int | None) -> list[tupl
         messages = [{"role": "system", "content": aligned.system}] if aligned.system else []
         messages += [{"role": "user" if m["role"] in ("user", "observation") else "assistant", "content": m["content"]}
                      for m in aligned.prompt]
-        prompts.append((row.index, messages))
+        request = messages
+        if layout is not None:
+            where = f"{source}: record {row.index}"
+            refs = image_refs(row.data.get(layout.images), layout.images, dataset_dir)
+            request = with_images(messages, image_urls(refs, where), where)
+        prompts.append(((row.index, messages), (row.index, request)))
     if not prompts:
         raise UsageError(f"{dataset}: no usable prompts")
     return prompts
@@ -104,13 +125,14 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
         answers_out = run.rows("eval answers", report.answers_file, lines=True)
         html_out = run.file("eval page", report.html_file)
         report_file = run.json("--report-json", report_json)
-        prompts = load_prompts(dataset, dataset_dir, limit)
+        loaded = prompts_and_requests(dataset, dataset_dir, limit)
+        prompts, requests = [prompt for prompt, _ in loaded], [request for _, request in loaded]
         report.prompts = len(prompts)
         answers: dict[str, list[str | None]] = {}
         for side, config in (("model", model_config), ("baseline", baseline_config)):
             with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
                 chat = Chat(server.base_url, server.model, server.api_key, timeout=timeout, retries=retries)
-                answers[side], report.failed[side] = _answers(chat, prompts, max_tokens, concurrency)
+                answers[side], report.failed[side] = _answers(chat, requests, max_tokens, concurrency)
             report.answered[side] = sum(text is not None for text in answers[side])
         both = [i for i in range(len(prompts)) if answers["model"][i] is not None and answers["baseline"][i] is not None]
         report.compared = len(both)
@@ -137,8 +159,7 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
     return report
 
 
-def _answers(chat: Chat, prompts: list[tuple[int, list[dict[str, str]]]], max_tokens: int,
-             concurrency: int) -> tuple[list[str | None], dict[str, int]]:
+def _answers(chat: Chat, prompts: list[Prompt], max_tokens: int, concurrency: int) -> tuple[list[str | None], dict[str, int]]:
     """Each prompt's greedy answer (None where the request failed for good), and the failures by reason."""
     texts: list[str | None] = [None] * len(prompts)
     failed: Counter = Counter()

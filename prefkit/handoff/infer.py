@@ -10,6 +10,8 @@ from .train_config import dump_yaml
 
 # Data arguments that change the chat template LLaMA-Factory builds (get_template_and_fix_tokenizer)
 TEMPLATE_ARGS = ("default_system", "tool_format", "enable_thinking", "preserve_thinking")
+# Processor arguments that decide how an image is resized (and so how many tokens it costs): served as trained
+IMAGE_ARGS = ("image_max_pixels", "image_min_pixels")
 SUMMARY_KEYS = ("train_loss", "train_runtime", "epoch", "eval_loss", "eval_rewards/accuracies",
                 "eval_rewards/margins", "eval_rewards/chosen", "eval_rewards/rejected", "eval_accuracy")
 
@@ -23,7 +25,7 @@ def write_infer_configs(config: dict[str, Any]) -> tuple[str, str]:
             "infer_backend": "huggingface"}
     if config.get("trust_remote_code") is True:  # as trained: absent means off (LLaMA-Factory's default)
         base["trust_remote_code"] = True
-    base.update({key: config[key] for key in TEMPLATE_ARGS if key in config})  # the prompts as trained (--set)
+    base.update({key: config[key] for key in TEMPLATE_ARGS + IMAGE_ARGS if key in config})  # as trained (--set)
     if config.get("finetuning_type", "lora") == "lora":
         trained = {**base, "adapter_name_or_path": out, "finetuning_type": "lora"}
     else:  # full / freeze: the output dir is the whole model

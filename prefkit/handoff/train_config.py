@@ -33,6 +33,13 @@ FINETUNING = {
 }
 # The dataset kind each method needs: ranking pairs, or KTO examples.
 NEEDS = {"dpo": "rm", "orpo": "rm", "simpo": "rm", "rm": "rm", "kto": "kto"}
+# LLaMA-Factory's own defaults (ProcessorArguments, 0.9.3 to 0.9.5): images are shrunk to at most, and grown to at
+# least, this many pixels before the model's processor sees them; written out so the YAML says what it trains on.
+IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS = 768 * 768, 32 * 32
+# A vision-language model's ``model_type`` (config.json) -> its LLaMA-Factory template, for a local folder that
+# LLaMA-Factory's model table does not name (the table's default wins for the models it knows).
+VISION_TEMPLATES = {"llava": "llava", "llava_next": "llava_next", "qwen2_vl": "qwen2_vl", "qwen2_5_vl": "qwen2_vl",
+                    "qwen3_vl": "qwen3_vl", "gemma3": "gemma3", "mllama": "mllama", "paligemma": "paligemma"}
 
 
 def safe_name(text: str) -> str:
@@ -47,11 +54,20 @@ def default_output_dir(model: str, finetuning: str, method: str, dataset: str) -
 def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo", finetuning: str = "lora",
                  template: str = "default", cutoff_len: int = 2048, output_dir: str | None = None,
                  gpu: bool = False, eval_dataset: str | None = None,
-                 overrides: dict[str, Any] | None = None, trust_remote_code: bool = False) -> dict[str, Any]:
+                 overrides: dict[str, Any] | None = None, trust_remote_code: bool = False,
+                 images: dict[str, int] | None = None) -> dict[str, Any]:
     """The YAML as a dict, in LLaMA-Factory's section order. ``overrides`` (from --set) win.
 
     ``trust_remote_code`` is written only when on: LLaMA-Factory's own default (ModelArguments, 0.9.3 to 0.9.5)
-    is false, so a YAML without the key never runs a model folder's own code."""
+    is false, so a YAML without the key never runs a model folder's own code. ``images`` (a dataset with an images
+    column: :func:`image_settings`) adds the pixel limits, freezes the vision tower and its projector (LoRA then
+    trains the language model only, as LLaMA-Factory's multimodal examples do) and names ``media_dir``, the folder
+    the rows' image paths are relative to (the dataset dir, LLaMA-Factory's default, written out).
+
+    >>> cfg = build_config("Qwen/Qwen2-VL-2B-Instruct", "pairs", "data", template="qwen2_vl", images=image_settings())
+    >>> [cfg[k] for k in ("image_max_pixels", "image_min_pixels", "freeze_vision_tower", "media_dir")]
+    [589824, 1024, True, 'data']
+    """
     if method not in METHODS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
     if finetuning not in FINETUNING:
@@ -62,13 +78,16 @@ def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo"
         # model
         "model_name_or_path": model,
         **({"trust_remote_code": True} if trust_remote_code else {}),
+        **(images or {}),
         # method
         **METHODS[method],
         "do_train": True,
         **FINETUNING[finetuning],
+        **({"freeze_vision_tower": True, "freeze_multi_modal_projector": True} if images else {}),
         # dataset (no max_samples: LLaMA-Factory then reads every row)
         "dataset": dataset,
         "dataset_dir": dataset_dir,
+        **({"media_dir": dataset_dir} if images else {}),
         "template": template,
         "cutoff_len": cutoff_len,
         "overwrite_cache": True,
@@ -99,6 +118,26 @@ def build_config(model: str, dataset: str, dataset_dir: str, method: str = "dpo"
     for key, value in (overrides or {}).items():
         config[key] = value
     return config
+
+
+def image_settings(max_pixels: int | None = None, min_pixels: int | None = None) -> dict[str, int]:
+    """``image_max_pixels`` / ``image_min_pixels`` for the YAML: the given ones, else LLaMA-Factory's defaults."""
+    for flag, value in (("--image-max-pixels", max_pixels), ("--image-min-pixels", min_pixels)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}: give a positive number of pixels")
+    return {"image_max_pixels": max_pixels or IMAGE_MAX_PIXELS, "image_min_pixels": min_pixels or IMAGE_MIN_PIXELS}
+
+
+def vision_template(model: str) -> str | None:
+    """The template of a local vision-language model folder, by its config.json ``model_type`` (None if unknown)."""
+    import json
+
+    try:
+        with open(os.path.join(model, "config.json"), encoding="utf-8") as f:
+            model_type = json.load(f).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return VISION_TEMPLATES.get(model_type) if isinstance(model_type, str) else None
 
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -147,23 +186,32 @@ def dump_yaml(config: dict[str, Any], path: str) -> None:
 _CHECK = """
 import json, sys
 from llamafactory.hparams import get_train_args
+payload = json.loads(sys.stdin.read())
 try:
-    get_train_args(json.loads(sys.stdin.read()))
+    get_train_args(payload["config"])
+    if payload["images"]:  # a text template's plugin has no image token: LLaMA-Factory would stop at the first row
+        from llamafactory.data.template import TEMPLATES
+        name = payload["config"].get("template")
+        if name in TEMPLATES and TEMPLATES[name].mm_plugin.image_token is None:
+            raise ValueError(f"the dataset has images but template {name!r} takes none; use a vision-language "
+                             "model and its template (e.g. qwen2_vl, llava)")
 except (ValueError, TypeError, ImportError) as err:
     print("PREFKIT_REJECTED:", str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
     sys.exit(3)
 """
 
 
-def check_config(config: dict[str, Any], python: str | None = None) -> None:
+def check_config(config: dict[str, Any], python: str | None = None, images: bool = False) -> None:
     """Parse the config with LLaMA-Factory's own argument parser (``get_train_args``), in a child process
-    so that its logging and global state stay out of ours. Unknown keys and values it rejects raise."""
+    so that its logging and global state stay out of ours. Unknown keys and values it rejects raise; with
+    ``images`` (the dataset has an images column), so does a template without an image plugin."""
     import json
     import subprocess
     import sys
 
-    proc = subprocess.run([python or sys.executable, "-c", _CHECK], input=json.dumps(config), capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "DISABLE_VERSION_CHECK": "1"})
+    payload = json.dumps({"config": config, "images": images})
+    proc = subprocess.run([python or sys.executable, "-c", _CHECK], input=payload, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "DISABLE_VERSION_CHECK": "1"})
     if proc.returncode == 3:  # LLaMA-Factory also logs to stdout: take the marked line
         reason = next(line for line in proc.stdout.splitlines() if line.startswith("PREFKIT_REJECTED:"))
         raise UsageError(f"LLaMA-Factory rejects the training config: {reason.split(':', 1)[1].strip()}")
