@@ -58,20 +58,32 @@ def read_prompts(target: str, dataset_dir: str | None = None) -> Iterator[Prompt
 
 def _registered(name: str, dataset_dir: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
     entry = registry.get_entry(dataset_dir, name)
-    attr = Attr.from_entry(entry)
     path = os.path.join(dataset_dir, entry["file_name"])
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file (dataset {name!r})")
+    for index, _, messages in registered_prompts(path, Attr.from_entry(entry)):
+        yield index, {"messages": messages} if messages else None
+
+
+def registered_prompts(path: str, attr: Attr) -> Iterator[tuple[int, Any, list[dict[str, str]] | None]]:
+    """(index, raw row, prompt) of each row of a registered dataset file: the prompt as LLaMA-Factory reads it
+    (prefkit.checks.acceptance), system first, OpenAI roles (an observation is a user turn); None for a row with
+    none, or on which LLaMA-Factory's converter fails. The one prompt extractor of generate, eval and the eval split."""
     for row in iter_rows(path):
-        try:
-            aligned = align(row.data, attr) if row.error is None and isinstance(row.data, dict) else None
-        except LoaderFailure:
-            aligned = None
-        if aligned is None or not aligned.prompt:
-            yield row.index, None
-            continue
-        head = [{"role": "system", "content": aligned.system}] if isinstance(aligned.system, str) and aligned.system else []
-        yield row.index, {"messages": head + [{"role": m["role"], "content": m["content"]} for m in aligned.prompt]}
+        yield row.index, row.data, registered_prompt(row.data if row.error is None else None, attr)
+
+
+def registered_prompt(data: Any, attr: Attr) -> list[dict[str, str]] | None:
+    """One raw row's prompt as LLaMA-Factory reads it (see registered_prompts)."""
+    try:
+        aligned = align(data, attr) if isinstance(data, dict) else None
+    except LoaderFailure:
+        return None
+    if aligned is None or not aligned.prompt:
+        return None
+    head = [{"role": "system", "content": aligned.system}] if isinstance(aligned.system, str) and aligned.system else []
+    return head + [{"role": "assistant" if m["role"] in ("assistant", "function") else "user", "content": m["content"]}
+                   for m in aligned.prompt]
 
 
 def messages_of(data: dict[str, Any]) -> list[dict[str, str]] | None:

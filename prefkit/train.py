@@ -16,6 +16,7 @@ from .checks.acceptance import Attr
 from .errors import DataError, UsageError
 from .handoff.infer import summarize, write_infer_configs
 from .handoff.runner import llamafactory_cli, run_train
+from .prompts import registered_prompt
 from .handoff.train_config import (NEEDS, build_config, check_config, config_file, default_output_dir, image_settings,
                                   vision_template, yaml_bytes)
 from .run import Run
@@ -132,29 +133,6 @@ def prompt_groups(source: str, attr: Attr, key: Callable[[Any], bytes]) -> dict[
     return group
 
 
-def _prompt_text(data: Any, attr: Attr) -> str:
-    """The text of a raw row's prompt (what near-duplicate prompts are judged by): its turns and system prompt."""
-    content = attr.tags.get("content_tag") or "value"
-
-    def strings(value: Any) -> list[str]:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list):
-            return [s for item in value for s in strings(item)]
-        return strings(value.get(content)) if isinstance(value, dict) else []
-
-    if not isinstance(data, dict):
-        return json.dumps(data)
-    if attr.formatting == "alpaca":
-        return "\n".join(s for k in ("system", "history", "prompt", "query") if attr.column(k)
-                         for s in strings(data.get(attr.column(k))))
-    messages = data.get(attr.column("messages") or "conversations")
-    if attr.stage == "kto" and isinstance(messages, list):
-        messages = messages[:-1]
-    system = data.get(attr.column("system")) if attr.column("system") else None
-    return "\n".join(strings(system) + strings(messages))
-
-
 def _config_out(run: Run, dataset_dir: str, entry: dict[str, Any], path: str) -> io.AtomicFile:
     """The training YAML as a file of ``run``: never the dataset or the registry."""
     run.input(os.path.join(dataset_dir, entry["file_name"]))
@@ -163,16 +141,14 @@ def _config_out(run: Run, dataset_dir: str, entry: dict[str, Any], path: str) ->
 
 
 def _prompt_of(data: Any, attr: Attr) -> str:
-    """The prompt part of a raw row (what the eval split keeps disjoint)."""
-    if not isinstance(data, dict):
-        return json.dumps(data)
-    if attr.formatting == "alpaca":
-        keys = ("prompt", "query", "history", "system")
-        return json.dumps([data.get(attr.column(k)) for k in keys if attr.column(k)], sort_keys=True)
-    messages = data.get(attr.column("messages") or "conversations")
-    if attr.stage == "kto" and isinstance(messages, list):
-        messages = messages[:-1]
-    return json.dumps([messages, data.get(attr.column("system")) if attr.column("system") else None], sort_keys=True)
+    """The prompt part of a raw row (what the eval split keeps disjoint), as LLaMA-Factory reads it."""
+    return json.dumps(registered_prompt(data, attr) or data, sort_keys=True, default=str)
+
+
+def _prompt_text(data: Any, attr: Attr) -> str:
+    """The text of a raw row's prompt (what near-duplicate prompts are judged by): its turns and system prompt."""
+    messages = registered_prompt(data, attr)
+    return "\n".join(m["content"] for m in messages) if messages else json.dumps(data, default=str)
 
 
 def auto_cutoff(name: str, dataset_dir: str, model: str, template: str, trust_remote_code: bool = False) -> tuple[int, str]:
@@ -244,12 +220,14 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     if cutoff_len == "auto":
         cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template, trust_remote_code)
         notes.append(note)
-    if validate_first:
+    records = None  # of the dataset, once some pass has read it
+    if validate_first:  # with --cutoff-len auto a second pass: truncation's errors depend on the cutoff chosen
         from .validate import validate
 
         measure = NEEDS[method] == "rm"  # token lengths raise errors (identical after truncation) for pairs only
         report = validate(dataset, dataset_dir=dataset_dir, model=model if measure else None, template=template,
                           cutoff_len=int(cutoff_len) if measure else None, trust_remote_code=trust_remote_code)
+        records = report.records
         errors = report.findings.by_level("error")
         if errors:
             first = errors[0]
@@ -258,6 +236,7 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
     train_name, eval_name = dataset, None
     if eval_split:
         train_name, eval_name, n_train, n_eval = split_eval(dataset, dataset_dir, entry, eval_split, force, dry_run)
+        records = n_train
         notes.append(f"eval split: {n_train} train / {n_eval} eval records, prompt-disjoint, "
                      + (f"to be registered as {train_name!r} and {eval_name!r} (dry run: not written)" if dry_run
                         else f"registered as {train_name!r} and {eval_name!r}"))
@@ -273,7 +252,8 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
                      f"{'frozen' if config.get('freeze_vision_tower') else 'trained (--set freeze_vision_tower=false)'}")
     max_samples = config.get("max_samples")
     if isinstance(max_samples, int):
-        records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, info.get(train_name, entry)["file_name"])))
+        if records is None:
+            records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, entry["file_name"])))
         if max_samples < records:
             notes.append(f"max_samples {max_samples} trains on only {max_samples} of the {records} records (as asked)")
     path = config_file(config_out or os.path.join(config["output_dir"], f"train_{method}.yaml"))

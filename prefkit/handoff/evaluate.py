@@ -20,14 +20,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import registry
-from ..checks.acceptance import Attr, LoaderFailure, align
+from ..checks.acceptance import Attr
 from ..errors import UsageError, requests_exit_code
 from ..images.checks import RowLayout
 from ..images.files import image_refs
 from ..judgement import SWAPPED, PairVerdict, Template, compare
 from ..llm import RETRIES, Chat, in_parallel, reason_of
+from ..prompts import registered_prompts
 from ..run import Run
-from ..sources import iter_rows
 from .image_parts import image_urls, with_images
 from .serve import serving
 
@@ -70,28 +70,20 @@ def prompts_and_requests(dataset: str, dataset_dir: str, limit: int | None) -> l
     if dataset not in info:
         raise UsageError(f"no dataset {dataset!r} in {dataset_dir}/dataset_info.json")
     entry = info[dataset]
-    attr = Attr.from_entry(entry)
     layout = RowLayout.from_entry(entry)  # None: no images column
     source = os.path.join(dataset_dir, entry["file_name"])
     prompts: list[tuple[Prompt, Prompt]] = []
-    for row in iter_rows(source):
+    for index, data, messages in registered_prompts(source, Attr.from_entry(entry)):
         if limit is not None and len(prompts) >= limit:
             break
-        try:
-            aligned = align(row.data, attr) if isinstance(row.data, dict) else None
-        except LoaderFailure:
-            aligned = None
-        if aligned is None or aligned.drop:
+        if messages is None:
             continue
-        messages = [{"role": "system", "content": aligned.system}] if aligned.system else []
-        messages += [{"role": "user" if m["role"] in ("user", "observation") else "assistant", "content": m["content"]}
-                     for m in aligned.prompt]
         request = messages
         if layout is not None:
-            where = f"{source}: record {row.index}"
-            refs = image_refs(row.data.get(layout.images), layout.images, dataset_dir)
+            where = f"{source}: record {index}"
+            refs = image_refs(data.get(layout.images), layout.images, dataset_dir)
             request = with_images(messages, image_urls(refs, where), where)
-        prompts.append(((row.index, messages), (row.index, request)))
+        prompts.append(((index, messages), (index, request)))
     if not prompts:
         raise UsageError(f"{dataset}: no usable prompts")
     return prompts
