@@ -19,12 +19,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import PrefkitError, UsageError
-from ..processes import spawn, stop_group, stop_on_signals
+from ..processes import Signalled, spawn, stop_group, stop_on_signals
 from .runner import llamafactory_cli
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load
@@ -154,5 +154,44 @@ def serving(config_path: str, port: int | None = None, env: dict[str, str] | Non
         server = start(config_path, port, env=env, trust_remote_code=trust_remote_code)
         try:
             yield server
+        finally:
+            stop(server)
+
+
+def serve_until_stopped(config_path: str, port: int | None = None, trust_remote_code: bool = False,
+                        say: Callable[[str], None] = print, ready: Callable[[Server], None] | None = None) -> None:
+    """``prefkit serve``: start the API server, wait until it answers, then serve until Ctrl-C (a clean end) or
+    SIGTERM / SIGHUP (``Signalled``, after the server is stopped). A Ctrl-C while the model loads stops the server
+    and raises KeyboardInterrupt; the server dying on its own is a PrefkitError naming its log. ``say`` gets the
+    progress lines, ``ready`` the server once it answers."""
+    if not trust_remote_code and os.path.isfile(config_path) and read_config(config_path).get("trust_remote_code") is True:
+        say(f"note: {config_path} sets trust_remote_code: true; prefkit serve runs without it unless given "
+            "--trust-remote-code")
+    with stop_on_signals():  # SIGTERM / SIGHUP: Signalled here, the server is stopped, then prefkit ends by the signal
+        server = launch(config_path, port, trust_remote_code=trust_remote_code)
+        pid, stage = server.process.pid, "while the model was loading"
+        try:
+            say(f"starting llamafactory-cli api {config_path} (pid {pid}; log: {server.log_file}) ...")
+            wait_ready(server)
+            stage = "while serving"
+            key = "; requires the API_KEY of the environment" if server.api_key else ""
+            say(f"serving: base_url={server.base_url} model={server.model}{key}; Ctrl-C stops it")
+            if ready is not None:
+                ready(server)
+            while server.process.poll() is None:
+                time.sleep(1)
+            raise PrefkitError(f"llamafactory-cli api (pid {pid}) exited with {server.process.returncode} while "
+                               f"serving; log: {server.log_file}")
+        except KeyboardInterrupt:
+            stop(server)
+            if stage == "while serving":  # the way to end it: not an error
+                say(f"prefkit serve: stopped the API server (pid {pid})")
+                return
+            say(f"prefkit serve: interrupted {stage}; stopped the API server (pid {pid})")
+            raise
+        except Signalled as signalled:
+            stop(server)
+            say(f"prefkit serve: {signalled.name} {stage}; stopped the API server (pid {pid})")
+            raise
         finally:
             stop(server)
