@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # Loaded on first use, so that ``prefkit --help`` and small imports stay fast.
 _EXPORTS = {"ConvertReport": "convert", "ConvertResult": "api", "convert": "api", "PrefkitError": "errors", "READERS": "readers",
             "ReadOptions": "readers", "register_reader": "readers", "KtoExample": "records", "Message": "records",
-            "PreferencePair": "records", "Provenance": "records", "Reject": "records", "register": "registry",
+            "PreferencePair": "records", "Provenance": "records", "Reject": "records", "register": "registering",
             "ValidationReport": "validate", "validate": "api",
             "generate": "generate", "judge": "judge", "train": "train"}
 __all__ = sorted(_EXPORTS)

@@ -20,23 +20,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from typing import Any
 
 from . import io
 from .errors import InputError, UsageError, requests_exit_code
 from .judgement import PairVerdict, Template, compare, rate
 from .llm import RETRIES, Chat, in_parallel, reason_of
-from .prompts import messages_of, prompt_id
+from .candidates import Candidates, pairs_of, read_candidates
 from .run import AppendFile, Run
 from .sources import iter_rows
 
-ALL_PAIRS_UP_TO = 4
 MODES = ("pairwise", "score")
 
 
@@ -65,53 +62,6 @@ class JudgeReport:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class Candidates:
-    """One prompt's answers: rows of the same prompt (from several ``generate`` runs) are merged."""
-
-    index: int  # of the prompt's first row
-    key: str
-    prompt: list[dict[str, str]]
-    responses: list[str] = field(default_factory=list)
-    generators: list[str] = field(default_factory=list)  # the model that wrote each answer
-
-
-def pairs_of(n: int, key: str, seed: int = 0) -> list[tuple[int, int]]:
-    """Which answers are compared: all pairs up to ALL_PAIRS_UP_TO answers, else a seeded cycle.
-
-    >>> pairs_of(3, "k"), len(pairs_of(4, "k")), len(pairs_of(7, "k"))
-    ([(0, 1), (0, 2), (1, 2)], 6, 7)
-    """
-    if n <= ALL_PAIRS_UP_TO:
-        return list(combinations(range(n), 2))
-    order = list(range(n))
-    random.Random(f"{seed}:{key}").shuffle(order)
-    return [tuple(sorted((order[k], order[(k + 1) % n]))) for k in range(n)]  # type: ignore[misc]
-
-
-def read_candidates(path: str, skipped: Counter) -> list[Candidates]:
-    """The candidates of each prompt, in the order prompts first appear; rows (or prompts) that cannot be
-    judged are counted in ``skipped`` by reason."""
-    merged: dict[str, Candidates] = {}
-    for row in iter_rows(path):
-        data = row.data if row.error is None and isinstance(row.data, dict) else None
-        prompt = messages_of({"prompt": data["prompt"]}) if data and "prompt" in data else None
-        responses = data.get("responses") if data else None
-        if not prompt:
-            skipped["no_prompt"] += 1
-        elif not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
-            skipped["no_responses"] += 1
-        else:
-            key = prompt_id(prompt)
-            found = merged.setdefault(key, Candidates(row.index, key, prompt))
-            found.responses += responses
-            found.generators += [_generator(data)] * len(responses)  # type: ignore[arg-type]
-    usable = [c for c in merged.values() if len(set(c.responses)) >= 2]
-    if len(usable) < len(merged):
-        skipped["fewer_than_two_distinct_responses"] += len(merged) - len(usable)
-    return usable
 
 
 def judge(candidates: str, output: str, *, judge_url: str | None = None, judge_model: str | None = None,
@@ -298,8 +248,3 @@ def summarize(output: str, report: JudgeReport) -> None:
         report.consistent_share = round((parsed - verdicts["inconsistent"]) / parsed, 4) if parsed else None
         report.position_bias = round(first_won / shown, 4) if shown else None
         report.wins = dict(wins)
-
-
-def _generator(row: dict[str, Any]) -> str:
-    generator = row.get("generator")
-    return str(generator.get("model")) if isinstance(generator, dict) and generator.get("model") else "unknown"

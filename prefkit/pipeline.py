@@ -33,6 +33,7 @@ from .readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from .records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from .sources import Row, encoding_hint, iter_rows
 from .writers import Writer
+from .writers.base import adapt
 
 if TYPE_CHECKING:
     from .hygiene.neardup import Duplicate, NearDuplicates
@@ -59,24 +60,6 @@ class Written:
 
 
 Outcome = Written | Reject | Note
-
-
-def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
-    """Fit a record to the writer: a pair becomes two KTO examples, or a pair to label with its verdict as
-    the suggestion; a KTO example cannot become a pair."""
-    if isinstance(record, writer.record_type):
-        return [record]
-    if isinstance(record, PreferencePair) and writer.record_type is UnlabeledPair:
-        return [UnlabeledPair.of(record)]
-    if isinstance(record, PreferencePair) and writer.record_type is KtoExample:
-        base = dict(system=record.system, tools=record.tools, prompt=record.prompt, provenance=record.provenance,
-                    metadata=record.metadata, images=record.images)
-        return [KtoExample(completion=record.chosen, label=True, **base),
-                KtoExample(completion=record.rejected, label=False, **base)]
-    p = record.provenance
-    return Reject(p.source, p.index, "kto_example_not_a_pair",
-                  "a KTO example (one answer with a label) cannot become a pair; use --to kto",
-                  record.model_dump(mode="json"), p.line)
 
 
 def prompt_key(record: Record) -> bytes:

@@ -24,7 +24,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from . import io
-from .errors import DataError, InputError, RegistryError, UsageError
+from .errors import InputError, RegistryError, UsageError
 from .lf_vocab import OPENAI_TAGS
 from .run import Run
 from .sources import iter_rows
@@ -196,7 +196,7 @@ SAMPLE = 20
 ENTRY_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "system_tag")
 
 
-def _sample(path: str) -> list[dict[str, Any]]:
+def sample(path: str) -> list[dict[str, Any]]:
     try:
         return [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
     except InputError as err:
@@ -208,7 +208,7 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
 
     ``layout`` (sharegpt, alpaca or kto) forces the layout; columns are still taken from the records.
     """
-    rows = _sample(path)
+    rows = sample(path)
     if not rows:
         raise RegistryError(f"{path}: no records to detect the format from")
     first = rows[0]
@@ -252,29 +252,6 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
     if messages and isinstance(messages[0], dict) and "role" in messages[0]:
         entry["tags"] = {tag: OPENAI_TAGS[tag] for tag in ENTRY_TAGS}
     return entry
-
-
-def register(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
-             entry: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Register ``file`` under ``name`` in ``dataset_dir``/dataset_info.json and return the entry.
-
-    ``entry`` is the exact entry when prefkit wrote the file; otherwise it is detected from the file.
-    """
-    return registration(name, file, dataset_dir, force, layout, entry)[0]
-
-
-def registration(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
-                 entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
-    """``register``, returning the entry and what it did: "added", "unchanged" or "replaced"."""
-    if not os.path.isfile(file):
-        raise RegistryError(f"{file}: no such file")
-    entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
-    from .registry_check import acceptance  # registry_check builds on this module
-
-    problems = acceptance(entry, _sample(file), file)
-    if problems:
-        raise DataError(f"{file}: not registered: {problems[0]}")
-    return entry, update(dataset_dir, name, entry, force=force)
 
 
 def registered_file(output: str, dataset_dir: str, version: str = "v0") -> str:

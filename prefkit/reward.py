@@ -27,7 +27,7 @@ from .handoff.infer import TEMPLATE_ARGS
 from .llm import Chat, RequestFailed, in_parallel
 
 if TYPE_CHECKING:
-    from .judge import Candidates
+    from .candidates import Candidates
 
 BATCH = 16  # texts per score request at most (all the answers of one prompt, in chunks)
 IN_FLIGHT = 2  # LLaMA-Factory's HF engine scores one request at a time (MAX_CONCURRENT): one queued is enough

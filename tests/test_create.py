@@ -12,7 +12,8 @@ from helpers.fake_openai import Script, always_a, answers_shown, prefers_longer,
 from prefkit import convert
 from prefkit.errors import DataError, UsageError
 from prefkit.generate import generate
-from prefkit.judge import judge, pairs_of
+from prefkit.candidates import pairs_of
+from prefkit.judge import judge
 
 pytest.importorskip("openai")
 PROMPTS = [{"prompt": "Name a colour."}, {"prompt": [{"role": "system", "content": "Be brief."},

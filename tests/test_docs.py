@@ -32,4 +32,4 @@ def test_the_readme_is_a_landing_page_that_links_existing_docs():
     import re
 
     links = re.findall(r"\]\((docs/[^)#]+)", readme)
-    assert links and all((ROOT / link).is_file() for link in links), [l for l in links if not (ROOT / l).is_file()]
+    assert links and all((ROOT / link).is_file() for link in links), [link for link in links if not (ROOT / link).is_file()]

@@ -8,8 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "prefkit"
-KNOWN = [{"prefkit.registry", "prefkit.registry_check"}, {"prefkit.judge", "prefkit.reward"},
-         {"prefkit.pipeline", "prefkit.preview", "prefkit.readers", "prefkit.readers.detect"}]
+KNOWN: list[set[str]] = []
 
 
 def modules() -> dict[str, Path]:

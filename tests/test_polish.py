@@ -12,7 +12,7 @@ from prefkit import sources, validate
 from prefkit.checks.content import holds_both, repeated_half
 from prefkit.checks.findings import Findings
 from prefkit.errors import InputError
-from prefkit.registry import registration
+from prefkit.registering import registration
 from prefkit.sources import iter_rows
 
 GROUPED = {

@@ -11,7 +11,7 @@ import pytest
 from conftest import write_jsonl
 from prefkit import convert
 from prefkit.errors import DataError, RegistryError
-from prefkit.registry import register
+from prefkit.registering import register
 from prefkit.validate import validate
 
 

@@ -33,7 +33,7 @@ def command(
         return
     if not name or file is None:
         raise UsageError("give NAME and --file (or --check)")
-    from ..registry import registration
+    from ..registering import registration
 
     entry, status = registration(name, str(file), str(dataset_dir), force=force, layout=layout)
     if not quiet:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import InputError
 from ..records import RECORD_TYPES, Reject
 from ..sources import Row, encoding_hint
-from . import NEEDS, READERS, SNIFF_RECORDS, SNIFFERS
+from .table import NEEDS, READERS, SNIFF_RECORDS, SNIFFERS
 from .base import ReadOptions
 
 # The column names a hint may propose for a field (compared lower-case, "-" read as "_"): known aliases only, never
@@ -173,8 +173,8 @@ def _numeric_verdicts(mapping: dict[str, str], sample: list[Row]) -> tuple[str, 
 
 def _first_record(fmt: str, mapping: dict[str, str], sample: list[Row]) -> str:
     """The first sampled record converted with the suggested line, field by field with its source column."""
-    from ..preview import render, show_rows
     from ..writers import get_writer
+    from .trace import render, show_rows
 
     options = ReadOptions(mapping=mapping, target="unlabeled" if fmt == "pairwise" else "sharegpt", format=fmt)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..records import KtoExample, PreferencePair, UnlabeledPair
+from ..records import KtoExample, PreferencePair, Reject, UnlabeledPair
 from .image_files import data_image, is_data_url
 
 
@@ -80,3 +80,21 @@ class Writer:
             entry["ranking"] = True
         entry["columns"] = self.columns()
         return entry
+
+
+def adapt(record: Record, writer: Writer) -> list[Record] | Reject:
+    """Fit a record to the writer: a pair becomes two KTO examples, or a pair to label with its verdict as
+    the suggestion; a KTO example cannot become a pair."""
+    if isinstance(record, writer.record_type):
+        return [record]
+    if isinstance(record, PreferencePair) and writer.record_type is UnlabeledPair:
+        return [UnlabeledPair.of(record)]
+    if isinstance(record, PreferencePair) and writer.record_type is KtoExample:
+        base = dict(system=record.system, tools=record.tools, prompt=record.prompt, provenance=record.provenance,
+                    metadata=record.metadata, images=record.images)
+        return [KtoExample(completion=record.chosen, label=True, **base),
+                KtoExample(completion=record.rejected, label=False, **base)]
+    p = record.provenance
+    return Reject(p.source, p.index, "kto_example_not_a_pair",
+                  "a KTO example (one answer with a label) cannot become a pair; use --to kto",
+                  record.model_dump(mode="json"), p.line)

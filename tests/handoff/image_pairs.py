@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from helpers.images import make_image
-from prefkit import registry
+from prefkit import registering
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200), "yellow": (200, 200, 30),
            "cyan": (30, 200, 200), "magenta": (200, 30, 200)}
@@ -28,6 +28,6 @@ def image_pairs(data: Path, name: str = "pairs") -> Path:
                      "rejected": {"from": "gpt", "value": "I cannot tell."},
                      "images": [str(Path(p).relative_to(data)) for p in images]})
     (data / "pairs.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    entry = registry.register(name, str(data / "pairs.json"), str(data))
+    entry = registering.register(name, str(data / "pairs.json"), str(data))
     assert entry["columns"]["images"] == "images", entry
     return data
