@@ -59,3 +59,11 @@ def requests_exit_code(succeeded: int, failed: int) -> int:
     if not failed:
         return 0
     return 1 if not succeeded else PARTIAL
+
+
+def first_line(err: BaseException) -> str:
+    """The line of an exception's text worth showing: its last ``...Error...`` line (a worker's remote traceback
+    ends with the real error), else its first line; at most 300 characters."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line and not line.startswith(("File ", "Traceback"))]
+    return (errors[-1] if errors else lines[0] if lines else type(err).__name__)[:300]

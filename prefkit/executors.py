@@ -27,7 +27,7 @@ from itertools import chain, islice
 from typing import Any, Protocol
 
 from . import processes
-from .errors import ServiceError, UsageError
+from .errors import ServiceError, UsageError, first_line
 from .sources import LineRange, file_kind, jsonl_ranges
 
 BLOCK_ROWS = 2048  # rows per block sent to a worker
@@ -182,7 +182,7 @@ class RayExecutor:
                 for _ in window:  # as many results as blocks: no need to wait for the pool to wind down
                     yield pickle.loads(next(rows)["result"])
             except ray.exceptions.RayError as err:
-                raise ServiceError(f"--executor ray: a worker failed: {_first_line(err)}") from None
+                raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
 
     def close(self) -> None:
         """Shut a local Ray down; whatever of its process tree outlives that (agents, workers) is killed."""
@@ -274,10 +274,6 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line and not line.startswith(("File ", "Traceback"))]
-    return (errors[-1] if errors else lines[0] if lines else type(err).__name__)[:300]
 
 
 def _runtime_env() -> dict[str, Any]:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, first_line
 
 SCHEME = "hf://datasets/"
 BATCH = 1024
@@ -33,7 +33,7 @@ def load(path: str, split: str = "train", subset: str | None = None) -> Any:
         try:
             loaded = datasets.load_from_disk(path)
         except Exception as err:  # datasets raises several types for a damaged folder
-            raise InputError(f"{path}: not a readable save_to_disk folder ({_first_line(err)})") from None
+            raise InputError(f"{path}: not a readable save_to_disk folder ({first_line(err)})") from None
         return _split(loaded, path, split)
     if os.path.isdir(path) and not any(os.path.exists(os.path.join(path, f)) for f in ("README.md", "data")):
         raise InputError(f"{path}: is a folder but no datasets folder (one written by save_to_disk, or laid out like "
@@ -47,10 +47,10 @@ def load(path: str, split: str = "train", subset: str | None = None) -> Any:
     try:
         return datasets.load_dataset(name, subset, split=split, revision=revision or None)
     except ValueError as err:
-        raise InputError(f"{path}: {_first_line(err)}") from None
+        raise InputError(f"{path}: {first_line(err)}") from None
     except Exception as err:  # offline with nothing cached, no such dataset, a damaged cache ...
         offline = " (offline: HF_DATASETS_OFFLINE is set and nothing is cached)" if _offline() else ""
-        raise InputError(f"{path}: cannot load the dataset{offline}: {type(err).__name__}: {_first_line(err)}") from None
+        raise InputError(f"{path}: cannot load the dataset{offline}: {type(err).__name__}: {first_line(err)}") from None
 
 
 def rows(path: str, split: str = "train", subset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -85,7 +85,7 @@ def save_to_disk(rows_file: str, parquet: bool, folder: str, target: str) -> Non
         dataset.save_to_disk(folder)
         del dataset  # its Arrow files live in the cache
     except Exception as err:  # datasets raises many types; the output itself is fine
-        raise InputError(f"--save-to-disk {target}: datasets cannot save the output: {_first_line(err)}") from None
+        raise InputError(f"--save-to-disk {target}: datasets cannot save the output: {first_line(err)}") from None
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -103,8 +103,3 @@ def _split(loaded: Any, path: str, split: str) -> Any:
 def _offline() -> bool:
     return os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes", "on") or \
         os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:300] if text else type(err).__name__

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ServiceError
+from ..errors import ServiceError, first_line
 from .neardup import LOW, Duplicate, bands, estimate
 
 PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, low bytes)
@@ -109,9 +109,7 @@ def near_decisions(inputs: list[str], fmt: str, writer: Writer, options: ReadOpt
                 if row_id not in parent or candidate < parent[row_id][0]:
                     parent[row_id] = (candidate, name, similarity)
     except ray.exceptions.RayError as err:
-        from ..executors import _first_line
-
-        raise ServiceError(f"--executor ray: a worker failed: {_first_line(err)}") from None
+        raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
     decided: dict[int, Duplicate] = {}
     for row_id in sorted(parent):  # a parent comes before its row: its group is known
         candidate, name, similarity = parent[row_id]
