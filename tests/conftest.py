@@ -124,51 +124,45 @@ def tiny_vlm(qwen_tokenizer) -> str:
     return str(target)
 
 
-@pytest.fixture(scope="session")
-def trained_dpo(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
-    """One DPO run (LoRA, 2 steps, a prompt-disjoint eval split, validated first) on the tiny model, shared by
-    the train, serve and eval tests: (dataset dir, TrainResult, the run's environment)."""
+def offline(base: Path) -> dict[str, str]:
+    """Environment for LLaMA-Factory runs: no hub, caches under ``base``."""
+    return {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
+            "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def trained_run(base: Path, model: str, **options: Any) -> tuple[Path, Any, dict[str, str]]:
+    """One ``prefkit train`` run (LoRA, 2 steps) on the DPO demo sample, registered as "pairs" in ``base/data``:
+    (dataset dir, TrainResult, the run's environment). ``options`` go to prefkit's train (method, eval_split...)."""
     from prefkit import convert
     from prefkit.train import train
 
-    base = tmp_path_factory.mktemp("trained_dpo")
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
-           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
-    data = base / "data"
+    env, data = offline(base), base / "data"
     data.mkdir()
     convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
-    result = train("pairs", str(data), tiny_model, template="qwen", cutoff_len=256, output_dir=str(base / "out"),
+    result = train("pairs", str(data), model, template="qwen", cutoff_len=256, output_dir=str(base / "out"), env=env,
                    sets={"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2},
-                   eval_split=0.25, env=env)
+                   **options)
     assert result.exit_code == 0, (base / "out" / "llamafactory.log").read_text()[-3000:]
     return data, result, env
+
+
+@pytest.fixture(scope="session")
+def trained_dpo(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
+    """One DPO run with a prompt-disjoint eval split (validated first) on the tiny model, shared by the train,
+    serve and eval tests."""
+    return trained_run(tmp_path_factory.mktemp("trained_dpo"), tiny_model, eval_split=0.25)
 
 
 @pytest.fixture(scope="session")
 def trained_rm(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
-    """One reward model (``prefkit train --method rm``: LoRA + value head, 2 steps) on the tiny model, for the
-    reward-score tests: (dataset dir, TrainResult, the run's environment)."""
-    from prefkit import convert
-    from prefkit.train import train
-
-    base = tmp_path_factory.mktemp("trained_rm")
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(base / "hf"), "MPLCONFIGDIR": str(base / "mpl"),
-           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
-    data = base / "data"
-    data.mkdir()
-    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
-    result = train("pairs", str(data), tiny_model, method="rm", template="qwen", cutoff_len=256,
-                   output_dir=str(base / "out"), validate_first=False, env=env,
-                   sets={"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2})
-    assert result.exit_code == 0, (base / "out" / "llamafactory.log").read_text()[-3000:]
-    return data, result, env
+    """One reward model (``prefkit train --method rm``: LoRA + value head) on the tiny model."""
+    return trained_run(tmp_path_factory.mktemp("trained_rm"), tiny_model, method="rm", validate_first=False)
 
 
 @pytest.fixture
 def offline_env(tmp_path, monkeypatch) -> dict[str, str]:
-    """Environment for LLaMA-Factory runs: no hub, caches in the test's folder."""
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "MPLCONFIGDIR": str(tmp_path / "mpl"),
-           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+    """Environment for LLaMA-Factory runs: no hub, caches in the test's folder (set in this process too)."""
+    env = offline(tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env

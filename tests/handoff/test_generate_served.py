@@ -8,12 +8,6 @@ from prefkit.handoff.serve import serving
 from prefkit.judge import judge
 
 
-@pytest.fixture
-def trained(trained_dpo, monkeypatch):
-    for key, value in trained_dpo[2].items():
-        monkeypatch.setenv(key, value)
-    return trained_dpo
-
 
 @pytest.mark.llamafactory
 @pytest.mark.slow

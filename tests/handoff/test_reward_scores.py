@@ -28,19 +28,13 @@ CANDIDATES = [
 ]
 
 
-@pytest.fixture
-def trained(trained_rm, monkeypatch):
-    for key, value in trained_rm[2].items():
-        monkeypatch.setenv(key, value)
-    return trained_rm
-
 
 @pytest.mark.llamafactory
 @pytest.mark.slow
-def test_served_reward_scores_equal_llamafactory_training_scores(trained, tmp_path):
+def test_served_reward_scores_equal_llamafactory_training_scores(trained_reward, tmp_path):
     from prefkit.reward import RewardRenderer
 
-    _, result, _ = trained
+    _, result, _ = trained_reward
     infer = result.infer_configs[0]
     config = yaml.safe_load(open(infer))
     assert config["stage"] == "rm" and config["cutoff_len"] == 256  # LLaMA-Factory serves scores only with stage rm

@@ -26,13 +26,6 @@ def test_tally_counts_a_verdict_only_when_both_orders_agree_and_wilson():
     assert wilson(0, 0) == (0.0, 1.0)
 
 
-@pytest.fixture
-def trained(trained_dpo, monkeypatch):
-    """The shared DPO run (tests/conftest.py), with its environment set for in-process calls."""
-    for key, value in trained_dpo[2].items():
-        monkeypatch.setenv(key, value)
-    return trained_dpo
-
 
 @pytest.mark.llamafactory
 @pytest.mark.slow
