@@ -4,11 +4,11 @@ the same rows dropped, at two cutoffs, for the qwen template (with a default sys
 simply drop but fails the run on, is reported as breaking the loader."""
 
 import json
-import subprocess
 
 import pytest
+from conftest import fixture, write_jsonl
+from helpers.lf_tools import tool_lines
 
-from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert, validate
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
@@ -46,10 +46,7 @@ def kto_dir(tmp_path_factory):
 def test_kto_lengths_equal_llamafactory_get_dataset(kto_dir, qwen_tokenizer, lf_python):
     version, python = lf_python
     data, rows = kto_dir
-    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *CONFIGS, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
+    lines = tool_lines(python, "lengths_parity.py", str(data), "mix", qwen_tokenizer, *CONFIGS, *FAST_CONFIGS)
     results, (broken,) = lines[:-1], lines[-1:]
     assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS + FAST_CONFIGS
     for result in results:

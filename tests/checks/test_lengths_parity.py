@@ -2,11 +2,11 @@
 qwen template (with a default system prompt) and llama3 (without), on 0.9.5 and 0.9.3."""
 
 import json
-import subprocess
 
 import pytest
+from conftest import fixture, write_jsonl
+from helpers.lf_tools import tool_lines
 
-from conftest import ROOT, fixture, write_jsonl
 from prefkit import convert
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]
@@ -40,10 +40,7 @@ def dataset_dir(tmp_path_factory):
 def test_lengths_equal_llamafactory_get_dataset(dataset_dir, qwen_tokenizer, lf_python):
     version, python = lf_python
     data, rows = dataset_dir
-    proc = subprocess.run([str(python), str(ROOT / "tests" / "tools" / "lengths_parity.py"), str(data), "mix",
-                           qwen_tokenizer, *CONFIGS, *FAST_CONFIGS], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"version"')]
+    results = tool_lines(python, "lengths_parity.py", str(data), "mix", qwen_tokenizer, *CONFIGS, *FAST_CONFIGS)
     assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS + FAST_CONFIGS
     for result in results:
         assert result["version"] == version and result["rows"] == rows and result["render"] == "prefkit"
