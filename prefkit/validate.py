@@ -40,6 +40,8 @@ from .targets.tokens import BATCH, tokenizer_only_transformers
 
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
+LARGEST = 5  # images listed in the report (tokens.images.largest): the distinct files that cost the most tokens
+IMAGE_ERRORS = ("image_missing", "image_unreadable", "image_count_mismatch")  # a row LLaMA-Factory cannot encode
 
 
 @dataclass
@@ -114,9 +116,41 @@ def _registered(entry: dict[str, Any], target: str | None) -> Target:
     return found
 
 
+class ImageStats:
+    """Image tokens over the rows measured with their images: totals, the rows not measured (their images stop
+    LLaMA-Factory's run), and the LARGEST distinct images by tokens."""
+
+    def __init__(self) -> None:
+        self.rows = self.images = self.tokens = self.cut_rows = self.unmeasured = 0
+        self.largest: dict[str, dict[str, Any]] = {}  # ref -> {index, path, width, height, tokens}
+
+    def add(self, index: int, images: Any) -> None:
+        """One row's RowImageTokens (prefkit.images.tokens)."""
+        self.rows += 1
+        self.images += len(images.tokens)
+        self.tokens += images.total
+        self.cut_rows += images.cut is not None
+        for ref, (width, height), tokens in zip(images.refs, images.sizes, images.tokens):
+            if ref in self.largest:
+                continue
+            if len(self.largest) >= LARGEST:
+                low = min(self.largest, key=lambda r: self.largest[r]["tokens"])
+                if tokens <= self.largest[low]["tokens"]:
+                    continue
+                del self.largest[low]
+            self.largest[ref] = {"index": index, "path": ref, "width": width, "height": height, "tokens": tokens}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "images": self.images, "image_tokens": self.tokens,
+                "mean_per_image": round(self.tokens / self.images, 1) if self.images else 0,
+                "rows_cut_in_image": self.cut_rows, "rows_not_measured": self.unmeasured,
+                "largest": sorted(self.largest.values(), key=lambda e: (-e["tokens"], e["index"]))}
+
+
 class _TokenStats:
     def __init__(self, counter: Counter) -> None:
         self.counter = counter
+        self.images = ImageStats() if getattr(counter, "images", None) is not None else None  # LLaMA-Factory's plugin
         # 4 bytes a pair each, for the percentiles and histograms
         self.prompt, self.response, self.total = array("I"), array("I"), array("I")
         self.sequences = {"chosen": array("I"), "rejected": array("I")}  # prompt + answer, before truncation
@@ -138,6 +172,9 @@ class _TokenStats:
             self.sequences[side].append(lengths.prompt + length)
         c["identical_after_truncation"] += lengths.became_identical
         c["lost_eos"] += lengths.lost_eos
+        images = getattr(lengths, "images", None)  # a LLaMA-Factory row with images: RowImageTokens
+        if images is not None and self.images is not None and index is not None:
+            self.images.add(index, images)
         self.prompt.append(lengths.prompt)
         self.response.append(lengths.total - lengths.prompt)
         self.total.append(lengths.total)
@@ -153,7 +190,8 @@ class _TokenStats:
                 "percentiles": {"prompt": pct(self.prompt), "response": pct(self.response), "total": totals},
                 "recommended_cutoff_len": {"95%": totals.get("p95"), "99%": totals.get("p99"),
                                            "100%": totals.get("max")},
-                "truncated_records": self.truncated_records}
+                "truncated_records": self.truncated_records,
+                **({"images": self.images.to_json()} if self.images is not None else {})}
 
 
 def _why_cut(lengths: Any, cutoff_len: int, limit_name: str = "cutoff_len") -> str:
@@ -177,7 +215,8 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
              decontaminate: Decontaminator | str | None = None, target: str | None = None,
              max_prompt_length: int | None = None, truncation_mode: str | None = None,
              trl_version: str = "auto", media_dir: str | None = None,
-             near_dedup: float | None = None) -> ValidationReport:
+             near_dedup: float | None = None, image_max_pixels: int | None = None,
+             image_min_pixels: int | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
     The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
@@ -192,6 +231,10 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     hold a benchmark item (``contaminated``) and counts them per benchmark. Image paths are read from ``media_dir``
     (default, as in LLaMA-Factory: the dataset dir; for a file, its folder). ``near_dedup`` (a Jaccard threshold,
     e.g. 0.8) reports near-duplicate pairs (``near_duplicate``) and their groups (:mod:`prefkit.hygiene.neardup`).
+    With a model, rows with images are measured with their image tokens as LLaMA-Factory's Qwen2-VL plugin writes them
+    (templates qwen2_vl, qwen3_vl, ...): each image resized to ``image_max_pixels`` / ``image_min_pixels`` (None:
+    LLaMA-Factory's defaults, 768*768 and 32*32), then by the model folder's image processor config; a cutoff_len
+    that cuts into an image's tokens is an error (``image_tokens_cut``).
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
     name, path, entry, chosen = locate(path_or_name, dataset_dir, layout, target)
@@ -204,7 +247,7 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
         report_file = run.json("--report-json", report_json)
         pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
         limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
-                         truncation_mode, trl_version)
+                         truncation_mode, trl_version, image_max_pixels, image_min_pixels)
         report = _validate(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
                            executor, workers, ray_address, progress, benchmarks, media_dir, near_dedup)
         report_file.value = report.to_json()
@@ -220,14 +263,21 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
 
 def _limits(target: Target, model: str | None, template: str, cutoff_len: int | None, lengths_path: str | None,
             trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str | None,
-            trl_version: str) -> TokenOptions | None:
+            trl_version: str, image_max_pixels: int | None = None, image_min_pixels: int | None = None
+            ) -> TokenOptions | None:
     """What token counting needs, or None without a model; a clear error for options that need another."""
     given = {"max_prompt_length": max_prompt_length is not None, "truncation_mode": truncation_mode is not None,
-             "trl_version": trl_version != "auto"}
-    foreign = [f"--{name.replace('_', '-')}" for name, set_ in given.items() if set_ and name not in target.options]
+             "trl_version": trl_version != "auto", "image_max_pixels": image_max_pixels is not None,
+             "image_min_pixels": image_min_pixels is not None}
+    foreign = [name for name, set_ in given.items() if set_ and name not in target.options]
     if foreign:
-        raise UsageError(f"{', '.join(foreign)}: not an option of --target {target.name}; these are TRL's "
-                         "(validate --target trl)")
+        owners = sorted({t.name for t in TARGETS.values() for name in foreign if name in t.options})
+        raise UsageError(f"{', '.join('--' + name.replace('_', '-') for name in foreign)}: not an option of --target "
+                         f"{target.name}; " + ", ".join(f"validate --target {owner}" for owner in owners) + " reads it")
+    for name in ("image_max_pixels", "image_min_pixels"):
+        if given[name] and not model:
+            raise UsageError(f"--{name.replace('_', '-')} needs --model: image tokens are counted with the model's "
+                             "image processor")
     limit = target.limit_option
     if lengths_path and not model:
         raise UsageError(f"--lengths needs --model and {limit}")
@@ -237,7 +287,10 @@ def _limits(target: Target, model: str | None, template: str, cutoff_len: int | 
         raise UsageError(f"--model needs {limit} (the {limit[2:].replace('-', '_')} you will train with)")
     if not model:
         return None
-    return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode, trl_version)
+    pixels = {name: value for name, value in (("image_max_pixels", image_max_pixels),
+                                              ("image_min_pixels", image_min_pixels)) if value is not None}
+    return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode, trl_version,
+                        **pixels)
 
 
 def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
@@ -326,6 +379,12 @@ def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findi
     if lengths is None:
         if out and result.outcome:
             out.write({"index": result.index, "dropped": result.outcome})
+        elif result.outcome is None:  # measured, but its images stop LLaMA-Factory's run: no lengths to give
+            code = next((f.code for f in result.findings if f.code in IMAGE_ERRORS), "")
+            if code and tokens.images is not None:
+                tokens.images.unmeasured += 1
+            if code and out:
+                out.write({"index": result.index, "not_measured": code})
         return
     tokens.add(lengths, result.index)
     if lengths.became_identical:

@@ -188,6 +188,28 @@ def _tokens_section(report: Any, tokens: dict[str, Any]) -> list[str]:
         parts.append(_more(min(len(listed), LISTED), tokens["truncated"], "all of them in --lengths"))
     else:
         parts.append("<p>None: every record fits in cutoff_len.</p>")
+    if tokens.get("images") is not None:
+        parts += _images_section(tokens)
+    return parts
+
+
+def _images_section(tokens: dict[str, Any]) -> list[str]:
+    """Image tokens (LLaMA-Factory's Qwen2-VL plugin): totals and the largest images."""
+    images = tokens["images"]
+    not_measured = (f"; {images['rows_not_measured']:,} rows not measured (their images stop LLaMA-Factory)"
+                    if images["rows_not_measured"] else "")
+    parts = ["<h2 id='images'>Image tokens</h2>",
+             f"<p><b>{images['images']:,}</b> images in {images['rows']:,} rows cost <b>{images['image_tokens']:,}</b> "
+             f"image tokens (mean {images['mean_per_image']:,} per image), counted as LLaMA-Factory's Qwen2-VL plugin "
+             f"does with image_max_pixels {tokens['image_max_pixels']:,} and image_min_pixels "
+             f"{tokens['image_min_pixels']:,} (image processor: {html.escape(str(tokens['image_processor']))}); "
+             f"{tokens.get('limit', 'cutoff_len')} cuts into an image in <b>{images['rows_cut_in_image']:,}</b> "
+             f"rows{not_measured}.</p>"]
+    if images["largest"]:
+        parts.append(_table(["image", "size", "tokens", "first record"],
+                            [[e["path"], f"{e['width']}x{e['height']}", e["tokens"], e["index"]]
+                             for e in images["largest"]], numeric=[2, 3], table_id="largest-images",
+                            caption="the images that cost the most tokens"))
     return parts
 
 

@@ -43,6 +43,12 @@ def command(
                                     "installs) or 1 (TRL 1.x); auto: the TRL installed here, else 1."),
     media_dir: Path | None = typer.Option(None, "--media-dir", help="Where image paths are read from (default, as in "
                                           "LLaMA-Factory: the dataset dir; for a file, its folder)."),
+    image_max_pixels: int | None = typer.Option(None, "--image-max-pixels", min=1, help="LLaMA-Factory's "
+                                                "image_max_pixels: larger images are shrunk to it before their tokens "
+                                                "are counted (default 768*768 = 589824, as in LLaMA-Factory)."),
+    image_min_pixels: int | None = typer.Option(None, "--image-min-pixels", min=1, help="LLaMA-Factory's "
+                                                "image_min_pixels: smaller images are grown to it (default 32*32 = "
+                                                "1024)."),
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
@@ -71,7 +77,8 @@ def command(
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
                           decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
                           truncation_mode=truncation_mode, trl_version=trl_version,
-                          media_dir=str(media_dir) if media_dir else None, near_dedup=threshold)
+                          media_dir=str(media_dir) if media_dir else None, near_dedup=threshold,
+                          image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels)
     if not quiet:
         summary(report)
         if html_path:
@@ -129,3 +136,20 @@ def summary(report: ValidationReport) -> None:
         if tokens["pairs"]:
             console.print(f"{limit} that keeps {unit} whole: 95% {rec['95%']}, 99% {rec['99%']}, "
                           f"100% {rec['100%']}", highlight=False)
+        if tokens.get("images") is not None:
+            console.print(image_summary(tokens), highlight=False)
+
+
+def image_summary(tokens: dict) -> str:
+    """The image tokens in two lines: totals (with the resize limits) and the largest images."""
+    images = tokens["images"]
+    line = (f"images: {images['images']:,} in {images['rows']:,} {'rows' if images['rows'] != 1 else 'row'}, "
+            f"{images['image_tokens']:,} image tokens (mean {images['mean_per_image']:,} per image; "
+            f"image_max_pixels {tokens['image_max_pixels']:,}, image_min_pixels {tokens['image_min_pixels']:,}); "
+            f"cut by {tokens.get('limit', 'cutoff_len')} in {images['rows_cut_in_image']:,}")
+    if images["rows_not_measured"]:
+        line += f"; {images['rows_not_measured']:,} rows not measured (image errors)"
+    if images["largest"]:
+        line += "\nlargest images: " + "; ".join(f"{e['path']} {e['width']}x{e['height']} {e['tokens']:,} tokens "
+                                                 f"(#{e['index']})" for e in images["largest"])
+    return line

@@ -88,6 +88,7 @@ class RowImages:
     refs: list[ImageRef]
     infos: list[ImageInfo | None]
     findings: list[Finding]
+    column: str = "images"  # the images column (the path of a finding about the row's images as a whole)
 
     @property
     def sizes(self) -> list[tuple[int, int] | None]:
@@ -216,7 +217,7 @@ def check_row_images(row: Mapping[str, Any], layout: RowLayout, media_dir: str |
     refs = image_refs(row.get(layout.images), layout.images, media_dir)
     infos, findings = file_findings(refs, prober or ImageProber())
     findings += placeholder_findings(row_texts(row, layout), len(refs), layout.images, placeholder)
-    return RowImages(refs, infos, findings)
+    return RowImages(refs, infos, findings, layout.images)
 
 
 def token_counts(result: RowImages, config: QwenVLImageConfig, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,

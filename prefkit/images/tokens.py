@@ -186,3 +186,155 @@ def first_cut_image(spans: Sequence[tuple[int, int]], kept: int) -> int | None:
         if end > kept:
             return index
     return None
+
+
+# --- which templates, which model folder ------------------------------------------------------------------------
+
+# LLaMA-Factory 0.9.5's templates served by Qwen2VLPlugin or its subclass Qwen3VLPlugin (data/template.py), with the
+# plugin's (vision start, image token, vision end); their images go through the Qwen2-VL image processor.
+QWEN_VL_TEMPLATES: dict[str, tuple[str, str, str]] = {
+    **dict.fromkeys(("qwen2_vl", "qwen3_vl", "qwen3_vl_nothink", "qwen3_5", "qwen3_5_nothink", "qwen3_6", "mimo_vl",
+                     "keye_vl"), (VISION_START, IMAGE_PAD, VISION_END)),
+    "dots_ocr": ("<|img|>", "<|imgpad|>", "<|endofimg|>"),
+}
+# The other 0.9.5 templates with an image plugin (each its own token arithmetic, not counted by prefkit); every
+# template not named here has none: LLaMA-Factory raises "This model does not support image input" on an image.
+LF_OTHER_IMAGE_TEMPLATES: dict[str, str] = {
+    **dict.fromkeys(("llava", "yi_vl"), "llava"), "ernie_vl": "ernie_vl", "gemma3": "gemma3", "gemma3n": "gemma3n",
+    **dict.fromkeys(("gemma4", "gemma4n"), "gemma4"), **dict.fromkeys(("glm4v", "glm4_5v", "glm_ocr"), "glm4v"),
+    **dict.fromkeys(("intern_vl", "intern_s1"), "intern_vl"), "kimi_vl": "kimi_vl", "lfm2_vl": "lfm2_vl",
+    "llama4": "llama4", **dict.fromkeys(("granite3_vision", "llava_next", "llava_next_llama3", "llava_next_mistral",
+                                        "llava_next_qwen", "llava_next_yi"), "llava_next"),
+    **dict.fromkeys(("llava_next_video", "llava_next_video_mistral", "llava_next_video_yi"), "llava_next_video"),
+    **dict.fromkeys(("minicpm_v", "minicpm_o"), "minicpm_v"), "minicpm_v_4_6": "minicpm_v_4_6", "mllama": "mllama",
+    **dict.fromkeys(("paligemma", "paligemma_chat"), "paligemma"),
+    **dict.fromkeys(("mistral_small", "ministral3", "pixtral"), "pixtral"),
+    **dict.fromkeys(("qwen2_omni", "qwen3_omni", "qwen3_omni_nothink"), "qwen2_omni"), "video_llava": "video_llava",
+    "youtu_vl": "youtu_vl",
+}
+QWEN_VL_PROCESSOR = "Qwen2VLImageProcessor"  # and its Fast/Pil variants: every Qwen-VL folder names one of them
+
+Note = tuple[str, str, str]  # (code, level, message): about the set-up, reported once
+
+
+@dataclass(frozen=True, slots=True)
+class QwenVLPlugin:
+    """LLaMA-Factory's Qwen2-VL plugin for one template and model folder: what an image costs and how the row's
+    messages are rewritten (``markers``: vision start, image token, vision end)."""
+
+    template: str
+    config: QwenVLImageConfig
+    image_max_pixels: int = LF_IMAGE_MAX_PIXELS
+    image_min_pixels: int = LF_IMAGE_MIN_PIXELS
+    markers: tuple[str, str, str] = (VISION_START, IMAGE_PAD, VISION_END)
+    config_source: str = "class defaults"
+
+    def tokens(self, width: int, height: int) -> int:
+        return image_tokens(width, height, self.config, self.image_max_pixels, self.image_min_pixels)
+
+    @property
+    def compact_marker(self) -> str:
+        """What a placeholder becomes in the compact rendering (spans_from_markers): start + end, no image tokens."""
+        return self.markers[0] + self.markers[2]
+
+    def describe(self) -> dict[str, Any]:
+        """The report's view of the set-up."""
+        return {"image_plugin": "qwen2_vl", "image_max_pixels": self.image_max_pixels,
+                "image_min_pixels": self.image_min_pixels, "image_processor": self.config_source,
+                "patch_size": self.config.patch_size, "merge_size": self.config.merge_size}
+
+
+def image_config(model: str) -> tuple[QwenVLImageConfig | None, str, str | None]:
+    """(config, where it came from, the image processor class it names) for a model folder or hub name: the
+    folder's preprocessor_config.json (or processor_config.json), else the class defaults."""
+    if os.path.isdir(model):
+        try:
+            config = QwenVLImageConfig.from_dir(model)
+        except FileNotFoundError:
+            return QwenVLImageConfig(), "class defaults (no preprocessor_config.json in the model folder)", None
+        except (OSError, ValueError, TypeError) as e:  # unreadable JSON, a value that is not a number
+            raise ImageTokenError(f"{model}: cannot read its image processor config: {e}") from e
+        return config, "preprocessor_config.json", _processor_type(model)
+    return QwenVLImageConfig(), "class defaults (the model is not a local folder)", None
+
+
+def _processor_type(model_dir: str) -> str | None:
+    for name, key in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
+        path = os.path.join(model_dir, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                config = json.load(f)
+            config = config.get(key, {}) if key else config
+            if isinstance(config, Mapping) and config:
+                found = config.get("image_processor_type")
+                return found if isinstance(found, str) else None
+    return None
+
+
+def image_plugin(template: str, model: str, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[QwenVLPlugin | None, list[Note]]:
+    """The plugin prefkit counts image tokens with for this template and model, or None, with the notes to report
+    once: why image tokens are not counted, or where the image processor's settings came from."""
+    markers = QWEN_VL_TEMPLATES.get(template)
+    if markers is None:
+        other = LF_OTHER_IMAGE_TEMPLATES.get(template)
+        if other is None:
+            return None, [("images_unsupported", "error", f"template {template!r} has no image plugin in "
+                           "LLaMA-Factory 0.9.5: its loader stops at this row (\"This model does not support image "
+                           "input\"); use the model's vision template (e.g. qwen2_vl)")]
+        return None, [("image_tokens_not_counted", "warning", f"image tokens are not counted: template {template!r} "
+                       f"uses LLaMA-Factory's {other} plugin, and prefkit counts only the Qwen2-VL plugin's "
+                       f"({', '.join(sorted(QWEN_VL_TEMPLATES))}); lengths below leave the images out")]
+    config, source, kind = image_config(model)
+    if kind is not None and not kind.startswith(QWEN_VL_PROCESSOR):
+        return None, [("image_tokens_not_counted", "warning", f"image tokens are not counted: {model} names image "
+                       f"processor {kind}, not {QWEN_VL_PROCESSOR}; lengths below leave the images out")]
+    notes: list[Note] = []
+    if not source.startswith("preprocessor_config"):
+        notes.append(("image_processor_defaults", "info", f"image tokens counted with {QWEN_VL_PROCESSOR}'s {source}: "
+                      f"patch {config.patch_size}, merge {config.merge_size}, pixels {config.min_pixels:,}.."
+                      f"{config.max_pixels:,}"))
+    return QwenVLPlugin(template, config, image_max_pixels, image_min_pixels, markers, source), notes
+
+
+def marker_ids(tokenizer: Any, markers: Sequence[str]) -> list[int] | None:
+    """The ids of the plugin's markers when the tokenizer has each as one added token that splits the text (what
+    the compact rendering relies on), else None."""
+    ids = [tokenizer.encode(marker, add_special_tokens=False) for marker in markers]
+    if any(len(found) != 1 for found in ids):
+        return None
+    joined = tokenizer.encode("a" + "".join(markers) + "a", add_special_tokens=False)
+    return [found[0] for found in ids] if [i for i in joined if i in {f[0] for f in ids}] == [f[0] for f in ids] \
+        else None
+
+
+@dataclass(slots=True)
+class RowImageTokens:
+    """One row's images as the plugin counts them (in row order), and the first image truncation cuts."""
+
+    paths: tuple[str, ...]  # field paths: "images[0]"
+    refs: tuple[str, ...]  # as written in the row
+    sizes: tuple[tuple[int, int], ...]  # stored (width, height)
+    tokens: tuple[int, ...]  # image tokens of each, without its two markers
+    cut: tuple[int, str, int, int, int] | None = None  # (image, sequence, kept, start, end) of the first image cut
+    finding: tuple[str, str, str, str] | None = None  # image_tokens_cut as (code, level, path, message)
+
+    @property
+    def total(self) -> int:
+        return sum(self.tokens)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"image_tokens": list(self.tokens)}
+        if self.cut is not None:
+            out["image_tokens_cut"] = self.cut[0]
+        return out
+
+    def cut_at(self, cut: tuple[int, str, int, int, int], limit_name: str, cutoff_len: int, needed: int) -> None:
+        """Record that truncation cuts into an image's tokens: ``image_tokens_cut``, an error."""
+        image, sequence, kept, start, end = self.cut = cut
+        width, height = self.sizes[image]
+        self.finding = ("image_tokens_cut", "error", self.paths[image],
+                        f"{limit_name} {cutoff_len:,} keeps {kept:,} tokens of the {sequence} and cuts into image "
+                        f"{image} ({self.refs[image]}, {width}x{height}: tokens {start:,}-{end:,}); LLaMA-Factory "
+                        "still passes every image's features, so training fails (\"Image features and image tokens "
+                        f"do not match\"); {limit_name} {needed:,} keeps the row whole")

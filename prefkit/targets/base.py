@@ -34,6 +34,8 @@ class TokenOptions:
     max_prompt_length: int | None = None  # TRL only
     truncation_mode: str | None = None  # TRL only; None: the version's default
     trl_version: str = "auto"  # TRL only: whose rules (0.24, 1), auto: the TRL installed here
+    image_max_pixels: int = 768 * 768  # LLaMA-Factory only: its ModelArguments' limits an image is resized to
+    image_min_pixels: int = 32 * 32
 
 
 class Lengths(Protocol):

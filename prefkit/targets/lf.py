@@ -20,13 +20,17 @@ way the prompt is rendered once per row and each answer as the message after it,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
 from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
+from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images, token_counts
+from ..images.files import ImageProber
+from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLPlugin, RowImageTokens,
+                             first_cut_image, image_plugin, marker_ids, spans_from_markers)
 from ..registry import detect_entry
 from ..registry_check import check_entry
 from . import lf_render, lf_template
@@ -50,7 +54,10 @@ def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int
 
 @dataclass(slots=True)
 class PairLengths(PairCounts):
-    """One pair as LLaMA-Factory's pairwise processor builds it (identical: in LLaMA-Factory's kept ids)."""
+    """One pair as LLaMA-Factory's pairwise processor builds it (identical: in LLaMA-Factory's kept ids); the
+    lengths include the image tokens of a row with images (``images``)."""
+
+    images: RowImageTokens | None = None
 
     @property
     def total(self) -> int:
@@ -61,14 +68,16 @@ class PairLengths(PairCounts):
     def truncated(self) -> bool:
         return (self.prompt_kept, self.chosen_kept, self.rejected_kept) != (self.prompt, self.chosen, self.rejected)
 
-    def to_json(self, index: int) -> dict[str, int]:
+    def to_json(self, index: int) -> dict[str, Any]:
         return {"index": index, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
-                "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept}
+                "prompt_kept": self.prompt_kept, "chosen_kept": self.chosen_kept, "rejected_kept": self.rejected_kept,
+                **(self.images.to_json() if self.images else {})}
 
     drop = None  # LLaMA-Factory cuts, never drops, at cutoff_len
 
     def problems(self) -> list[tuple[str, str, str, str]]:
-        return []  # what the cut does is counted over the whole file (validate's token summary)
+        """image_tokens_cut; what the cut does otherwise is counted over the whole file (validate's summary)."""
+        return _image_problems(self)
 
 
 @dataclass(slots=True)
@@ -89,6 +98,7 @@ class KtoLengths:
     prompt_kept: int
     answer_kept: int
     desirable: bool
+    images: RowImageTokens | None = None  # a row with images: its image tokens (in the lengths above)
 
     @property
     def total(self) -> int:
@@ -113,12 +123,17 @@ class KtoLengths:
 
     def to_json(self, index: int) -> dict[str, Any]:
         return {"index": index, "desirable": self.desirable, "prompt": self.prompt, "answer": self.answer,
-                "prompt_kept": self.prompt_kept, "answer_kept": self.answer_kept}
+                "prompt_kept": self.prompt_kept, "answer_kept": self.answer_kept,
+                **(self.images.to_json() if self.images else {})}
 
     drop = None
 
     def problems(self) -> list[tuple[str, str, str, str]]:
-        return []
+        return _image_problems(self)
+
+
+def _image_problems(lengths: PairLengths | KtoLengths) -> list[tuple[str, str, str, str]]:
+    return [lengths.images.finding] if lengths.images and lengths.images.finding else []
 
 
 def lf_templates() -> LlamaFactoryTemplates:
@@ -149,10 +164,23 @@ class TokenCounter:
     """Exact pairwise and KTO lengths for one tokenizer, template and cutoff_len.
 
     ``render`` says which renderer counts: "prefkit" (:class:`~prefkit.targets.lf_render.FastTemplate`, from the
-    shipped description of the installed LLaMA-Factory's template) or "llamafactory" (its own template code)."""
+    shipped description of the installed LLaMA-Factory's template) or "llamafactory" (its own template code).
+
+    ``images``: the dataset has an images column; rows with images are then measured with their image tokens as the
+    template's multimodal plugin writes them (:attr:`images`: the Qwen2-VL plugin, or None where prefkit does not
+    count this template's images, which :meth:`notes` says). A row measures as :class:`Pictured`: each ``<image>``
+    rendered as the plugin's start and end markers only (added special tokens split the text, so these are the
+    plugin's ids without the image tokens), the image tokens added to the lengths, and their places found only for
+    a row that truncation cuts."""
+
+    images: QwenVLPlugin | None = None
+    image_refusal: str | None = None  # the template has no image plugin: why LLaMA-Factory stops on images
+    _image_notes: list[tuple[str, str, str]] = []  # replaced, never changed in place
+    _marker_ids: list[int] | None = None  # the plugin's (start, image token, end) ids
 
     def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False,
-                 kto: bool = False) -> None:
+                 kto: bool = False, images: bool = False, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> None:
         self.kto = kto  # measure() counts KTO examples
         tokenizer = load_counting_tokenizer(model, trust_remote_code)
         self.template_source = "given"
@@ -180,6 +208,24 @@ class TokenCounter:
         self.cutoff_len = cutoff_len
         self._proxy = DeferringTokenizer(tokenizer)
         self._prepared: dict[int, tuple[Aligned, bool, Any]] = {}  # id(row) -> (row, kto, sequences)
+        if images:
+            self._image_setup(model, image_max_pixels, image_min_pixels)
+
+    def _image_setup(self, model: str, image_max_pixels: int, image_min_pixels: int) -> None:
+        try:
+            plugin, self._image_notes = image_plugin(self.template_name, model, image_max_pixels, image_min_pixels)
+        except ImageTokenError as error:
+            raise UsageError(str(error)) from None
+        refused = [message for code, _, message in self._image_notes if code == "images_unsupported"]
+        if refused:  # an error at each row with images (parse), not once
+            self.image_refusal, self._image_notes = refused[0], []
+        ids = marker_ids(self.tokenizer, plugin.markers) if plugin else None
+        if plugin and ids is None:
+            self._image_notes.append(("image_tokens_not_counted", "warning", f"image tokens are not counted: the "
+                                      f"tokenizer of {model} has no {', '.join(plugin.markers)} tokens (not a "
+                                      f"{self.template_name} model's tokenizer?); lengths below leave the images out"))
+            plugin = None
+        self.images, self._marker_ids = plugin, ids
 
     def prepare(self, row: Aligned) -> None:
         """Render a row as soon as it is parsed and start encoding its new texts in the background, so that the
@@ -241,10 +287,15 @@ class TokenCounter:
 
     def limits(self) -> dict[str, Any]:
         return {"model": self.tokenizer.name_or_path, "template": self.template_name,
-                "template_source": self.template_source, "cutoff_len": self.cutoff_len}
+                "template_source": self.template_source, "cutoff_len": self.cutoff_len,
+                **(self.images.describe() if self.images else {})}
 
     def notes(self) -> list[tuple[str, str, str]]:
-        """A warning when the tokenizer's own chat template does not use the template's user marker."""
+        """How images are counted (or why not), and a warning when the tokenizer's own chat template does not use
+        the template's user marker."""
+        return [*self._image_notes, *self._template_notes()]
+
+    def _template_notes(self) -> list[tuple[str, str, str]]:
         tokenizer = self.tokenizer
         if not getattr(tokenizer, "chat_template", None):
             return []
@@ -261,55 +312,171 @@ class TokenCounter:
                      f"{marker!r}, which the tokenizer's own chat template does not use: check --template")]
         return []
 
-    def measure(self, rows: list[Aligned]) -> list[PairLengths] | list[KtoLengths]:
-        """Lengths of a batch of aligned rows, pairs or KTO examples (a few thousand at a time)."""
-        return self.measure_kto(rows) if self.kto else self.measure_pairs(rows)
+    def measure(self, rows: list[Any]) -> list[Any]:
+        """Lengths of a batch of aligned rows, pairs or KTO examples (a few thousand at a time); None for an
+        :class:`Unmeasured` row."""
+        keep = [i for i, row in enumerate(rows) if not isinstance(row, Unmeasured)]
+        kept = [rows[i] for i in keep]
+        measured = self.measure_kto(kept) if self.kto else self.measure_pairs(kept)
+        out: list[Any] = [None] * len(rows)
+        for i, lengths in zip(keep, measured, strict=True):
+            out[i] = lengths
+        return out
 
-    def measure_pairs(self, pairs: list[Aligned]) -> list[PairLengths]:
+    def measure_pairs(self, pairs: list[Aligned | Pictured]) -> list[PairLengths]:
         """Lengths of a batch of aligned pairwise rows."""
         proxy = self._proxy
-        encoded = self._rendered(pairs, kto=False)
+        rows, pictures = _unwrap(pairs)
+        encoded = self._rendered(rows, kto=False)
         proxy.resolve([seq for triple in encoded for seq in triple])
         out = []
-        for prompt_seq, chosen_seq, rejected_seq in encoded:
-            prompt, chosen, rejected = proxy.length(prompt_seq), proxy.length(chosen_seq), proxy.length(rejected_seq)
+        for seqs, pictured in zip(encoded, pictures):
+            counts = pictured.counts if pictured else ((), (), ())
+            prompt, chosen, rejected = (proxy.length(seq) + sum(n) for seq, n in zip(seqs, counts))
             source, target = infer_seqlen(prompt, max(chosen, rejected), self.cutoff_len)
-            if target < max(chosen, rejected):  # truncated: compare the ids that are kept
-                same = proxy.same(chosen_seq, rejected_seq, target)
+            if counts[1] or counts[2]:  # images in the answers (image_in_answer): compare the ids with their tokens
+                same = self._expanded(seqs[1], counts[1])[:target] == self._expanded(seqs[2], counts[2])[:target]
+            elif target < max(chosen, rejected):  # truncated: compare the ids that are kept
+                same = proxy.same(seqs[1], seqs[2], target)
             else:  # whole: identical only if all ids are (NFC can make different texts tokenize the same)
-                same = chosen == rejected and proxy.same(chosen_seq, rejected_seq)
-            out.append(PairLengths(prompt, chosen, rejected, source, min(target, chosen), min(target, rejected), same))
+                same = chosen == rejected and proxy.same(seqs[1], seqs[2])
+            lengths = PairLengths(prompt, chosen, rejected, source, min(target, chosen), min(target, rejected), same)
+            if pictured:
+                lengths.images = self._placed(pictured, seqs, counts, (lengths.prompt_kept, lengths.chosen_kept,
+                                                                       lengths.rejected_kept), lengths.total)
+            out.append(lengths)
         proxy.release()
         return out
 
-    def measure_kto(self, examples: list[Aligned]) -> list[KtoLengths]:
+    def measure_kto(self, examples: list[Aligned | Pictured]) -> list[KtoLengths]:
         """Lengths of a batch of aligned KTO rows (feedback.py: the answer is ``response[0]`` when its content
         is not empty, a desirable example, else ``response[1]``, an undesirable one)."""
         proxy = self._proxy
-        encoded = self._rendered(examples, kto=True)
+        rows, pictures = _unwrap(examples)
+        encoded = self._rendered(rows, kto=True)
         proxy.resolve([seq for prompt_seq, answer_seq, _ in encoded for seq in (prompt_seq, answer_seq)])
         out = []
-        for prompt_seq, answer_seq, desirable in encoded:
-            prompt, answer = proxy.length(prompt_seq), proxy.length(answer_seq)
-            out.append(KtoLengths(prompt, answer, *infer_seqlen(prompt, answer, self.cutoff_len), desirable))
+        for (prompt_seq, answer_seq, desirable), pictured in zip(encoded, pictures):
+            counts = (pictured.counts[0], pictured.counts[1 if desirable else 2]) if pictured else ((), ())
+            prompt, answer = proxy.length(prompt_seq) + sum(counts[0]), proxy.length(answer_seq) + sum(counts[1])
+            lengths = KtoLengths(prompt, answer, *infer_seqlen(prompt, answer, self.cutoff_len), desirable)
+            if pictured:
+                lengths.images = self._placed(pictured, (prompt_seq, answer_seq), counts,
+                                              (lengths.prompt_kept, lengths.answer_kept), lengths.total)
+            out.append(lengths)
         proxy.release()
         return out
+
+    def _starts(self, ids: list[int]) -> list[int]:
+        """Where the compact rendering's images sit: each start marker right before an end marker."""
+        start_id, end_id = self._marker_ids[0], self._marker_ids[2]  # type: ignore[index]
+        return [i for i in range(len(ids) - 1) if ids[i] == start_id and ids[i + 1] == end_id]
+
+    def _expanded(self, seq: list[Any], counts: Sequence[int]) -> list[int]:
+        """A compact sequence's ids with each image's tokens put back after its start marker (as LLaMA-Factory's)."""
+        ids = self._proxy.expand(seq)
+        pad = self._marker_ids[1]  # type: ignore[index]
+        for start, count in reversed(list(zip(self._starts(ids), counts))):
+            ids[start + 1:start + 1] = [pad] * count
+        return ids
+
+    def _placed(self, pictured: Pictured, seqs: Sequence[list[Any]], counts: Sequence[tuple[int, ...]],
+                kept: Sequence[int], needed: int) -> RowImageTokens:
+        """The row's images, with the first image that truncation cuts (image_tokens_cut): the image tokens of each
+        sequence that is cut are placed after their start markers (spans_from_markers) and compared with what is
+        kept. The prompt holds the first images; an answer holds the ones after them (image_in_answer)."""
+        images = replace(pictured.images)
+        names = ("prompt", "chosen answer" if len(seqs) == 3 else "answer", "rejected answer")
+        for name, seq, seq_counts, seq_kept in zip(names, seqs, counts, kept):
+            if not seq_counts or seq_kept >= self._proxy.length(seq) + sum(seq_counts):
+                continue
+            starts = self._starts(self._proxy.expand(seq))
+            if len(starts) != len(seq_counts):
+                continue  # the text itself holds the markers (special_token_in_text says so): no place to tell
+            spans = spans_from_markers(starts, seq_counts)
+            cut = first_cut_image(spans, seq_kept)
+            if cut is not None:
+                first = 0 if name == "prompt" else len(counts[0])  # an answer's images come after the prompt's
+                images.cut_at((first + cut, name, seq_kept, *spans[cut]), self.limit_name, self.cutoff_len, needed)
+                break
+        return images
+
+
+@dataclass(slots=True)
+class Pictured:
+    """A row with images as the counter measures it: the aligned row with each placeholder rendered compact (the
+    plugin's start and end markers), and the image tokens of the prompt's images and of each answer's."""
+
+    row: Aligned
+    images: RowImageTokens
+    counts: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # prompt, response[0], response[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Unmeasured:
+    """A row whose images stop LLaMA-Factory's run (missing, unreadable, placeholders and images differ in number):
+    it has no lengths to measure."""
+
+    code: str  # the image finding
+
+
+def _unwrap(rows: Sequence[Aligned | Pictured]) -> tuple[list[Aligned], list[Pictured | None]]:
+    return ([r.row if isinstance(r, Pictured) else r for r in rows],
+            [r if isinstance(r, Pictured) else None for r in rows])
 
 
 # --- the target ------------------------------------------------------------------------------------
 
 
-def image_checker(entry: dict[str, Any], media_dir: str | None) -> Callable[[dict[str, Any]], list[Any]] | None:
+def image_checker(entry: dict[str, Any], media_dir: str | None) -> Callable[[dict[str, Any]], RowImages] | None:
     """The image checks of an entry with an images column (prefkit.images): files found and readable, and the
     ``<image>`` placeholders LLaMA-Factory counts; None for an entry without images."""
-    from ..images.checks import RowLayout, check_row_images
-    from ..images.files import ImageProber
-
     layout = RowLayout.from_entry(entry)
     if layout is None:
         return None
     prober = ImageProber()  # one per process: an image shared by many rows is opened once
-    return lambda data: check_row_images(data, layout, media_dir, prober).findings
+    return lambda data: check_row_images(data, layout, media_dir, prober)
+
+
+STOPS_RUN = ("image_missing", "image_unreadable", "image_count_mismatch")  # image findings that stop LLaMA-Factory
+
+
+def with_images(aligned: Aligned, checked: RowImages, plugin: QwenVLPlugin, result: RowCheck, kto: bool
+                ) -> Aligned | Pictured | Unmeasured:
+    """What the counter measures of a row with an images column: the row itself when it has no image and no
+    placeholder, :class:`Pictured` with its image tokens, or :class:`Unmeasured` when its images stop the run (an
+    ``image_unreadable`` finding goes to ``result`` for a size the plugin cannot resize, an ``image_count_mismatch``
+    for a KTO example whose placeholders and images differ: pairs have theirs from check_row_images)."""
+    contents = [m.get("content") for m in aligned.prompt]
+    answers = [m.get("content") for m in aligned.response[:2]]
+    in_prompt = sum(c.count(IMAGE_PLACEHOLDER) for c in contents if isinstance(c, str))
+    in_answers = [c.count(IMAGE_PLACEHOLDER) if isinstance(c, str) else 0 for c in answers]
+    if not checked.refs and not in_prompt and not any(in_answers):
+        return aligned
+    counts, findings = token_counts(checked, plugin.config, plugin.image_max_pixels, plugin.image_min_pixels)
+    for finding in findings:
+        result.add(*finding)
+    used = [in_answers[0 if answers[0] else 1]] if kto and len(answers) == 2 else in_answers
+    if kto and any(in_prompt + n != len(counts) for n in used):
+        result.add("image_count_mismatch", "error", checked.column, f"{len(counts)} image(s) but {in_prompt + used[0]} "
+                   f"{IMAGE_PLACEHOLDER} placeholder(s) in the prompt and answer: LLaMA-Factory stops the whole run "
+                   "(mm_plugin._validate_messages)")
+    stop = next((f.code for f in result.findings if f.code in STOPS_RUN), None)
+    if stop is not None or None in counts or any(in_prompt + n != len(counts) for n in used):
+        return Unmeasured(stop or "image_count_mismatch")
+    marker = plugin.compact_marker
+    compact = replace(aligned, prompt=_compact(aligned.prompt, marker), response=_compact(aligned.response, marker))
+    sizes = tuple(s for s in checked.sizes if s is not None)
+    images = RowImageTokens(tuple(r.path for r in checked.refs), tuple(r.ref for r in checked.refs), sizes,
+                            tuple(counts))  # type: ignore[arg-type]
+    prompt_counts = tuple(counts[:in_prompt])  # type: ignore[arg-type]
+    answer_counts = tuple(tuple(counts[in_prompt:in_prompt + n]) for n in in_answers + [0] * (2 - len(in_answers)))
+    return Pictured(compact, images, (prompt_counts, *answer_counts))  # type: ignore[arg-type]
+
+
+def _compact(messages: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
+    return [{**m, "content": m["content"].replace(IMAGE_PLACEHOLDER, marker)} if isinstance(m.get("content"), str)
+            else m for m in messages]
 
 
 def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
@@ -326,6 +493,7 @@ class LlamaFactory(Target):
     layouts = ("sharegpt", "alpaca", "kto")
     registry = "v0"
     size_key = "num_samples"
+    options = ("image_max_pixels", "image_min_pixels")
 
     def owns(self, entry: dict[str, Any]) -> bool:
         return not ("path" in entry and "file_name" not in entry)
@@ -349,7 +517,8 @@ class LlamaFactory(Target):
 
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return TokenCounter(options.model, options.template, options.cutoff_len, options.trust_remote_code,
-                            kto=self.stage(entry) == "kto")
+                            kto=self.stage(entry) == "kto", images=RowLayout.from_entry(entry) is not None,
+                            image_max_pixels=options.image_max_pixels, image_min_pixels=options.image_min_pixels)
 
     def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
                media_dir: str | None = None):
@@ -358,14 +527,18 @@ class LlamaFactory(Target):
         schema = RowSchema(validator) if validator is not None else None
         kto = attr.stage == "kto"
         images = image_checker(entry, media_dir)
+        plugin = getattr(counter, "images", None)  # with a model: how the template's plugin counts image tokens
+        refusal = getattr(counter, "image_refusal", None)  # with a model: its template takes no image
 
         def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str:
             if schema is not None:
                 for where, message in schema.errors(data):
                     result.add("schema", "error", where, message)
-            if images is not None:
-                for finding in images(data):
-                    result.add(*finding)
+            checked = images(data) if images is not None else None
+            for finding in checked.findings if checked else ():
+                result.add(*finding)
+            if checked is not None and checked.refs and refusal:
+                result.add("images_unsupported", "error", checked.column, refusal)
             try:
                 aligned = align(data, attr)
             except LoaderFailure as failure:
@@ -382,6 +555,8 @@ class LlamaFactory(Target):
                                "KL term, and this record has none: the next record raises IndexError and the run fails "
                                "(unless that one is dropped too)")
                 return aligned.drop
+            if checked is not None and plugin is not None:
+                return Parsed(aligned, with_images(aligned, checked, plugin, result, kto))
             return Parsed(aligned, aligned)
 
         return parse

@@ -1,5 +1,7 @@
 """prefkit's image token counts, image spans and image findings against LLaMA-Factory 0.9.5's own get_dataset, row
-by row, on images made here with Pillow (tests/tools/image_tokens_parity.py runs LLaMA-Factory)."""
+by row, on images made here with Pillow (tests/tools/image_tokens_parity.py runs LLaMA-Factory, once for all
+configs); and prefkit validate --model's whole-row lengths (--lengths: kept prompt, chosen and rejected, truncation,
+image_tokens_cut) against what get_dataset kept."""
 
 from __future__ import annotations
 
@@ -106,15 +108,11 @@ def qwen2_vl_model(tmp_path_factory, qwen_tokenizer) -> str:
     <|image_pad|>, <|vision_end|> as special tokens) beside Qwen2-VL's preprocessor_config.json; no weights.
     (Defined here, not in a tests/images/conftest.py: a second conftest module would shadow tests/conftest.py's
     ``from conftest import ...``.)"""
-    target = tmp_path_factory.mktemp("tiny-qwen2-vl")
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(Path(qwen_tokenizer) / name, target / name)
-    (target / "preprocessor_config.json").write_text(json.dumps(QWEN2_VL_PREPROCESSOR, indent=2))
-    return str(target)
+    return config_model(tmp_path_factory.mktemp("tiny-qwen2-vl") / "model", qwen_tokenizer, {})
 
 
 @pytest.fixture(scope="module")
-def parity(tmp_path_factory, qwen2_vl_model) -> tuple[list[dict], dict, int, int]:
+def parity(tmp_path_factory, qwen2_vl_model) -> tuple[list[dict], dict, int, int, Path]:
     python = LF_PYTHONS["0.9.5"]
     if not python.exists():
         pytest.skip("LLaMA-Factory 0.9.5 venv not set up (make setup)")
@@ -127,11 +125,71 @@ def parity(tmp_path_factory, qwen2_vl_model) -> tuple[list[dict], dict, int, int
                           capture_output=True, text=True, timeout=1200, cwd=str(base))
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return lines[:-1], lines[-1], rows, images
+    return lines[:-1], lines[-1], rows, images, data
+
+
+def config_model(base: Path, tokenizer_dir: str, overrides: dict) -> str:
+    """A model folder for one config: the tokenizer beside preprocessor_config.json with the config's overrides (as
+    the tool builds the processor)."""
+    base.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(Path(tokenizer_dir) / name, base / name)
+    (base / "preprocessor_config.json").write_text(json.dumps({**QWEN2_VL_PREPROCESSOR, **overrides}))
+    return str(base)
+
+
+@pytest.fixture(scope="module")
+def validated(parity, tmp_path_factory, qwen2_vl_model) -> list[tuple[list[dict], set[int]]]:
+    """Per config: prefkit validate's --lengths lines over both datasets in get_dataset's order, and the records with
+    an image_tokens_cut finding (numbered the same way)."""
+    from prefkit.validate import validate
+
+    data, base = parity[4], tmp_path_factory.mktemp("validated")
+    out = []
+    for n, config in enumerate(CONFIGS):
+        model = config_model(base / f"model{n}", qwen2_vl_model, config.get("preprocessor", {}))
+        lines: list[dict] = []
+        cut: set[int] = set()
+        for name in ("pairs", "rlaif"):
+            report = validate(name, str(data), model=model, template=config["template"],
+                              cutoff_len=config["cutoff_len"], lengths_path=str(base / f"{n}-{name}.jsonl"),
+                              image_max_pixels=config["image_max_pixels"], image_min_pixels=config["image_min_pixels"])
+            cut |= {len(lines) + f.index for f in report.findings.items if f.code == "image_tokens_cut"}
+            lines += [json.loads(line) for line in (base / f"{n}-{name}.jsonl").read_text().splitlines()]
+        out.append((lines, cut))
+    return out
+
+
+def whole_config(config: dict) -> int:
+    """The untruncated config with the same image settings (LLaMA-Factory's full lengths and image token runs)."""
+    return next(i for i, c in enumerate(CONFIGS) if c["cutoff_len"] == 100_000
+                and {**c, "cutoff_len": 0} == {**config, "cutoff_len": 0})
+
+
+def test_validate_lengths_equal_llamafactory_row_for_row(parity, validated) -> None:
+    results, rows = parity[0], parity[2]
+    totals = {"truncated": 0, "cut": 0}
+    for config, result, (lines, cut) in zip(CONFIGS, results, validated):
+        whole = results[whole_config(config)]["lf_rows"]
+        assert len(lines) == len(result["lf_rows"]) == rows
+        mismatches = []
+        for index, (ours, kept, full) in enumerate(zip(lines, result["lf_rows"], whole)):
+            lf_cut = next((i for i, n in enumerate(full["runs"]) if i >= len(kept["runs"]) or kept["runs"][i] != n),
+                          None)
+            theirs = {"prompt": full["prompt"], "chosen": full["chosen"], "rejected": full["rejected"],
+                      "prompt_kept": kept["prompt"], "chosen_kept": kept["chosen"], "rejected_kept": kept["rejected"],
+                      "image_tokens": full["runs"], "image_tokens_cut": lf_cut, "finding": lf_cut is not None}
+            mine = {**{k: ours.get(k) for k in theirs}, "finding": index in cut}
+            if mine != theirs:
+                mismatches.append([index, mine, theirs])
+            totals["truncated"] += kept != full
+            totals["cut"] += lf_cut is not None
+        assert mismatches == [], (config, mismatches[:3])
+    assert totals["truncated"] > totals["cut"] > 0  # truncated in text only, and inside an image, both seen
 
 
 def test_image_tokens_equal_llamafactory_row_for_row(parity) -> None:
-    results, _, rows, images = parity
+    results, _, rows, images, _ = parity
     assert len(results) == len(CONFIGS)
     for config, result in zip(CONFIGS, results):
         assert result["version"] == "0.9.5" and result["config"] == config

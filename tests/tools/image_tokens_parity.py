@@ -8,11 +8,14 @@ dataset_dir/dataset_info.json], "configs": [{"template", "cutoff_len", "image_ma
 "preprocessor": {overrides of preprocessor_config.json}}], "failing": [names], "too_thin": [[width, height]]}.
 
 Per config, one JSON line {"config", "rows", "images", "count_mismatches", "span_mismatches", "id_mismatches",
-"cut_rows", "cut_mismatches", "truncated"}: prefkit's per-image counts (prefkit.images.tokens.image_tokens on the
+"cut_rows", "cut_mismatches", "truncated", "lf_rows"}: prefkit's per-image counts (prefkit.images.tokens.image_tokens on the
 stored size) against the runs of <|image_pad|> in LLaMA-Factory's chosen and rejected input ids; prefkit's spans
 (from a compact rendering: each placeholder as <|vision_start|><|vision_end|>, LLaMA-Factory's template) and its
 whole ids with the image tokens inserted against LLaMA-Factory's ids; and, with truncation, the kept prompt length
-(prefkit's infer_seqlen) and the first image cut (first_cut_image) against what LLaMA-Factory kept. Then one line
+(prefkit's infer_seqlen) and the first image cut (first_cut_image) against what LLaMA-Factory kept. "lf_rows" holds
+LLaMA-Factory's own facts per row, for the test to hold prefkit validate's --lengths against: the kept prompt,
+chosen and rejected lengths, and the runs of image tokens in the kept prompt (one per image, the last one short or
+missing where cutoff_len cuts into an image). Then one line
 {"failing": {name: [prefkit's finding codes, LLaMA-Factory's exception or "ok", image tokens in its chosen labels]},
 "too_thin": [[prefkit, LLaMA-Factory] resized size or error, per extreme size]}.
 """
@@ -120,8 +123,9 @@ def compare(spec: dict, config: dict, tokenizer) -> dict:
     assert len(dataset) == len(rows), (len(dataset), len(rows))
     pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
     result = {"config": config, "rows": len(rows), "images": 0, "count_mismatches": [], "span_mismatches": [],
-              "id_mismatches": [], "cut_rows": 0, "cut_mismatches": [], "truncated": 0}
+              "id_mismatches": [], "cut_rows": 0, "cut_mismatches": [], "truncated": 0, "lf_rows": []}
     for index, ((entry, row), lf) in enumerate(zip(rows, dataset)):
+        result["lf_rows"].append(lf_facts(lf, pad_id))
         ours = prefkit_row(entry, row, spec, config, processor_config, template, tokenizer)
         result["images"] += len(ours["counts"])
         prompt_len = len(ours["prompt_ids"]) + sum(ours["counts"])
@@ -146,6 +150,21 @@ def compare(spec: dict, config: dict, tokenizer) -> dict:
             if (lf_source, lf_cut) != (source_len, cut) or lf_ids[:lf_source] != full_prompt[:source_len]:
                 result["cut_mismatches"].append([index, side, [source_len, cut], [lf_source, lf_cut]])
     return result
+
+
+def lf_facts(lf: dict, pad_id: int) -> dict:
+    """What LLaMA-Factory kept of one pair: prompt, chosen and rejected lengths, and the image token runs of the
+    kept prompt."""
+    from prefkit.images.tokens import image_spans
+
+    out = {}
+    for side in ("chosen", "rejected"):
+        labels = lf[f"{side}_labels"]
+        source = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), len(labels))
+        out["prompt"] = source  # the same for both sides
+        out[side] = len(labels) - source
+    out["runs"] = [e - s for s, e in image_spans(lf["chosen_input_ids"][:out["prompt"]], pad_id)]
+    return out
 
 
 def failing(spec: dict, tokenizer) -> dict:
