@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from .. import errors
 from ..errors import PrefkitError
 from . import convert, evaluate, generate, judge, label, register, serve, train, validate
+from . import common
 from .common import err_console, spread_multi_values
 
 
@@ -76,9 +77,5 @@ app.add_typer(label.app, name="label")
 
 
 def main() -> None:
-    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    if command == "validate":  # a process that only counts tokens: keep torch out of it
-        from ..targets.tokens import tokenizer_only_transformers
-
-        tokenizer_only_transformers()
+    common.OWN_PROCESS = True  # the commands may shape this process (validate keeps torch out of it)
     sys.exit(app())

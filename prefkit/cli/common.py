@@ -85,6 +85,11 @@ RETRIES = typer.Option(4, "--retries", min=0, help="Retries of a request after a
 
 
 # Options that take several KEY=VALUE words after one flag: `--map a=b c=d` means `--map a=b --map c=d`.
+# True when prefkit's own main() runs this process, so that a command may shape it (not under a test's CliRunner).
+OWN_PROCESS = False
+QUIET = typer.Option(False, "--quiet", "-q", help="No summary on stderr.")
+REPORT_JSON = typer.Option(None, "--report-json", help="Write the machine-readable report here (JSON).")
+CONCURRENCY = typer.Option(8, "--concurrency", min=1, help="Requests in flight.")
 MULTI_VALUE = ("--map", "--verdict", "--set")
 _KEY_VALUE = re.compile(r"[A-Za-z_][\w.-]*=")
 # Options whose value may be left out: `--preview` alone means `--preview 3`.

@@ -10,9 +10,9 @@ from rich.table import Table
 
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from ..errors import UsageError
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS,
-                     WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
-                     parse_pairs, progress)
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
+                     RAY_ADDRESS, REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console,
+                     near_dedup_option, near_threshold, parse_pairs, progress)
 
 if TYPE_CHECKING:
     from ..convert import ConvertReport
@@ -52,7 +52,7 @@ def command(
     size: int | None = typer.Option(None, "--size", min=1, help="--to lf-v1 --register: the entry's sample count."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (with --register)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
-    report_json: Path | None = typer.Option(None, "--report-json", help="Write the machine-readable report here."),
+    report_json: Path | None = REPORT_JSON,
     decontaminate: str | None = decontaminate_option("convert rejects it (contaminated), naming the item, e.g. "
                                                      "mt-bench:81."),
     ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
@@ -62,7 +62,7 @@ def command(
                                          "first (duplicate_pair), as with --dedup."),
     near_jaccard: float | None = NEAR_THRESHOLD,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
+    quiet: bool = QUIET,
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
     from ..convert import convert

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import RETRIES, TIMEOUT, err_console
+from .common import REPORT_JSON, RETRIES, TIMEOUT, err_console
 
 
 def command(
@@ -24,7 +24,7 @@ def command(
                                            "(default: beside --model-config)."),
     timeout: float = TIMEOUT, retries: int = RETRIES,
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Requests in flight."),
-    report_json: Path | None = typer.Option(None, "--report-json"),
+    report_json: Path | None = REPORT_JSON,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let LLaMA-Factory run the model "
                                            "folder's own Python code (auto_map). Only for a folder you trust."),
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import RETRIES, TIMEOUT, bar, err_console
+from .common import CONCURRENCY, QUIET, REPORT_JSON, RETRIES, TIMEOUT, bar, err_console
 
 
 def command(
@@ -21,13 +21,13 @@ def command(
     temperature: float = typer.Option(0.8, "--temperature", min=0.0),
     top_p: float = typer.Option(0.95, "--top-p", min=0.0, max=1.0),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight."),
+    concurrency: int = CONCURRENCY,
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed sent to the server (if it supports one)."),
     timeout: float = TIMEOUT, retries: int = RETRIES,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="With --model-config: let "
                                            "LLaMA-Factory run the model folder's own Python code."),
-    report_json: Path | None = typer.Option(None, "--report-json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    report_json: Path | None = REPORT_JSON,
+    quiet: bool = QUIET,
 ) -> None:
     """Sample several answers to each prompt from the policy (candidates for prefkit judge).
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import RETRIES, TIMEOUT, bar, err_console
+from .common import CONCURRENCY, QUIET, REPORT_JSON, RETRIES, TIMEOUT, bar, err_console
 
 
 def command(
@@ -20,13 +20,13 @@ def command(
                                                 "{conversation}, {answer_a}, {answer_b} (score: {answer})."),
     reward_model_config: Path | None = typer.Option(None, "--reward-model-config", help="rm_infer.yaml: score "
                                                     "with a reward model (prefkit train --method rm) instead."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight."),
+    concurrency: int = CONCURRENCY,
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="The judge's reply length limit."),
     timeout: float = TIMEOUT, retries: int = RETRIES,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="With --reward-model-config: let "
                                            "LLaMA-Factory run the model folder's own Python code."),
-    report_json: Path | None = typer.Option(None, "--report-json"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    report_json: Path | None = REPORT_JSON,
+    quiet: bool = QUIET,
 ) -> None:
     """Compare candidates with an LLM judge in both orders, or score them (judge or reward model).
 

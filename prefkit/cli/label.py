@@ -40,6 +40,10 @@ def push_command(
     mapping: list[str] = typer.Option([], "--map", help=MAP_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the per-record A/B order."),
     batch_size: int = typer.Option(250, "--batch-size", help="Records per request (at most 500)."),
+    image_fields: int | None = typer.Option(None, "--image-fields", min=0, show_default=False,
+                                            help="Image fields of a new dataset (image_1..image_N, shown above the "
+                                                 "conversation); default: none when the first pairs have no images, "
+                                                 "else enough for them and at least 4."),
     rejects: Path | None = typer.Option(None, "--rejects",
                                         help="Rejects file (default: <dataset>.push-rejects.jsonl beside the first input)."),
     api_url: str | None = API_URL, api_key: str | None = API_KEY,
@@ -55,7 +59,7 @@ def push_command(
         report = push([str(p) for p in inputs], dataset, connection, workspace=workspace, min_submitted=min_submitted,
                       guidelines=text, fmt=fmt, mapping=parse_pairs(mapping, "--map"), seed=seed, batch_size=batch_size,
                       rejects=str(rejects) if rejects else None, report_json=str(report_json) if report_json else None,
-                      progress=tick)
+                      progress=tick, image_fields=image_fields)
     if not quiet:
         made = "created" if report.dataset_created else "existing"
         _say(f"{report.workspace}/{report.dataset} ({made}, {report.min_submitted} answer(s) per record): "
@@ -65,6 +69,8 @@ def push_command(
         if report.rejected_by_reason:
             reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
             _say(f"not pushed: {reasons} -> {report.rejects_file}")
+        if report.first_failure:
+            _say(f"first: {report.first_failure}")
 
 
 @app.command("status", no_args_is_help=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import DataError, UsageError
-from .common import err_console
+from .common import QUIET, err_console
 
 
 def command(
@@ -17,7 +17,7 @@ def command(
     layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca or kto (default: detected)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     lint: bool = typer.Option(False, "--check", help="Check the whole dataset_info.json instead; exit 1 on problems."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QUIET,
 ) -> None:
     """Register a dataset file in dataset_info.json, or check the whole registry with --check."""
     if lint:

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import PrefkitError
-from .common import err_console
+from .common import QUIET, err_console
 
 if TYPE_CHECKING:
     from ..train import TrainResult
@@ -42,7 +42,7 @@ def command(
     force: bool = typer.Option(False, "--force", help="With --eval-split: replace <dataset>_train/_eval files and "
                                "entries that hold other data."),
     no_validate: bool = typer.Option(False, "--no-validate", help="Train even if prefkit validate finds errors."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QUIET,
 ) -> None:
     """Write the LLaMA-Factory training YAML for a registered dataset and run llamafactory-cli train."""
     arguments = dict(locals())  # this command's arguments, for the line that repeats it without --dry-run

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from ..checks.html import stage_name
 from ..names import LEVELS
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, RAY_ADDRESS,
-                     WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
+from . import common
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET, RAY_ADDRESS,
+                     REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
                      progress)
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def command(
     image_min_pixels: int | None = typer.Option(None, "--image-min-pixels", min=1, help="LLaMA-Factory's "
                                                 "image_min_pixels: smaller images are grown to it (default 32*32 = "
                                                 "1024)."),
-    report_json: Path | None = typer.Option(None, "--report-json", help="Write the full machine report here."),
+    report_json: Path | None = REPORT_JSON,
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
@@ -62,9 +63,13 @@ def command(
                                          "duplicate_pair."),
     near_jaccard: float | None = NEAR_THRESHOLD,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
+    quiet: bool = QUIET,
 ) -> None:
     """Check a dataset as its trainer (LLaMA-Factory, its v1, TRL) will read it: what it drops, exact lengths."""
+    from ..targets.tokens import tokenizer_only_transformers
+
+    if common.OWN_PROCESS:  # token counting needs no torch: keep it out of this process (3 s, 250 MB)
+        tokenizer_only_transformers()
     from ..validate import check_fail_on, png_path, validate
 
     check_fail_on(fail_on)
