@@ -124,28 +124,34 @@ class Connection:
 
     # Records go through the SDK's authenticated HTTP client as plain JSON: the SDK's record objects
     # cost more than the server's own work on large pushes and pulls.
-    def records(self, dataset_id: Any, include: tuple[str, ...] = (), page: int = 1000) -> Iterator[dict[str, Any]]:
+    def records(self, dataset_id: Any, include: tuple[str, ...] = (), page: int = 1000,
+                page_bytes: int | None = None) -> Iterator[dict[str, Any]]:
         """Every record of the dataset as the REST API returns it, in order. The server needs about a second
-        per 1,000 records, so the next pages are fetched while this one is processed (at most 3 in flight)."""
-        def fetch(offset: int) -> dict[str, Any]:
+        per 1,000 records, so the next pages are fetched while this one is processed (at most 3 in flight).
+        ``page_bytes``: records with images carry their data URIs; the first page is then of 20 records, and the
+        next ones as many as fit in about ``page_bytes`` (at most ``page``)."""
+        def fetch(offset: int, limit: int) -> tuple[dict[str, Any], int]:
             try:
                 response = self.client.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
-                                                       params={"offset": offset, "limit": page, "include": list(include)})
+                                                       params={"offset": offset, "limit": limit, "include": list(include)})
                 response.raise_for_status()
-                return orjson.loads(response.content)
+                return orjson.loads(response.content), len(response.content)
             except Exception as error:
                 raise ServiceError(self.redact(self.describe(error, "reading records"))) from None
 
-        first = fetch(0)
+        first, size = fetch(0, min(page, 20) if page_bytes else page)
         yield from first["items"]
+        start = len(first["items"])
+        if page_bytes and start:
+            page = max(1, min(page, page_bytes * start // size))
         with ThreadPoolExecutor(2) as pool:
             pending: deque[Future] = deque()
-            for offset in range(page, first.get("total", 0), page):
-                pending.append(pool.submit(fetch, offset))
+            for offset in range(start, first.get("total", 0), page):
+                pending.append(pool.submit(fetch, offset, page))
                 if len(pending) == 3:
-                    yield from pending.popleft().result()["items"]
+                    yield from pending.popleft().result()[0]["items"]
             while pending:
-                yield from pending.popleft().result()["items"]
+                yield from pending.popleft().result()[0]["items"]
 
     def bulk_upsert(self, dataset_id: Any, items: list[dict[str, Any]]) -> tuple[int, str | None]:
         """(records created, None), or (0, the server's reason) when it refused the batch as invalid."""

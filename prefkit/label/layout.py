@@ -1,13 +1,15 @@
 """The Argilla dataset prefkit creates, and the check that an existing one is that dataset.
 
 Fields: ``conversation`` (a ChatField: system prompt and the turns before the answers), ``response_a`` and
-``response_b``. Questions: ``preference`` (a LabelQuestion: a, b, tie, both_bad; a LabelQuestion because
-ranking answers lose their order on the way back) and an optional ``rationale``. Metadata: ``source``,
+``response_b``; a dataset made from pairs with images has, above them, ``image_1`` .. ``image_<k>`` (ImageFields,
+not required: Argilla has no field for a list of images, and the page leaves out an image field a record does not
+fill, so a pair with one image shows one). Questions: ``preference`` (a LabelQuestion: a, b, tie, both_bad; a
+LabelQuestion because ranking answers lose their order on the way back) and an optional ``rationale``. Metadata: ``source``,
 answer lengths and scores as shown, and ``position``: whether A is the input's first answer ("kept") or its
 second ("swapped"). Annotators see neither the position nor the scores (a score is a verdict given elsewhere).
 
 What an annotator sees is checked in a real browser by tests/browser/test_annotation_page.py (README shows a
-screenshot): change a title or label here and that test says so.
+screenshot) and, for images, tests/browser/test_annotation_images.py: change a title or label here and they say so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ RATIONALE = "rationale"
 LABELS = {"a": "A is better", "b": "B is better", "tie": "Both equally good", "both_bad": "Both bad"}
 FIELDS = ("conversation", "response_a", "response_b")
 TITLES = {"conversation": "Conversation", "response_a": "Response A", "response_b": "Response B"}
+IMAGE_FIELDS = 4  # image fields of a new dataset whose first pairs have images (more if one of those has more)
 QUESTION = "Which response is better?"
 GUIDELINES = """Read the conversation, then **Response A** and **Response B** below it, each to its end (long \
 responses are shown in full: scroll). Choose the better response to the conversation's last turn:
@@ -33,14 +36,21 @@ Which response is shown as A is random, and length says nothing about quality. R
 were written: a tag such as `<think>` is part of the response."""
 
 
-def settings(guidelines: str | None = None, min_submitted: int = 1) -> Any:
+def image_field(number: int) -> str:
+    """The name of a pair's ``number``-th image field (from 1)."""
+    return f"image_{number}"
+
+
+def settings(guidelines: str | None = None, min_submitted: int = 1, images: int = 0) -> Any:
+    """The dataset's settings; ``images``: image fields above the conversation (0: a dataset of texts only)."""
     import argilla as rg
 
     return rg.Settings(
         guidelines=guidelines or GUIDELINES,
         # markdown: the page renders answers as chat UIs do (without it, Argilla injects a text's HTML unsanitised);
         # tasks.shown() keeps tags and entities in the texts visible as written
-        fields=[rg.ChatField(name="conversation", title=TITLES["conversation"], use_markdown=True),
+        fields=[rg.ImageField(name=image_field(i), title=f"Image {i}", required=False) for i in range(1, images + 1)] +
+               [rg.ChatField(name="conversation", title=TITLES["conversation"], use_markdown=True),
                 rg.TextField(name="response_a", title=TITLES["response_a"], use_markdown=True),
                 rg.TextField(name="response_b", title=TITLES["response_b"], use_markdown=True)],
         questions=[rg.LabelQuestion(name=PREFERENCE, title=QUESTION, labels=LABELS),
@@ -54,6 +64,15 @@ def settings(guidelines: str | None = None, min_submitted: int = 1) -> Any:
         distribution=rg.TaskDistribution(min_submitted=min_submitted),
         allow_extra_metadata=True,  # prefkit_origin, prefkit_tools: kept for pull, not filterable
     )
+
+
+def image_fields(dataset: Any) -> int:
+    """How many image fields (image_1, image_2, ...) ``dataset`` has."""
+    names = {f.name for f in dataset.settings.fields if getattr(f, "type", None) == "image"}
+    count = 0
+    while image_field(count + 1) in names:
+        count += 1
+    return count
 
 
 def check(dataset: Any, where: str) -> None:

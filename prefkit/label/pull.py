@@ -3,7 +3,8 @@
 Each record's submitted answers are votes for the side shown as A or B; the text shown on that side is
 the chosen answer, so the A/B order needs no undoing. Several annotators are resolved by ``--policy``:
 ``majority`` (more than half of the votes) or ``unanimous``. Ties and "both bad" are rejected, or with
-``--to kto --ties kto`` become two desirable (tie) or two undesirable (both bad) examples.
+``--to kto --ties kto`` become two desirable (tie) or two undesirable (both bad) examples. Pairs pushed with
+images come back with their image paths (:func:`.media.pulled_images`), never the data URIs the page showed.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from .. import registry
 from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
 from ..names import POLICIES
-from ..pipeline import Sink, adapt, to_row
+from ..pipeline import Sink, to_row
+from ..writers.base import adapt
 from ..records import KtoExample, PreferencePair, Provenance, Reject
 from ..run import Run
 from ..writers import get_writer
-from . import layout
+from . import layout, media
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection, check_dataset_name
 from .tasks import original_fields, pair_fields, suggested, votes
@@ -124,9 +126,12 @@ def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | Non
     judged: list[tuple[str, str | None, dict[str, str]]] = []  # (suggestion, verdict, votes) of suggested records
     question_id = str(target.settings.questions[layout.PREFERENCE].id)
     source = f"argilla:{target.workspace.name}/{dataset}"
+    page_bytes = media.PAGE_BYTES if layout.image_fields(target) else None
+    # pulled image paths point at the files pushed, from where the trainer reads them (as convert writes them)
+    image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
     counted = sink.start(source, "argilla")
-    for record in connection.records(target.id, include=("responses", "suggestions")):
+    for record in connection.records(target.id, include=("responses", "suggestions"), page_bytes=page_bytes):
         if record["id"] in seen:
             continue
         seen.add(record["id"])
@@ -153,7 +158,7 @@ def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | Non
             sink.take(Reject(source, index, reason, _why(reason, cast), kept))
             continue
         report.pairs += 1
-        for pair in _records(record, verdict, cast, source, index, writer):
+        for pair in _records(record, verdict, cast, source, index, writer, image_dir):
             sink.take(to_row(pair, writer))
         report.chosen_shown_as_a += verdict == "a"
         report.chosen_shown_as_b += verdict == "b"
@@ -177,9 +182,10 @@ def _why(reason: str, cast: dict[str, str]) -> str:
 
 
 def _records(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
-             writer: Any) -> list[PreferencePair | KtoExample]:
+             writer: Any, image_dir: str) -> list[PreferencePair | KtoExample]:
     system, tools, prompt, a, b = pair_fields(record)
-    base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast),
+    images = media.pulled_images(record.get("metadata") or {}, image_dir)
+    base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast), images=images,
                 provenance=Provenance(source=source, index=index, format="argilla"),
                 metadata={"argilla_id": record.get("external_id"), "votes": dict(Counter(cast.values()))})
     if verdict in ("a", "b"):

@@ -1,8 +1,8 @@
 """A pair to label as an Argilla record, and an answered record back as a prompt and its two answers.
 
-The record id is a hash of the content (system, tools, prompt, and the two answers in sorted order), so
-pushing the same pair twice, or in the other order, names the same record. Which answer is shown as A
-is decided by a hash of the seed and the id: fixed for a record, about half the records swapped, and
+The record id is a hash of the content (system, tools, prompt, the two answers in sorted order, and the images'
+contents where the pair has images), so pushing the same pair twice, or in the other order, names the same record.
+Which answer is shown as A is decided by a hash of the seed and the id: fixed for a record, about half the records swapped, and
 independent of the input's order, so an annotator's habit of picking one side cannot become a habit
 of the data.
 
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ..records import Message, RowProblem, UnlabeledPair
+from . import media
 from .layout import PREFERENCE
 
 # The server's limit on a chat message's content (argilla_server.api.schemas.v1.chat).
@@ -48,9 +50,12 @@ def original(text: str) -> str:
     return text.replace("<" + _ZWSP, "<").replace("&" + _ZWSP, "&")
 
 
-def record_id(pair: UnlabeledPair) -> str:
+def record_id(pair: UnlabeledPair, image_keys: Sequence[str] = ()) -> str:
+    """The pair's content id; ``image_keys`` (media.PairImage.key, in order) only where it has images, so the id
+    of a pair without images is the one it always had."""
     answers = sorted((pair.response_a.content, pair.response_b.content))
-    key = orjson.dumps([pair.system, pair.tools, [[m.role, m.content] for m in pair.prompt], answers])
+    content = [pair.system, pair.tools, [[m.role, m.content] for m in pair.prompt], answers]
+    key = orjson.dumps(content + [list(image_keys)] if image_keys else content)
     return "pk-" + hashlib.sha256(key).hexdigest()[:32]
 
 
@@ -75,9 +80,10 @@ def origin(pair: UnlabeledPair) -> tuple[str, int]:
     return pair.provenance.source, pair.provenance.index
 
 
-def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
-    """The bulk-upsert body of ``pair`` (raises RowProblem for what the server would refuse)."""
-    rid = record_id(pair)
+def task(pair: UnlabeledPair, seed: int, question_id: str, image_keys: Sequence[str] = ()) -> Task:
+    """The bulk-upsert body of ``pair`` (raises RowProblem for what the server would refuse); its image fields are
+    added by the caller (media.field_values), once it knows that the record is to be sent."""
+    rid = record_id(pair, image_keys)
     swap = swapped(rid, seed)
     a, b = (pair.response_b, pair.response_a) if swap else (pair.response_a, pair.response_b)
     score_a, score_b = (pair.score_b, pair.score_a) if swap else (pair.score_a, pair.score_b)
@@ -100,6 +106,7 @@ def task(pair: UnlabeledPair, seed: int, question_id: str) -> Task:
             metadata[key] = value
     if pair.tools:
         metadata["prefkit_tools"] = pair.tools
+    metadata.update(media.metadata(pair))
     for key, role in (("a", a.role), ("b", b.role)):
         if role != "assistant":
             metadata[f"prefkit_role_{key}"] = role
@@ -124,8 +131,9 @@ def pair_fields(record: dict[str, Any]) -> tuple[str, str, list[Message], Messag
 
 
 def original_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's fields with their texts as pushed (see :func:`shown`)."""
-    fields = record.get("fields") or {}
+    """The record's fields with their texts as pushed (see :func:`shown`), without image fields (their paths are
+    in the metadata: media.pulled_images)."""
+    fields = {k: v for k, v in (record.get("fields") or {}).items() if not k.startswith("image_")}
     if (record.get("metadata") or {}).get("prefkit_display") != DISPLAY:
         return fields  # pushed before prefkit_display, or by something else: as they are
     chat = [{**m, "content": original(m["content"])} if isinstance(m.get("content"), str) else m
