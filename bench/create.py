@@ -23,10 +23,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 def main() -> None:
     from helpers.fake_openai import Script, always_a, prefers_longer, scripted_server
-    from prefkit.generate import generate
+    from prefkit.create.generate import generate
+    from prefkit.create.judge import judge
     from prefkit.handoff.serve import serving
     from prefkit.handoff.train_config import dump_yaml
-    from prefkit.judge import judge
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=24)

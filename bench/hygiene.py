@@ -160,9 +160,9 @@ def near_copy(record: dict, rng: random.Random) -> dict:
 
 def in_process(src: str) -> dict[str, float]:
     """The floor (rensa signing the 5-gram strings), prefkit's signing and the index, on the file's texts."""
+    from pairs import text
     from rensa import RMinHash
 
-    from pairs import text
     from prefkit.hygiene.neardup import NUM_PERM, SEED, SHINGLE, NearDuplicates, signatures, words
 
     with open(src, encoding="utf-8") as f:

@@ -77,10 +77,10 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> dict:
 
 def bodies(pairs_file: str) -> list[dict]:
     """The record bodies prefkit sends for these pairs (the SDK baseline sends the same content)."""
-    from prefkit.convert import convert
+    from prefkit.io.sources import iter_rows
     from prefkit.label.tasks import task
+    from prefkit.pipeline.convert import convert
     from prefkit.readers import ReadOptions, get_reader
-    from prefkit.sources import iter_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         convert(pairs_file, os.path.join(tmp, "todo.jsonl"), to="unlabeled")

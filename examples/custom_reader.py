@@ -24,9 +24,9 @@ from collections.abc import Iterator
 import pandas as pd
 
 import prefkit
+from prefkit.io.sources import Row
 from prefkit.readers.base import ReadOptions, per_row, provenance
 from prefkit.records import Message, PreferencePair, RowProblem
-from prefkit.sources import Row
 
 
 def fastchat_reader(tables_dir: str):

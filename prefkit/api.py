@@ -27,7 +27,7 @@ class ConvertResult:
 
     dataset: Any  # datasets.Dataset
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    report: Any = None  # prefkit.convert.ConvertReport
+    report: Any = None  # prefkit.pipeline.convert.ConvertReport
 
 
 def _is_rows(source: Any) -> bool:
@@ -73,7 +73,7 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
 def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str = "sharegpt", **options: Any) -> Any:
     """Convert raw preference rows (a path or paths, a list of dicts or a ``datasets.Dataset``).
 
-    With ``output`` this is :func:`prefkit.convert.convert` and returns its report; without it the converted rows
+    With ``output`` this is :func:`prefkit.pipeline.convert.convert` and returns its report; without it the converted rows
     come back in memory as a :class:`ConvertResult` (``.dataset``, ``.rejects``, ``.report``). ``options`` are
     convert's (``rejects``, ``pairing_strategy``, ``mapping``, ``dedup``, ``near_dedup``, ...).
 
@@ -87,7 +87,7 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
     >>> result.dataset[1]["chosen"]["value"], result.rejects[0]["reason"]
     ('Paris', 'tie')
     """
-    from .convert import convert as convert_files
+    from .pipeline.convert import convert as convert_files
 
     with _files(source) as (inputs, folder):
         if output is not None:
@@ -113,7 +113,7 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
 
 def validate(source: Any, dataset_dir: str | None = None, **options: Any) -> Any:
     """Check a dataset the way its trainer will read it: a path, a registered NAME (with ``dataset_dir``), a list of
-    dicts or a ``datasets.Dataset``. Returns the :class:`prefkit.validate.ValidationReport` (its
+    dicts or a ``datasets.Dataset``. Returns the :class:`prefkit.pipeline.validate.ValidationReport` (its
     ``findings``, ``would_drop`` and ``to_json()``); ``options`` are validate's (``model``, ``cutoff_len``, ``target``, ...).
 
     >>> import prefkit
@@ -123,7 +123,7 @@ def validate(source: Any, dataset_dir: str | None = None, **options: Any) -> Any
     >>> [(f.code, f.index) for f in report.findings.by_level("error")]
     [('identical_answers', 0)]
     """
-    from .validate import validate as validate_dataset
+    from .pipeline.validate import validate as validate_dataset
 
     with _files(source) as (path, _):
         if isinstance(path, list):

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from prefkit.cli import app
+from prefkit.io.sources import iter_rows
 from prefkit.readers import ReadOptions, get_reader
 from prefkit.records import KtoExample, Note, PreferencePair, Reject
-from prefkit.sources import iter_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 # PandaLM's annotator codes (tests/fixtures/pandalm.sample.json): numbers need --verdict, prefkit never guesses them
@@ -134,7 +134,7 @@ def trained_run(base: Path, model: str, **options: Any) -> tuple[Path, Any, dict
     """One ``prefkit train`` run (LoRA, 2 steps) on the DPO demo sample, registered as "pairs" in ``base/data``:
     (dataset dir, TrainResult, the run's environment). ``options`` go to prefkit's train (method, eval_split...)."""
     from prefkit import convert
-    from prefkit.train import train
+    from prefkit.handoff.train import train
 
     env, data = offline(base), base / "data"
     data.mkdir()
@@ -157,6 +157,24 @@ def trained_dpo(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]
 def trained_rm(tmp_path_factory, tiny_model) -> tuple[Path, Any, dict[str, str]]:
     """One reward model (``prefkit train --method rm``: LoRA + value head) on the tiny model."""
     return trained_run(tmp_path_factory.mktemp("trained_rm"), tiny_model, method="rm", validate_first=False)
+
+
+def _in_process(run: tuple[Path, Any, dict[str, str]], monkeypatch) -> tuple[Path, Any, dict[str, str]]:
+    for key, value in run[2].items():
+        monkeypatch.setenv(key, value)
+    return run
+
+
+@pytest.fixture
+def trained(trained_dpo, monkeypatch):
+    """The shared DPO run with its environment set in this process, for in-process generate, judge and serve."""
+    return _in_process(trained_dpo, monkeypatch)
+
+
+@pytest.fixture
+def trained_reward(trained_rm, monkeypatch):
+    """The shared reward-model run with its environment set in this process."""
+    return _in_process(trained_rm, monkeypatch)
 
 
 @pytest.fixture
@@ -212,7 +230,7 @@ collect_ignore = ["argilla_server", "tools", "fixtures"]
 def small_blocks_ray(monkeypatch):
     """A local Ray (2 CPUs), and blocks and line ranges small enough that several workers share a small file."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")
-    from prefkit import executors
+    from prefkit.pipeline import executors
 
     monkeypatch.setattr(executors, "BLOCK_ROWS", 7)
     monkeypatch.setattr(executors, "RANGE_BYTES", 3000)

@@ -76,7 +76,7 @@ def test_internal_errors_are_one_line_and_debug_shows_the_traceback(cli, tmp_pat
         raise ZeroDivisionError("boom")
 
     # No real input makes prefkit crash (odd records become rejects), so force a bug outside any record.
-    monkeypatch.setattr(sys.modules["prefkit.convert"], "convert", broken)
+    monkeypatch.setattr(sys.modules["prefkit.pipeline.convert"], "convert", broken)
     result = cli("convert", fixture("dpo_zh_demo.sample.json"), "-o", tmp_path / "o.json")
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: internal error: ZeroDivisionError: boom (run with --debug for the "

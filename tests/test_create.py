@@ -10,10 +10,10 @@ import pytest
 from conftest import load_output, write_jsonl
 from helpers.fake_openai import Script, always_a, answers_shown, prefers_longer, scripted_server
 from prefkit import convert
+from prefkit.create.candidates import pairs_of
+from prefkit.create.generate import generate
+from prefkit.create.judge import judge
 from prefkit.errors import DataError, UsageError
-from prefkit.generate import generate
-from prefkit.candidates import pairs_of
-from prefkit.judge import judge
 
 pytest.importorskip("openai")
 PROMPTS = [{"prompt": "Name a colour."}, {"prompt": [{"role": "system", "content": "Be brief."},
@@ -63,7 +63,7 @@ def test_generate_answers_each_distinct_prompt_and_resumes(tmp_path, cli):
 
 
 def test_generate_retries_429_and_5xx_and_counts_what_fails(tmp_path, cli, monkeypatch):
-    monkeypatch.setattr("prefkit.llm.BACKOFF", 0.01)
+    monkeypatch.setattr("prefkit.create.client.BACKOFF", 0.01)
     prompts = write_jsonl(tmp_path / "p.jsonl", PROMPTS[:1])
     with scripted_server(Script(lengths, fail_first=[429, 503])) as url:
         report = generate(prompts, str(tmp_path / "a.jsonl"), base_url=url, model="pol", n=1)

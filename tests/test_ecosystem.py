@@ -81,7 +81,7 @@ def test_parquet_holds_the_same_rows_as_jsonl(tmp_path, to):
 
 
 def test_parquet_is_written_in_row_groups(tmp_path, monkeypatch):
-    from prefkit import io
+    from prefkit.io import files as io
 
     monkeypatch.setattr(io.ParquetRows, "GROUP_BYTES", 20_000)
     convert([fixture("dpo_en_demo.sample.json")], str(tmp_path / "o.parquet"))

@@ -28,8 +28,8 @@ def test_custom_fastchat_reader_joins_the_tables(tmp_path):
     assert info["fastchat_gpt4"]["file_name"] == "fastchat.json"
 
 
-@pytest.mark.parametrize("module", ["prefkit.records", "prefkit.pairing", "prefkit.registry", "prefkit.convert",
-                                    "prefkit.label.agreement", "prefkit.label.pull"])
+@pytest.mark.parametrize("module", ["prefkit.records", "prefkit.readers.pairing", "prefkit.registry.info",
+                                    "prefkit.pipeline.convert", "prefkit.label.agreement", "prefkit.label.pull"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -16,13 +16,24 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, fixture, load_output, write_jsonl
+from helpers.fake_openai import (
+    DIE,
+    HANG,
+    HTML,
+    NOT_JSON,
+    TRUNCATED,
+    Script,
+    content,
+    prompts_asked,
+    scripted_server,
+    status,
+    trickle,
+)
 from helpers.signals import as_in_a_terminal
-from helpers.fake_openai import (DIE, HANG, HTML, NOT_JSON, TRUNCATED, Script, content, prompts_asked,
-                                 scripted_server, status, trickle)
 from prefkit import convert
-from prefkit.generate import generate
-from prefkit.judge import judge
-from prefkit.watchdog import marked
+from prefkit.create.generate import generate
+from prefkit.create.judge import judge
+from prefkit.pipeline.watchdog import marked
 
 pytest.importorskip("openai")
 PREFKIT = [sys.executable, "-c", "from prefkit.cli import main; main()"]
@@ -39,7 +50,7 @@ def verdict_a(request: dict, i: int) -> str:
 
 @pytest.fixture(autouse=True)
 def short_backoff(monkeypatch):
-    monkeypatch.setattr("prefkit.llm.BACKOFF", 0.01)
+    monkeypatch.setattr("prefkit.create.client.BACKOFF", 0.01)
 
 
 def temps(folder: Path) -> list[str]:
@@ -323,7 +334,7 @@ def test_a_failed_save_to_disk_replaces_nothing(tmp_path, monkeypatch, cli):
     def broken(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("prefkit.hf.save_to_disk", broken)
+    monkeypatch.setattr("prefkit.io.hf.save_to_disk", broken)
     result = cli("convert", fixture("dpo_en_demo.sample.json"), "-o", data / "pairs.json", "--register", "pairs",
                  "--dataset-dir", data, "--save-to-disk", tmp_path / "saved")
     assert result.exit_code == 2, result.output
@@ -422,7 +433,7 @@ def test_a_ray_run_caps_workers_and_keeps_rays_log_lines_off_the_terminal(tmp_pa
 
 
 def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
-    from prefkit.run import Run
+    from prefkit.pipeline.run import Run
 
     target = tmp_path / "pairs.jsonl"
     with pytest.raises(Exception) as caught, Run() as run:
@@ -434,7 +445,7 @@ def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
 
 @pytest.mark.parametrize("tail", [b'{"id": "b", "big": "' + b"x" * (3 << 20), b'{"id": "b"}'], ids=["cut", "whole"])
 def test_an_appended_file_is_repaired_whatever_the_length_of_its_last_line(tmp_path, tail):
-    from prefkit.run import AppendFile
+    from prefkit.pipeline.run import AppendFile
 
     path = tmp_path / "out.jsonl"
     path.write_bytes(b'{"id": "a"}\n' + tail)

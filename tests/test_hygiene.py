@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, write_jsonl
 from prefkit.cli import app
-from prefkit.convert import convert
 from prefkit.hygiene import BUILTIN, Decontaminator, Item, load, load_items, words
+from prefkit.pipeline.convert import convert
+from prefkit.pipeline.validate import validate
 from prefkit.records import KtoExample, Message, Provenance
-from prefkit.validate import validate
 
 SETS = ("mt-bench", "arena-hard", "arena-hard-v2", "ifeval")
 PER_SET = 5  # items planted from each built-in set

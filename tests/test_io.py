@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from prefkit import io, registry
 from prefkit.cli import app
-from prefkit.convert import convert
 from prefkit.errors import InputError, RegistryError, UsageError
+from prefkit.io import files as io
+from prefkit.pipeline.convert import convert
+from prefkit.registry import info as registry
 
 ROW = {"conversations": [{"from": "human", "value": "Hi"}], "chosen": {"from": "gpt", "value": "A"},
        "rejected": {"from": "gpt", "value": "B"}}
@@ -124,7 +125,7 @@ def test_stale_temporary_files_of_a_dead_run_are_removed(tmp_path):
 
 
 def test_sigterm_removes_the_temporary_file(tmp_path):
-    code = ("import sys, time; from prefkit import io\n"
+    code = ("import sys, time; from prefkit.io import files as io\n"
             "f = io.RowFile(sys.argv[1]).open(); f.write({'a': 1}); f.file.flush()\n"
             "print('ready', flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "big.json")], stdout=subprocess.PIPE, text=True)

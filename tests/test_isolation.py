@@ -10,8 +10,8 @@ import pytest
 
 from prefkit import errors
 from prefkit.errors import DataError
-from prefkit.convert import convert
-from prefkit.sources import iter_rows
+from prefkit.io.sources import iter_rows
+from prefkit.pipeline.convert import convert
 
 GOOD = json.dumps({"prompt": "2+2?", "response_a": "4", "response_b": "5", "winner": "model_a"})
 SCORED = '{{"prompt": "Q", "responses": ["a", "b"], "scores": [{}, 1]}}'

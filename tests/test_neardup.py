@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, write_jsonl
 from prefkit.cli import app
-from prefkit.convert import convert
 from prefkit.hygiene import NearDuplicates, jaccard, signature, signatures, words
 from prefkit.hygiene.neardup import LOW, bands, normalised, shingle_hashes
-from prefkit.validate import validate
+from prefkit.pipeline.convert import convert
+from prefkit.pipeline.validate import validate
 
 TOPIC = ("bread dough flour yeast oven knead rise crust butter salt water sugar bake warm minutes loaf pan heat "
          "recipe sourdough starter proof temperature texture crumb gluten rye wheat honey egg milk tray cool slice "
@@ -209,7 +209,7 @@ def test_near_duplicates_across_sources_name_the_other_file(tmp_path, planted):
 
 
 def test_eval_split_keeps_near_duplicate_prompts_together(tmp_path):
-    from prefkit.train import split_eval
+    from prefkit.handoff.train import split_eval
 
     rng = random.Random(5)
     prompts = [sentence(rng, 30) for _ in range(40)]
@@ -235,7 +235,7 @@ def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch, sma
     first = write_jsonl(tmp_path / "first.jsonl", records[: BASES + 20])
     second = tmp_path / "second.json"  # blocks of rows, not line ranges
     second.write_text(json.dumps(records[BASES + 20:]))
-    module = sys.modules["prefkit.convert"]
+    module = sys.modules["prefkit.pipeline.convert"]
     decided = []  # the Ray run judges on the cluster (pass 1), not in this process
     judge = module.near_decisions
     monkeypatch.setattr(module, "near_decisions", lambda *a: decided.append(judge(*a)) or decided[-1])

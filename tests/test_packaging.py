@@ -22,7 +22,7 @@ def test_wheel_ships_the_schemas_and_finds_them(tmp_path):
         assert f"prefkit/schemas/{schema}.schema.json" in names
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
-    probe = ("from prefkit.jsonschemas import schema_dir, validator; "
+    probe = ("from prefkit.checks.schema_files import schema_dir, validator; "
              "print(schema_dir()); validator('kto')")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"})

@@ -1,7 +1,7 @@
 import pytest
 
 from prefkit.errors import UsageError
-from prefkit.pairing import pairs
+from prefkit.readers.pairing import pairs
 
 
 def test_ties_blank_and_identical_answers_are_never_paired():

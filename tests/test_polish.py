@@ -8,12 +8,13 @@ import re
 import pytest
 
 from conftest import load_output, write_jsonl
-from prefkit import sources, validate
+from prefkit import validate
 from prefkit.checks.content import holds_both, repeated_half
 from prefkit.checks.findings import Findings
 from prefkit.errors import InputError
-from prefkit.registering import registration
-from prefkit.sources import iter_rows
+from prefkit.io import sources
+from prefkit.io.sources import iter_rows
+from prefkit.registry.add import registration
 
 GROUPED = {
     "length bias": [
@@ -151,8 +152,8 @@ def test_repeated_half_and_holds_both():
 # --- 3. train --dry-run --eval-split --------------------------------------------------------------------------------
 
 def test_dry_run_with_eval_split_prints_the_prefkit_line_that_trains(cli, tmp_path, monkeypatch):
-    import prefkit.train
-    from prefkit.train import TrainResult
+    import prefkit.handoff.train
+    from prefkit.handoff.train import TrainResult
 
     seen = {}
 
@@ -161,7 +162,7 @@ def test_dry_run_with_eval_split_prints_the_prefkit_line_that_trains(cli, tmp_pa
         return TrainResult(config_path="out/train_dpo.yaml", command=["llamafactory-cli", "train", "out/train_dpo.yaml"],
                            config={"dataset": f"{dataset}_train", "eval_dataset": f"{dataset}_eval"})
 
-    monkeypatch.setattr(prefkit.train, "train", fake_train)
+    monkeypatch.setattr(prefkit.handoff.train, "train", fake_train)
     result = cli("train", "--dataset", "pairs", "--dataset-dir", "my data", "--model", "m", "--template", "qwen",
                  "--eval-split", "0.25", "--set", "max_steps=4", "--set", "lora_rank=16", "--no-validate",
                  "--dry-run")

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.badinput import RawJSON, dumps
-from prefkit.convert import convert
 from prefkit.errors import PrefkitError
+from prefkit.io.sources import Row, iter_rows
 from prefkit.names import READER_NAMES, WRITER_NAMES
+from prefkit.pipeline.convert import convert
 from prefkit.readers import READERS, ReadOptions, detect
 from prefkit.records import KtoExample, Note, PreferencePair, Reject
-from prefkit.sources import Row, iter_rows
 
 KEYS = ["conversations", "messages", "chosen", "rejected", "prompt", "instruction", "input", "output", "history",
         "system", "tools", "kto_tag", "label", "from", "value", "role", "content", "response_a", "response_b",

@@ -11,8 +11,8 @@ import pytest
 from conftest import write_jsonl
 from prefkit import convert
 from prefkit.errors import DataError, RegistryError
-from prefkit.registering import register
-from prefkit.validate import validate
+from prefkit.pipeline.validate import validate
+from prefkit.registry.add import register
 
 
 def vote(prompt: str, verdict: object, a: str = "first answer", b: str = "second answer", key: str = "winner") -> dict:

@@ -10,8 +10,8 @@ import pytest
 from conftest import fixture
 from prefkit import convert, register
 from prefkit.errors import RegistryError
-from prefkit.registry import detect_entry, load, update
-from prefkit.registry_check import check
+from prefkit.registry.info import detect_entry, load, update
+from prefkit.registry.lint import check
 
 SEED_DPO_ENTRY = {"file_name": "mine.json", "formatting": "sharegpt", "ranking": True,
                   "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}}

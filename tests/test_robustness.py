@@ -13,14 +13,14 @@ import typer.main
 from conftest import fixture, write_jsonl
 from prefkit import validate
 from prefkit.checks.acceptance import Aligned, Attr, LoaderFailure, align
-from prefkit.targets.tokens import refuse_remote_code, remote_code
 from prefkit.cli import app
+from prefkit.create.prompts import messages_of, prompt_of, read_prompts
+from prefkit.create.verdicts import parse_score
 from prefkit.errors import InputError, UsageError
-from prefkit.judgement import parse_score
+from prefkit.io.sources import iter_rows
 from prefkit.label.connection import check_dataset_name
-from prefkit.prompts import messages_of, prompt_of, read_prompts
-from prefkit.sources import iter_rows
 from prefkit.targets.base import Parsed, RowCheck, attempt_lengths
+from prefkit.targets.tokens import refuse_remote_code, remote_code
 
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                "observation_tag": "tool", "function_tag": "function_call", "system_tag": "system"}

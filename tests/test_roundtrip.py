@@ -9,8 +9,8 @@ import json
 import pytest
 
 from conftest import fixture
-from prefkit.convert import convert
-from prefkit.validate import validate
+from prefkit.pipeline.convert import convert
+from prefkit.pipeline.validate import validate
 from prefkit.writers import get_writer
 
 SOURCES = [("dpo_en_demo.sample.json", "sharegpt"), ("kto_en_demo.sample.json", "sharegpt"),

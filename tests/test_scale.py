@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ROOT, fixture
-from prefkit import executors
 from prefkit.cli import app
+from prefkit.pipeline import executors
 
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray", reason="Ray is not installed (make setup installs prefkit[scale])")

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-import prefkit.sources as sources
+import prefkit.io.sources as sources
 from prefkit.errors import InputError
-from prefkit.sources import iter_rows
+from prefkit.io.sources import iter_rows
 
 
 @pytest.fixture

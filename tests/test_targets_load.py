@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, fixture
-from prefkit.convert import convert
+from prefkit.pipeline.convert import convert
 
 PYTHONS = {"0.24": ROOT / ".venv" / "bin" / "python", "1": ROOT / ".venv-trl" / "bin" / "python"}
 SOURCES = ["dpo_en_demo.sample.json", "hh_rlhf.edge.jsonl"]

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import fixture, load_output
 from prefkit import convert
-from prefkit.jsonschemas import errors as schema_errors
+from prefkit.checks.schema_files import errors as schema_errors
 from prefkit.records import KtoExample, Message, PreferencePair, Provenance, RowProblem
 from prefkit.writers import get_writer
 

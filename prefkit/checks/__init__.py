@@ -1,1 +1,2 @@
-"""Checks run by ``prefkit validate``: schema, LLaMA-Factory acceptance, content and exact token lengths."""
+"""Row checks of ``prefkit validate`` that no trainer owns: JSON Schemas (files, full and fast), LLaMA-Factory's
+acceptance rules as its converter applies them, content checks, and the findings they report."""

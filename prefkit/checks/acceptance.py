@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lf_vocab import (
+from ..registry.vocab import (
     COLUMN_DEFAULTS,
     COLUMN_NAMES,
     ROLE_ASSISTANT,

@@ -1,6 +1,6 @@
 """Content checks on what LLaMA-Factory would train on: empty or identical answers, duplicates,
 contradictory preferences, length bias, special tokens and control characters in text, speaker markers
-(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.transcript``) in answers, mixed system prompts,
+(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.readers.transcript``) in answers, mixed system prompts,
 a user turn that is one text twice (``prompt_repeated``: one column fed into two fields) and a user turn that
 holds both answers (``answers_inside_prompt``: a judge's prompt used as data)."""
 
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import io
-from ..lf_vocab import ROLE_USER
+from ..io import files as io
+from ..readers.transcript import speaker_marker
 from ..records import same_text
-from ..transcript import speaker_marker
+from ..registry.vocab import ROLE_USER
 from .acceptance import Aligned
 from .findings import Findings
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ..jsonschemas import cut, load_schema, validator
-from ..lf_vocab import OPENAI_TAGS
+from ..registry.vocab import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
-from .fastschema import compile_schema
+from .schema_fast import compile_schema
+from .schema_files import cut, load_schema, validator
 
 _SHAREGPT_COLUMNS = {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system",
                      "tools": "tools", "kto_tag": "kto_tag"}

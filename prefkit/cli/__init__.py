@@ -14,8 +14,7 @@ from typer.core import TyperGroup
 
 from .. import errors
 from ..errors import PrefkitError
-from . import convert, evaluate, generate, judge, label, register, serve, train, validate
-from . import common
+from . import common, convert, evaluate, generate, judge, label, register, serve, train, validate
 from .common import err_console, spread_multi_values
 
 
@@ -38,7 +37,7 @@ class _OneLineErrors(TyperGroup):
             err_console.print(f"Error: {where}{error.strerror or error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            from ..run import kept
+            from ..pipeline.run import kept
 
             said = f"the results so far are kept ({', '.join(kept)}); run the same command again to go on" if kept \
                 else "no output was written"

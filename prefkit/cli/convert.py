@@ -8,14 +8,30 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from ..names import FORMATS, STRATEGIES, WRITER_NAMES
 from ..errors import UsageError
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
-                     RAY_ADDRESS, REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console,
-                     near_dedup_option, near_threshold, parse_pairs, progress)
+from ..names import FORMATS, STRATEGIES, WRITER_NAMES
+from .common import (
+    DECONTAMINATE_ANSWERS,
+    EXECUTOR,
+    MAP_HELP,
+    NEAR_THRESHOLD,
+    NGRAM_OPTION,
+    OVERLAP_OPTION,
+    QUIET,
+    RAY_ADDRESS,
+    REPORT_JSON,
+    WORKERS,
+    decontaminate_option,
+    decontaminator,
+    err_console,
+    near_dedup_option,
+    near_threshold,
+    parse_pairs,
+    progress,
+)
 
 if TYPE_CHECKING:
-    from ..convert import ConvertReport
+    from ..pipeline.convert import ConvertReport
 
 
 def command(
@@ -65,12 +81,12 @@ def command(
     quiet: bool = QUIET,
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
-    from ..convert import convert
+    from ..pipeline.convert import convert
     from ..readers.pairwise import parse_scale, parse_verdicts
 
     if preview is not None:
-        from ..convert import preview as preview_records
-        from ..preview import render
+        from ..pipeline.convert import preview as preview_records
+        from ..pipeline.preview import render
 
         shown = preview_records(list(inputs), preview, fmt=fmt, to="unlabeled" if unlabeled else to,
                                 mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,

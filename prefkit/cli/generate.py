@@ -34,7 +34,7 @@ def command(
     Answers are appended as they come; running the same command again asks only the prompts not yet answered.
     Exit codes: 0 every request answered; 1 none was; 3 some failed (counted; run again to send only those).
     """
-    from ..generate import generate
+    from ..create.generate import generate
 
     with bar("generating", quiet) as tick:
         report = generate(prompts, str(output), base_url=base_url, model=model,

@@ -33,7 +33,7 @@ def command(
     Results are appended as they come; running the same command again asks only what is missing. Exit codes: 0
     every request answered; 1 none was; 3 some failed (counted; run again to send only those).
     """
-    from ..judge import judge
+    from ..create.judge import judge
 
     with bar("judging", quiet) as tick:
         report = judge(candidates, str(output), judge_url=judge_url, judge_model=judge_model, mode=mode,

@@ -21,7 +21,7 @@ def command(
 ) -> None:
     """Register a dataset file in dataset_info.json, or check the whole registry with --check."""
     if lint:
-        from ..registry_check import check
+        from ..registry.lint import check
 
         problems = check(str(dataset_dir))
         for problem in problems:
@@ -33,7 +33,7 @@ def command(
         return
     if not name or file is None:
         raise UsageError("give NAME and --file (or --check)")
-    from ..registering import registration
+    from ..registry.add import registration
 
     entry, status = registration(name, str(file), str(dataset_dir), force=force, layout=layout)
     if not quiet:

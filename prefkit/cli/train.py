@@ -14,7 +14,7 @@ from ..errors import PrefkitError
 from .common import QUIET, err_console
 
 if TYPE_CHECKING:
-    from ..train import TrainResult
+    from ..handoff.train import TrainResult
 
 
 def command(
@@ -46,8 +46,8 @@ def command(
 ) -> None:
     """Write the LLaMA-Factory training YAML for a registered dataset and run llamafactory-cli train."""
     arguments = dict(locals())  # this command's arguments, for the line that repeats it without --dry-run
+    from ..handoff.train import parse_cutoff, train
     from ..handoff.train_config import parse_sets
-    from ..train import parse_cutoff, train
 
     cutoff = parse_cutoff(cutoff_len)
     kwargs = dict(method=method, finetuning=finetuning, template=template, cutoff_len=cutoff, eval_split=eval_split,

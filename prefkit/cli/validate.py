@@ -9,15 +9,29 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from ..checks.html import stage_name
 from ..names import LEVELS
+from ..reports.html import stage_name
 from . import common
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET, RAY_ADDRESS,
-                     REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option, near_threshold,
-                     progress)
+from .common import (
+    DECONTAMINATE_ANSWERS,
+    EXECUTOR,
+    NEAR_THRESHOLD,
+    NGRAM_OPTION,
+    OVERLAP_OPTION,
+    QUIET,
+    RAY_ADDRESS,
+    REPORT_JSON,
+    WORKERS,
+    decontaminate_option,
+    decontaminator,
+    err_console,
+    near_dedup_option,
+    near_threshold,
+    progress,
+)
 
 if TYPE_CHECKING:
-    from ..validate import ValidationReport
+    from ..pipeline.validate import ValidationReport
 
 EXAMPLES = 3  # problems shown per code in the terminal summary
 
@@ -70,7 +84,7 @@ def command(
 
     if common.OWN_PROCESS:  # token counting needs no torch: keep it out of this process (3 s, 250 MB)
         tokenizer_only_transformers()
-    from ..validate import check_fail_on, png_path, validate
+    from ..pipeline.validate import check_fail_on, png_path, validate
 
     check_fail_on(fail_on)
     benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)

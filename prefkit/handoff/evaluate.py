@@ -1,9 +1,9 @@
 """``prefkit eval``: the trained model against its base model on held-out prompts, through
 LLaMA-Factory's OpenAI-compatible API, optionally judged pairwise by any OpenAI-compatible endpoint.
 
-Answers and judgments go through prefkit.llm (the client, retries, time limit and parallelism of generate and
+Answers and judgments go through prefkit.create.client (the client, retries, time limit and parallelism of generate and
 judge); a failed request is counted and the rest goes on. The judge sees every pair twice, in both orders, with
-the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.judgement): a verdict counts only when both
+the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.create.verdicts): a verdict counts only when both
 orders agree; a disagreement is ``inconsistent`` and counts as a tie; a reply without a verdict is counted as
 unparsed, never guessed. A prompt's images (a dataset with an images column) go to the served models as
 ``image_url`` parts with ``data:`` URLs (prefkit.handoff.image_parts); the judge and the answers file see the
@@ -19,15 +19,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import registry
 from ..checks.acceptance import Attr
+from ..create.client import RETRIES, Chat, in_parallel, reason_of
+from ..create.prompts import registered_prompts
+from ..create.verdicts import SWAPPED, PairVerdict, Template, compare
 from ..errors import UsageError, requests_exit_code
 from ..images.checks import RowLayout
 from ..images.files import image_refs
-from ..judgement import SWAPPED, PairVerdict, Template, compare
-from ..llm import RETRIES, Chat, in_parallel, reason_of
-from ..prompts import registered_prompts
-from ..run import Run
+from ..pipeline.run import Run
+from ..registry import info as registry
 from .image_parts import image_urls, with_images
 from .serve import serving
 
@@ -143,7 +143,7 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
                 if outcome else None
             answers_out.write({"index": index, "prompt": messages, "model": answers["model"][n],
                                "baseline": answers["baseline"][n], "verdicts": verdicts})
-        from . import eval_html
+        from ..reports import eval_html
 
         html_out.file.write(eval_html.render(prompts, answers, outcomes, report).encode("utf-8"))  # type: ignore[union-attr]
         report_file.value = report.to_json()

@@ -15,8 +15,8 @@ import os
 import re
 from typing import Any
 
-from .. import io
 from ..errors import UsageError
+from ..io import files as io
 
 METHODS = {  # method -> the keys that select it
     "dpo": {"stage": "dpo", "pref_beta": 0.1, "pref_loss": "sigmoid"},

@@ -5,7 +5,7 @@
                       each part, sorted by key and id, the rows of each key whose estimated Jaccard with the
                       key's first row reaches the threshold: (id, candidate, name, jaccard)
     driver:           per row, its first verified candidate; groups resolved in id order ─► {id: Duplicate}
-    pass 2:           the usual convert (prefkit.pipeline), whose sink rejects the rows decided
+    pass 2:           the usual convert (prefkit.pipeline.flow), whose sink rejects the rows decided
 
 ``id`` is the row's block number << ROW_BITS | its place among the block's written rows (both passes cut the
 inputs into the same blocks); ``name`` is its source number << INDEX_BITS | record index, what a reject names.
@@ -27,14 +27,14 @@ from .neardup import LOW, Duplicate, bands, estimate
 PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, low bytes)
 
 if TYPE_CHECKING:
-    from ..executors import LocalExecutor, RayExecutor
+    from ..pipeline.executors import LocalExecutor, RayExecutor
     from ..readers import ReadOptions
     from ..writers import Writer
 
 
 def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: LocalExecutor | RayExecutor) -> bool:
     """Whether the cluster can judge near-duplicates: a Ray executor and no input whose reader runs here."""
-    from ..pipeline import runs_here, source_rows
+    from ..pipeline.flow import runs_here, source_rows
     from ..readers import get_reader
 
     return not any(runs_here(executor, get_reader(source_rows(path, fmt, options)[1])) for path in inputs)
@@ -43,15 +43,15 @@ def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: Loca
 class _Signer:
     """Ray Data's callable class: a block of rows -> one row per band key of each signed written row."""
 
-    factory: Any  # prefkit.pipeline.ConvertMap, with its threshold
+    factory: Any  # prefkit.pipeline.flow.ConvertMap, with its threshold
     bands: int
 
     def __init__(self) -> None:
         self.fn = self.factory()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        from ..executors import rows_of
-        from ..pipeline import INDEX_BITS, ROW_BITS, Written
+        from ..pipeline.executors import rows_of
+        from ..pipeline.flow import INDEX_BITS, ROW_BITS, Written
 
         ids, names, sigs = [], [], []
         for data, number, source in zip(batch["block"], batch["no"], batch["source"]):
@@ -123,8 +123,8 @@ def _signed(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, e
     """Pass 1: every input's blocks, numbered as pass 2 will take them, signed on the workers; kept on the cluster."""
     import ray.data
 
-    from ..executors import windows
-    from ..pipeline import ConvertMap, source_rows
+    from ..pipeline.executors import windows
+    from ..pipeline.flow import ConvertMap, source_rows
     from ..readers import get_reader
 
     datasets, number = [], 0

@@ -23,7 +23,7 @@ hashed here instead, vectorised over a block of texts with numpy (plain integer 
 process), and rensa signs the 64-bit hashes (``digest_matrix_from_flat_token_hashes``): 9,700 pairs/s from raw
 text, against 3,900 for strings + rensa.
 
-API (convert uses it in prefkit.pipeline; validate and ``train --eval-split`` may too):
+API (convert uses it in prefkit.pipeline.flow; validate and ``train --eval-split`` may too):
 
 - ``signature(texts, threshold=0.8) -> Signature | None``: one pair's signature (None: no words);
   ``signatures(texts, threshold)`` signs many at once (much faster per pair).

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import InputError, UsageError
-from ..sources import iter_rows
+from ..io.sources import iter_rows
 
 # name -> (file in prefkit/benchmarks/, upstream file, its id key)
 BUILTIN = {"mt-bench": ("mt-bench.jsonl", "mt_bench_question.jsonl", "question_id"),

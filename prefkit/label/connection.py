@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import PrefkitError, RegistryError, ServiceError, UsageError
-from ..registry import check_name
+from ..registry.info import check_name
 
 if TYPE_CHECKING:
     import argilla as rg

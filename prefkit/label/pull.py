@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
-from .. import registry
-from ..convert import check_output_name, default_rejects_path
 from ..errors import UsageError
 from ..names import POLICIES
-from ..pipeline import Sink, to_row
-from ..writers.base import adapt
+from ..pipeline.convert import check_output_name, default_rejects_path
+from ..pipeline.flow import Sink, to_row
+from ..pipeline.run import Run
 from ..records import KtoExample, PreferencePair, Provenance, Reject
-from ..run import Run
+from ..registry import info as registry
 from ..writers import get_writer
+from ..writers.base import adapt
 from . import layout, media
 from .agreement import cohen_kappa, krippendorff_alpha
 from .connection import Connection, check_dataset_name

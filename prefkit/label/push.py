@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from itertools import chain, islice
 from typing import Any
 
-from ..run import Run
 from ..errors import InputError, UsageError
-from ..pipeline import Sink, read_records
+from ..pipeline.flow import Sink, read_records
+from ..pipeline.run import Run
 from ..readers import ReadOptions, check_mapping
 from ..records import Reject, RowProblem, UnlabeledPair
 from ..writers import get_writer

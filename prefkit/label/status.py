@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..run import Run
+from ..pipeline.run import Run
 from . import layout
 from .connection import Connection, check_dataset_name
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import pairing
+from ..io.sources import Row
 from ..records import KtoExample, Message, PreferencePair
-from ..sources import Row
+from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, per_row, provenance, text, user
 
 

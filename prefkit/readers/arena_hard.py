@@ -32,8 +32,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..io.sources import Row
 from ..records import PreferencePair
-from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, content_text, get, provenance, text, user
 from .fastchat import Layout, answer_turns, judge_reader, row_id, turn_texts
 

@@ -2,7 +2,7 @@
 
 A reader is a function ``(rows, options) -> Iterator[PreferencePair | KtoExample | Reject | Note]``.
 It must account for every row: each yields at least one record (with ``provenance.index`` = the row's
-index) or exactly one Reject for it. ``prefkit.convert`` checks this and fails loudly otherwise.
+index) or exactly one Reject for it. ``prefkit.pipeline.convert`` checks this and fails loudly otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ValidationError
 
 from ..errors import unexpected
+from ..io.sources import Row
 from ..records import (
     RECORD_CHECKS,
     RECORD_TYPES,
@@ -27,7 +28,6 @@ from ..records import (
     RowProblem,
     UnlabeledPair,
 )
-from ..sources import Row
 from .image_parts import IMAGE_TYPES, image_paths  # noqa: F401  (readers take image_paths from here)
 
 if TYPE_CHECKING:

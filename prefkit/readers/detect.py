@@ -10,10 +10,10 @@ from itertools import islice
 from typing import Any
 
 from ..errors import InputError
+from ..io.sources import Row, encoding_hint
 from ..records import RECORD_TYPES, Reject
-from ..sources import Row, encoding_hint
-from .table import NEEDS, READERS, SNIFF_RECORDS, SNIFFERS
 from .base import ReadOptions
+from .table import NEEDS, READERS, SNIFF_RECORDS, SNIFFERS
 
 # The column names a hint may propose for a field (compared lower-case, "-" read as "_"): known aliases only, never
 # a name that merely contains a word, so a judge's critique or prompt is never taken for an answer or a prompt.

@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.sources import Row, iter_rows
 from ..records import Note, PreferencePair, same_text
-from ..sources import Row, iter_rows
-from .base import (Item, Reader, ReadOptions, RowProblem, assistant, content_text, get, per_row, provenance, seen,
-                   text, user)
+from .base import Item, Reader, ReadOptions, RowProblem, assistant, content_text, get, per_row, provenance, seen, text, user
 
 FORMAT = "fastchat-judge"
 ID_KEYS = ("question_id", "uid")  # FastChat and arena-hard v0.1 use question_id, arena-hard v2 uid

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from .. import pairing
+from ..io.sources import Row
 from ..records import RECORD_TYPES, KtoExample, Message, Note, PreferencePair
-from ..sources import Row
+from . import pairing
 from .base import Item, ReadOptions, RowProblem, get, number, per_row, provenance, text
 
 _ROLE = {"prompter": "user", "assistant": "assistant"}

@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..sources import Row
-from .base import content_text, Item, ReadOptions, RowProblem, get, per_row
-from .sharegpt import OPENAI_TAGS, read_messages, pair_or_kto, signals, user_images
+from ..io.sources import Row
+from .base import Item, ReadOptions, RowProblem, content_text, get, per_row
+from .sharegpt import OPENAI_TAGS, pair_or_kto, read_messages, signals, user_images
 
 _TOOL_JOIN = "\n</tool_response>\n<tool_response>\n"
 

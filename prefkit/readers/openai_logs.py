@@ -33,9 +33,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import io, pairing
+from ..io import files as io
+from ..io.sources import Row
 from ..records import KtoExample, Message, PreferencePair, Reject
-from ..sources import Row
+from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, attempt, number, provenance, reject, text
 from .openai import normalize
 from .sharegpt import OPENAI_TAGS, read_messages, user_images

@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
+from ..io.sources import Row
 from ..records import Note, PreferencePair, UnlabeledPair
-from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, claimed, get, per_row, provenance, seen, text
 from .ratings import prompt_messages
 

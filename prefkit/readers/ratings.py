@@ -7,7 +7,7 @@ Accepted shapes (field names can be changed with ``--map``):
   ``response`` / ``text`` / ``output`` / ``content``, its score ``score`` / ``overall_score`` / ``rating``;
 - ``{"prompt": "...", "responses": ["...", ...], "scores": [8.5, ...]}``: parallel lists.
 
-Pairs are made by ``--pairing`` (see prefkit.pairing). A completion with no numeric score is left out
+Pairs are made by ``--pairing`` (see prefkit.readers.pairing). A completion with no numeric score is left out
 and counted (``unscored_completion``); a prompt left with fewer than two distinct scores is rejected
 (``no_pairs``). An ``images`` / ``image`` column (paths relative to the input file's folder) gives the prompt's
 images, as do ``image_url`` parts of prompt messages. ``--to kto`` is not offered: scores have no absolute
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import pairing
+from ..io.sources import Row
 from ..records import Message, Note, PreferencePair
-from ..sources import Row
+from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, number, per_row, provenance, text, user
 from .image_parts import merged
 from .sharegpt import OPENAI_TAGS, read_messages, user_images

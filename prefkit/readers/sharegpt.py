@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..lf_vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
+from ..io.sources import Row
 from ..records import KtoExample, Message, PreferencePair
-from ..sources import Row
+from ..registry.vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from .base import Item, ReadOptions, RowProblem, content_text, get, image_paths, per_row, provenance
 from .image_parts import inline_images, merged
 

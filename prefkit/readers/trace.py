@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sources import Row
+from ..io.sources import Row
 from ..records import KtoExample, Note, PreferencePair, Reject, UnlabeledPair
 from ..writers.base import Writer, adapt
 from . import base

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..images.checks import IMAGE_PLACEHOLDER
+from ..io.sources import Row
 from ..records import Message, PreferencePair
-from ..sources import Row
 from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, per_row, provenance, user
 from .image_parts import merged
 from .sharegpt import OPENAI_TAGS, read_messages, to_message, user_images

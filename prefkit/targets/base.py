@@ -17,7 +17,7 @@ from ..checks.content import ContentFacts, RowContent
 from ..checks.findings import Finding
 from ..errors import unexpected
 from ..hygiene import check_aligned
-from ..sources import Row, iter_rows
+from ..io.sources import Row, iter_rows
 
 SAMPLE = 20  # rows read to recognise a file's layout
 

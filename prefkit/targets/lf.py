@@ -29,10 +29,19 @@ from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images, token_counts
 from ..images.files import ImageProber
-from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLPlugin, RowImageTokens,
-                             first_cut_image, image_plugin, marker_ids, spans_from_markers)
-from ..registry import detect_entry
-from ..registry_check import check_entry
+from ..images.tokens import (
+    LF_IMAGE_MAX_PIXELS,
+    LF_IMAGE_MIN_PIXELS,
+    ImageTokenError,
+    QwenVLPlugin,
+    RowImageTokens,
+    first_cut_image,
+    image_plugin,
+    marker_ids,
+    spans_from_markers,
+)
+from ..registry.info import detect_entry
+from ..registry.lint import check_entry
 from . import lf_render, lf_template
 from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions
 from .lf_template import LlamaFactoryTemplates

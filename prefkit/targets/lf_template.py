@@ -3,7 +3,7 @@
 Token counting does not come here when it can help it: :mod:`prefkit.targets.lf_render` renders the templates of
 the LLaMA-Factory releases prefkit ships descriptions for without importing LLaMA-Factory at all. This loader is
 the path for the rest (a release or a template class prefkit does not know), and for the reward-score code that
-runs the templates on real ids (``prefkit.reward``).
+runs the templates on real ids (``prefkit.create.reward``).
 
 ``import llamafactory.data.template`` first runs ``llamafactory/__init__`` (0.9.3: torch, trl, peft),
 ``llamafactory/data/__init__`` (the collator and loader: torch) and the multimodal plugins (torch,

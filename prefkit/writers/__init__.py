@@ -1,4 +1,5 @@
-"""Writers: ``--to`` name -> Writer class."""
+"""Writers: records -> the rows of one output format (``--to``), with the registry entry that reads them back.
+``WRITERS`` maps each name to its Writer class; images referenced by data: URLs are written out here too."""
 
 from __future__ import annotations
 

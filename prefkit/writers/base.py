@@ -1,4 +1,4 @@
-"""What the writers share: the Writer interface (files are written by ``prefkit.io``).
+"""What the writers share: the Writer interface (files are written by ``prefkit.io.files``).
 
 A writer turns records into rows of one LLaMA-Factory format and, from the same column names, the
 dataset_info.json entry that reads them back, so the two can never disagree.

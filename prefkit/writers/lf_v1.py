@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..lf_vocab import ROLE_ASSISTANT, ROLE_USER
 from ..records import Message, PreferencePair, RowProblem
+from ..registry.vocab import ROLE_ASSISTANT, ROLE_USER
 from .base import Writer
 
 

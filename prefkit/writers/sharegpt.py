@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..lf_vocab import SHAREGPT_ROLE_TAG
 from ..records import KtoExample, Message, PreferencePair
+from ..registry.vocab import SHAREGPT_ROLE_TAG
 from .base import Writer
 
 TAG = SHAREGPT_ROLE_TAG

@@ -27,8 +27,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER
-from ..lf_vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
 from ..records import KtoExample, Message, PreferencePair, RowProblem
+from ..registry.vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
 from .base import Writer
 
 

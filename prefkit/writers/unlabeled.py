@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UsageError
-from ..lf_vocab import OPENAI_ROLE_TAG
 from ..records import UnlabeledPair
+from ..registry.vocab import OPENAI_ROLE_TAG
 from .base import Writer
 
 ROLE = OPENAI_ROLE_TAG

@@ -10,12 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+from selenium.webdriver.common.by import By
+
 from browser.test_annotation_page import OPTIONS, Page, open_dataset, sign_in
 from conftest import load_output
 from helpers.browser import console_errors, screenshot, text_of, wait_for
 from helpers.images import make_image
-from PIL import Image
-from selenium.webdriver.common.by import By
 
 # prompt -> its images: (file, width, height, colour); a BMP is sent as a PNG of the same pixels
 IMAGES = {"<image>What colour is it?": [("red.png", 300, 200, (200, 30, 30))],

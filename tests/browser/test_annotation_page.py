@@ -17,9 +17,10 @@ import shutil
 import time
 from typing import Any
 
+from selenium.webdriver.common.by import By
+
 from conftest import ROOT, load_output, write_jsonl
 from helpers.browser import WINDOW, console_errors, readable, screenshot, text_of, wait_for
-from selenium.webdriver.common.by import By
 
 # What annotators must see. Written out here, not imported from prefkit: renaming a field or an option in
 # prefkit/label/layout.py changes the page, and this test is where that shows.

@@ -8,12 +8,12 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from conftest import write_jsonl
-from helpers.browser import console_errors, readable, screenshot, text_of
 from selenium.webdriver.common.by import By
 
-from prefkit.handoff.eval_html import render as render_eval
-from prefkit.judgement import PairVerdict
+from conftest import write_jsonl
+from helpers.browser import console_errors, readable, screenshot, text_of
+from prefkit.create.verdicts import PairVerdict
+from prefkit.reports.eval_html import render as render_eval
 
 
 def pair(i: int, words: int) -> dict[str, Any]:

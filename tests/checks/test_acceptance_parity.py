@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from helpers.mutations import datasets, openai_datasets, write
 from conftest import ROOT
+from helpers.mutations import datasets, openai_datasets, write
 from prefkit.checks.acceptance import Attr, LoaderFailure, align
-from prefkit.registry import load
+from prefkit.registry.info import load
 
 
 def _norm(value):

@@ -5,9 +5,9 @@ from hypothesis import strategies as st
 
 from helpers.mutations import ALPACA, KTO, OPENAI, SHAREGPT, datasets
 from prefkit.checks.acceptance import Attr
-from prefkit.checks.fastschema import compile_schema
 from prefkit.checks.schema import row_validator
-from prefkit.jsonschemas import load_schema, validator
+from prefkit.checks.schema_fast import compile_schema
+from prefkit.checks.schema_files import load_schema, validator
 
 ENTRIES = [SHAREGPT, KTO, ALPACA, OPENAI, {"formatting": "alpaca", "ranking": True},
            {"formatting": "sharegpt", "columns": {"messages": "conversations", "kto_tag": "kto_tag"}}]

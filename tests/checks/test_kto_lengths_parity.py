@@ -6,9 +6,9 @@ simply drop but fails the run on, is reported as breaking the loader."""
 import json
 
 import pytest
+
 from conftest import fixture, write_jsonl
 from helpers.lf_tools import tool_lines
-
 from prefkit import convert, validate
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]

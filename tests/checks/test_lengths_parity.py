@@ -4,9 +4,9 @@ qwen template (with a default system prompt) and llama3 (without), on 0.9.5 and 
 import json
 
 import pytest
+
 from conftest import fixture, write_jsonl
 from helpers.lf_tools import tool_lines
-
 from prefkit import convert
 
 CONFIGS = ["qwen:256", "qwen:1024", "llama3:256", "llama3:1024"]

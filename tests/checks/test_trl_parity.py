@@ -13,9 +13,9 @@ import subprocess
 import pytest
 
 from conftest import ROOT, fixture, write_jsonl
-from prefkit.convert import convert
 from prefkit.errors import UsageError
-from prefkit.validate import validate
+from prefkit.pipeline.convert import convert
+from prefkit.pipeline.validate import validate
 
 PYTHONS = {"0.24": ROOT / ".venv" / "bin" / "python", "1": ROOT / ".venv-trl" / "bin" / "python"}
 ORACLE = ROOT / "tests" / "tools" / "trl_oracle.py"

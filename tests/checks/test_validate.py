@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from helpers.mutations import KTO, datasets, write
 from conftest import fixture, raw, write_jsonl
+from helpers.mutations import KTO, datasets, write
 from prefkit import validate
-from prefkit.targets.lf import infer_seqlen
 from prefkit.errors import InputError, UsageError
+from prefkit.targets.lf import infer_seqlen
 
 
 def pair(prompt="Q?", chosen="A good answer.", rejected="A bad one.", system=None, **extra):

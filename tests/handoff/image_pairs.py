@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from helpers.images import make_image
-from prefkit import registering
+from prefkit.registry import add as registering
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200), "yellow": (200, 200, 30),
            "cyan": (30, 200, 200), "magenta": (200, 30, 200)}

@@ -3,10 +3,9 @@
 import pytest
 
 from conftest import load_output
-from prefkit.generate import generate
+from prefkit.create.generate import generate
+from prefkit.create.judge import judge
 from prefkit.handoff.serve import serving
-from prefkit.judge import judge
-
 
 
 @pytest.mark.llamafactory

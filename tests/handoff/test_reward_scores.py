@@ -11,8 +11,8 @@ import yaml
 
 from conftest import ROOT, load_output, write_jsonl
 from prefkit import convert
+from prefkit.create.judge import judge
 from prefkit.errors import UsageError
-from prefkit.judge import judge
 
 LONG = " ".join(f"Step {i}: add the next number to the running total." for i in range(40))  # ~480 tokens > cutoff 256
 CANDIDATES = [
@@ -32,7 +32,7 @@ CANDIDATES = [
 @pytest.mark.llamafactory
 @pytest.mark.slow
 def test_served_reward_scores_equal_llamafactory_training_scores(trained_reward, tmp_path):
-    from prefkit.reward import RewardRenderer
+    from prefkit.create.reward import RewardRenderer
 
     _, result, _ = trained_reward
     infer = result.infer_configs[0]
@@ -71,7 +71,7 @@ def test_served_reward_scores_equal_llamafactory_training_scores(trained_reward,
 
 @pytest.mark.model
 def test_rendering_counts_truncation_and_texts_that_do_not_tokenize_back(qwen_tokenizer):
-    from prefkit.reward import RewardRenderer
+    from prefkit.create.reward import RewardRenderer
 
     renderer = RewardRenderer({"model_name_or_path": qwen_tokenizer, "template": "qwen", "cutoff_len": 64})
     prompt = [{"role": "user", "content": "Hi"}]

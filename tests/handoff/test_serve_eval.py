@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT
 from helpers.signals import as_in_a_terminal
+from prefkit.create.verdicts import PairVerdict, combine
 from prefkit.handoff.evaluate import _tally, evaluate, wilson
-from prefkit.judgement import PairVerdict, combine
 from prefkit.handoff.serve import serving
 
 

@@ -5,9 +5,9 @@ import base64
 
 import pytest
 import yaml
+from image_pairs import image_pairs
 
 from helpers.images import make_image, truncated_copy
-from image_pairs import image_pairs
 from prefkit.errors import DataError
 from prefkit.handoff.evaluate import load_prompts, prompts_and_requests
 from prefkit.handoff.image_parts import data_url

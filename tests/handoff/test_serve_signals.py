@@ -158,9 +158,9 @@ def test_an_ignored_sighup_stays_ignored(fake):
 
 
 def test_sigterm_while_serving_in_the_library_also_removes_prefkit_io_temp_files(fake, tmp_path):
-    """serving() chains to prefkit.io's SIGTERM handler: the server's group is stopped, then the temporary
+    """serving() chains to prefkit.io.files's SIGTERM handler: the server's group is stopped, then the temporary
     file of an output being written is removed, then the process ends by SIGTERM."""
-    script = (f"import time\nfrom prefkit import io\nfrom prefkit.handoff.serve import serving\n"
+    script = (f"import time\nfrom prefkit.io import files as io\nfrom prefkit.handoff.serve import serving\n"
               f"with serving({fake['config']!r}):\n"
               f"    out = io.AtomicFile({str(tmp_path / 'out.json')!r}).open()\n"
               f"    print('ready', flush=True)\n    time.sleep(60)\n")

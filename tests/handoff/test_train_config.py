@@ -10,8 +10,8 @@ import yaml
 from conftest import ROOT, fixture
 from prefkit import convert
 from prefkit.errors import RegistryError, UsageError
+from prefkit.handoff.train import train
 from prefkit.handoff.train_config import FINETUNING, METHODS, build_config, dump_yaml, parse_sets
-from prefkit.train import train
 
 
 def test_method_keys_and_defaults():
@@ -122,7 +122,7 @@ def test_a_bad_set_value_is_a_usage_error_not_a_crash():
 
 
 def test_eval_split_never_replaces_files_or_entries_it_did_not_write(tmp_path):
-    from prefkit.train import split_eval
+    from prefkit.handoff.train import split_eval
 
     convert([fixture("dpo_en_demo.sample.json")], str(tmp_path / "pairs.json"), register="pairs",
             dataset_dir=str(tmp_path))

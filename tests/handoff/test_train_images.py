@@ -7,13 +7,13 @@ import math
 
 import pytest
 import yaml
+from image_pairs import image_pairs
 
 from conftest import fixture
-from image_pairs import image_pairs
 from prefkit import convert
 from prefkit.errors import UsageError
+from prefkit.handoff.train import train
 from prefkit.handoff.train_config import build_config, image_settings, vision_template
-from prefkit.train import train
 
 
 def test_image_keys_only_for_a_dataset_with_images(tmp_path):

@@ -11,7 +11,7 @@ import yaml
 from conftest import LF_PYTHONS, fixture
 from helpers.signals import as_in_a_terminal
 from prefkit import convert
-from prefkit.train import train
+from prefkit.handoff.train import train
 
 SHORT = {"max_steps": 2, "logging_steps": 1, "gradient_accumulation_steps": 1, "save_steps": 2}
 pytestmark = [pytest.mark.llamafactory, pytest.mark.slow]

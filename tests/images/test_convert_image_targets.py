@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import LF_PYTHONS, ROOT, load_output, write_jsonl
-from prefkit.convert import convert
 from prefkit.errors import DataError
-from prefkit.validate import validate
+from prefkit.pipeline.convert import convert
+from prefkit.pipeline.validate import validate
 
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from images import make_image  # noqa: E402

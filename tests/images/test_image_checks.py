@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("PIL")
 
+from helpers.images import QWEN2_VL_PREPROCESSOR, make_image, truncated_copy  # noqa: E402
 from prefkit.images.checks import RowLayout, check_row_images, row_texts  # noqa: E402
 from prefkit.images.files import ImageProber, ImageUnreadable, image_refs, probe_image, resolve_path  # noqa: E402
 from prefkit.images.tokens import (  # noqa: E402
@@ -23,8 +24,6 @@ from prefkit.images.tokens import (  # noqa: E402
     lf_preprocess_size,
     spans_from_markers,
 )
-
-from helpers.images import QWEN2_VL_PREPROCESSOR, make_image, truncated_copy  # noqa: E402
 
 SHAREGPT = RowLayout.from_entry({"formatting": "sharegpt", "ranking": True, "columns": {
     "messages": "conversations", "chosen": "chosen", "rejected": "rejected", "images": "images"}})

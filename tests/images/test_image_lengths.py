@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, write_jsonl
 from prefkit.errors import UsageError
 from prefkit.images.tokens import IMAGE_PAD, VISION_END, VISION_START
-from prefkit.validate import validate
+from prefkit.pipeline.validate import validate
 
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from images import QWEN2_VL_PREPROCESSOR, make_image  # noqa: E402

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import LF_PYTHONS, ROOT
 from helpers.images import QWEN2_VL_PREPROCESSOR, make_image, truncated_copy
 
@@ -142,7 +143,7 @@ def config_model(base: Path, tokenizer_dir: str, overrides: dict) -> str:
 def validated(parity, tmp_path_factory, qwen2_vl_model) -> list[tuple[list[dict], set[int]]]:
     """Per config: prefkit validate's --lengths lines over both datasets in get_dataset's order, and the records with
     an image_tokens_cut finding (numbered the same way)."""
-    from prefkit.validate import validate
+    from prefkit.pipeline.validate import validate
 
     data, base = parity[4], tmp_path_factory.mktemp("validated")
     out = []

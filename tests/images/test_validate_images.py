@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, write_jsonl
-from prefkit.validate import validate
+from prefkit.pipeline.validate import validate
 
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from images import make_image, truncated_copy  # noqa: E402

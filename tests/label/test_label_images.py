@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+
 from conftest import load_output
 from helpers.annotators import annotate, dataset_id
 from helpers.images import make_image, truncated_copy
-from PIL import Image
-
 from prefkit.label import media
 from prefkit.label.connection import Connection
 from prefkit.label.push import push
@@ -154,7 +154,7 @@ def test_pairs_to_label_from_convert_keep_their_images_and_ids(argilla, argilla_
     """convert --unlabeled writes the image paths relative to its output; pushed with the original file, each pair
     is one record (the id hashes the images' contents, not how their paths are spelled)."""
     src = image_pairs(tmp_path / "in")
-    from prefkit.convert import convert
+    from prefkit.pipeline.convert import convert
 
     (tmp_path / "todo").mkdir()
     convert([str(src)], str(tmp_path / "todo" / "todo.jsonl"), to="unlabeled")

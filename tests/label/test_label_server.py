@@ -8,10 +8,8 @@ import subprocess
 import time
 from collections import Counter
 
-
 from conftest import ROOT, fixture, load_output, write_jsonl
 from helpers.annotators import annotate, dataset_id
-
 from prefkit.label.connection import Connection
 from prefkit.label.push import push
 from prefkit.label.tasks import original_fields
@@ -115,7 +113,7 @@ def test_llamafactory_loads_the_pulled_dataset(argilla, argilla_env, tmp_path):
 
 def test_repush_creates_no_duplicates_and_suggestions_follow_the_shown_side(argilla, argilla_env, tmp_path):
     convert_out = tmp_path / "todo.jsonl"
-    from prefkit.convert import convert
+    from prefkit.pipeline.convert import convert
 
     convert(fixture("dpo_en_demo.sample.json"), str(convert_out), to="unlabeled")  # chosen suggested
     first = push([str(convert_out)], "again", Connection(), workspace="team")

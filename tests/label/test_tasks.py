@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefkit.convert import convert
+from conftest import fixture, load_output, write_jsonl
 from prefkit.label.agreement import cohen_kappa, krippendorff_alpha
 from prefkit.label.tasks import original, pair_fields, record_id, shown, swapped, task
+from prefkit.pipeline.convert import convert
 from prefkit.records import Message, Provenance, UnlabeledPair
-
-from conftest import fixture, load_output, write_jsonl
 
 
 def pair(a: str, b: str, suggestion: str | None = None, system: str = "") -> UnlabeledPair:

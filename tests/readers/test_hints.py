@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import load_output, write_jsonl
-from prefkit.convert import convert
 from prefkit.errors import UsageError
+from prefkit.pipeline.convert import convert
 from prefkit.readers.pairwise import parse_verdicts
 
 ROWS = [{"input": "What is 2+2?", "output_1": "4", "output_2": "5", "label": 1},

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from conftest import load_output, write_jsonl
-from prefkit.convert import convert
 from prefkit.errors import InputError
+from prefkit.io.sources import iter_rows
+from prefkit.pipeline.convert import convert
 from prefkit.readers import ReadOptions, detect, get_reader
 from prefkit.records import Note, PreferencePair, Reject
-from prefkit.sources import iter_rows
 
 MODELS = ("model-a", "model-b", "model-c")
 

@@ -107,9 +107,9 @@ def test_pairwise_csv_verdict_values_and_custom_mapping():
 
 
 def test_pairwise_to_kto_gives_winner_and_loser():
-    from prefkit.pipeline import map_records
+    from prefkit.io.sources import iter_rows
+    from prefkit.pipeline.flow import map_records
     from prefkit.readers import ReadOptions, get_reader
-    from prefkit.sources import iter_rows
     from prefkit.writers import get_writer
 
     rows = iter_rows(fixture("pairwise.edge.csv"))
@@ -170,16 +170,16 @@ def test_trl_reads_llamafactory_v1_typed_content():
     ("v1_dpo_demo.sample.jsonl", "trl"), ("hh_rlhf.edge.jsonl", "hh-rlhf"), ("openai_tools.sample.jsonl", "openai"),
 ])
 def test_auto_detection(name, fmt):
+    from prefkit.io.sources import iter_rows
     from prefkit.readers import detect
-    from prefkit.sources import iter_rows
 
     assert detect(list(iter_rows(fixture(name))), name) == fmt
 
 
 def test_auto_detection_fails_listing_candidates():
     from prefkit.errors import InputError
+    from prefkit.io.sources import iter_rows
     from prefkit.readers import detect
-    from prefkit.sources import iter_rows
 
     with pytest.raises(InputError, match="keys seen: conversations, id; closest: sharegpt lacks chosen, rejected"):
         detect(list(iter_rows(fixture("sharegpt_sft.sample.json"))), "sft.json")

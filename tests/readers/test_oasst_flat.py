@@ -6,9 +6,9 @@ import os
 import pytest
 
 from conftest import load_output, raw, read, write_jsonl
+from prefkit.io.sources import iter_rows
 from prefkit.readers import detect
 from prefkit.readers.oasst import sniff
-from prefkit.sources import iter_rows
 
 # The keys of an exported message (oasst_data's ExportMessageNode); the flat export writes every one.
 MESSAGE_KEYS = ("message_id", "parent_id", "user_id", "created_date", "text", "role", "lang", "review_count",

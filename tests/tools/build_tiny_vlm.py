@@ -24,8 +24,15 @@ IMAGE_SIZE, PATCH_SIZE = 28, 14
 
 def build(tokenizer_dir: str, out_dir: str) -> str:
     import torch
-    from transformers import (AutoTokenizer, CLIPImageProcessorPil, CLIPVisionConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config)
+    from transformers import (
+        AutoTokenizer,
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        Qwen2Config,
+    )
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)

@@ -55,9 +55,9 @@ def main() -> None:
     from transformers import AutoTokenizer, Seq2SeqTrainingArguments
 
     from prefkit.checks.acceptance import Aligned, Attr, align
+    from prefkit.io.sources import iter_rows
+    from prefkit.registry.info import load
     from prefkit.targets.lf import TokenCounter
-    from prefkit.registry import load
-    from prefkit.sources import iter_rows
 
     entry = load(dataset_dir)[name]
     attr = Attr.from_entry(entry)
@@ -124,8 +124,8 @@ def broken_row_error(dataset_dir: str, name: str, tokenizer_dir: str, template: 
     from llamafactory.hparams import DataArguments, ModelArguments
     from transformers import AutoTokenizer, Seq2SeqTrainingArguments
 
-    from prefkit.registry import load
-    from prefkit.sources import iter_rows
+    from prefkit.io.sources import iter_rows
+    from prefkit.registry.info import load
 
     entry = load(dataset_dir)[name]
     copy = tempfile.mkdtemp(prefix="prefkit-broken-")

@@ -70,15 +70,15 @@ def main() -> None:
     from llamafactory.v1.config.arg_utils import ModelClass
     from llamafactory.v1.config.model_args import ModelArguments
     from llamafactory.v1.core.data_engine import DataEngine
-    from llamafactory.v1.core.utils.batching import BatchGenerator
     from llamafactory.v1.core.model_engine import ModelEngine
+    from llamafactory.v1.core.utils.batching import BatchGenerator
     from llamafactory.v1.core.utils.rendering import Renderer
     from llamafactory.v1.trainers.rm_trainer import RMTrainer
     from llamafactory.v1.utils.helper import compute_valid_tokens
     from omegaconf import OmegaConf
     from transformers import AutoProcessor
 
-    from prefkit.validate import validate
+    from prefkit.pipeline.validate import validate
 
     engines = {}
     processor = AutoProcessor.from_pretrained(tokenizer_dir)  # as v1's ModelEngine loads it

@@ -1,0 +1,245 @@
+"""``prefkit convert``: raw logs -> records -> one LLaMA-Factory dataset file, with nothing lost.
+
+Every input record is written (possibly as several pairs) or sent to the rejects file with a reason;
+``ConvertReport`` always satisfies ``input_records == accepted + rejected``.
+
+>>> import json, tempfile
+>>> d = tempfile.mkdtemp()
+>>> rows = [{"prompt": "2+2?", "response_a": "4", "response_b": "5", "winner": "model_a"},
+...         {"prompt": "Hi", "response_a": "Hello", "response_b": "Yo", "winner": "tie"}]
+>>> _ = open(f"{d}/votes.jsonl", "w").write("\\n".join(json.dumps(r) for r in rows))
+>>> report = convert([f"{d}/votes.jsonl"], f"{d}/pairs.json", fmt="pairwise")
+>>> report.input_records, report.accepted, report.rejected, report.rejected_by_reason
+(2, 1, 1, {'tie': 1})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import InputError, UsageError
+from ..hygiene import Decontaminator
+from ..hygiene import load as load_benchmarks
+from ..io import hf
+from ..readers import MAP_FIELDS, ReadOptions, check_mapping, pairing
+from ..readers.fastchat import layout_files
+from ..readers.mapping import column_notes
+from ..readers.pairwise import refuse_numeric
+from ..registry import info as registry
+from ..writers import Writer, get_writer
+from ..writers.arrow import schema as arrow_schema
+from ..writers.image_files import ImageStore, images_folder
+from ..writers.lf_v1 import LfV1Writer
+from ..writers.trl import TrlKtoWriter, TrlWriter
+from .executors import LocalExecutor, RayExecutor, get_executor
+from .flow import Sink, SourceReport, convert_sources
+from .preview import Previewed
+from .preview import preview as show_records
+from .run import Run
+
+OUTPUT_SUFFIXES = (".json", ".jsonl", ".parquet")
+
+
+@dataclass
+class ConvertReport:
+    output: str
+    to: str
+    rejects_file: str | None = None
+    input_records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    pairs_written: int = 0  # rows written (KTO examples with --to kto)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    exact_duplicates: int = 0
+    prompt_duplicates: int = 0
+    sources: list[SourceReport] = field(default_factory=list)
+    dataset_info_entry: dict[str, Any] | None = None
+    registered: str | None = None
+    mapping_notes: list[str] = field(default_factory=list)  # default columns that --map gave to another field
+    contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: rejects naming it}
+    near_duplicates: int | None = None  # --near-dedup: rows rejected as near_duplicate
+    near_threshold: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "sharegpt",
+            mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
+            preference_scale: tuple[float, float] | None = None, tie_band: float = 0.0,
+            pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0, split: str = "train",
+            subset: str | None = None, questions: str | None = None, answers: str | None = None) -> list[Previewed]:
+    """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing."""
+    inputs = _inputs(inputs)
+    if n < 1:
+        raise UsageError(f"--preview {n}: show at least 1 record")
+    pairing.check_strategy(pairing_strategy)
+    check_mapping(mapping or {}, fmt)
+    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
+                          questions=questions, answers=answers)
+    return show_records(inputs, n, fmt, get_writer(to), options)
+
+
+def _inputs(inputs: list[str] | str) -> list[str]:
+    """The inputs as a list, each an existing file or folder, or an hf:// dataset."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not inputs:
+        raise UsageError("no input files given")
+    for path in inputs:
+        if not (os.path.exists(path) or path.startswith("hf://")):
+            raise InputError(f"{path}: no such file")
+    return inputs
+
+
+def default_rejects_path(output: str) -> str:
+    base = output[: -len(".jsonl")] if output.endswith(".jsonl") else os.path.splitext(output)[0]
+    return base + ".rejects.jsonl"
+
+
+def check_output_name(output: str) -> None:
+    if not output.lower().endswith(OUTPUT_SUFFIXES):
+        raise UsageError(f"{output}: the output must be .json (one array), .jsonl (one record a line) or .parquet")
+
+
+def _fill(report: ConvertReport, sink: Sink, rejects_file: str | None) -> None:
+    report.sources = sink.sources
+    report.input_records = sum(s.input_records for s in sink.sources)
+    report.accepted = sum(s.accepted for s in sink.sources)
+    report.rejected = sum(s.rejected for s in sink.sources)
+    report.pairs_written = sink.out.count
+    report.rejected_by_reason = dict(sink.reasons.most_common())
+    report.notes = dict(sink.notes.most_common())
+    report.exact_duplicates, report.prompt_duplicates = sink.exact_duplicates, sink.prompt_duplicates
+    report.rejects_file = rejects_file
+
+
+def _writer(to: str, output: str, register: str | None, weight: float | None, size: int | None) -> Writer:
+    writer = get_writer(to)
+    if register and writer.registry is None:
+        writer.entry(output)  # raises: the rows are no LLaMA-Factory dataset (pairs to label, TRL rows)
+    if (weight is not None or size is not None) and to != "lf-v1":
+        raise UsageError("--weight and --size are keys of LLaMA-Factory v1's dataset YAML: use them with --to lf-v1")
+    if isinstance(writer, LfV1Writer):
+        writer.weight, writer.size = weight, size
+    if isinstance(writer, (TrlWriter, TrlKtoWriter)):
+        writer.json_text = output.lower().endswith(".parquet")
+    return writer
+
+
+def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: ReadOptions,
+              runner: LocalExecutor | RayExecutor, threshold: float) -> None:
+    """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
+    (the sink gets the decisions), else by the sink itself (an index of signatures)."""
+    from ..hygiene.cluster import on_cluster
+    from ..hygiene.neardup import NearDuplicates
+
+    sink.dedup = True
+    if on_cluster(inputs, fmt, options, runner):
+        sink.decided = near_decisions(inputs, fmt, writer, options, runner, threshold)  # type: ignore[arg-type]
+    else:
+        sink.near = NearDuplicates(threshold)
+
+
+def near_decisions(*args: Any) -> dict[int, Any]:
+    """prefkit.hygiene.cluster.near_decisions (imported when used: it needs numpy and Ray)."""
+    from ..hygiene.cluster import near_decisions as decide
+
+    return decide(*args)
+
+
+def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "sharegpt",
+            rejects: str | None = None, pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0,
+            mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
+            dedup: bool = False, register: str | None = None, dataset_dir: str | None = None,
+            force: bool = False, report_json: str | None = None, unlabeled: bool = False,
+            executor: str = "local", workers: int | None = None, ray_address: str | None = None,
+            progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
+            tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
+            weight: float | None = None, size: int | None = None, questions: str | None = None,
+            answers: str | None = None, decontaminate: Decontaminator | str | None = None, near_dedup: bool = False,
+            near_threshold: float = 0.8) -> ConvertReport:
+    """Convert raw preference logs into one LLaMA-Factory dataset file.
+
+    ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
+    ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto, lf-v1 (LLaMA-Factory v1 pairs), trl,
+    trl-kto (TRL's rows) or unlabeled (pairs to label, for ``prefkit label push``; ``unlabeled=True`` says the
+    same). The output is .json, .jsonl or .parquet; ``save_to_disk`` writes a ``datasets`` folder as well.
+    Rejected records go to ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something
+    is rejected). Images that records carry as ``data:`` URLs are written to ``<output stem>_images/`` (one file per
+    distinct image, named by its sha256) and the rows name those files. With ``register`` the output is registered
+    in ``dataset_dir``/dataset_info.json (lf-v1: in v1's dataset_info.yaml, with ``weight`` and ``size`` when given).
+    Every check that can fail runs before the first byte is written, and a failed run changes no file. ``verdicts``,
+    ``preference_scale`` and ``tie_band`` say what pairwise verdicts mean (numbers are never guessed). ``executor`` "ray"
+    runs the per-record side on a Ray cluster (``ray_address``, or a local one) with the same results.
+    ``decontaminate`` (a :class:`prefkit.hygiene.Decontaminator`, or "mt-bench,ifeval,FILE") rejects the records that
+    hold a benchmark item as ``contaminated``. ``near_dedup`` rejects a row whose MinHash estimate of word 5-gram
+    Jaccard similarity with an earlier row reaches ``near_threshold`` as ``near_duplicate``, naming the first row of
+    its group (prefkit.hygiene.neardup); exact duplicates are rejected first, as ``duplicate_pair``.
+    """
+    if unlabeled and to not in ("sharegpt", "unlabeled"):
+        raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
+    to = "unlabeled" if unlabeled else to
+    inputs = _inputs(inputs)
+    check_output_name(output)
+    pairing.check_strategy(pairing_strategy)
+    check_mapping(mapping or {}, fmt)
+    writer = _writer(to, output, register, weight, size)
+    # relative image paths: as LLaMA-Factory finds them, from the dataset dir it is registered in, else the output's
+    writer.image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
+    writer.data_image_dir = images_folder(output)  # images that records carry as data: URLs are written there
+    if near_dedup:
+        from ..hygiene.neardup import check_threshold
+
+        check_threshold(near_threshold)
+    schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
+    rejects_path = rejects or default_rejects_path(output)
+    if tie_band < 0 or (tie_band and preference_scale is None):
+        raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
+    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
+                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
+                          questions=questions, answers=answers,
+                          decontaminate=load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate)
+    report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
+    layout = [p for p in (questions, answers) if p] + [f for path in inputs for f in layout_files(path)]
+    layout += options.decontaminate.files if options.decontaminate else []  # --decontaminate's item files
+    with Run(inputs + layout) as run:  # a judge layout's question and answer files are inputs too
+        if register and dataset_dir:
+            run.registry(registry.info_path(dataset_dir, writer.registry))
+        registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
+        sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer, dedup)
+        sink.images = ImageStore(run, writer.data_image_dir).add
+        report_file = run.json("--report-json", report_json)
+        folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
+        runner = get_executor(executor, workers, ray_address)
+        try:
+            if near_dedup:
+                near_side(sink, inputs, fmt, writer, options, runner, near_threshold)
+            convert_sources(inputs, fmt, writer, options, sink, runner, progress, near_threshold if near_dedup else None)
+        finally:
+            runner.close()
+        if sum(s.input_records for s in sink.sources) == 0:
+            raise InputError(f"{', '.join(inputs)}: no records in the input")
+        refuse_numeric(sink.detailed("numeric_verdict"), ", ".join(inputs))
+        sink.require_rows(", ".join(inputs))
+        if not sink.rejects.count and not rejects:
+            sink.rejects.discard()  # the default rejects file exists only when something was rejected
+        if folder:
+            sink.out.finish()
+            hf.save_to_disk(sink.out.tmp, schema is not None, folder.tmp, folder.path)
+        report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
+        _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
+        if options.decontaminate is not None:
+            report.contamination = options.decontaminate.counts(sink.detailed("contaminated"))
+        if near_dedup:
+            report.near_duplicates, report.near_threshold = sink.near_duplicates, near_threshold
+        report.registered = register if register and dataset_dir else None
+        report_file.value = report.to_json()
+        registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)
+    if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
+        os.unlink(rejects_path)  # a previous run's rejects would now be wrong
+    return report

@@ -1,0 +1,31 @@
+"""``prefkit register``: add a file to dataset_info.json once LLaMA-Factory's converter accepts its first records."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import DataError, RegistryError
+from .info import detect_entry, sample, update
+from .lint import acceptance
+
+
+def register(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
+             entry: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Register ``file`` under ``name`` in ``dataset_dir``/dataset_info.json and return the entry.
+
+    ``entry`` is the exact entry when prefkit wrote the file; otherwise it is detected from the file.
+    """
+    return registration(name, file, dataset_dir, force, layout, entry)[0]
+
+
+def registration(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
+                 entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """``register``, returning the entry and what it did: "added", "unchanged" or "replaced"."""
+    if not os.path.isfile(file):
+        raise RegistryError(f"{file}: no such file")
+    entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
+    problems = acceptance(entry, sample(file), file)
+    if problems:
+        raise DataError(f"{file}: not registered: {problems[0]}")
+    return entry, update(dataset_dir, name, entry, force=force)
