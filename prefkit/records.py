@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .registry.vocab import ANSWER_ROLES, PROMPT_ROLES
+from .vocab import ANSWER_ROLES, PROMPT_ROLES
 
 # LLaMA-Factory's roles (llamafactory.data.data_utils.Role), without "system": the system prompt is a field.
 Role = Literal["user", "assistant", "observation", "function"]

@@ -33,7 +33,7 @@ from helpers.signals import as_in_a_terminal
 from prefkit import convert
 from prefkit.create.generate import generate
 from prefkit.create.judge import judge
-from prefkit.pipeline.watchdog import marked
+from prefkit.io.watchdog import marked
 
 pytest.importorskip("openai")
 PREFKIT = [sys.executable, "-c", "from prefkit.cli import main; main()"]
@@ -433,7 +433,7 @@ def test_a_ray_run_caps_workers_and_keeps_rays_log_lines_off_the_terminal(tmp_pa
 
 
 def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
-    from prefkit.pipeline.run import Run
+    from prefkit.io.run import Run
 
     target = tmp_path / "pairs.jsonl"
     with pytest.raises(Exception) as caught, Run() as run:
@@ -445,7 +445,7 @@ def test_an_error_on_a_temporary_file_names_the_target(tmp_path):
 
 @pytest.mark.parametrize("tail", [b'{"id": "b", "big": "' + b"x" * (3 << 20), b'{"id": "b"}'], ids=["cut", "whole"])
 def test_an_appended_file_is_repaired_whatever_the_length_of_its_last_line(tmp_path, tail):
-    from prefkit.pipeline.run import AppendFile
+    from prefkit.io.run import AppendFile
 
     path = tmp_path / "out.jsonl"
     path.write_bytes(b'{"id": "a"}\n' + tail)

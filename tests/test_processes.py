@@ -1,4 +1,4 @@
-"""prefkit.pipeline.processes and the watchdog: whatever prefkit starts dies with it, even on kill -9."""
+"""prefkit.io.processes and the watchdog: whatever prefkit starts dies with it, even on kill -9."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import sys
 import time
 
 from conftest import ROOT
-from prefkit.pipeline import watchdog
+from prefkit.io import watchdog
 
 # A stand-in for prefkit: a spawned group (with a grandchild), an adopted process with a child of its own, and a
 # process known only by a marker on its command line; it prints their pids, then waits to be killed.
 PARENT = """
 import subprocess, sys, time
-from prefkit.pipeline import processes
+from prefkit.io import processes
 group = processes.spawn(["bash", "-c", "sleep 300 & sleep 300; wait"])
 adopted = subprocess.Popen(["bash", "-c", "sleep 301 & wait"], start_new_session=True)
 marked = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(302)", "{marker}"], start_new_session=True)

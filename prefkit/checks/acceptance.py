@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..registry.vocab import (
+from ..vocab import (
     COLUMN_DEFAULTS,
     COLUMN_NAMES,
     ROLE_ASSISTANT,

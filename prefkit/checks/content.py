@@ -15,7 +15,7 @@ from typing import Any
 from ..io import files as io
 from ..readers.transcript import speaker_marker
 from ..records import same_text
-from ..registry.vocab import ROLE_USER
+from ..vocab import ROLE_USER
 from .acceptance import Aligned
 from .findings import Findings
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ..registry.vocab import OPENAI_TAGS
+from ..vocab import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
 from .schema_fast import compile_schema
 from .schema_files import cut, load_schema, validator

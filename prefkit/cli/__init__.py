@@ -37,7 +37,7 @@ class _OneLineErrors(TyperGroup):
             err_console.print(f"Error: {where}{error.strerror or error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            from ..pipeline.run import kept
+            from ..io.run import kept
 
             said = f"the results so far are kept ({', '.join(kept)}); run the same command again to go on" if kept \
                 else "no output was written"

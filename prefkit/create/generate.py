@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ..errors import InputError, UsageError, requests_exit_code
-from ..pipeline.run import AppendFile, Run
+from ..io.run import AppendFile, Run
 from .client import RETRIES, Chat, RequestFailed, in_parallel, reason_of
 from .prompts import Prompt, read_prompts
 

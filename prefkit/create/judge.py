@@ -28,8 +28,8 @@ from typing import Any
 
 from ..errors import InputError, UsageError, requests_exit_code
 from ..io import files as io
+from ..io.run import AppendFile, Run
 from ..io.sources import iter_rows
-from ..pipeline.run import AppendFile, Run
 from .candidates import Candidates, pairs_of, read_candidates
 from .client import RETRIES, Chat, in_parallel, reason_of
 from .verdicts import PairVerdict, Template, compare, rate

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..io import files as io
 from ..io.sources import iter_rows
 from ..registry import info as registry
-from ..registry.vocab import SHAREGPT_TAGS
+from ..vocab import SHAREGPT_TAGS
 
 _ROLES = {SHAREGPT_TAGS["user_tag"]: "user", SHAREGPT_TAGS["assistant_tag"]: "assistant", "system": "system",
           "user": "user", "assistant": "assistant", "observation": "user", "function_call": "assistant",

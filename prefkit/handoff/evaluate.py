@@ -26,7 +26,7 @@ from ..create.verdicts import SWAPPED, PairVerdict, Template, compare
 from ..errors import UsageError, requests_exit_code
 from ..images.checks import RowLayout
 from ..images.files import image_refs
-from ..pipeline.run import Run
+from ..io.run import Run
 from ..registry import info as registry
 from .image_parts import image_urls, with_images
 from .serve import serving

@@ -54,10 +54,10 @@ def run_train(config_path: str, output_dir: str, log_file: str,
     """Run the training; LLaMA-Factory's own output goes to ``log_file``. Returns the exit code.
 
     The run has a process group of its own (torchrun and dataloader workers included) that dies with prefkit, even
-    on kill -9 (prefkit.pipeline.processes). Ctrl-C stops the group (SIGINT, then SIGKILL after 30 s) and returns 130;
+    on kill -9 (prefkit.io.processes). Ctrl-C stops the group (SIGINT, then SIGKILL after 30 s) and returns 130;
     SIGTERM or SIGHUP to prefkit stop it the same way and then end prefkit by that signal.
     """
-    from ..pipeline.processes import Signalled, spawn, stop_group, stop_on_signals
+    from ..io.processes import Signalled, spawn, stop_group, stop_on_signals
 
     command = [llamafactory_cli(), "train", config_path]
     trainer_log = os.path.join(output_dir, "trainer_log.jsonl")

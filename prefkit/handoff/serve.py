@@ -1,6 +1,6 @@
 """Serve an inference YAML with ``llamafactory-cli api`` on 127.0.0.1, wait until it answers, stop it cleanly.
 
-The server runs in a process group of its own that dies with prefkit (prefkit.pipeline.processes), and every way out
+The server runs in a process group of its own that dies with prefkit (prefkit.io.processes), and every way out
 stops the whole group: the end of ``serving``, an error, Ctrl-C (also while the model loads), SIGTERM or SIGHUP
 to prefkit (:func:`stop_on_signals`), and kill -9 of prefkit (the watchdog). With ``API_KEY`` in the
 environment LLaMA-Factory requires it as a Bearer token: the readiness probe and ``prefkit eval`` send it.
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import PrefkitError, UsageError
-from ..pipeline.processes import Signalled, spawn, stop_group, stop_on_signals
+from ..io.processes import Signalled, spawn, stop_group, stop_on_signals
 from .runner import llamafactory_cli
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load

@@ -15,8 +15,8 @@ from ..checks.acceptance import Attr
 from ..create.prompts import registered_prompt
 from ..errors import DataError, UsageError
 from ..io import files as io
+from ..io.run import Run
 from ..io.sources import iter_rows
-from ..pipeline.run import Run
 from ..registry import info as registry
 from .infer import summarize, write_infer_configs
 from .runner import llamafactory_cli, run_train

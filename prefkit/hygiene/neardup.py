@@ -34,7 +34,7 @@ API (convert uses it in prefkit.pipeline.flow; validate and ``train --eval-split
   matched), ``share`` (the share of the pairs added that are in a group) and ``duplicates`` (how many).
 - ``record_texts(record)``: the texts of a PreferencePair, KtoExample or UnlabeledPair that are signed, joined
   with newlines. A signature's band keys depend on the threshold: sign and index with the same one.
-- With ``--executor ray``, prefkit.hygiene.cluster applies the same rule on the cluster (same rejects).
+- With ``--executor ray``, prefkit.pipeline.near_cluster applies the same rule on the cluster (same rejects).
 
 >>> pairs = ["Write a haiku about the sea at night, please. Waves hum below the moon. The sea sleeps.",
 ...          "write a haiku about the sea at night please -- Waves hum below the moon; the sea sleeps!",

@@ -1,2 +1,2 @@
-"""File input and output: every file prefkit writes (atomic, declared), the raw-file sources it reads and
-Hugging Face datasets in and out."""
+"""Files and processes: the run harness every command declares its files and processes to, every file write
+(atomic, swept on any exit), the raw-file sources, Hugging Face datasets in and out, and the child processes."""

@@ -1,7 +1,7 @@
 """Every file prefkit writes goes through this module.
 
 - Which files a command writes, and the checks that nothing it writes is an input or another output, live in
-  the run harness (prefkit.pipeline.run), which writes through this module.
+  the run harness (prefkit.io.run), which writes through this module.
 - :class:`AtomicFile` writes to a temporary file beside the target (``mkstemp``), then fsyncs and
   renames it over the target: readers never see half a file, the target's mode is kept (new files get
   the umask's), and a symlinked target is written through (the link stays a link).

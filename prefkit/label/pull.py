@@ -17,10 +17,10 @@ from itertools import combinations
 from typing import Any
 
 from ..errors import UsageError
+from ..io.run import Run
 from ..names import POLICIES
 from ..pipeline.convert import check_output_name, default_rejects_path
 from ..pipeline.flow import Sink, to_row
-from ..pipeline.run import Run
 from ..records import KtoExample, PreferencePair, Provenance, Reject
 from ..registry import info as registry
 from ..writers import get_writer

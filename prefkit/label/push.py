@@ -15,8 +15,8 @@ from itertools import chain, islice
 from typing import Any
 
 from ..errors import InputError, UsageError
+from ..io.run import Run
 from ..pipeline.flow import Sink, read_records
-from ..pipeline.run import Run
 from ..readers import ReadOptions, check_mapping
 from ..records import Reject, RowProblem, UnlabeledPair
 from ..writers import get_writer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..pipeline.run import Run
+from ..io.run import Run
 from . import layout
 from .connection import Connection, check_dataset_name
 

@@ -1,2 +1,2 @@
-"""The record pipelines of convert and validate: the run harness (declared files and processes), the
-per-record map and ordered side, the executors (local or Ray) and the preview."""
+"""The record pipelines of convert and validate: the per-record map and the ordered sink, the executors
+(in-process or a Ray cluster, with identical results) and ``convert --preview``."""

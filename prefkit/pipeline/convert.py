@@ -24,6 +24,7 @@ from ..errors import InputError, UsageError
 from ..hygiene import Decontaminator
 from ..hygiene import load as load_benchmarks
 from ..io import hf
+from ..io.run import Run
 from ..readers import MAP_FIELDS, ReadOptions, check_mapping, pairing
 from ..readers.fastchat import layout_files
 from ..readers.mapping import column_notes
@@ -38,7 +39,6 @@ from .executors import LocalExecutor, RayExecutor, get_executor
 from .flow import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
-from .run import Run
 
 OUTPUT_SUFFIXES = (".json", ".jsonl", ".parquet")
 
@@ -135,8 +135,8 @@ def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: 
               runner: LocalExecutor | RayExecutor, threshold: float) -> None:
     """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
     (the sink gets the decisions), else by the sink itself (an index of signatures)."""
-    from ..hygiene.cluster import on_cluster
     from ..hygiene.neardup import NearDuplicates
+    from .near_cluster import on_cluster
 
     sink.dedup = True
     if on_cluster(inputs, fmt, options, runner):
@@ -146,8 +146,8 @@ def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: 
 
 
 def near_decisions(*args: Any) -> dict[int, Any]:
-    """prefkit.hygiene.cluster.near_decisions (imported when used: it needs numpy and Ray)."""
-    from ..hygiene.cluster import near_decisions as decide
+    """prefkit.pipeline.near_cluster.near_decisions (imported when used: it needs numpy and Ray)."""
+    from .near_cluster import near_decisions as decide
 
     return decide(*args)
 

@@ -27,8 +27,8 @@ from itertools import chain, islice
 from typing import Any, Protocol
 
 from ..errors import ServiceError, UsageError, first_line
+from ..io import processes
 from ..io.sources import LineRange, file_kind, jsonl_ranges
-from . import processes
 
 BLOCK_ROWS = 2048  # rows per block sent to a worker
 RANGE_BYTES = 1 << 21  # bytes of JSONL lines per block that a worker reads itself

@@ -12,7 +12,7 @@ duplicates over the whole input, counts prompt duplicates and writes the output 
 
 With ``--near-dedup`` the map also signs each row (:func:`sign`: MinHash band keys and low bytes, prefkit.hygiene)
 and the sink rejects a row that a :class:`prefkit.hygiene.NearDuplicates` finds close to an earlier one, or, on
-Ray, that the cluster already judged so (prefkit.hygiene.cluster): the same rows either way.
+Ray, that the cluster already judged so (prefkit.pipeline.near_cluster): the same rows either way.
 """
 
 from __future__ import annotations

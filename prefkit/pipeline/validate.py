@@ -29,6 +29,7 @@ from ..errors import DataError, InputError, UsageError
 from ..hygiene import Decontaminator
 from ..hygiene import load as load_benchmarks
 from ..io import files as io
+from ..io.run import Run
 from ..io.sources import Row, iter_rows
 from ..names import LEVELS
 from ..registry.info import get_entry, info_path, load
@@ -36,7 +37,6 @@ from ..targets import TARGETS, BlockChecker, RowCheck, Target, TokenOptions, tar
 from ..targets.base import Counter, Lengths
 from ..targets.tokens import BATCH, tokenizer_only_transformers
 from .executors import LocalExecutor, blocks, get_executor
-from .run import Run
 
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..io.sources import Row
 from ..records import KtoExample, Message, PreferencePair
-from ..registry.vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
+from ..vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from .base import Item, ReadOptions, RowProblem, content_text, get, image_paths, per_row, provenance
 from .image_parts import inline_images, merged
 

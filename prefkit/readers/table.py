@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..names import READER_NAMES
-from ..registry.vocab import OPENAI_TAGS
+from ..vocab import OPENAI_TAGS
 from . import alpaca, arena_hard, fastchat, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
 from .base import Reader
 from .mapping import columns_of

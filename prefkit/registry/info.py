@@ -27,9 +27,9 @@ from filelock import FileLock, Timeout
 
 from ..errors import InputError, RegistryError, UsageError
 from ..io import files as io
+from ..io.run import Run
 from ..io.sources import iter_rows
-from ..pipeline.run import Run
-from .vocab import OPENAI_TAGS
+from ..vocab import OPENAI_TAGS
 
 DATA_CONFIG = "dataset_info.json"
 REGISTRIES = {"v0": DATA_CONFIG, "v1": "dataset_info.yaml"}  # LLaMA-Factory's data engines and their registries

@@ -16,8 +16,8 @@ from ..checks.acceptance import Attr, LoaderFailure, align
 from ..checks.schema_files import errors as schema_errors
 from ..errors import PrefkitError, RegistryError, unexpected
 from ..io.sources import iter_rows
+from ..vocab import SHAREGPT_TAGS
 from .info import get_entry, info_path, load
-from .vocab import SHAREGPT_TAGS
 
 SAMPLE = 20
 DEFAULT_TAGS = {tag: SHAREGPT_TAGS[tag] for tag in ("role_tag", "content_tag")}

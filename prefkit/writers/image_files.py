@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..records import RowProblem
 
 if TYPE_CHECKING:
-    from ..pipeline.run import Run, StagedFolder
+    from ..io.run import Run, StagedFolder
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/gif": "gif", "image/webp": "webp",
               "image/bmp": "bmp", "image/tiff": "tiff"}

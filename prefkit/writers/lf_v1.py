@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Message, PreferencePair, RowProblem
-from ..registry.vocab import ROLE_ASSISTANT, ROLE_USER
+from ..vocab import ROLE_ASSISTANT, ROLE_USER
 from .base import Writer
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import KtoExample, Message, PreferencePair
-from ..registry.vocab import SHAREGPT_ROLE_TAG
+from ..vocab import SHAREGPT_ROLE_TAG
 from .base import Writer
 
 TAG = SHAREGPT_ROLE_TAG

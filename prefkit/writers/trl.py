@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER
 from ..records import KtoExample, Message, PreferencePair, RowProblem
-from ..registry.vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
+from ..vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
 from .base import Writer
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..records import UnlabeledPair
-from ..registry.vocab import OPENAI_ROLE_TAG
+from ..vocab import OPENAI_ROLE_TAG
 from .base import Writer
 
 ROLE = OPENAI_ROLE_TAG

@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ServiceError, first_line
-from .neardup import LOW, Duplicate, bands, estimate
+from ..hygiene.neardup import LOW, Duplicate, bands, estimate
 
 PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, low bytes)
 
 if TYPE_CHECKING:
-    from ..pipeline.executors import LocalExecutor, RayExecutor
     from ..readers import ReadOptions
     from ..writers import Writer
+    from .executors import LocalExecutor, RayExecutor
 
 
 def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: LocalExecutor | RayExecutor) -> bool:
     """Whether the cluster can judge near-duplicates: a Ray executor and no input whose reader runs here."""
-    from ..pipeline.flow import runs_here, source_rows
     from ..readers import get_reader
+    from .flow import runs_here, source_rows
 
     return not any(runs_here(executor, get_reader(source_rows(path, fmt, options)[1])) for path in inputs)
 
@@ -50,8 +50,8 @@ class _Signer:
         self.fn = self.factory()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        from ..pipeline.executors import rows_of
-        from ..pipeline.flow import INDEX_BITS, ROW_BITS, Written
+        from .executors import rows_of
+        from .flow import INDEX_BITS, ROW_BITS, Written
 
         ids, names, sigs = [], [], []
         for data, number, source in zip(batch["block"], batch["no"], batch["source"]):
@@ -123,9 +123,9 @@ def _signed(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, e
     """Pass 1: every input's blocks, numbered as pass 2 will take them, signed on the workers; kept on the cluster."""
     import ray.data
 
-    from ..pipeline.executors import windows
-    from ..pipeline.flow import ConvertMap, source_rows
     from ..readers import get_reader
+    from .executors import windows
+    from .flow import ConvertMap, source_rows
 
     datasets, number = [], 0
     for source, path in enumerate(inputs):

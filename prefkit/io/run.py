@@ -9,7 +9,7 @@
   temporaries are removed.
 - **Appended outputs** (:meth:`Run.append`: generate's and judge's resumable results) grow a line at a time; a
   line cut short by an interruption is removed and a missing final newline added before the next one.
-- **Processes** (:meth:`Run.spawn`) die with prefkit, whatever way it ends (prefkit.pipeline.processes).
+- **Processes** (:meth:`Run.spawn`) die with prefkit, whatever way it ends (prefkit.io.processes).
 - Inside ``with Run()``, SIGTERM and SIGHUP end the run like Ctrl-C: temporaries removed, children stopped.
 
 >>> import os, tempfile
@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from ..errors import InputError, UsageError
-from ..io import files as io
+from . import files as io
 from . import processes
 
 # What interrupted or failed runs had already appended ("N in PATH"): the CLI's last words say it is kept.

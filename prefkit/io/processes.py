@@ -1,7 +1,7 @@
 """Every process prefkit starts, and how it is stopped on every way out.
 
 - :func:`spawn` starts a child in a process group of its own that dies with prefkit: the kernel kills it when
-  prefkit dies (``PR_SET_PDEATHSIG``), and the watchdog (prefkit/pipeline/watchdog.py) kills its whole group, so even
+  prefkit dies (``PR_SET_PDEATHSIG``), and the watchdog (prefkit/io/watchdog.py) kills its whole group, so even
   ``kill -9`` of prefkit leaves nothing running. :func:`stop_group` stops such a group (a signal, then SIGKILL).
 - :func:`adopt` hands processes prefkit did not start itself (a local Ray's) to the watchdog, with their
   descendants; :func:`new_descendants` finds them.
@@ -50,7 +50,7 @@ def stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or getattr(_signal_depth, "n", 0):
         yield
         return
-    from ..io import files as io
+    from . import files as io
 
     io.install_handlers()  # prefkit.io.files's handlers come first, and are chained to after the block
     caught: list[int] = []

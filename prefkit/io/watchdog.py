@@ -1,6 +1,6 @@
 """The watchdog: a tiny process that outlives prefkit by a moment to stop what prefkit started.
 
-prefkit (prefkit.pipeline.processes) starts it with a pipe on its stdin and writes one line per process it starts:
+prefkit (prefkit.io.processes) starts it with a pipe on its stdin and writes one line per process it starts:
 ``G <pgid>`` for a process group of its own (a server, a trainer), ``P <pid> <start time>`` for a single process
 (Ray's), ``M <text>`` for processes known by a text in their command line (a local Ray's session folder: its
 workers outlive their parent, so ancestry alone cannot find them), and ``-G``/``-P``/``-M`` once prefkit stopped
