@@ -13,20 +13,8 @@ from typing import Any
 
 import pytest
 
-from helpers.fake_openai import (
-    DIE,
-    HANG,
-    HTML,
-    NOT_JSON,
-    TRUNCATED,
-    Script,
-    content,
-    distinct_prompts,
-    prompts_asked,
-    scripted_server,
-    status,
-    trickle,
-)
+from helpers.fake_openai import (DIE, HANG, HTML, NOT_JSON, TRUNCATED, Script, content, distinct_prompts, prompts_asked,
+                                 scripted_server, status, trickle)
 
 openai = pytest.importorskip("openai")
 

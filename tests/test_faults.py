@@ -16,19 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, fixture, load_output, write_jsonl
-from helpers.fake_openai import (
-    DIE,
-    HANG,
-    HTML,
-    NOT_JSON,
-    TRUNCATED,
-    Script,
-    content,
-    prompts_asked,
-    scripted_server,
-    status,
-    trickle,
-)
+from helpers.fake_openai import (DIE, HANG, HTML, NOT_JSON, TRUNCATED, Script, content, prompts_asked, scripted_server,
+                                 status, trickle)
 from helpers.signals import as_in_a_terminal
 from prefkit import convert
 from prefkit.create.generate import generate

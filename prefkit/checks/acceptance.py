@@ -12,15 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..vocab import (
-    COLUMN_DEFAULTS,
-    COLUMN_NAMES,
-    ROLE_ASSISTANT,
-    ROLE_FUNCTION,
-    ROLE_OBSERVATION,
-    ROLE_USER,
-    SHAREGPT_TAGS,
-)
+from ..vocab import (COLUMN_DEFAULTS, COLUMN_NAMES, ROLE_ASSISTANT, ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER,
+                     SHAREGPT_TAGS)
 
 TAG_DEFAULTS = SHAREGPT_TAGS  # LLaMA-Factory's DatasetAttr tag defaults
 

@@ -10,25 +10,9 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..names import FORMATS, STRATEGIES, WRITER_NAMES
-from .common import (
-    DECONTAMINATE_ANSWERS,
-    EXECUTOR,
-    MAP_HELP,
-    NEAR_THRESHOLD,
-    NGRAM_OPTION,
-    OVERLAP_OPTION,
-    QUIET,
-    RAY_ADDRESS,
-    REPORT_JSON,
-    WORKERS,
-    decontaminate_option,
-    decontaminator,
-    err_console,
-    near_dedup_option,
-    near_threshold,
-    parse_pairs,
-    progress,
-)
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
+                     RAY_ADDRESS, REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console,
+                     near_dedup_option, near_threshold, parse_pairs, progress)
 
 if TYPE_CHECKING:
     from ..pipeline.convert import ConvertReport

@@ -151,10 +151,9 @@ def summary(report: PullReport) -> None:
         _say(f"judge-human agreement: cohen_kappa {kappa(j['value'])} between the suggestion and the verdict over "
              f"{j['records']:,} of {j['records_with_suggestion']:,} suggested records ({j['agreed']:,} agree)"
              + (f"; per annotator: {per}" if per else ""))
-    decided = report.chosen_shown_as_a + report.chosen_shown_as_b
-    if decided:
-        share = report.chosen_shown_as_a / decided
-        _say(f"position check: the side shown as A won {share:.0%} of {decided:,} decided records"
-             + (" (far from half: do the annotators favour one side?)" if decided >= 20 and abs(share - 0.5) > 0.2 else ""))
+    if report.position_share is not None:
+        decided = report.chosen_shown_as_a + report.chosen_shown_as_b
+        _say(f"position check: the side shown as A won {report.position_share:.0%} of {decided:,} decided records"
+             + (" (far from half: do the annotators favour one side?)" if report.position_biased else ""))
     if report.registered:
         _say(f"registered as {report.registered!r} in dataset_info.json")

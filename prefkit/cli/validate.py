@@ -12,23 +12,9 @@ from rich.table import Table
 from ..names import LEVELS
 from ..reports.html import stage_name
 from . import common
-from .common import (
-    DECONTAMINATE_ANSWERS,
-    EXECUTOR,
-    NEAR_THRESHOLD,
-    NGRAM_OPTION,
-    OVERLAP_OPTION,
-    QUIET,
-    RAY_ADDRESS,
-    REPORT_JSON,
-    WORKERS,
-    decontaminate_option,
-    decontaminator,
-    err_console,
-    near_dedup_option,
-    near_threshold,
-    progress,
-)
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET, RAY_ADDRESS,
+                     REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console, near_dedup_option,
+                     near_threshold, progress)
 
 if TYPE_CHECKING:
     from ..pipeline.validate import ValidationReport

@@ -20,16 +20,8 @@ from ..io.sources import iter_rows
 from ..registry import info as registry
 from .infer import summarize, write_infer_configs
 from .runner import llamafactory_cli, run_train
-from .train_config import (
-    NEEDS,
-    build_config,
-    check_config,
-    config_file,
-    default_output_dir,
-    image_settings,
-    vision_template,
-    yaml_bytes,
-)
+from .train_config import (NEEDS, build_config, check_config, config_file, default_output_dir, image_settings,
+                           vision_template, yaml_bytes)
 
 CUTOFF_STEP = 128  # --cutoff-len auto rounds the 99% recommendation up to a multiple of this
 

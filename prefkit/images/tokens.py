@@ -58,14 +58,9 @@ class QwenVLImageConfig:
     def from_dir(cls, model_dir: str) -> QwenVLImageConfig:
         """From a model folder's ``preprocessor_config.json`` (or the ``image_processor`` part of
         ``processor_config.json``, as transformers 5 saves it)."""
-        for name, key in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
-            path = os.path.join(model_dir, name)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as f:
-                    config = json.load(f)
-                config = config.get(key, {}) if key else config
-                if config:
-                    return cls.from_dict(config)
+        config = processor_config(model_dir)
+        if config:
+            return cls.from_dict(config)
         raise FileNotFoundError(f"{model_dir}: no preprocessor_config.json with the image processor's settings")
 
     @property
@@ -258,17 +253,23 @@ def image_config(model: str) -> tuple[QwenVLImageConfig | None, str, str | None]
     return QwenVLImageConfig(), "class defaults (the model is not a local folder)", None
 
 
-def _processor_type(model_dir: str) -> str | None:
+def processor_config(model_dir: str) -> Mapping[str, Any] | None:
+    """A model folder's image processor settings: its ``preprocessor_config.json``, or the ``image_processor`` part
+    of ``processor_config.json`` (as transformers 5 saves it); None without either."""
     for name, key in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
         path = os.path.join(model_dir, name)
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as f:
                 config = json.load(f)
-            config = config.get(key, {}) if key else config
+            config = config.get(key, {}) if key and isinstance(config, Mapping) else config
             if isinstance(config, Mapping) and config:
-                found = config.get("image_processor_type")
-                return found if isinstance(found, str) else None
+                return config
     return None
+
+
+def _processor_type(model_dir: str) -> str | None:
+    found = (processor_config(model_dir) or {}).get("image_processor_type")
+    return found if isinstance(found, str) else None
 
 
 def image_plugin(template: str, model: str, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,

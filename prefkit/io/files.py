@@ -32,6 +32,7 @@ import stat
 import tempfile
 import threading
 from types import FrameType, TracebackType
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -79,9 +80,10 @@ def install_handlers() -> None:
                 signal.signal(sig, _on_signal)
 
 
-def _pid_alive(pid: int) -> bool:
+def alive(pid: int, probe: Callable[[int, int], None] = os.kill) -> bool:
+    """Whether a process (``probe=os.killpg``: a process group) exists, ours or not."""
     try:
-        os.kill(pid, 0)
+        probe(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -105,7 +107,7 @@ def remove_stale(directory: str) -> list[str]:
         if not (entry.startswith(TEMP_PREFIX) and entry.endswith(".tmp")):
             continue
         parts = entry[len(TEMP_PREFIX):-len(".tmp")].split(".")  # NAME.PID.RANDOM
-        if len(parts) >= 3 and parts[-2].isdigit() and not _pid_alive(int(parts[-2])):
+        if len(parts) >= 3 and parts[-2].isdigit() and not alive(int(parts[-2])):
             path = os.path.join(directory, entry)
             try:
                 shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import watchdog
+from .files import alive
 
 SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 _PR_SET_PDEATHSIG = 1
@@ -164,13 +165,7 @@ def kill_tree(pids: Iterable[int], marker: str = "") -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return alive(pgid, os.killpg)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -58,6 +58,18 @@ class PullReport:
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
 
+    @property
+    def position_share(self) -> float | None:
+        """Of the records decided for A or B, the share decided for the side shown as A (None: none decided)."""
+        decided = self.chosen_shown_as_a + self.chosen_shown_as_b
+        return self.chosen_shown_as_a / decided if decided else None
+
+    @property
+    def position_biased(self) -> bool:
+        """At least 20 decided records and the side shown as A won under 30% or over 70% of them."""
+        share = self.position_share
+        return share is not None and self.chosen_shown_as_a + self.chosen_shown_as_b >= 20 and abs(share - 0.5) > 0.2
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

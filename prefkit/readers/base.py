@@ -16,18 +16,8 @@ from pydantic import ValidationError
 
 from ..errors import unexpected
 from ..io.sources import Row
-from ..records import (
-    RECORD_CHECKS,
-    RECORD_TYPES,
-    KtoExample,
-    Message,
-    Note,
-    PreferencePair,
-    Provenance,
-    Reject,
-    RowProblem,
-    UnlabeledPair,
-)
+from ..records import (RECORD_CHECKS, RECORD_TYPES, KtoExample, Message, Note, PreferencePair, Provenance, Reject,
+                       RowProblem, UnlabeledPair)
 from .image_parts import IMAGE_TYPES, image_paths  # noqa: F401  (readers take image_paths from here)
 
 if TYPE_CHECKING:

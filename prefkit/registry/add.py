@@ -6,7 +6,8 @@ import os
 from typing import Any
 
 from ..errors import DataError, RegistryError
-from .info import detect_entry, sample, update
+from ..io.run import Run
+from .info import check_name, detect_entry, editing, info_path, sample
 from .lint import acceptance
 
 
@@ -24,8 +25,13 @@ def registration(name: str, file: str, dataset_dir: str, force: bool = False, la
     """``register``, returning the entry and what it did: "added", "unchanged" or "replaced"."""
     if not os.path.isfile(file):
         raise RegistryError(f"{file}: no such file")
-    entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
-    problems = acceptance(entry, sample(file), file)
-    if problems:
-        raise DataError(f"{file}: not registered: {problems[0]}")
-    return entry, update(dataset_dir, name, entry, force=force)
+    check_name(name)
+    with Run([file]) as run:  # declared: the registry is written by the run, never the dataset file
+        run.registry(info_path(dataset_dir))
+        entry = entry if entry is not None else detect_entry(file, dataset_dir, layout)
+        problems = acceptance(entry, sample(file), file)
+        if problems:
+            raise DataError(f"{file}: not registered: {problems[0]}")
+        with editing(dataset_dir, run=run) as editor:
+            status = editor.put(name, entry, force)
+    return entry, status

@@ -29,17 +29,8 @@ from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images, token_counts
 from ..images.files import ImageProber
-from ..images.tokens import (
-    LF_IMAGE_MAX_PIXELS,
-    LF_IMAGE_MIN_PIXELS,
-    ImageTokenError,
-    QwenVLPlugin,
-    RowImageTokens,
-    first_cut_image,
-    image_plugin,
-    marker_ids,
-    spans_from_markers,
-)
+from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLPlugin, RowImageTokens,
+                             first_cut_image, image_plugin, marker_ids, spans_from_markers)
 from ..registry.info import detect_entry
 from ..registry.lint import check_entry
 from . import lf_render, lf_template

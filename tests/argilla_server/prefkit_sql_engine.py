@@ -17,26 +17,11 @@ from uuid import UUID
 from argilla_server.database import AsyncSessionLocal, async_engine
 from argilla_server.enums import MetadataPropertyType, SimilarityOrder, SortOrder
 from argilla_server.models import Dataset, MetadataProperty, Question, Record, Response, Suggestion, User, VectorSettings
-from argilla_server.search_engine.base import (
-    AndFilter,
-    Filter,
-    FilterScope,
-    FloatMetadataMetrics,
-    IntegerMetadataMetrics,
-    MetadataFilterScope,
-    MetadataMetrics,
-    Order,
-    RangeFilter,
-    RecordFilterScope,
-    ResponseFilterScope,
-    SearchEngine,
-    SearchResponseItem,
-    SearchResponses,
-    SuggestionFilterScope,
-    TermsFilter,
-    TermsMetrics,
-    TextQuery,
-)
+from argilla_server.search_engine.base import (AndFilter, Filter, FilterScope, FloatMetadataMetrics,
+                                               IntegerMetadataMetrics, MetadataFilterScope, MetadataMetrics, Order,
+                                               RangeFilter, RecordFilterScope, ResponseFilterScope, SearchEngine,
+                                               SearchResponseItem, SearchResponses, SuggestionFilterScope, TermsFilter,
+                                               TermsMetrics, TextQuery)
 from sqlalchemy import String, and_, cast, event, exists, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 

@@ -138,3 +138,16 @@ def test_agreement_statistics_against_direct_definitions():
             pi = (po - pe_pi) / (1 - pe_pi)
             assert alpha == pytest.approx(1 - (2 * n - 1) / (2 * n) * (1 - pi))
     assert cohen_kappa([("a", "a"), ("b", "b")]) == 1.0 and krippendorff_alpha([["a", "a"], ["b", "b"]]) == 1.0
+
+
+def test_the_position_check_flags_a_side_that_wins_far_from_half_of_enough_records():
+    from prefkit.label.pull import PullReport
+
+    report = PullReport("d", "w", "out.json", "sharegpt", "majority", 1)
+    assert report.position_share is None and not report.position_biased
+    report.chosen_shown_as_a, report.chosen_shown_as_b = 15, 4  # 79% of 19: too few records to say
+    assert not report.position_biased
+    report.chosen_shown_as_b = 5  # 75% of 20
+    assert report.position_share == 0.75 and report.position_biased
+    report.chosen_shown_as_a, report.chosen_shown_as_b = 13, 7  # 65%: within the band
+    assert not report.position_biased
