@@ -5,7 +5,7 @@
 #                   it writes into a scratch copy of data/, never into tracked files
 # make test       - set up, then run the whole test suite (what CI runs)
 # make test-fast  - the tests that need neither LLaMA-Factory, Argilla, Ray, a model nor a browser, and are not
-#                   marked slow (about a minute); it installs prefkit's dev extra only (no torch)
+#                   marked slow (under a minute); it installs prefkit's dev extra only (no torch)
 # make docs       - the documentation site in site/ (mkdocs --strict), its CLI reference written from the app
 # make lint       - ruff over prefkit/, tests/ and bench/
 # make bench      - the convert benchmark
@@ -19,12 +19,15 @@ setup:
 demo: setup
 	@bash examples/demo.sh
 
+# Two workers: one file, or one shared resource (Ray, Argilla, the training runs), per worker (tests/conftest.py).
+PARALLEL := -n 2 --dist loadgroup
+
 test: setup
-	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PARALLEL) $(PYTEST_ARGS)
 
 test-fast:
 	@bash scripts/setup.sh --dev
-	@.venv/bin/python -m pytest -q -p no:cacheprovider $(FAST) $(PYTEST_ARGS)
+	@.venv/bin/python -m pytest -q -p no:cacheprovider $(PARALLEL) $(FAST) $(PYTEST_ARGS)
 
 docs: setup
 	@.venv/bin/python -m prefkit.cli.reference docs/reference/cli.md

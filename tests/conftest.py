@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,11 +36,21 @@ _MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", 
                     "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser"}
 
 
+# With pytest-xdist (make test: -n 2 --dist loadgroup) the tests of one file run on one worker, and so do all the
+# tests of one costly shared resource: the Ray cluster, the Argilla server, the shared training runs.
+_SHARED = {"argilla": "argilla", "argilla_env": "argilla", "trained_dpo": "trained", "trained_rm": "trained",
+           "trained": "trained", "trained_reward": "trained"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for name in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        for name in names:
             if name in _MARK_BY_FIXTURE:
                 item.add_marker(_MARK_BY_FIXTURE[name])
+        shared = next((_SHARED[n] for n in names if n in _SHARED), None)
+        group = "ray" if item.get_closest_marker("ray") else shared or item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def fixture(name: str) -> str:
@@ -90,38 +101,53 @@ def qwen_tokenizer() -> str:
     sys.path.insert(0, str(ROOT / "tests" / "tools"))
     from build_qwen_tokenizer import build
 
-    target = ROOT / ".cache" / "qwen2.5-tokenizer"
-    if not (target / "tokenizer.json").exists():
-        partial = target.with_name(target.name + ".partial")
-        build(str(partial))
-        os.replace(partial, target)
-    return str(target)
+    return cached(ROOT / ".cache" / "qwen2.5-tokenizer", "tokenizer.json", _atomic(build))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(qwen_tokenizer) -> str:
     """A tiny random Qwen2 model (saved by transformers 4.52 so both LLaMA-Factory versions read it)."""
-    import subprocess
-
-    target = ROOT / ".cache" / "tiny-qwen2"
-    if not (target / "model.safetensors").exists():
-        python = LF_PYTHONS["0.9.3"] if LF_PYTHONS["0.9.3"].exists() else LF_PYTHONS["0.9.5"]
-        subprocess.run([str(python), str(ROOT / "tests" / "tools" / "build_tiny_model.py"), qwen_tokenizer, str(target)],
-                       check=True, capture_output=True, timeout=300)
-    return str(target)
+    python = LF_PYTHONS["0.9.3"] if LF_PYTHONS["0.9.3"].exists() else LF_PYTHONS["0.9.5"]
+    return cached(ROOT / ".cache" / "tiny-qwen2", "model.safetensors", _tool(python, "build_tiny_model.py", qwen_tokenizer))
 
 
 @pytest.fixture(scope="session")
 def tiny_vlm(qwen_tokenizer) -> str:
     """A tiny random LLaVA-style vision-language model (CLIP tower + Qwen2, 4 tokens per image; LLaMA-Factory 0.9.5
     only), built by tests/tools/build_tiny_vlm.py (scripts/setup.sh builds it too)."""
+
+    return cached(ROOT / ".cache" / "tiny-llava", "model.safetensors",
+                  _tool(LF_PYTHONS["0.9.5"], "build_tiny_vlm.py", qwen_tokenizer))
+
+
+def cached(target: Path, done: str, build: Callable[[str], Any]) -> str:
+    """``target`` (a folder under .cache/), built once by ``build(target)`` unless ``target/done`` exists; a lock
+    keeps parallel test workers from building it twice."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not (target / done).exists():
+            build(str(target))
+    return str(target)
+
+
+def _atomic(build: Callable[[str], Any]) -> Callable[[str], None]:
+    def run(target: str) -> None:
+        partial = target + ".partial"
+        build(partial)
+        os.replace(partial, target)
+    return run
+
+
+def _tool(python: Path, tool: str, *args: str) -> Callable[[str], None]:
+    """A builder that runs tests/tools/<tool> ARGS TARGET under ``python``."""
     import subprocess
 
-    target = ROOT / ".cache" / "tiny-llava"
-    if not (target / "model.safetensors").exists():
-        subprocess.run([str(LF_PYTHONS["0.9.5"]), str(ROOT / "tests" / "tools" / "build_tiny_vlm.py"), qwen_tokenizer,
-                        str(target)], check=True, capture_output=True, timeout=300)
-    return str(target)
+    def run(target: str) -> None:
+        subprocess.run([str(python), str(ROOT / "tests" / "tools" / tool), *args, target], check=True,
+                       capture_output=True, timeout=300)
+    return run
 
 
 def offline(base: Path) -> dict[str, str]:

@@ -54,14 +54,14 @@ def command(
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding at this level or worse exists."),
-    decontaminate: str | None = decontaminate_option("validate reports it (contaminated, an error) and counts "
-                                                     "the records per benchmark."),
-    ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
-    decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
     near_dedup: bool = near_dedup_option("validate reports each one (near_duplicate, a warning, naming the record it "
                                          "copies), the groups and their share of the data; exact duplicates keep "
                                          "duplicate_pair."),
     near_jaccard: float | None = NEAR_THRESHOLD,
+    decontaminate: str | None = decontaminate_option("validate reports it (contaminated, an error) and counts "
+                                                     "the records per benchmark."),
+    ngram: int | None = NGRAM_OPTION, overlap: float | None = OVERLAP_OPTION,
+    decontaminate_answers: bool = DECONTAMINATE_ANSWERS,
     executor: str = EXECUTOR, workers: int | None = WORKERS, ray_address: str | None = RAY_ADDRESS,
     quiet: bool = QUIET,
 ) -> None:

@@ -44,8 +44,7 @@ def kto_dir(tmp_path_factory):
 
 @pytest.mark.llamafactory
 def test_kto_lengths_equal_llamafactory_get_dataset(kto_dir, qwen_tokenizer, lf_python):
-    version, python = lf_python
-    data, rows = kto_dir
+    (version, python), (data, rows) = lf_python, kto_dir
     lines = tool_lines(python, "lengths_parity.py", str(data), "mix", qwen_tokenizer, *CONFIGS, *FAST_CONFIGS)
     results, (broken,) = lines[:-1], lines[-1:]
     assert [f"{r['template']}:{r['cutoff']}" for r in results] == CONFIGS + FAST_CONFIGS
