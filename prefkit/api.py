@@ -2,7 +2,8 @@
 ``datasets.Dataset``, and ``convert`` without an output path gives the converted rows back as a ``datasets.Dataset``.
 
 Rows in memory go through the same pipeline as files: they are written to a JSON Lines file in a private temporary
-folder, and the converted rows are read back from there. Relative image paths in the rows are kept as they are.
+folder, and the converted rows are read back from there. Relative image paths in rows given in memory are kept as
+they are; those of files converted without an output path come back absolute.
 """
 
 from __future__ import annotations
@@ -99,7 +100,19 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
             out, rejects = os.path.join(where, "converted.jsonl"), os.path.join(where, "rejects.jsonl")
             report = convert_files(inputs, out, fmt, to, rejects=rejects, **options)
             report.output = report.rejects_file = None
-            return ConvertResult(_dataset(_read_jsonl(out)), _read_jsonl(rejects), report)
+            rows = _read_jsonl(out)
+            if folder is None:  # files converted into a temporary folder: their image paths made absolute
+                _absolute_images(rows, own)
+            return ConvertResult(_dataset(rows), _read_jsonl(rejects), report)
+
+
+def _absolute_images(rows: list[dict[str, Any]], base: str) -> None:
+    """Relative paths in the rows' ``images`` column (written relative to ``base``) made absolute."""
+    for row in rows:
+        images = row.get("images")
+        if isinstance(images, list):
+            row["images"] = [os.path.normpath(os.path.join(base, p)) if isinstance(p, str) and not os.path.isabs(p)
+                             and "://" not in p else p for p in images]
 
 
 def _dataset(rows: list[dict[str, Any]]) -> Any:

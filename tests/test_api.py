@@ -49,3 +49,15 @@ def test_rows_that_cannot_be_written_or_an_empty_source_are_refused_in_one_line(
         prefkit.convert([], fmt="pairwise")
     with pytest.raises(UsageError, match="give an output path"):
         prefkit.convert(VOTES, fmt="pairwise", register="votes", dataset_dir=".")
+
+
+def test_image_paths_of_a_file_converted_in_memory_still_name_the_files(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"not checked by convert")
+    rows = [{"conversations": [{"from": "human", "value": "<image>What is it?"}], "images": ["img/a.png"],
+             "chosen": {"from": "gpt", "value": "A cat."}, "rejected": {"from": "gpt", "value": "A dog."}}]
+    source = tmp_path / "pairs.json"
+    source.write_text(json.dumps(rows))
+    from_file = prefkit.convert(str(source), fmt="sharegpt").dataset
+    assert from_file[0]["images"] == [str(tmp_path / "img" / "a.png")]
+    assert prefkit.convert(rows, fmt="sharegpt").dataset[0]["images"] == ["img/a.png"]  # in memory: as given
