@@ -66,12 +66,12 @@ def reference(app: typer.Typer) -> str:
 
 
 def main() -> None:
+    from ..io.files import write_bytes
     from . import app
 
     text = reference(app)
     if len(sys.argv) > 1:
-        with open(sys.argv[1], "w", encoding="utf-8") as out:
-            out.write(text)
+        write_bytes(sys.argv[1], text.encode("utf-8"))
     else:
         sys.stdout.write(text)
 
