@@ -80,8 +80,11 @@ class RowContent:
         tokens = sorted(set(COMMON_SPECIAL) | set(special_tokens or ()), key=len, reverse=True)
         self._special = re.compile("|".join(re.escape(t) for t in tokens if t.strip()))
 
-    def facts(self, row: Aligned, kto: bool, add: Add) -> ContentFacts:
-        prompt = [_text(row.system), _text(row.tools), [(m["role"], _text(m["content"])) for m in row.prompt]]
+    def facts(self, row: Aligned, kto: bool, add: Add, images: tuple[str, ...] = ()) -> ContentFacts:
+        """The row's digests and findings; ``images`` (its image references) count as part of its prompt: the same
+        words about another image are another prompt."""
+        prompt = [_text(row.system), _text(row.tools), [(m["role"], _text(m["content"])) for m in row.prompt],
+                  list(images)]
         facts = ContentFacts(system=_digest(_text(row.system)), prompt=_digest(prompt))
         if row.prompt and not _text(row.prompt[-1]["content"]).strip():
             add("empty_prompt", "error", f"prompt[{len(row.prompt) - 1}]", "the last prompt turn is empty")

@@ -17,6 +17,7 @@ from ..checks.content import ContentFacts, RowContent
 from ..checks.findings import Finding
 from ..errors import unexpected
 from ..hygiene import check_aligned
+from ..images.checks import RowLayout
 from ..io.sources import Row, iter_rows
 
 SAMPLE = 20  # rows read to recognise a file's layout
@@ -122,6 +123,7 @@ class RowCheck:
     content: ContentFacts | None = None  # for the checks across rows (duplicates, contradictions)
     contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
     near: bytes | None = None  # --near-dedup: the MinHash signature of what the trainer sees (prefkit.hygiene)
+    images: tuple[str, ...] = ()  # the row's image references: the same words about other images are another pair
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
         self.findings.append(Finding(code, level, self.index, path, message))
@@ -258,6 +260,8 @@ class BlockChecker:
         self.kto = target.stage(entry) == "kto"
         self.counter, self.benchmarks, self.near_threshold = counter, benchmarks, near_threshold
         self.content = RowContent(list(counter.tokenizer.all_special_tokens) if counter else None)
+        layout = RowLayout.from_entry(entry)
+        self.images_column = layout.images if layout is not None else None
 
     def row(self, row: Row) -> RowCheck:
         """One row's findings. Never raises: an odd value no check foresaw is reported for this row
@@ -273,9 +277,11 @@ class BlockChecker:
             result.add(reason, "error", "", f"{message}: prefkit cannot tell what {self.trainer} does here")
             result.outcome = reason
         aligned = result.outcome.aligned if isinstance(result.outcome, Parsed) else None
+        if self.images_column is not None and isinstance(row.data.get(self.images_column), list):
+            result.images = tuple(str(ref) for ref in row.data[self.images_column])
         if aligned is not None:
             try:
-                result.content = self.content.facts(aligned, self.kto, result.add)
+                result.content = self.content.facts(aligned, self.kto, result.add, result.images)
                 if self.benchmarks is not None:
                     check_aligned(self.benchmarks, result, aligned)
             except Exception as err:
@@ -288,7 +294,7 @@ class BlockChecker:
         from ..hygiene import signatures
 
         rows = [r for r in kept if r.outcome.aligned is not None]  # type: ignore[union-attr]
-        texts = [seen_text(r.outcome.aligned) for r in rows]  # type: ignore[union-attr]
+        texts = ["\n".join([seen_text(r.outcome.aligned), *r.images]) for r in rows]  # type: ignore[union-attr]
         for result, found in zip(rows, signatures(texts, self.near_threshold), strict=True):
             result.near = found
 

@@ -62,3 +62,19 @@ def test_a_registered_dataset_reads_images_from_its_dir_or_media_dir(image_rows,
     elsewhere.mkdir()
     report = validate("pics", str(data), media_dir=str(elsewhere))  # every path is missing there
     assert sorted(f.index for f in report.findings.items if f.code == "image_missing") == [0, 1, 1, 2, 3, 4, 5, 6]
+
+
+def test_duplicates_and_near_duplicates_are_judged_with_their_images(tmp_path: Path) -> None:
+    make_image(tmp_path / "img" / "a.png", (64, 48))
+    make_image(tmp_path / "img" / "b.png", (48, 64), color=(0, 0, 255))
+    question = "<image>Describe what you see in this picture in a few plain words, please, for my notes."
+    rows = [pair(question, ["img/a.png"]), pair(question, ["img/b.png"]),  # other image: another pair
+            pair(question, ["img/a.png"], chosen="A red square!")]          # same image, near-same words
+    write_jsonl(tmp_path / "pairs.jsonl", rows)
+    report = validate(str(tmp_path / "pairs.jsonl"), near_dedup=0.8)
+    assert [f.index for f in report.findings.items if f.code == "near_duplicate"] == [2]
+    rows[2] = rows[0]  # an exact copy, image and all; row 1 differs only by its image
+    write_jsonl(tmp_path / "pairs.jsonl", rows)
+    report = validate(str(tmp_path / "pairs.jsonl"))
+    assert sorted({(f.code, f.index) for f in report.findings.items if f.code.startswith("duplicate")}) == \
+        [("duplicate_pair", 2), ("duplicate_prompt", 2)]
