@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 # LLaMA-Factory's ModelArguments defaults (hparams/model_args.py, 0.9.3-0.9.5).
 LF_IMAGE_MAX_PIXELS = 768 * 768
@@ -160,16 +160,17 @@ def image_spans(ids: Sequence[int], image_token_id: int) -> list[tuple[int, int]
     return spans
 
 
-def spans_from_markers(marker_offsets: Sequence[int], counts: Sequence[int]) -> list[tuple[int, int]]:
+def spans_from_markers(marker_offsets: Sequence[int], counts: Sequence[int], compact: int = 0) -> list[tuple[int, int]]:
     """[start, end) of each image's tokens in the expanded sequence, from a compact rendering where each
     placeholder became only ``<|vision_start|><|vision_end|>``: ``marker_offsets`` are the positions of the
     ``<|vision_start|>`` tokens there. The added special tokens split the text, so the compact ids are the
-    expanded ids without the image tokens: expanded length = compact length + sum(counts)."""
+    expanded ids without the image tokens: expanded length = compact length + sum(counts). With ``compact`` 1
+    (LLaVA: a placeholder is one image token, expanded to ``count`` of them) the offsets are those image tokens'."""
     spans, shift = [], 0
     for offset, count in zip(marker_offsets, counts, strict=True):
-        start = offset + 1 + shift
+        start = offset + 1 - compact + shift
         spans.append((start, start + count))
-        shift += count
+        shift += count - compact
     return spans
 
 
@@ -207,6 +208,7 @@ LF_OTHER_IMAGE_TEMPLATES: dict[str, str] = {
     **dict.fromkeys(("qwen2_omni", "qwen3_omni", "qwen3_omni_nothink"), "qwen2_omni"), "video_llava": "video_llava",
     "youtu_vl": "youtu_vl",
 }
+LLAVA_TEMPLATES = ("llava", "yi_vl")  # LlavaPlugin with image token <image>: counted from the model folder's configs
 QWEN_VL_PROCESSOR = "Qwen2VLImageProcessor"  # and its Fast/Pil variants: every Qwen-VL folder names one of them
 
 Note = tuple[str, str, str]  # (code, level, message): about the set-up, reported once
@@ -224,6 +226,9 @@ class QwenVLPlugin:
     markers: tuple[str, str, str] = (VISION_START, IMAGE_PAD, VISION_END)
     config_source: str = "class defaults"
 
+    compact_tokens: ClassVar[int] = 0  # image tokens the compact rendering already holds per image
+    pad_index: ClassVar[int] = 1  # which of the markers is the image token
+
     def tokens(self, width: int, height: int) -> int:
         return image_tokens(width, height, self.config, self.image_max_pixels, self.image_min_pixels)
 
@@ -232,11 +237,77 @@ class QwenVLPlugin:
         """What a placeholder becomes in the compact rendering (spans_from_markers): start + end, no image tokens."""
         return self.markers[0] + self.markers[2]
 
+    def starts(self, ids: Sequence[int], marker_ids: Sequence[int]) -> list[int]:
+        """Where the compact rendering's images sit: each start marker right before an end marker."""
+        return [i for i in range(len(ids) - 1) if ids[i] == marker_ids[0] and ids[i + 1] == marker_ids[2]]
+
+    def counts(self, checked: Any) -> tuple[list[int | None], list[Any]]:
+        """Image tokens per image of a checked row (prefkit.images.checks.token_counts)."""
+        from .checks import token_counts
+
+        return token_counts(checked, self.config, self.image_max_pixels, self.image_min_pixels)
+
     def describe(self) -> dict[str, Any]:
         """The report's view of the set-up."""
         return {"image_plugin": "qwen2_vl", "image_max_pixels": self.image_max_pixels,
                 "image_min_pixels": self.image_min_pixels, "image_processor": self.config_source,
                 "patch_size": self.config.patch_size, "merge_size": self.config.merge_size}
+
+
+@dataclass(frozen=True, slots=True)
+class LlavaPlugin:
+    """LLaMA-Factory's LLaVA plugin (templates llava, yi_vl): every ``<image>`` becomes ``seqlen`` image tokens, the
+    same for any image, since the CLIP processor crops each to one size: (crop height // patch) x (crop width //
+    patch) + the processor's additional tokens, one less with the "default" feature strategy (mm_plugin.LlavaPlugin)."""
+
+    template: str
+    seqlen: int
+    image_token: str = "<image>"
+    config_source: str = "processor_config.json"
+    compact_tokens: ClassVar[int] = 1
+    pad_index: ClassVar[int] = 0
+
+    @property
+    def markers(self) -> tuple[str]:
+        return (self.image_token,)
+
+    @property
+    def compact_marker(self) -> str:
+        return self.image_token
+
+    def tokens(self, width: int, height: int) -> int:
+        return self.seqlen
+
+    def starts(self, ids: Sequence[int], marker_ids: Sequence[int]) -> list[int]:
+        return [i for i, token in enumerate(ids) if token == marker_ids[0]]
+
+    def counts(self, checked: Any) -> tuple[list[int | None], list[Any]]:
+        return [self.seqlen if size else None for size in checked.sizes], []
+
+    def describe(self) -> dict[str, Any]:
+        return {"image_plugin": "llava", "image_tokens_per_image": self.seqlen, "image_processor": self.config_source}
+
+
+def llava_seqlen(model_dir: str) -> int | None:
+    """The image tokens of each image for a LLaVA folder (processor_config.json's patch size, feature strategy and
+    additional tokens, the image processor's crop size); None when they are not all there or the processor does not
+    crop to one size."""
+    path = os.path.join(model_dir, "processor_config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        processor = json.load(f)
+    image = processor_config(model_dir) or {}
+    crop, patch = image.get("crop_size"), processor.get("patch_size")
+    if not (isinstance(processor, Mapping) and image.get("do_center_crop", True) and isinstance(crop, Mapping)
+            and isinstance(patch, int) and patch > 0):
+        return None
+    height, width = crop.get("height"), crop.get("width")
+    if not (isinstance(height, int) and isinstance(width, int)):
+        return None
+    extra = processor.get("num_additional_image_tokens") or 0
+    default = processor.get("vision_feature_select_strategy") == "default"
+    return (height // patch) * (width // patch) + int(extra) - int(default)
 
 
 def image_config(model: str) -> tuple[QwenVLImageConfig | None, str, str | None]:
@@ -273,10 +344,14 @@ def _processor_type(model_dir: str) -> str | None:
 
 
 def image_plugin(template: str, model: str, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
-                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[QwenVLPlugin | None, list[Note]]:
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[ImagePlugin | None, list[Note]]:
     """The plugin prefkit counts image tokens with for this template and model, or None, with the notes to report
     once: why image tokens are not counted, or where the image processor's settings came from."""
     markers = QWEN_VL_TEMPLATES.get(template)
+    if template in LLAVA_TEMPLATES:
+        seqlen = llava_seqlen(model) if os.path.isdir(model) else None
+        if seqlen is not None:
+            return LlavaPlugin(template, seqlen), []
     if markers is None:
         other = LF_OTHER_IMAGE_TEMPLATES.get(template)
         if other is None:
@@ -284,8 +359,9 @@ def image_plugin(template: str, model: str, image_max_pixels: int = LF_IMAGE_MAX
                            "LLaMA-Factory 0.9.5: its loader stops at this row (\"This model does not support image "
                            "input\"); use the model's vision template (e.g. qwen2_vl)")]
         return None, [("image_tokens_not_counted", "warning", f"image tokens are not counted: template {template!r} "
-                       f"uses LLaMA-Factory's {other} plugin, and prefkit counts only the Qwen2-VL plugin's "
-                       f"({', '.join(sorted(QWEN_VL_TEMPLATES))}); lengths below leave the images out")]
+                       f"uses LLaMA-Factory's {other} plugin, and prefkit counts the Qwen2-VL plugin's "
+                       f"({', '.join(sorted(QWEN_VL_TEMPLATES))}) and, from a local LLaVA folder's "
+                       "processor_config.json, the LLaVA plugin's; lengths below leave the images out")]
     config, source, kind = image_config(model)
     if kind is not None and not kind.startswith(QWEN_VL_PROCESSOR):
         return None, [("image_tokens_not_counted", "warning", f"image tokens are not counted: {model} names image "
@@ -296,6 +372,9 @@ def image_plugin(template: str, model: str, image_max_pixels: int = LF_IMAGE_MAX
                       f"patch {config.patch_size}, merge {config.merge_size}, pixels {config.min_pixels:,}.."
                       f"{config.max_pixels:,}"))
     return QwenVLPlugin(template, config, image_max_pixels, image_min_pixels, markers, source), notes
+
+
+ImagePlugin = QwenVLPlugin | LlavaPlugin
 
 
 def marker_ids(tokenizer: Any, markers: Sequence[str]) -> list[int] | None:

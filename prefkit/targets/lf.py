@@ -27,9 +27,9 @@ from typing import Any
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
 from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
-from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images, token_counts
+from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images
 from ..images.files import ImageProber
-from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLPlugin, RowImageTokens,
+from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImagePlugin, ImageTokenError, RowImageTokens,
                              first_cut_image, image_plugin, marker_ids, spans_from_markers)
 from ..registry.info import detect_entry
 from ..registry.lint import check_entry
@@ -173,10 +173,10 @@ class TokenCounter:
     plugin's ids without the image tokens), the image tokens added to the lengths, and their places found only for
     a row that truncation cuts."""
 
-    images: QwenVLPlugin | None = None
+    images: ImagePlugin | None = None
     image_refusal: str | None = None  # the template has no image plugin: why LLaMA-Factory stops on images
     _image_notes: list[tuple[str, str, str]] = []  # replaced, never changed in place
-    _marker_ids: list[int] | None = None  # the plugin's (start, image token, end) ids
+    _marker_ids: list[int] | None = None  # the ids of the plugin's markers (Qwen-VL: start, image token, end)
 
     def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False,
                  kto: bool = False, images: bool = False, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
@@ -332,7 +332,7 @@ class TokenCounter:
         out = []
         for seqs, pictured in zip(encoded, pictures):
             counts = pictured.counts if pictured else ((), (), ())
-            prompt, chosen, rejected = (proxy.length(seq) + sum(n) for seq, n in zip(seqs, counts))
+            prompt, chosen, rejected = (proxy.length(seq) + self._extra(n) for seq, n in zip(seqs, counts))
             source, target = infer_seqlen(prompt, max(chosen, rejected), self.cutoff_len)
             if counts[1] or counts[2]:  # images in the answers (image_in_answer): compare the ids with their tokens
                 same = self._expanded(seqs[1], counts[1])[:target] == self._expanded(seqs[2], counts[2])[:target]
@@ -358,7 +358,7 @@ class TokenCounter:
         out = []
         for (prompt_seq, answer_seq, desirable), pictured in zip(encoded, pictures):
             counts = (pictured.counts[0], pictured.counts[1 if desirable else 2]) if pictured else ((), ())
-            prompt, answer = proxy.length(prompt_seq) + sum(counts[0]), proxy.length(answer_seq) + sum(counts[1])
+            prompt, answer = proxy.length(prompt_seq) + self._extra(counts[0]), proxy.length(answer_seq) + self._extra(counts[1])
             lengths = KtoLengths(prompt, answer, *infer_seqlen(prompt, answer, self.cutoff_len), desirable)
             if pictured:
                 lengths.images = self._placed(pictured, (prompt_seq, answer_seq), counts,
@@ -367,17 +367,21 @@ class TokenCounter:
         proxy.release()
         return out
 
+    def _extra(self, counts: Sequence[int]) -> int:
+        """The tokens a sequence's images add to its compact rendering."""
+        return sum(counts) - (self.images.compact_tokens * len(counts) if self.images else 0)
+
     def _starts(self, ids: list[int]) -> list[int]:
-        """Where the compact rendering's images sit: each start marker right before an end marker."""
-        start_id, end_id = self._marker_ids[0], self._marker_ids[2]  # type: ignore[index]
-        return [i for i in range(len(ids) - 1) if ids[i] == start_id and ids[i + 1] == end_id]
+        """Where the compact rendering's images sit (the plugin says how they look)."""
+        return self.images.starts(ids, self._marker_ids)  # type: ignore[union-attr,arg-type]
 
     def _expanded(self, seq: list[Any], counts: Sequence[int]) -> list[int]:
         """A compact sequence's ids with each image's tokens put back after its start marker (as LLaMA-Factory's)."""
         ids = self._proxy.expand(seq)
-        pad = self._marker_ids[1]  # type: ignore[index]
+        plugin = self.images
+        pad = self._marker_ids[plugin.pad_index]  # type: ignore[index,union-attr]
         for start, count in reversed(list(zip(self._starts(ids), counts))):
-            ids[start + 1:start + 1] = [pad] * count
+            ids[start + 1:start + 1] = [pad] * (count - plugin.compact_tokens)  # type: ignore[union-attr]
         return ids
 
     def _placed(self, pictured: Pictured, seqs: Sequence[list[Any]], counts: Sequence[tuple[int, ...]],
@@ -388,12 +392,12 @@ class TokenCounter:
         images = replace(pictured.images)
         names = ("prompt", "chosen answer" if len(seqs) == 3 else "answer", "rejected answer")
         for name, seq, seq_counts, seq_kept in zip(names, seqs, counts, kept):
-            if not seq_counts or seq_kept >= self._proxy.length(seq) + sum(seq_counts):
+            if not seq_counts or seq_kept >= self._proxy.length(seq) + self._extra(seq_counts):
                 continue
             starts = self._starts(self._proxy.expand(seq))
             if len(starts) != len(seq_counts):
                 continue  # the text itself holds the markers (special_token_in_text says so): no place to tell
-            spans = spans_from_markers(starts, seq_counts)
+            spans = spans_from_markers(starts, seq_counts, self.images.compact_tokens)  # type: ignore[union-attr]
             cut = first_cut_image(spans, seq_kept)
             if cut is not None:
                 first = 0 if name == "prompt" else len(counts[0])  # an answer's images come after the prompt's
@@ -441,7 +445,7 @@ def image_checker(entry: dict[str, Any], media_dir: str | None) -> Callable[[dic
 STOPS_RUN = ("image_missing", "image_unreadable", "image_count_mismatch")  # image findings that stop LLaMA-Factory
 
 
-def with_images(aligned: Aligned, checked: RowImages, plugin: QwenVLPlugin, result: RowCheck, kto: bool
+def with_images(aligned: Aligned, checked: RowImages, plugin: ImagePlugin, result: RowCheck, kto: bool
                 ) -> Aligned | Pictured | Unmeasured:
     """What the counter measures of a row with an images column: the row itself when it has no image and no
     placeholder, :class:`Pictured` with its image tokens, or :class:`Unmeasured` when its images stop the run (an
@@ -453,7 +457,7 @@ def with_images(aligned: Aligned, checked: RowImages, plugin: QwenVLPlugin, resu
     in_answers = [c.count(IMAGE_PLACEHOLDER) if isinstance(c, str) else 0 for c in answers]
     if not checked.refs and not in_prompt and not any(in_answers):
         return aligned
-    counts, findings = token_counts(checked, plugin.config, plugin.image_max_pixels, plugin.image_min_pixels)
+    counts, findings = plugin.counts(checked)
     for finding in findings:
         result.add(*finding)
     used = [in_answers[0 if answers[0] else 1]] if kto and len(answers) == 2 else in_answers

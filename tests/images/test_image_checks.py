@@ -255,3 +255,21 @@ def test_token_counts_of_a_checked_row(data: Path) -> None:
     counts, findings = token_counts(check_row_images(row, SHAREGPT, str(data)), QWEN2_VL)
     assert counts == [image_tokens(64, 48, QWEN2_VL), None, None]
     assert codes(findings) == [("image_unreadable", "images[2]")] and "1x1000000" in findings[0][3]
+
+
+def test_llava_image_tokens_come_from_the_folder_configs(tmp_path: Path) -> None:
+    from prefkit.images.tokens import LlavaPlugin, image_plugin, llava_seqlen
+
+    processor = {"patch_size": 14, "num_additional_image_tokens": 1, "vision_feature_select_strategy": "default",
+                 "image_processor": {"crop_size": {"height": 336, "width": 336}, "do_center_crop": True}}
+    (tmp_path / "processor_config.json").write_text(json.dumps(processor))
+    assert llava_seqlen(str(tmp_path)) == 576  # llava-1.5: 24 x 24 patches (the CLS token dropped)
+    plugin, notes = image_plugin("llava", str(tmp_path))
+    assert isinstance(plugin, LlavaPlugin) and plugin.tokens(4000, 3000) == 576 and notes == []
+    processor["vision_feature_select_strategy"] = "full"
+    (tmp_path / "processor_config.json").write_text(json.dumps(processor))
+    assert llava_seqlen(str(tmp_path)) == 577
+    processor["image_processor"]["do_center_crop"] = False  # the size would follow each image: not counted
+    (tmp_path / "processor_config.json").write_text(json.dumps(processor))
+    plugin, notes = image_plugin("llava", str(tmp_path))
+    assert plugin is None and [code for code, _, _ in notes] == ["image_tokens_not_counted"]
