@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .files import ImageInfo, ImageProber, ImageRef, ImageUnreadable, image_refs
-from .tokens import LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImageTokenError, QwenVLImageConfig, image_tokens
 
 Finding = tuple[str, str, str, str]  # (code, level, path, message)
 IMAGE_PLACEHOLDER = os.getenv("IMAGE_PLACEHOLDER", "<image>")  # LLaMA-Factory reads the same variable
@@ -218,19 +217,3 @@ def check_row_images(row: Mapping[str, Any], layout: RowLayout, media_dir: str |
     infos, findings = file_findings(refs, prober or ImageProber())
     findings += placeholder_findings(row_texts(row, layout), len(refs), layout.images, placeholder)
     return RowImages(refs, infos, findings, layout.images)
-
-
-def token_counts(result: RowImages, config: QwenVLImageConfig, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
-                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[list[int | None], list[Finding]]:
-    """Image tokens per image of a checked row (None where the file is missing or unreadable), and an
-    ``image_unreadable`` finding for a size LLaMA-Factory or the processor cannot resize (the run would stop)."""
-    counts: list[int | None] = []
-    findings: list[Finding] = []
-    for ref, size in zip(result.refs, result.sizes):
-        try:
-            counts.append(image_tokens(*size, config, image_max_pixels, image_min_pixels) if size else None)
-        except ImageTokenError as e:
-            counts.append(None)
-            findings.append(("image_unreadable", "error", ref.path, f"image {ref.ref} ({size[0]}x{size[1]}) cannot be "
-                             f"used by LLaMA-Factory's Qwen2-VL plugin: {e}"))  # type: ignore[index]
-    return counts, findings

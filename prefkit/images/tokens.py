@@ -184,6 +184,23 @@ def first_cut_image(spans: Sequence[tuple[int, int]], kept: int) -> int | None:
     return None
 
 
+def token_counts(result: Any, config: QwenVLImageConfig, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> tuple[list[int | None], list[tuple[str, str, str, str]]]:
+    """Image tokens per image of a checked row (prefkit.images.checks.RowImages: its refs and stored sizes; None
+    where the file is missing or unreadable), and an
+    ``image_unreadable`` finding for a size LLaMA-Factory or the processor cannot resize (the run would stop)."""
+    counts: list[int | None] = []
+    findings: list[tuple[str, str, str, str]] = []  # (code, level, path, message)
+    for ref, size in zip(result.refs, result.sizes):
+        try:
+            counts.append(image_tokens(*size, config, image_max_pixels, image_min_pixels) if size else None)
+        except ImageTokenError as e:
+            counts.append(None)
+            findings.append(("image_unreadable", "error", ref.path, f"image {ref.ref} ({size[0]}x{size[1]}) cannot be "
+                             f"used by LLaMA-Factory's Qwen2-VL plugin: {e}"))  # type: ignore[index]
+    return counts, findings
+
+
 # --- which templates, which model folder ------------------------------------------------------------------------
 
 # LLaMA-Factory 0.9.5's templates served by Qwen2VLPlugin or its subclass Qwen3VLPlugin (data/template.py), with the
@@ -242,9 +259,7 @@ class QwenVLPlugin:
         return [i for i in range(len(ids) - 1) if ids[i] == marker_ids[0] and ids[i + 1] == marker_ids[2]]
 
     def counts(self, checked: Any) -> tuple[list[int | None], list[Any]]:
-        """Image tokens per image of a checked row (prefkit.images.checks.token_counts)."""
-        from .checks import token_counts
-
+        """Image tokens per image of a checked row (:func:`token_counts`)."""
         return token_counts(checked, self.config, self.image_max_pixels, self.image_min_pixels)
 
     def describe(self) -> dict[str, Any]:

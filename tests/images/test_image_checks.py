@@ -248,7 +248,7 @@ def test_spans_and_cut() -> None:
 
 
 def test_token_counts_of_a_checked_row(data: Path) -> None:
-    from prefkit.images.checks import token_counts
+    from prefkit.images.tokens import token_counts
 
     make_image(data / "images" / "thread.png", (1, 1_000_000))
     row = pair("<image><image><image>", images=["images/a.png", "images/gone.png", "images/thread.png"])
