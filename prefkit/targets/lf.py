@@ -207,7 +207,6 @@ class TokenCounter:
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
         self._proxy = DeferringTokenizer(tokenizer)
-        self._prepared: dict[int, tuple[Aligned, bool, Any]] = {}  # id(row) -> (row, kto, sequences)
         if images:
             self._image_setup(model, image_max_pixels, image_min_pixels)
 
@@ -227,19 +226,6 @@ class TokenCounter:
             plugin = None
         self.images, self._marker_ids = plugin, ids
 
-    def prepare(self, row: Aligned) -> None:
-        """Render a row as soon as it is parsed and start encoding its new texts in the background, so that the
-        encoding of a block overlaps the checks of its next rows; :meth:`measure` takes what was prepared. A row
-        its template raises on is left to measure, which says so. For the parser to call on each row it keeps
-        (not wired yet: the parser and BlockChecker are the target interface's; about 1.5 s less at 100,000
-        pairs on 2 cores, where the encoding already fills both)."""
-        try:
-            rendered = self._render(row, self.kto)
-        except Exception:
-            return
-        self._prepared[id(row)] = (row, self.kto, rendered)
-        self._proxy.prefetch(rendered[:2] if self.kto else rendered)
-
     def _render(self, row: Aligned, kto: bool) -> Any:
         """A pair's (prompt, chosen, rejected) sequences; a KTO example's (prompt, answer, desirable)."""
         if not kto:
@@ -247,15 +233,6 @@ class TokenCounter:
         desirable = bool(row.response[0]["content"])
         prompt_ids, (answer_ids,) = self._encode_answers(row, [row.response[0 if desirable else 1]])
         return prompt_ids, answer_ids, desirable
-
-    def _rendered(self, rows: list[Aligned], kto: bool) -> list[Any]:
-        """The rows' sequences: the prepared ones, the others rendered now (raising where the template raises)."""
-        prepared, self._prepared = self._prepared, {}
-        out = []
-        for row in rows:
-            found = prepared.get(id(row))
-            out.append(found[2] if found is not None and found[0] is row and found[1] == kto else self._render(row, kto))
-        return out
 
     def _encode_turn(self, row: Aligned, answer: dict[str, str]) -> tuple[list[Any], list[Any]]:
         """Prompt and answer ids of prompt + ``answer`` as both processors build them (``encode_oneturn``, then
@@ -327,7 +304,7 @@ class TokenCounter:
         """Lengths of a batch of aligned pairwise rows."""
         proxy = self._proxy
         rows, pictures = _unwrap(pairs)
-        encoded = self._rendered(rows, kto=False)
+        encoded = [self._render(row, kto=False) for row in rows]
         proxy.resolve([seq for triple in encoded for seq in triple])
         out = []
         for seqs, pictured in zip(encoded, pictures):
@@ -353,7 +330,7 @@ class TokenCounter:
         is not empty, a desirable example, else ``response[1]``, an undesirable one)."""
         proxy = self._proxy
         rows, pictures = _unwrap(examples)
-        encoded = self._rendered(rows, kto=True)
+        encoded = [self._render(row, kto=True) for row in rows]
         proxy.resolve([seq for prompt_seq, answer_seq, _ in encoded for seq in (prompt_seq, answer_seq)])
         out = []
         for (prompt_seq, answer_seq, desirable), pictured in zip(encoded, pictures):

@@ -38,7 +38,6 @@ from ..errors import UsageError
 
 BATCH = 2048  # pairs per encoding batch
 CACHE_CHARS = 8_000_000  # encoded texts kept across batches (repeated system prompts, answers); ~25 MB
-PREFETCH = 512  # texts per background encoding (DeferringTokenizer.prefetch)
 
 
 class _Ids(dict):
@@ -70,10 +69,6 @@ class DeferringTokenizer:
         self.lengths: dict[str, int] = {}
         self._pending: dict[str, Any] = {}  # the last batch's encodings, until the next one
         self._chars = 0
-        self._queue: list[str] = []  # texts to prefetch, not submitted yet
-        self._queued: set[str] = set()  # texts submitted or queued since the last resolve
-        self._futures: list[tuple[list[str], Any]] = []  # (texts, their encodings to come)
-        self._executor: Any = None
         backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
         self._backend = backend  # the Rust tokenizer itself: what transformers calls, without its wrappers
         if backend is not None and (backend.truncation is not None or backend.padding is not None):
@@ -85,36 +80,13 @@ class DeferringTokenizer:
             return self._tokenizer.encode(text, add_special_tokens=add_special_tokens, **kwargs)
         return [text]
 
-    def prefetch(self, sequences: list[list[Any]]) -> None:
-        """Start encoding the new placeholder texts of these sequences in the background (the Rust tokenizer
-        releases the GIL), PREFETCH texts at a time, while the caller goes on: :meth:`resolve` waits for them."""
-        if self._backend is None:
-            return
-        lengths, queued, queue = self.lengths, self._queued, self._queue
-        for seq in sequences:
-            for x in seq:
-                if isinstance(x, str) and x not in lengths and x not in queued:
-                    queued.add(x)
-                    queue.append(x)
-        if len(queue) >= PREFETCH:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefkit-encode")
-            self._futures.append((queue, self._executor.submit(self._backend.encode_batch, queue, add_special_tokens=False)))
-            self._queue = []
-
     def resolve(self, sequences: list[list[Any]]) -> None:
-        """Encode, in one batch, every placeholder text of these sequences not encoded yet (after the prefetched
-        ones have come)."""
+        """Encode, in one batch, every placeholder text of these sequences not encoded yet."""
         self._pending = {}
-        fetched = [(texts, future.result()) for texts, future in self._futures]
-        self._futures, self._queue, self._queued = [], [], set()
         lengths = self.lengths
         wanted = {x for seq in sequences for x in seq if isinstance(x, str)}
-        known = {text for texts, _ in fetched for text in texts}
-        texts = [x for x in wanted if x not in lengths and x not in known]
-        new_chars = sum(map(len, texts)) + sum(len(t) for t in known if t not in lengths)
+        texts = [x for x in wanted if x not in lengths]
+        new_chars = sum(map(len, texts))
         if not new_chars:
             return
         self._chars += new_chars
@@ -123,10 +95,9 @@ class DeferringTokenizer:
             self.ids = _Ids(self, ((k, v) for k, v in self.ids.items() if k in wanted))
             self._chars = sum(map(len, lengths)) + new_chars
         if self._backend is not None:
-            batches = [*fetched, (texts, self._backend.encode_batch(texts, add_special_tokens=False) if texts else [])]
-            for batch, encodings in batches:
-                lengths.update(zip(batch, map(len, encodings), strict=True))
-                self._pending.update(zip(batch, encodings, strict=True))
+            encodings = self._backend.encode_batch(texts, add_special_tokens=False)
+            lengths.update(zip(texts, map(len, encodings), strict=True))
+            self._pending.update(zip(texts, encodings, strict=True))
         else:
             encoded = self._tokenizer(texts, add_special_tokens=False)["input_ids"]
             for text, ids in zip(texts, encoded, strict=True):

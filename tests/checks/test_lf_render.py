@@ -168,32 +168,3 @@ def test_validate_imports_neither_llamafactory_nor_transformers(tmp_path):
             "print(bad); assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-500:]
-
-
-def test_prepared_rows_measure_as_unprepared(tmp_path, monkeypatch):
-    """TokenCounter.prepare (render at parse time, encode in the background) changes no length: pairs and KTO
-    examples, a row the template raises on (left to measure), rows prepared but never measured."""
-    pytest.importorskip("llamafactory")
-    from prefkit.checks.acceptance import Aligned
-    from prefkit.targets import tokens
-    from prefkit.targets.lf import TokenCounter
-
-    monkeypatch.setattr(tokens, "PREFETCH", 3)  # several background batches per block
-    folder = _tiny_folder(tmp_path / "tok", CONFIG)
-
-    def row(i, answer="a b"):
-        return Aligned([{"role": "user", "content": f"hello {i} world " * (i % 3)}],
-                       [{"role": "assistant", "content": answer}, {"role": "assistant", "content": f"ab {i}"}],
-                       "b" * (i % 2), None)
-
-    rows = [row(i) for i in range(20)] + [row(20, answer="")]
-    for kto in (False, True):
-        plain, prepared = TokenCounter(folder, "chatml", 8, kto=kto), TokenCounter(folder, "chatml", 8, kto=kto)
-        for r in rows[5:] + [row(99)]:  # row 99 is prepared, never measured
-            prepared.prepare(r)
-        assert [x.to_json(0) for x in prepared.measure(rows)] == [x.to_json(0) for x in plain.measure(rows)]
-        bad = Aligned([{"role": "user", "content": 5}], rows[0].response, None, None)
-        prepared.prepare(bad)
-        with pytest.raises(RuntimeError):
-            prepared.measure([rows[1], bad])
-        assert [x.to_json(0) for x in prepared.measure(rows[:3])] == [x.to_json(0) for x in plain.measure(rows[:3])]
