@@ -312,10 +312,11 @@ def llava_seqlen(model_dir: str) -> int | None:
         return None
     with open(path, encoding="utf-8") as f:
         processor = json.load(f)
+    if not isinstance(processor, Mapping):
+        return None
     image = processor_config(model_dir) or {}
     crop, patch = image.get("crop_size"), processor.get("patch_size")
-    if not (isinstance(processor, Mapping) and image.get("do_center_crop", True) and isinstance(crop, Mapping)
-            and isinstance(patch, int) and patch > 0):
+    if not (image.get("do_center_crop", True) and isinstance(crop, Mapping) and isinstance(patch, int) and patch > 0):
         return None
     height, width = crop.get("height"), crop.get("width")
     if not (isinstance(height, int) and isinstance(width, int)):
@@ -410,7 +411,7 @@ class RowImageTokens:
     paths: tuple[str, ...]  # field paths: "images[0]"
     refs: tuple[str, ...]  # as written in the row
     sizes: tuple[tuple[int, int], ...]  # stored (width, height)
-    tokens: tuple[int, ...]  # image tokens of each, without its two markers
+    tokens: tuple[int, ...]  # image tokens of each (Qwen-VL: without its start and end markers)
     cut: tuple[int, str, int, int, int] | None = None  # (image, sequence, kept, start, end) of the first image cut
     finding: tuple[str, str, str, str] | None = None  # image_tokens_cut as (code, level, path, message)
 

@@ -273,3 +273,10 @@ def test_llava_image_tokens_come_from_the_folder_configs(tmp_path: Path) -> None
     (tmp_path / "processor_config.json").write_text(json.dumps(processor))
     plugin, notes = image_plugin("llava", str(tmp_path))
     assert plugin is None and [code for code, _, _ in notes] == ["image_tokens_not_counted"]
+
+
+def test_a_llava_processor_config_that_is_not_an_object_is_not_counted(tmp_path: Path) -> None:
+    from prefkit.images.tokens import llava_seqlen
+
+    (tmp_path / "processor_config.json").write_text("[1, 2]")
+    assert llava_seqlen(str(tmp_path)) is None
