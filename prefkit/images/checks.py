@@ -23,6 +23,8 @@ from .files import ImageInfo, ImageProber, ImageRef, ImageUnreadable, image_refs
 
 Finding = tuple[str, str, str, str]  # (code, level, path, message)
 IMAGE_PLACEHOLDER = os.getenv("IMAGE_PLACEHOLDER", "<image>")  # LLaMA-Factory reads the same variable
+# The image findings that stop LLaMA-Factory's run: such a row has no lengths to measure.
+STOPS_RUN = ("image_missing", "image_unreadable", "image_count_mismatch")
 
 
 @dataclass(frozen=True, slots=True)

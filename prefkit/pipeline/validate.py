@@ -28,6 +28,7 @@ from ..checks.findings import Findings
 from ..errors import DataError, InputError, UsageError
 from ..hygiene import Decontaminator
 from ..hygiene import load as load_benchmarks
+from ..images.checks import STOPS_RUN
 from ..io import files as io
 from ..io.run import Run
 from ..io.sources import Row, iter_rows
@@ -41,7 +42,6 @@ from .executors import LocalExecutor, blocks, get_executor
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
 LARGEST = 5  # images listed in the report (tokens.images.largest): the distinct files that cost the most tokens
-IMAGE_ERRORS = ("image_missing", "image_unreadable", "image_count_mismatch")  # a row LLaMA-Factory cannot encode
 
 
 @dataclass
@@ -233,7 +233,8 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     e.g. 0.8) reports near-duplicate pairs (``near_duplicate``) and their groups (:mod:`prefkit.hygiene.neardup`).
     With a model, rows with images are measured with their image tokens as LLaMA-Factory's Qwen2-VL plugin writes them
     (templates qwen2_vl, qwen3_vl, ...): each image resized to ``image_max_pixels`` / ``image_min_pixels`` (None:
-    LLaMA-Factory's defaults, 768*768 and 32*32), then by the model folder's image processor config; a cutoff_len
+    LLaMA-Factory's defaults, 768*768 and 32*32), then by the model folder's image processor config; or as its LLaVA
+    plugin does (llava, yi_vl: the same count for every image, from the folder's processor_config.json). A cutoff_len
     that cuts into an image's tokens is an error (``image_tokens_cut``).
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
@@ -380,7 +381,7 @@ def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findi
         if out and result.outcome:
             out.write({"index": result.index, "dropped": result.outcome})
         elif result.outcome is None:  # measured, but its images stop LLaMA-Factory's run: no lengths to give
-            code = next((f.code for f in result.findings if f.code in IMAGE_ERRORS), "")
+            code = next((f.code for f in result.findings if f.code in STOPS_RUN), "")
             if code and tokens.images is not None:
                 tokens.images.unmeasured += 1
             if code and out:
@@ -389,7 +390,7 @@ def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findi
     tokens.add(lengths, result.index)
     if lengths.became_identical:
         findings.add("identical_after_truncation", "error", result.index, "",
-                          f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
+                     f"chosen and rejected are identical in their first {lengths.chosen_kept} tokens, all that "
                      f"{tokens.counter.limit_name} {tokens.counter.cutoff_len} keeps: no preference signal left")
     if out:
         out.write(lengths.to_json(result.index))

@@ -27,7 +27,7 @@ from typing import Any
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
 from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
-from ..images.checks import IMAGE_PLACEHOLDER, RowImages, RowLayout, check_row_images
+from ..images.checks import IMAGE_PLACEHOLDER, STOPS_RUN, RowImages, RowLayout, check_row_images
 from ..images.files import ImageProber
 from ..images.tokens import (LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS, ImagePlugin, ImageTokenError, RowImageTokens,
                              first_cut_image, image_plugin, marker_ids, spans_from_markers)
@@ -417,9 +417,6 @@ def image_checker(entry: dict[str, Any], media_dir: str | None) -> Callable[[dic
         return None
     prober = ImageProber()  # one per process: an image shared by many rows is opened once
     return lambda data: check_row_images(data, layout, media_dir, prober)
-
-
-STOPS_RUN = ("image_missing", "image_unreadable", "image_count_mismatch")  # image findings that stop LLaMA-Factory
 
 
 def with_images(aligned: Aligned, checked: RowImages, plugin: ImagePlugin, result: RowCheck, kto: bool
