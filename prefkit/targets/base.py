@@ -18,6 +18,7 @@ from ..checks.findings import Finding
 from ..errors import unexpected
 from ..hygiene import check_aligned
 from ..images.checks import RowLayout
+from ..images.tokens import LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS
 from ..io.sources import Row, iter_rows
 
 SAMPLE = 20  # rows read to recognise a file's layout
@@ -35,8 +36,8 @@ class TokenOptions:
     max_prompt_length: int | None = None  # TRL only
     truncation_mode: str | None = None  # TRL only; None: the version's default
     trl_version: str = "auto"  # TRL only: whose rules (0.24, 1), auto: the TRL installed here
-    image_max_pixels: int = 768 * 768  # LLaMA-Factory only: its ModelArguments' limits an image is resized to
-    image_min_pixels: int = 32 * 32
+    image_max_pixels: int = LF_IMAGE_MAX_PIXELS  # LLaMA-Factory only: its ModelArguments' limits an image is resized to
+    image_min_pixels: int = LF_IMAGE_MIN_PIXELS
 
 
 class Lengths(Protocol):
