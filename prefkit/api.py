@@ -65,10 +65,10 @@ def _files(source: Any) -> Iterator[tuple[list[str] | str, str | None]]:
 
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]
+    """The rows convert wrote (none when it wrote no file: no rejects)."""
+    from .io.sources import iter_rows
+
+    return [row.data for row in iter_rows(path)] if os.path.exists(path) else []
 
 
 def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str = "sharegpt", **options: Any) -> Any:
