@@ -12,19 +12,18 @@ image of the row, in order, as LLaMA-Factory trained on them.
 
 from __future__ import annotations
 
-import base64
 import io
 from typing import Any
 
 from ..errors import DataError
 from ..images.checks import IMAGE_PLACEHOLDER
-from ..images.files import ImageRef, ImageUnreadable, probe_image
+from ..images.files import ImageRef, ImageUnreadable, data_url, probe_image
 
 # Pillow's format -> the data: URL subtype LLaMA-Factory's API accepts; other formats are sent re-encoded as PNG
 DATA_URL_TYPES = {"PNG": "png", "JPEG": "jpeg", "GIF": "gif", "BMP": "bmp"}
 
 
-def data_url(source: str | bytes) -> str:
+def api_data_url(source: str | bytes) -> str:
     """The image file (a path) or bytes as a ``data:`` URL; a format the API does not take (WebP, TIFF...) is
     re-encoded as PNG. Raises FileNotFoundError or ImageUnreadable."""
     from PIL import Image
@@ -39,7 +38,7 @@ def data_url(source: str | bytes) -> str:
         with Image.open(io.BytesIO(source)) as image:
             image.convert("RGB").save(out, "PNG")
         source, kind = out.getvalue(), "png"
-    return f"data:image/{kind};base64,{base64.b64encode(source).decode('ascii')}"
+    return data_url(f"image/{kind}", source)
 
 
 def image_urls(refs: list[ImageRef], where: str) -> list[str]:
@@ -49,7 +48,7 @@ def image_urls(refs: list[ImageRef], where: str) -> list[str]:
         try:
             if ref.source is None:
                 raise ImageUnreadable("not an image reference")
-            urls.append(data_url(ref.source))
+            urls.append(api_data_url(ref.source))
         except FileNotFoundError:
             raise DataError(f"{where}: {ref.path}: image {ref.ref!r} not found (prefkit validate names every "
                             "missing image)") from None

@@ -10,12 +10,23 @@ directory). ``MMPluginMixin._regularize_images`` (data/mm_plugin.py) opens a str
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from dataclasses import dataclass
 from typing import Any
 
 JPEG_DRAFT_SCALE = 8  # libjpeg decodes at 1/8 scale: the whole entropy-coded stream is still read
+
+
+def is_web_url(ref: str) -> bool:
+    """An http(s) URL (any case), which LLaMA-Factory cannot open and prefkit never downloads."""
+    return ref[:8].lower().startswith(("http://", "https://"))
+
+
+def data_url(mime: str, data: bytes) -> str:
+    """Image bytes as a ``data:`` URL."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,13 @@ relative paths are relative to), so ``label pull`` writes paths, never data URIs
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..images.files import ImageUnreadable, probe_image
+from ..images.files import ImageUnreadable, data_url, is_web_url, probe_image
 from ..records import RowProblem, UnlabeledPair
 from .layout import image_field
 
@@ -44,10 +43,6 @@ class PairImage:
     def key(self) -> str:
         """What the record id hashes: the file's content, or the URL."""
         return self.ref if self.data is None else hashlib.sha256(self.data).hexdigest()
-
-
-def is_web_url(ref: str) -> bool:
-    return ref.startswith(("http://", "https://"))
 
 
 def base_dir(pair: UnlabeledPair) -> str:
@@ -114,12 +109,8 @@ def data_uri(image: PairImage) -> str:
         return image.ref
     mime = MIME.get(image.format or "")
     if mime and 4 * ((len(image.data) + 2) // 3) + len(mime) + 13 <= MAX_DATA_URI:
-        return _uri(mime, image.data)
+        return data_url(mime, image.data)
     return _reencoded(image)
-
-
-def _uri(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _reencoded(image: PairImage) -> str:
@@ -135,7 +126,7 @@ def _reencoded(image: PairImage) -> str:
         size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
         out = io.BytesIO()
         (frame if scale == 1.0 else frame.resize(size)).save(out, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
-        uri = _uri(MIME[fmt], out.getvalue())
+        uri = data_url(MIME[fmt], out.getvalue())
         if len(uri) <= MAX_DATA_URI:
             return uri
         scale *= 0.9 * (MAX_DATA_URI / len(uri)) ** 0.5

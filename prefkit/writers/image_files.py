@@ -21,6 +21,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ..images.files import data_url, is_web_url
 from ..records import RowProblem
 
 if TYPE_CHECKING:
@@ -36,10 +37,6 @@ FILE_NAME = re.compile(rf"[0-9a-f]{{{HASH_CHARS}}}\.(?:{'|'.join(sorted(set(EXTE
 
 def is_data_url(ref: str) -> bool:
     return ref[:5].lower() == "data:"
-
-
-def is_remote(ref: str) -> bool:
-    return ref[:8].lower().startswith(("http://", "https://"))
 
 
 @lru_cache(maxsize=16)  # a writer names the file and the pipeline takes its bytes: one decoding for both
@@ -71,7 +68,7 @@ def bytes_url(data: bytes, where: str) -> str:
         mime = "image/webp"
     if mime is None:
         raise RowProblem("bad_image_data", f"{where}: the bytes are no PNG, JPEG, GIF, WebP, BMP or TIFF image")
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return data_url(mime, data)
 
 
 def check_ref(ref: object, where: str) -> str:
@@ -79,7 +76,7 @@ def check_ref(ref: object, where: str) -> str:
     prefkit works offline and LLaMA-Factory opens paths only) or a broken ``data:`` URL is the record's reject."""
     if not isinstance(ref, str) or not ref:
         raise RowProblem("bad_type", f"{where}: expected an image path or data: URL, got {ref!r:.60}")
-    if is_remote(ref):
+    if is_web_url(ref):
         raise RowProblem("remote_image", f"{where}: {ref!r:.80} is a remote URL, which prefkit does not download "
                                          "and LLaMA-Factory cannot open; download it and give its path")
     if is_data_url(ref):

@@ -10,7 +10,7 @@ from image_pairs import image_pairs
 from helpers.images import make_image, truncated_copy
 from prefkit.errors import DataError
 from prefkit.handoff.evaluate import load_prompts, prompts_and_requests
-from prefkit.handoff.image_parts import data_url
+from prefkit.handoff.image_parts import api_data_url
 from prefkit.handoff.infer import write_infer_configs
 from prefkit.handoff.serve import serving
 from prefkit.handoff.train_config import build_config, image_settings
@@ -28,7 +28,7 @@ def test_eval_requests_carry_each_rows_images_in_place_of_its_placeholders(tmp_p
     assert urls[0].startswith("data:image/png;base64,") and urls[1].startswith("data:image/jpeg;base64,")
     assert base64.b64decode(urls[1].split(",", 1)[1]) == (data / "images" / "tall.jpg").read_bytes()
     webp = make_image(tmp_path / "x.webp", (30, 20))
-    assert data_url(webp).startswith("data:image/png;base64,")  # LLaMA-Factory's API takes no WebP
+    assert api_data_url(webp).startswith("data:image/png;base64,")  # LLaMA-Factory's API takes no WebP
 
 
 @pytest.mark.parametrize("damage, message", [
