@@ -19,7 +19,7 @@ import orjson
 
 from .errors import UsageError
 
-ROWS_FILE = "rows.jsonl"  # the name an error about an in-memory row gives for its "file"
+ROWS_FILE = "rows.jsonl"  # the temporary file of rows given in memory; the report and rejects call it "rows"
 
 
 @dataclass
@@ -100,10 +100,15 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
             out, rejects = os.path.join(where, "converted.jsonl"), os.path.join(where, "rejects.jsonl")
             report = convert_files(inputs, out, fmt, to, rejects=rejects, **options)
             report.output = report.rejects_file = None
-            rows = _read_jsonl(out)
+            rows, rejected = _read_jsonl(out), _read_jsonl(rejects)
             if folder is None:  # files converted into a temporary folder: their image paths made absolute
                 _absolute_images(rows, own)
-            return ConvertResult(_dataset(rows), _read_jsonl(rejects), report)
+            else:  # rows given in memory: no file to name once the temporary one is gone
+                for item in [*rejected, *(vars(source) for source in report.sources)]:
+                    for key in ("source", "path"):
+                        if item.get(key) == inputs:
+                            item[key] = "rows"
+            return ConvertResult(_dataset(rows), rejected, report)
 
 
 def _absolute_images(rows: list[dict[str, Any]], base: str) -> None:

@@ -18,6 +18,7 @@ def test_convert_a_dataset_gives_back_a_dataset_the_rejects_and_the_report():
     assert isinstance(result.dataset, datasets.Dataset)
     assert result.dataset.num_rows == 6 and result.report.accepted == 6 and result.report.rejected == 3
     assert [r["reason"] for r in result.rejects] == ["tie"] * 3
+    assert {r["source"] for r in result.rejects} == {"rows"} and result.report.sources[0].path == "rows"
     first, second = result.dataset[0], result.dataset[1]
     assert (first["instruction"], first["chosen"], first["rejected"]) == ("Question 0?", "answer a0", "answer b0")
     assert (second["chosen"], second["rejected"]) == ("answer b1", "answer a1")
