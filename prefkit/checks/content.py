@@ -24,7 +24,10 @@ from .findings import Findings
 COMMON_SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>",
                   "<|end_header_id|>", "<|begin_of_text|>", "</s>", "<s>", "[INST]", "[/INST]", "<|user|>",
                   "<|assistant|>", "<|system|>", "<end_of_turn>", "<start_of_turn>")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+# A lone surrogate is no Unicode text: LLaMA-Factory's loader fails on the file (the input layer rejects it as
+# invalid_unicode when it reads a file; this catches rows that reached the checks another way).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 LENGTH_BIAS_SHARE = 0.75  # warn when chosen is the longer answer in more than this share of pairs
 REPEATED_MIN = 8  # prompt_repeated: the repeated text has at least this many characters ("bye bye" is no mistake)
 ANSWER_IN_PROMPT_MIN = 20  # answers_inside_prompt: each answer has at least this many characters (not "Yes")
@@ -102,8 +105,10 @@ class RowContent:
             if found:
                 add("special_token_in_text", "warning", where,
                     f"{found.group()!r} inside the text: the template will read it as a turn marker")
-            bad = _CONTROL.search(text)
-            if bad:
+            if lone := _SURROGATE.search(text):
+                add("invalid_unicode", "error", where, f"a lone surrogate U+{ord(lone.group()):04X} at character "
+                    f"{lone.start()}: not valid Unicode; LLaMA-Factory's loader fails on the file")
+            elif bad := _CONTROL.search(text):
                 add("control_character", "warning", where, f"invalid or control character {bad.group()!r}")
         users = [(i, _text(m["content"])) for i, m in enumerate(row.prompt) if m["role"] == ROLE_USER]
         for i, turn in users:

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import InputError, UsageError
-from ..io.sources import iter_rows
+from ..io.sources import check_regular, iter_rows
 
 # name -> (file in prefkit/benchmarks/, upstream file, its id key)
 BUILTIN = {"mt-bench": ("mt-bench.jsonl", "mt_bench_question.jsonl", "question_id"),
@@ -49,6 +49,7 @@ def load_items(spec: str) -> list[Item]:
     if spec in BUILTIN:
         data = resources.files("prefkit").joinpath("benchmarks", BUILTIN[spec][0]).read_text(encoding="utf-8")
         return [Item(spec, str(r["id"]), r["text"]) for r in map(json.loads, filter(None, data.split("\n")))]
+    check_regular(spec)  # a FIFO or device: refused as such, never read
     if not os.path.isfile(spec):
         raise UsageError(f"--decontaminate {spec}: neither a built-in set ({', '.join(BUILTIN)}) nor a file")
     name = _word(os.path.basename(spec).removesuffix(".jsonl").removesuffix(".json"))

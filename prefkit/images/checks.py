@@ -3,13 +3,19 @@
 Findings are ``(code, level, path, message)`` tuples, ``path`` a field path inside the record:
 
 - ``image_missing`` (error): the file is neither at ``media_dir/ref`` nor at ``ref`` itself.
-- ``image_unreadable`` (error): Pillow cannot open or decode it (not an image, truncated, corrupt), or the
-  images column holds something that is not an image reference.
+- ``image_unreadable`` (error): Pillow cannot open or decode it (not an image, truncated, corrupt), it is no regular
+  file (a FIFO, a device), or the images column holds something that is not an image reference.
+- ``image_too_large`` (error): the file is past ``PREFKIT_MAX_IMAGE_BYTES``, or its pixels past Pillow's
+  decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``: Pillow warns and decodes it whole, past twice the limit
+  LLaMA-Factory's run stops). prefkit decodes no pixel of it, so it has no lengths.
 - ``image_count_mismatch`` (error): LLaMA-Factory's pairwise processor calls ``mm_plugin.process_messages`` twice,
   on prompt + chosen and on prompt + rejected, and ``_validate_messages`` raises (the whole run stops) unless each
   holds exactly as many ``<image>`` placeholders as the row has images. The system message is not among them.
 - ``image_in_answer`` (error): a placeholder in chosen/rejected; LLaMA-Factory expands it inside the answer, so
   the image tokens become labels.
+
+convert's LLaMA-Factory writers reject a record on the last two (:func:`record_findings`), so what convert writes,
+validate passes.
 """
 
 from __future__ import annotations
@@ -19,12 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .files import ImageInfo, ImageProber, ImageRef, ImageUnreadable, image_refs
+from .files import ImageInfo, ImageProber, ImageRef, ImageTooLarge, ImageUnreadable, image_refs
 
 Finding = tuple[str, str, str, str]  # (code, level, path, message)
 IMAGE_PLACEHOLDER = os.getenv("IMAGE_PLACEHOLDER", "<image>")  # LLaMA-Factory reads the same variable
-# The image findings that stop LLaMA-Factory's run: such a row has no lengths to measure.
-STOPS_RUN = ("image_missing", "image_unreadable", "image_count_mismatch")
+# The image findings that stop LLaMA-Factory's run, or past the bounds prefkit opens: such a row has no lengths.
+STOPS_RUN = ("image_missing", "image_unreadable", "image_too_large", "image_count_mismatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,31 +157,49 @@ def placeholder_findings(texts: Texts, n_images: int, images_path: str,
     counts them: prompt + chosen, then prompt + rejected, each against the number of images."""
     if not texts.pairwise:
         return []  # not a pair: the pairwise processor drops the row before counting
-    where = [(path, text.count(placeholder)) for path, text in texts.prompt]
+    answers = [("chosen", *texts.chosen), ("rejected", *texts.rejected)]  # type: ignore[misc]
+    return _count_findings(texts.prompt, answers, texts.system, n_images, images_path, placeholder)
+
+
+def record_findings(record: Any, placeholder: str = IMAGE_PLACEHOLDER) -> list[Finding]:
+    """The same findings for a prefkit record with images (a PreferencePair, KtoExample or UnlabeledPair), its
+    field paths the record's: what convert's LLaMA-Factory writers reject (none for a record without images)."""
+    if not record.images:
+        return []
+    prompt = [(f"prompt[{i}].content", m.content) for i, m in enumerate(record.prompt)]
+    sides = [side for side in ("chosen", "rejected", "completion", "response_a", "response_b") if hasattr(record, side)]
+    answers = [(side, f"{side}.content", getattr(record, side).content) for side in sides]
+    system = ("system", record.system) if record.system else None
+    return _count_findings(prompt, answers, system, len(record.images), "images", placeholder)
+
+
+def _count_findings(prompt: list[tuple[str, str]], answers: list[tuple[str, str, str]], system: tuple[str, str] | None,
+                    n_images: int, images_path: str, placeholder: str) -> list[Finding]:
+    """Each answer (side, path, text) with the prompt is one ``_validate_messages`` count against the images."""
+    where = [(path, text.count(placeholder)) for path, text in prompt]
     in_prompt = sum(n for _, n in where)
     findings: list[Finding] = []
-    for side, (path, text) in (("chosen", texts.chosen), ("rejected", texts.rejected)):  # type: ignore[misc]
+    for side, path, text in answers:
         if n := text.count(placeholder):
             findings.append(("image_in_answer", "error", path, f"the {side} answer holds {_n(n, placeholder)}: "
                              "LLaMA-Factory expands it inside the answer, so image tokens become training labels; "
                              "put images in a user turn"))
-    sides = {side: in_prompt + text.count(placeholder)
-             for side, (_, text) in (("chosen", texts.chosen), ("rejected", texts.rejected))}  # type: ignore[misc]
-    wrong = {side: n for side, n in sides.items() if n != n_images}
+    wrong = {side: in_prompt + text.count(placeholder) for side, _, text in answers}
+    wrong = {side: n for side, n in wrong.items() if n != n_images}
     if wrong:
         findings.append(("image_count_mismatch", "error", images_path,
-                         _mismatch_message(n_images, in_prompt, where, wrong, texts, placeholder)))
+                         _mismatch_message(n_images, in_prompt, where, wrong, system, placeholder)))
     return findings
 
 
 def _mismatch_message(n_images: int, in_prompt: int, where: list[tuple[str, int]], wrong: dict[str, int],
-                      texts: Texts, placeholder: str) -> str:
+                      system: tuple[str, str] | None, placeholder: str) -> str:
     located = ", ".join(f"{path}: {n}" for path, n in where if n) or "none"
     sides = " and ".join(f"prompt + {side} has {n}" for side, n in wrong.items())
     message = (f"{n_images} image(s) but {_n(in_prompt, placeholder)} in the prompt ({located}); {sides}: "
                "LLaMA-Factory stops the whole run (mm_plugin._validate_messages)")
-    if texts.system and (n := texts.system[1].count(placeholder)):
-        message += f"; {_n(n, placeholder)} in the system message ({texts.system[0]}) are not counted"
+    if system and (n := system[1].count(placeholder)):
+        message += f"; {_n(n, placeholder)} in the system message ({system[0]}) are not counted"
     return message
 
 
@@ -200,11 +224,13 @@ def _probe(ref: ImageRef, prober: ImageProber) -> tuple[ImageInfo | None, Findin
         return None, ("image_unreadable", "error", ref.path, f"{ref.ref} is not an image path (LLaMA-Factory expects "
                       "a path string or a {bytes, path} object)")
     shown = ref.ref if isinstance(ref.source, bytes) or ref.source == ref.ref else f"{ref.ref} ({ref.source})"
-    if isinstance(ref.source, str) and not os.path.isfile(ref.source):
+    if isinstance(ref.source, str) and not os.path.exists(ref.source):
         return None, ("image_missing", "error", ref.path, f"image file {ref.ref!r} not found: not under media_dir and "
                       "not at that path; LLaMA-Factory stops when it opens it")
     try:
         return prober.probe(ref.source), None
+    except ImageTooLarge as e:
+        return None, ("image_too_large", "error", ref.path, f"image {shown}: {e}")
     except (ImageUnreadable, FileNotFoundError) as e:
         return None, ("image_unreadable", "error", ref.path, f"image {shown} cannot be decoded by Pillow: {e}")
 

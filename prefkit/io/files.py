@@ -2,7 +2,7 @@
 
 - Which files a command writes, and the checks that nothing it writes is an input or another output, live in
   the run harness (prefkit.io.run), which writes through this module.
-- :class:`AtomicFile` writes to a temporary file beside the target (``mkstemp``), then fsyncs and
+- :class:`AtomicFile` writes to a temporary file beside the target (``make_temp``), then fsyncs and
   renames it over the target: readers never see half a file, the target's mode is kept (new files get
   the umask's), and a symlinked target is written through (the link stays a link).
 - Temporary files are removed on any exit, SIGTERM included; those of a crashed run are removed the
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import atexit
 import filecmp
+import io
 import json
 import os
 import reprlib
+import secrets
 import shutil
 import signal
 import stat
-import tempfile
 import threading
 from types import FrameType, TracebackType
 from collections.abc import Callable
@@ -96,6 +97,22 @@ def temp_name(name: str) -> str:
     return f"{TEMP_PREFIX}{name}.{os.getpid()}."
 
 
+def make_temp(directory: str, prefix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp``, with the name recorded for removal before the file exists: a signal that ends the run
+    at any moment leaves no temporary file behind (mkstemp's name is known only once the file is made)."""
+    for _ in range(100):
+        path = os.path.join(directory, f"{prefix}{secrets.token_hex(4)}.tmp")
+        _live.add(path)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), path
+        except FileExistsError:
+            _live.discard(path)
+        except OSError:
+            _live.discard(path)
+            raise
+    raise FileExistsError(f"{directory}: no free temporary name for {prefix}")
+
+
 def remove_stale(directory: str) -> list[str]:
     """Remove the temporary files and staged folders that dead prefkit runs left in ``directory``."""
     removed = []
@@ -115,6 +132,41 @@ def remove_stale(directory: str) -> list[str]:
             except OSError:
                 pass
     return removed
+
+
+def named(err: OSError, path: str) -> OSError:
+    """``err`` naming ``path`` when it names no file (a write or flush that fails on a full disk names none)."""
+    if not err.filename:
+        err.filename = path
+    return err
+
+
+class NamedWriter(io.BufferedWriter):
+    """A buffered binary file whose OS errors name ``shown`` (the file the user asked for, not a temporary one)."""
+
+    def __init__(self, raw: io.RawIOBase, size: int, shown: str) -> None:
+        super().__init__(raw, size)
+        self.shown = shown
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as err:
+            raise named(err, self.shown) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as err:
+            raise named(err, self.shown) from None
+
+
+def open_named(path: str, mode: str = "ab", size: int = io.DEFAULT_BUFFER_SIZE) -> NamedWriter:
+    """``open(path, mode)`` for writing bytes, its OS errors naming ``path``."""
+    try:
+        return NamedWriter(io.FileIO(path, mode), size, path)
+    except OSError as err:
+        raise named(err, path) from None
 
 
 class AtomicFile:
@@ -137,11 +189,10 @@ class AtomicFile:
         install_handlers()
         remove_stale(directory)
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix=temp_name(name), suffix=".tmp", dir=directory)
+            fd, self.tmp = make_temp(directory, temp_name(name))
         except OSError as err:
             raise InputError(f"{self.path}: cannot write in {directory} ({err.strerror.lower()})") from None
-        _live.add(self.tmp)
-        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self.file = NamedWriter(io.FileIO(fd, "wb"), 1 << 20, self.path)  # a full disk names the target
         return self
 
     def __enter__(self) -> AtomicFile:
@@ -151,7 +202,10 @@ class AtomicFile:
         """Flush and fsync the temporary file (complete, not yet renamed)."""
         if self.file is not None and not self.file.closed:
             self.file.flush()
-            os.fsync(self.file.fileno())
+            try:
+                os.fsync(self.file.fileno())
+            except OSError as err:
+                raise named(err, self.path) from None
             self.file.close()
 
     def same_as_target(self) -> bool:
@@ -180,7 +234,10 @@ class AtomicFile:
         """Remove the temporary file; the target stays as it was."""
         self.discarded = not self.committed
         if self.file is not None and not self.file.closed:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError:  # its last flush failed (a full disk): the file is closed, and goes
+                pass
         if self.tmp in _live:
             try:
                 os.unlink(self.tmp)
@@ -313,6 +370,8 @@ class Outputs:
         return out
 
     def commit(self) -> None:
+        for file in self.files:  # every file complete (a full disk fails here) before the first rename
+            file.finish()
         for file in self.files:
             file.commit()
 

@@ -2,7 +2,14 @@
 
 - **Declared files** are checked the moment they are declared, against everything declared before: no output is
   an input, another output, a folder (for a file) or a file (for a folder), LLaMA-Factory's ``dataset_info.json``
-  (only the registry writes it), or inside a folder output (which is replaced whole); its folder exists.
+  (only the registry writes it), inside a folder output (which is replaced whole) or inside an input folder (a
+  datasets folder, FastChat's answers folder: every file in it is read); its folder exists.
+- **Every file counts, whatever made its name**: outputs derived from another name (the PNG beside an HTML, a
+  ``<stem>_images/`` folder, the registry's lock) are declared like the ones the user named, and so are inputs a
+  reader discovers while it reads (:meth:`Run.found`: the images an entry points to, a judge layout's files),
+  which are checked against every output, declared before or after.
+- **Folders**: an output folder this run makes (:meth:`Run.holder`, eval's ``--output-dir``) is removed again
+  when the run fails and leaves nothing in it: a failed run leaves no file or folder it did not have before.
 - **Replaced outputs** (:meth:`Run.rows`, :meth:`Run.json`, :meth:`Run.folder`) are written to temporary files or
   folders beside their targets and renamed together by :meth:`Run.commit`, after a last check that every target
   can be replaced (write permission, marked read-only). Until then no target changes; on any other way out the
@@ -31,6 +38,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
+from errno import EDQUOT, EFBIG, EIO, ENOSPC, EROFS
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -40,9 +48,22 @@ import orjson
 from ..errors import InputError, UsageError
 from . import files as io
 from . import processes
+from .sources import check_regular
+
+WRITE_ERRORS = (ENOSPC, EDQUOT, EFBIG, EIO, EROFS)  # a write that failed: the OSError may name no file
 
 # What interrupted or failed runs had already appended ("N in PATH"): the CLI's last words say it is kept.
 kept: list[str] = []
+FOUND_PATHS = 100_000  # names of discovered inputs remembered as given (beyond it: one stat each)
+_active: list[Run] = []  # the runs in progress in this process, innermost last
+
+
+def found(path: str, note: str) -> str:
+    """Declare an input discovered while reading (see :meth:`Run.found`) with the run in progress, if any: readers
+    and checks call this without being handed the run."""
+    if _active:
+        _active[-1].found(path, note)
+    return path
 
 
 def _identity(path: str) -> tuple[Any, ...]:
@@ -71,15 +92,21 @@ def read_only(path: str) -> bool:
 
 @dataclass
 class Declared:
-    option: str  # "-o", "--rejects", "the input" ...
+    option: str  # "-o", "--rejects", "the input", "the registry", "lock of dataset_info.json" ...
     path: str
-    kind: str  # input | file | folder | append | registry
+    kind: str  # input | file | folder | append | registry | lock | holder
+    note: str = ""  # a discovered input: where it was found ("an image of record 3")
 
     @property
     def name(self) -> str:
         if self.kind in ("input", "registry"):
-            return f"the {self.kind} {self.path}"
-        return f"the {self.option} {'folder' if self.kind == 'folder' else 'file'}"
+            return f"{self.option} {self.path}" + (f" ({self.note})" if self.note else "")
+        return f"the {self.option} {'folder' if self.kind in ('folder', 'holder') else 'file'}"
+
+    @property
+    def holds(self) -> bool:
+        """Whether files inside it belong to it: a folder output, or an input folder (every file in it is read)."""
+        return self.kind == "folder" or (self.kind == "input" and os.path.isdir(self.path))
 
 
 class PendingJson:
@@ -152,7 +179,7 @@ class AppendFile:
 
     def open(self) -> AppendFile:
         self.repair()
-        self.file = open(self.path, "ab")
+        self.file = io.open_named(self.path, "ab")  # a full disk names the file
         return self
 
     def write(self, row: Any) -> None:
@@ -179,6 +206,9 @@ class Run:
         self.folders: list[StagedFolder] = []
         self.appends: list[AppendFile] = []
         self.children: list[tuple[Any, int, float]] = []  # (process, first signal, grace)
+        self.found_inputs: dict[tuple[Any, ...], Declared] = {}  # inputs readers discovered, by identity
+        self._found_paths: set[str] = set()  # their names as given (a cache: one stat per distinct name)
+        self.made: list[str] = []  # folders this run made (Run.holder), outermost first
         self.committed = False
         self._stack = ExitStack()
         for path in inputs:
@@ -186,13 +216,58 @@ class Run:
 
     # --- declarations ------------------------------------------------------------------------------
     def input(self, path: str) -> str:
+        """An input, refused at once when it is a FIFO, a device or a socket (sources.check_regular)."""
         if not path.startswith("hf://"):
-            self._declare(Declared("input", path, "input"))
+            check_regular(path)
+            self._declare(Declared("the input", path, "input"))
+        return path
+
+    def found(self, path: str, note: str) -> str:
+        """An input a reader discovered (``note``: where, "an image of record 3"), checked against every output,
+        those declared later included."""
+        if path.startswith("hf://") or path in self._found_paths:
+            return path
+        key = _identity(path)
+        if key in self.found_inputs:
+            return path
+        new = Declared("the input", path, "input", note)
+        if new.holds:  # a folder whose files are all read: few, checked like any input
+            self._declare(new)
+            return path
+        for old in self.declared:
+            if old.kind != "input":
+                self._collide(old, new)
+        self.found_inputs[key] = new
+        if len(self._found_paths) < FOUND_PATHS:
+            self._found_paths.add(path)
         return path
 
     def registry(self, path: str) -> str:
-        """The one ``dataset_info.json`` (or v1 YAML) this run may update."""
-        self._declare(Declared("registry", path, "registry"))
+        """The one ``dataset_info.json`` (or v1 YAML) this run may update, and its lock file beside it."""
+        self._declare(Declared("the registry", path, "registry"))
+        folder, name = os.path.split(path)
+        self._declare(Declared(f"lock of {path}", os.path.join(folder, f".{name}.lock"), "lock"))
+        return path
+
+    def holder(self, option: str, path: str) -> str:
+        """A folder that will hold this run's outputs (eval's ``--output-dir``), made now if missing and removed
+        again if the run fails and leaves nothing in it."""
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{option} {path}: is a file; name a folder")
+        self._declare(Declared(option, path, "holder"))
+        missing = []
+        top = os.path.abspath(path)
+        while not os.path.exists(top):
+            missing.append(top)
+            top = os.path.dirname(top)
+        if missing and read_only(top):
+            raise InputError(f"{option} {path}: cannot make it in {top} (read-only folder)")
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except OSError as err:
+                raise InputError(f"{option} {path}: cannot make {folder} ({(err.strerror or str(err)).lower()})") from None
+            self.made.append(folder)
         return path
 
     def rows(self, option: str, path: str, lines: bool = False, schema: Any = None) -> io.RowFile:
@@ -248,27 +323,47 @@ class Run:
 
     def _declare(self, new: Declared) -> None:
         """Refuse ``new`` if it collides with anything declared before (see the module's doc)."""
-        if new.kind in ("file", "append"):
+        if new.kind in ("file", "append", "lock"):
             if os.path.isdir(new.path):
                 raise UsageError(f"{new.option} {new.path}: is a folder; name a file")
             if os.path.basename(os.path.realpath(new.path)) == io.REGISTRY_NAME:
                 raise UsageError(f"{new.option} {new.path}: that is LLaMA-Factory's dataset registry; prefkit "
                                  "changes it only through --register")
-            self._writable_folder(new.option, new.path)
+            if new.kind != "lock":  # made only when the registry is edited, once it is known editable
+                self._writable_folder(new.option, new.path)
         for old in self.declared:
-            if old.kind == "input" and new.kind == "input":
-                continue
-            subject, other = (old, new) if new.kind == "input" else (new, old)  # name the output, as written
-            if _identity(old.path) == _identity(new.path):
-                what = "is also"
-            elif "folder" in (old.kind, new.kind) and _inside(subject.path, other.path):
-                what = "is inside"
-            elif "folder" in (old.kind, new.kind) and _inside(other.path, subject.path):
-                what = "holds"
-            else:
-                continue
-            raise UsageError(f"{subject.option} {subject.path}: {what} {other.name}; write it elsewhere")
+            if not (old.kind == "input" and new.kind == "input"):
+                self._collide(old, new)
+        if new.kind not in ("input", "registry"):
+            key = _identity(new.path)
+            for found in self.found_inputs.get(key, None), *self._inside_found(new):
+                if found is not None:
+                    self._collide(found, new)
         self.declared.append(new)
+
+    def _inside_found(self, new: Declared) -> list[Declared]:
+        """The discovered inputs inside a folder output (one pass over them, at its declaration)."""
+        if new.kind != "folder":
+            return []
+        return [found for found in self.found_inputs.values() if _inside(found.path, new.path)]
+
+    @staticmethod
+    def _collide(old: Declared, new: Declared) -> None:
+        """UsageError when ``old`` and ``new`` cannot both be: one file, or one inside a folder the other holds (an
+        output folder holding files it did not write, a file written into a folder whose files are all read)."""
+        if "holder" in (old.kind, new.kind):  # a folder of outputs: only its identity with an input matters
+            if not ({old.kind, new.kind} & {"input", "registry"} and _identity(old.path) == _identity(new.path)):
+                return
+        subject, other = (old, new) if new.kind in ("input", "registry") else (new, old)  # name the output
+        if _identity(old.path) == _identity(new.path):
+            what = "is also"
+        elif other.holds and _inside(subject.path, other.path):
+            what = "is inside"
+        elif subject.holds and _inside(other.path, subject.path):
+            what = "holds"
+        else:
+            return
+        raise UsageError(f"{subject.option} {subject.path}: {what} {other.name}; write it elsewhere")
 
     # --- processes ---------------------------------------------------------------------------------
     def spawn(self, command: list[str], first_signal: int, grace: float, **popen: Any) -> Any:
@@ -307,12 +402,15 @@ class Run:
     def __enter__(self) -> Run:
         kept.clear()
         self._stack.enter_context(processes.stop_on_signals())
+        _active.append(self)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc_type is not None:
             kept.extend(f"{a.count} in {a.path}" for a in self.appends if a.count)
+        if self in _active:
+            _active.remove(self)
         try:
             self.stop_children()
         finally:
@@ -321,14 +419,34 @@ class Run:
             for staged in self.folders:
                 staged.discard()
             self.outputs.__exit__(exc_type, exc, tb)
+            if not self.committed:
+                self._unmake()
             self._stack.__exit__(exc_type, exc, tb)
         self._name_target(exc)
 
+    def _unmake(self) -> None:
+        """Remove the folders this run made, innermost first, where nothing was left in them."""
+        for folder in reversed(self.made):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return  # it holds something (results kept from an interrupted run): it stays, and so do its parents
+
     def _name_target(self, exc: BaseException | None) -> None:
-        """An OSError about one of the run's temporary files or folders names its target instead."""
-        if not isinstance(exc, OSError) or not exc.filename:
+        """An OSError about one of the run's temporary files or folders (or an output, as io.files names it) names
+        its target instead; a failed write that names no file (a full disk) names the outputs being written."""
+        if not isinstance(exc, OSError):
+            return
+        if not exc.filename:
+            writing = [f.path for f in self.outputs.files] + [f.path for f in self.folders] + \
+                [a.path for a in self.appends if a.file is not None]
+            if exc.errno in WRITE_ERRORS and writing:
+                raise InputError(f"{' or '.join(writing)}: cannot write it ({(exc.strerror or str(exc)).lower()})") \
+                    from None
             return
         targets = {f.tmp: f.path for f in self.outputs.files} | {f.tmp: f.path for f in self.folders}
         where = next((path for tmp, path in targets.items() if str(exc.filename).startswith(tmp)), None)
+        if where is None and exc.filename in {f.path for f in self.outputs.files}:
+            where = exc.filename
         if where:
             raise InputError(f"{where}: cannot write it ({(exc.strerror or str(exc)).lower()})") from None

@@ -13,15 +13,25 @@ the rejects file keeps it). Only an object whose values are all lists is read so
 record, refused as before. LLaMA-Factory's loader reads such a file as one record whose columns are the
 keys, so the readers of LLaMA-Factory datasets (validate, register, train) keep ``groups=False`` and refuse it
 with a line that says to convert it.
+
+Bounded by construction: only regular files are read (a FIFO or a device is refused before it is opened, so nothing
+waits on a writer or reads without end), and one record (a JSONL or CSV line, a JSON array element) holds at most
+``PREFKIT_MAX_RECORD_BYTES`` (default 128 MiB): a longer one is a ``record_too_large`` reject, read past in chunks,
+never held whole. A string with a lone surrogate (``"\\udfff"``: JSON allows the escape, Unicode and Arrow do not) is
+an ``invalid_unicode`` reject naming its field.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import fcntl
+import io
 import json
 import math
 import os
+import re
+import stat
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -31,7 +41,95 @@ import orjson
 from ..errors import InputError
 
 CHUNK = 1 << 20  # bytes read at a time from a JSON array
+PREVIEW = 200  # characters of a record too large to keep that its reject shows
 _WS = " \t\r\n"
+RECORD_LIMIT_ENV = "PREFKIT_MAX_RECORD_BYTES"
+DEFAULT_RECORD_LIMIT = 128 << 20  # bytes of one record (a JSONL/CSV line; characters of a JSON array element)
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def record_limit() -> int:
+    """The most bytes one record may hold: ``PREFKIT_MAX_RECORD_BYTES`` or 128 MiB."""
+    given = os.environ.get(RECORD_LIMIT_ENV, "").strip()
+    if not given:
+        return DEFAULT_RECORD_LIMIT
+    try:
+        limit = int(given.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise InputError(f"{RECORD_LIMIT_ENV}={given!r}: expected a positive number of bytes")
+    return limit
+
+
+def _limit_note(limit: int, unit: str = "bytes") -> str:
+    return f"over the limit of {limit:,} {unit} ({RECORD_LIMIT_ENV}; raise it to read such records)"
+
+
+def not_regular(path: str, mode: int) -> str | None:
+    """Why a file of stat mode ``mode`` is not read (None for a regular file or a folder)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return (f"{path}: {what}, not a regular file; prefkit reads regular files only (a pipe or device could make it "
+            "wait or read without end): save the data to a file first")
+
+
+def check_regular(path: str) -> None:
+    """InputError for a path that is a FIFO, a device or a socket (following links); nothing is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a missing file is the caller's own error
+    if reason := not_regular(path, mode):
+        raise InputError(reason)
+
+
+def open_input(path: str) -> IO[bytes]:
+    """``open(path, "rb")`` for regular files only: opened without blocking (a FIFO with no writer cannot hang it)
+    and refused (InputError) unless the opened file itself is regular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if reason := not_regular(path, os.fstat(fd).st_mode):
+            raise InputError(reason)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+# A lone surrogate can come only from a JSON \u escape (the UTF-8 decoder refuses encoded ones); a pair decodes to
+# one character, so a surrogate code unit left in a decoded string is a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def invalid_unicode(value: Any, path: str = "") -> BadValue | None:
+    """The first string (key or value) of a decoded JSON value holding a lone surrogate, as a BadValue naming its
+    field path (``conversations[1].value``), or None.
+
+    >>> invalid_unicode({"chosen": {"value": "ok \\udfff"}}).field
+    'chosen.value'
+    """
+    if isinstance(value, str):
+        if found := _SURROGATE.search(value):
+            return BadValue("invalid_unicode", f"{path or 'the record'}: a lone surrogate U+{ord(found.group()):04X} "
+                            f"at character {found.start()}: not valid Unicode (JSON allows the escape; LLaMA-Factory's "
+                            "loader, Arrow and UTF-8 do not); fix or drop the text", path)
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(key))  # printable
+            where = f"{path}.{name}" if path else name
+            if bad := invalid_unicode(key, where) or invalid_unicode(item, where):
+                return bad
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if bad := invalid_unicode(item, f"{path}[{i}]"):
+                return bad
+    return None
 
 
 @dataclass(slots=True)
@@ -46,11 +144,16 @@ class Row:
 
 
 class BadValue(ValueError):
-    """A JSON text that parses into no usable value: (reason code, message)."""
+    """A JSON text that parses into no usable value: (reason code, message, the field where known)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, field: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+        self.field = field
+
+
+class RecordTooLarge(Exception):
+    """The record being read is past :func:`record_limit` (raised by the JSON array buffer)."""
 
 
 def _no_constant(name: str) -> Any:
@@ -76,7 +179,7 @@ def parse_json(text: bytes | str) -> Any:
     except orjson.JSONDecodeError as err:
         first = err
     try:
-        return STRICT.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+        value = STRICT.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
     except BadValue:
         raise
     except RecursionError:
@@ -85,6 +188,9 @@ def parse_json(text: bytes | str) -> Any:
         raise BadValue("invalid_json", f"invalid JSON: {first}") from None
     except ValueError as err:  # an integer past Python's 4,300-digit limit
         raise BadValue("number_out_of_range", f"a number too large to read ({str(err)[:60]})") from None
+    if bad := invalid_unicode(value):  # orjson refuses lone surrogates: only this path can hold one
+        raise bad
+    return value
 
 
 def file_kind(path: str) -> str:
@@ -111,6 +217,7 @@ def iter_rows(path: str, split: str = "train", subset: str | None = None, groups
         return
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
+    check_regular(path)
     kind = file_kind(path)
     _check_encoding(path)
     try:
@@ -129,7 +236,7 @@ def iter_rows(path: str, split: str = "train", subset: str | None = None, groups
 
 
 def _check_encoding(path: str) -> None:
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         head = f.read(4)
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         raise InputError(f"{path}: the file is UTF-16 text; prefkit and LLaMA-Factory read UTF-8 "
@@ -139,9 +246,9 @@ def _check_encoding(path: str) -> None:
 def encoding_hint(path: str) -> str:
     """Why a file whose records are all invalid JSON may be so: its text encoding (or "")."""
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             head = f.read(1 << 16)
-    except OSError:
+    except (OSError, InputError):
         return ""
     convert = f"iconv -f {{}} -t UTF-8 {path} > new{os.path.splitext(path)[1]}"
     if head.count(b"\x00") > len(head) // 4:
@@ -155,13 +262,45 @@ def encoding_hint(path: str) -> str:
 
 
 def _jsonl_rows(path: str) -> Iterator[Row]:
-    with open(path, "rb") as f:
-        yield from _jsonl_lines(path, f, 1, 0)
+    with open_input(path) as f:
+        yield from _jsonl_lines(path, bounded_lines(f, record_limit()), 1, 0)
 
 
-def _jsonl_lines(path: str, lines: Iterable[bytes], first_line: int, index: int) -> Iterator[Row]:
+@dataclass(frozen=True, slots=True)
+class LongLine:
+    """A line past the record limit: its first bytes and its whole length (the rest was read past, not kept)."""
+
+    head: bytes
+    size: int
+
+
+def bounded_lines(f: IO[bytes], limit: int, end: int | None = None) -> Iterator[bytes | LongLine]:
+    """The lines of a binary file, each read whole only up to ``limit`` bytes (newline excluded); a longer one is a
+    LongLine, the rest of it read past in chunks. ``end``: stop at that offset (a line range's end)."""
+    while end is None or f.tell() < end:
+        raw = f.readline(limit + 2)  # room for "\r\n"
+        if not raw:
+            return
+        if len(raw.rstrip(b"\r\n")) <= limit:
+            yield raw
+            continue
+        head, size = raw[:PREVIEW], len(raw)
+        while not raw.endswith(b"\n"):
+            raw = f.readline(CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield LongLine(head, size)
+
+
+def _jsonl_lines(path: str, lines: Iterable[bytes | LongLine], first_line: int, index: int) -> Iterator[Row]:
     """Rows from JSONL lines, the first being line ``first_line`` and holding record ``index`` (if not blank)."""
     for line_no, raw in enumerate(lines, start=first_line):
+        if isinstance(raw, LongLine):
+            yield Row(path, index, line_no, raw.head.decode("utf-8", "replace"), reason="record_too_large",
+                      error=f"line {line_no}: the record has {raw.size:,} bytes, {_limit_note(record_limit())}")
+            index += 1
+            continue
         raw = raw.rstrip(b"\r\n")  # the same bytes whether the lines came from the file or from a split
         if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]  # as datasets reads it
@@ -171,7 +310,7 @@ def _jsonl_lines(path: str, lines: Iterable[bytes], first_line: int, index: int)
             yield Row(path, index, line_no, parse_json(raw))
         except BadValue as bad:
             yield Row(path, index, line_no, raw.decode("utf-8", "replace")[:10000],
-                      error=str(bad), reason=bad.reason)
+                      error=str(bad), reason=bad.reason, field=bad.field)
         index += 1
 
 
@@ -187,44 +326,50 @@ class LineRange:
     index: int
 
     def rows(self) -> list[Row]:
-        with open(self.path, "rb") as f:
+        with open_input(self.path) as f:
             f.seek(self.start)
-            data = f.read(self.end - self.start)
-        lines = data.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()  # the text after the final newline is no line
-        return list(_jsonl_lines(self.path, lines, self.line, self.index))
+            return list(_jsonl_lines(self.path, bounded_lines(f, record_limit(), self.end), self.line, self.index))
 
 
 def jsonl_ranges(path: str, size: int = 1 << 21) -> Iterator[LineRange]:
     """Split a JSONL file into ranges of about ``size`` bytes of whole lines, counting lines and records
-    (blank lines hold none) so every range knows where it starts. Reads the file once, parses nothing."""
+    (blank lines hold none; a line past the record limit is one) so every range knows where it starts. Reads the
+    file once, parses nothing, holds at most ``size`` bytes and one record."""
     if file_kind(path) != "jsonl":
         raise InputError(f"{path}: only JSONL files are split into line ranges")
+    check_regular(path)
     _check_encoding(path)
+    limit = record_limit()
     start, line, index = 0, 1, 0
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         while True:
             chunk = f.read(size)
             if not chunk:
                 return
-            chunk += f.readline()  # up to the end of the line the chunk cut
+            end = start + len(chunk)
+            if not chunk.endswith(b"\n"):  # up to the end of the line the chunk cut
+                rest = f.readline(limit + 2)
+                chunk, end = chunk + rest, end + len(rest)
+                while rest and not rest.endswith(b"\n"):  # a line past the limit: read past the rest of it
+                    rest = f.readline(CHUNK)
+                    end += len(rest)
             lines = chunk.split(b"\n")
             if not lines[-1]:
                 lines.pop()
             if start == 0 and lines and lines[0].startswith(codecs.BOM_UTF8):
                 lines[0] = lines[0][len(codecs.BOM_UTF8):]
-            yield LineRange(path, start, start + len(chunk), line, index)
+            yield LineRange(path, start, end, line, index)
             line += len(lines)
-            index += sum(1 for raw in lines if raw.strip())
-            start += len(chunk)
+            index += sum(1 for raw in lines if raw.strip() or len(raw.rstrip(b"\r")) > limit)
+            start = end
 
 
 class _Buffer:
     """A sliding window of decoded text over a binary file, with line numbers counted incrementally."""
 
-    def __init__(self, f: IO[bytes]) -> None:
+    def __init__(self, f: IO[bytes], limit: int) -> None:
         self.f = f
+        self.limit = limit  # the most characters one value being read may hold (RecordTooLarge past it)
         self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()
         self.text = ""
         self.pos = 0
@@ -240,9 +385,13 @@ class _Buffer:
         return self._line - self.text.count("\n", pos, self._counted)
 
     def fill(self) -> None:
-        """Drop the consumed text and append the next chunk."""
+        """Drop the consumed text and append the next chunk: as large as the text still pending (so a large record
+        is decoded a bounded number of times), and RecordTooLarge once that text is past the limit."""
+        pending = len(self.text) - self.pos
+        if pending > self.limit:
+            raise RecordTooLarge
         self.line_at(self.pos)
-        chunk = self.f.read(CHUNK)
+        chunk = self.f.read(max(CHUNK, min(pending, self.limit + 1 - pending)))
         self.eof = not chunk
         self.text = self.text[self.pos:] + self.utf8.decode(chunk, final=self.eof)
         self._counted -= self.pos
@@ -262,21 +411,29 @@ class _Buffer:
             self.fill()
 
 
-def _skip_value(buf: _Buffer) -> int:
+_STRING_STOP = re.compile(r'["\\]')  # what ends a run of plain string characters
+_VALUE_STOP = re.compile(r'["\[\]{},]')  # what matters outside strings
+
+
+def _skip_value(buf: _Buffer, discard: bool = False) -> int:
     """The end of the array element at ``buf.pos``, found without decoding it (for elements the decoder
-    refuses: they become error rows and reading goes on after them)."""
+    refuses: they become error rows and reading goes on after them). ``discard``: drop the text as it is scanned
+    (an element past the record limit), so memory stays at one chunk. Runs of plain characters are skipped by
+    regular expressions (C speed)."""
     depth, in_string, escaped, pos = 0, False, False, buf.pos
     while True:
         text = buf.text
         while pos < len(text):
-            c = text[pos]
+            if escaped:  # the character after a backslash
+                escaped, pos = False, pos + 1
+                continue
+            found = (_STRING_STOP if in_string else _VALUE_STOP).search(text, pos)
+            if found is None:
+                pos = len(text)
+                break
+            pos, c = found.start(), found.group()
             if in_string:
-                if escaped:
-                    escaped = False
-                elif c == "\\":
-                    escaped = True
-                elif c == '"':
-                    in_string = False
+                escaped, in_string = c == "\\", c != '"'
             elif c == '"':
                 in_string = True
             elif c in "[{":
@@ -287,11 +444,13 @@ def _skip_value(buf: _Buffer) -> int:
                 depth -= 1
                 if depth == 0:
                     return pos + 1
-            elif c == "," and depth == 0:
+            elif depth == 0:  # a comma between elements
                 return pos
             pos += 1
         if buf.eof:
             return pos
+        if discard:
+            buf.pos = pos  # all scanned: nothing is pending
         offset = buf.pos
         buf.fill()
         pos -= offset
@@ -308,20 +467,28 @@ def _trailing(path: str, buf: _Buffer, index: int, closing: str = "]", what: str
 
 def _json_rows(path: str, groups: bool = False) -> Iterator[Row]:
     """Decode a top-level JSON array one element at a time (or, with ``groups``, an object of record lists)."""
-    with open(path, "rb") as f:
-        buf = _Buffer(f)
-        buf.fill()
-        first = buf.skip_ws()
-        if not first:
-            return  # empty file: no rows (the caller reports an empty input)
-        if first == "{":
-            yield from _grouped_rows(path, buf, groups)
-            return
-        if first != "[":
-            raise InputError(f"{path}: expected a JSON array of records; for one record a line, name the file .jsonl")
-        buf.pos += 1
-        index = yield from _elements(path, buf, 0)
-        yield from _trailing(path, buf, index)
+    limit = record_limit()
+    with open_input(path) as f:
+        buf = _Buffer(f, limit)
+        try:
+            yield from _json_values(path, buf, groups)
+        except RecordTooLarge:  # a key or the text between records: no record to reject
+            raise InputError(f"{path}: line {buf.line_at(buf.pos)}: a JSON value {_limit_note(limit, 'characters')}") from None
+
+
+def _json_values(path: str, buf: _Buffer, groups: bool) -> Iterator[Row]:
+    buf.fill()
+    first = buf.skip_ws()
+    if not first:
+        return  # empty file: no rows (the caller reports an empty input)
+    if first == "{":
+        yield from _grouped_rows(path, buf, groups)
+        return
+    if first != "[":
+        raise InputError(f"{path}: expected a JSON array of records; for one record a line, name the file .jsonl")
+    buf.pos += 1
+    index = yield from _elements(path, buf, 0)
+    yield from _trailing(path, buf, index)
 
 
 def _elements(path: str, buf: _Buffer, index: int, first: bool = True, group: str | None = None
@@ -432,7 +599,18 @@ def _decode_key(path: str, buf: _Buffer) -> str:
 
 def _decode_element(path: str, buf: _Buffer, index: int, line: int) -> Row:
     """Decode the element at ``buf.pos`` and move past it. An element the decoder refuses (NaN, a huge
-    number, too deep) becomes an error row; a syntax error ends the file's reading."""
+    number, too deep, a lone surrogate) or one past the record limit becomes an error row; a syntax error ends the
+    file's reading."""
+    try:
+        return _decode_within(path, buf, index, line)
+    except RecordTooLarge:  # buf.pos is still at the element's start
+        head = buf.text[buf.pos:buf.pos + PREVIEW]
+        buf.pos = _skip_value(buf, discard=True)
+        return Row(path, index, line, head, reason="record_too_large",
+                   error=f"line {line}: record {index} is {_limit_note(buf.limit, 'characters')}")
+
+
+def _decode_within(path: str, buf: _Buffer, index: int, line: int) -> Row:
     while True:
         try:
             obj, end = STRICT.raw_decode(buf.text, buf.pos)
@@ -456,7 +634,14 @@ def _decode_element(path: str, buf: _Buffer, index: int, line: int) -> Row:
         if end >= len(buf.text) and not buf.eof:  # a number cut at the buffer's end would parse short
             buf.fill()
             continue
-        buf.pos = end
+        start, buf.pos = buf.pos, end
+        if end - start > buf.limit:  # whole in the buffer, past the limit all the same
+            return Row(path, index, line, buf.text[start:start + PREVIEW], reason="record_too_large",
+                       error=f"line {line}: record {index} has {end - start:,} characters, "
+                             f"{_limit_note(buf.limit, 'characters')}")
+        if _SURROGATE_ESCAPE.search(buf.text, start, end) and (bad := invalid_unicode(obj)):
+            return Row(path, index, line, buf.text[start:min(end, start + 10000)], error=str(bad), reason=bad.reason,
+                       field=bad.field)
         return Row(path, index, line, obj)
 
 
@@ -464,8 +649,9 @@ class _Lines:
     """The lines of a text file for ``csv.reader``, keeping those of the record being read so that the
     lines an unclosed quote swallowed can be read again."""
 
-    def __init__(self, f: IO[str]) -> None:
+    def __init__(self, f: IO[str], limit: int) -> None:
         self.f = f
+        self.limit = limit  # characters of one line; a longer one raises RecordTooLarge(line, size), read past
         self.pending: list[tuple[int, str]] = []  # (line number, text) to hand out again
         self.line = 0  # the number of the last line handed out
         self.held: list[tuple[int, str]] = []
@@ -477,17 +663,28 @@ class _Lines:
         if self.pending:
             self.line, text = self.pending.pop(0)
         else:
-            text = next(self.f)
+            text = self.f.readline(self.limit + 2)  # room for "\r\n"
+            if not text:
+                raise StopIteration
             self.line += 1
+            if len(text.rstrip("\r\n")) > self.limit:
+                head, size = text[:PREVIEW], len(text)
+                while not text.endswith("\n") and (text := self.f.readline(CHUNK)):
+                    size += len(text)
+                raise RecordTooLarge(self.line, size, head)
         self.held.append((self.line, text))
         return text
 
 
 def _csv_rows(path: str, delimiter: str) -> Iterator[Row]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        lines = _Lines(f)
+    limit = record_limit()
+    with io.TextIOWrapper(open_input(path), encoding="utf-8-sig", newline="") as f:
+        lines = _Lines(f, limit)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except RecordTooLarge as long:
+            raise InputError(f"{path}: line {long.args[0]}: the header line is {_limit_note(limit, 'characters')}") from None
         if header is None:
             return
         index = 0
@@ -497,6 +694,13 @@ def _csv_rows(path: str, delimiter: str) -> Iterator[Row]:
                 cells = next(reader)
             except StopIteration:
                 return
+            except RecordTooLarge as long:
+                line, size, head = long.args
+                yield Row(path, index, line, head, reason="record_too_large",
+                          error=f"line {line}: the record has {size:,} characters, {_limit_note(limit, 'characters')}")
+                index += 1
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
             except csv.Error as err:
                 held = lines.held
                 yield Row(path, index, held[0][0] if held else lines.line, held[0][1].rstrip("\r\n") if held else None,
@@ -536,6 +740,7 @@ def _parquet_rows(path: str) -> Iterator[Row]:
         import pyarrow.parquet as pq
     except ImportError:
         raise InputError("reading Parquet needs pyarrow: pip install 'prefkit[tables]'") from None
+    check_regular(path)
     try:
         pf = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a corrupt file
@@ -551,3 +756,32 @@ def _parquet_rows(path: str) -> Iterator[Row]:
         except Exception as err:  # pyarrow raises OSError, ArrowInvalid, ... for a corrupt page
             raise InputError(f"{path}: row group {group} of {pf.num_row_groups} (records {first}-{first + rows - 1}) "
                              f"cannot be read: {str(err).strip() or type(err).__name__}") from None
+
+
+SAMPLE_BYTES = 16 << 20  # text a sample of first rows holds (format detection, hints): at least one row
+
+
+def first_rows(rows: Iterator[Row], n: int, max_bytes: int = SAMPLE_BYTES) -> list[Row]:
+    """Up to ``n`` rows taken from ``rows``, fewer once they hold ``max_bytes`` of text (one at least): a sample of
+    huge records (20 MB ``data:`` URL images) holds one, so memory does not grow with their number."""
+    head: list[Row] = []
+    size = 0
+    for row in rows:
+        head.append(row)
+        size += text_size(row.data, max_bytes)
+        if len(head) >= n or size >= max_bytes:
+            break
+    return head
+
+
+def text_size(value: Any, cap: int) -> int:
+    """The characters of the strings (and bytes) in a JSON-like value, counted up to about ``cap``."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    total = 0
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        total += text_size(item, cap - total)
+        if total >= cap:
+            break
+    return total

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..images.files import ImageUnreadable, data_url, is_web_url, probe_image
+from ..images.files import ImageTooLarge, ImageUnreadable, data_url, is_web_url, probe_image, read_image_file
 from ..records import RowProblem, UnlabeledPair
 from .layout import image_field
 
@@ -51,8 +51,8 @@ def base_dir(pair: UnlabeledPair) -> str:
 
 
 def load_images(pair: UnlabeledPair) -> list[PairImage]:
-    """Each image of ``pair`` read and decoded once (RowProblem ``image_missing`` / ``image_unreadable`` naming the
-    field and the file)."""
+    """Each image of ``pair`` read and decoded once (RowProblem ``image_missing`` / ``image_unreadable`` /
+    ``image_too_large`` naming the field and the file), through the one bounded reader (images.files)."""
     images = []
     for i, ref in enumerate(pair.images):
         where = f"images[{i}]"
@@ -64,14 +64,19 @@ def load_images(pair: UnlabeledPair) -> list[PairImage]:
             continue
         path = ref if os.path.isabs(ref) else os.path.normpath(os.path.join(base_dir(pair), ref))
         try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            data = read_image_file(path)
+        except FileNotFoundError:
             raise RowProblem("image_missing", f"{where}: no image file {ref!r} (looked for {path})") from None
+        except ImageTooLarge as error:
+            raise RowProblem("image_too_large", f"{where}: {error}") from None
+        except ImageUnreadable as error:
+            raise RowProblem("image_unreadable", f"{where}: {error}") from None
         except OSError as error:
             raise RowProblem("image_unreadable", f"{where}: cannot read {path}: {error.strerror or error}") from None
         try:
             info = probe_image(data)
+        except ImageTooLarge as error:
+            raise RowProblem("image_too_large", f"{where}: {path}: {error}") from None
         except ImageUnreadable as error:
             raise RowProblem("image_unreadable", f"{where}: Pillow cannot decode {path}: {error}") from None
         images.append(PairImage(ref, data, info.format))

@@ -15,6 +15,7 @@ Every input record is written (possibly as several pairs) or sent to the rejects
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from .executors import LocalExecutor, RayExecutor, get_executor
 from .flow import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
+from .preview import unread_notes
 
 OUTPUT_SUFFIXES = (".json", ".jsonl", ".parquet")
 
@@ -59,7 +61,7 @@ class ConvertReport:
     sources: list[SourceReport] = field(default_factory=list)
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
-    mapping_notes: list[str] = field(default_factory=list)  # default columns that --map gave to another field
+    mapping_notes: list[str] = field(default_factory=list)  # --map's default columns given away; columns left unread
     contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: rejects naming it}
     near_duplicates: int | None = None  # --near-dedup: rows rejected as near_duplicate
     near_threshold: float | None = None
@@ -124,6 +126,8 @@ def _writer(to: str, output: str, register: str | None, weight: float | None, si
         writer.entry(output)  # raises: the rows are no LLaMA-Factory dataset (pairs to label, TRL rows)
     if (weight is not None or size is not None) and to != "lf-v1":
         raise UsageError("--weight and --size are keys of LLaMA-Factory v1's dataset YAML: use them with --to lf-v1")
+    if weight is not None and not (math.isfinite(weight) and weight > 0):
+        raise UsageError(f"--weight {weight}: expected a finite number above 0 (the entry's sampling weight)")
     if isinstance(writer, LfV1Writer):
         writer.weight, writer.size = weight, size
     if isinstance(writer, (TrlWriter, TrlKtoWriter)):
@@ -212,7 +216,8 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
         sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer, dedup)
-        sink.images = ImageStore(run, writer.data_image_dir).add
+        images = ImageStore(run, writer.data_image_dir, output)
+        sink.images, writer.stage = images.add, images.stage  # each data: image written as it is decoded
         report_file = run.json("--report-json", report_json)
         folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
         runner = get_executor(executor, workers, ray_address)
@@ -222,6 +227,7 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             convert_sources(inputs, fmt, writer, options, sink, runner, progress, near_threshold if near_dedup else None)
         finally:
             runner.close()
+        images.sweep()  # the images of rows that were not written in the end
         if sum(s.input_records for s in sink.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
         refuse_numeric(sink.detailed("numeric_verdict"), ", ".join(inputs))
@@ -242,4 +248,5 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)
     if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
         os.unlink(rejects_path)  # a previous run's rejects would now be wrong
+    report.mapping_notes += unread_notes(inputs, fmt, options)  # columns the run left unread: never silent
     return report

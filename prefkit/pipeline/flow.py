@@ -28,7 +28,7 @@ import orjson
 
 from ..errors import DataError, unexpected
 from ..io import files as io
-from ..io.sources import Row, encoding_hint, iter_rows
+from ..io.sources import Row, encoding_hint, first_rows, iter_rows
 from ..readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
 from ..records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from ..writers import Writer
@@ -182,8 +182,8 @@ def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row
     rows: Iterator[Row] = iter_rows(path, options.split, options.subset, groups=True)
     if fmt != "auto":
         return rows, fmt
-    head = [r for _, r in zip(range(SNIFF_RECORDS), rows)]
-    return chain(head, rows), detect(head, path)
+    head = first_rows(rows, SNIFF_RECORDS)  # fewer when records are huge: a sample never holds 20 of 20 MB
+    return chain(head, rows), detect(head, path, options.target)
 
 
 def read_records(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink) -> Iterator[Record]:

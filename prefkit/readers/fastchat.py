@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.run import found
 from ..io.sources import Row, iter_rows
 from ..records import Note, PreferencePair, same_text
 from .base import Item, Reader, ReadOptions, RowProblem, assistant, content_text, get, per_row, provenance, seen, text, user
@@ -75,13 +76,13 @@ def bench_folder(source: str) -> Path:
 
 
 def layout_files(source: str) -> list[str]:
-    """The question and answer files around a judgment file inside a ``model_judgment`` folder (none otherwise):
-    a command that reads the judgment file declares them as inputs, so no output can replace them."""
+    """The question file and the answers folder around a judgment file inside a ``model_judgment`` folder (none
+    otherwise): a command that reads the judgment file declares them as inputs, so no output can replace them or
+    be written among the answers (every MODEL.jsonl there is read)."""
     if not any(parent.name == "model_judgment" for parent in Path(source).absolute().parents):
         return []
     bench = bench_folder(source)
-    return [str(p) for p in [bench / "question.jsonl", *sorted((bench / "model_answer").glob("*.jsonl"))]
-            if p.exists()]
+    return [str(p) for p in [bench / "question.jsonl", bench / "model_answer"] if p.exists()]
 
 
 @dataclass
@@ -138,6 +139,8 @@ def find_layout(source: str, options: ReadOptions, fmt: str) -> Layout:
         raise InputError(f"{source}: --from {fmt} pairs the judged answers, which live in other files: missing "
                          f"{'; '.join(missing)}. Convert the judgment file inside BENCH/model_judgment/ (with "
                          "BENCH/question.jsonl and BENCH/model_answer/), or give --questions FILE --answers DIR")
+    found(str(questions), f"the questions of {source}")  # read too: declared with the run, so no output replaces
+    found(str(answers), f"the answers folder of {source}")  # them or is written among the answers
     layout = Layout(str(questions), str(answers))
     for data in _objects(str(questions)):
         for name in ID_KEYS:

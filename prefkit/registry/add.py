@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import DataError, RegistryError
 from ..io.run import Run
+from ..io.sources import check_regular
 from .info import check_name, detect_entry, editing, info_path, sample
 from .lint import acceptance
 
@@ -23,6 +24,7 @@ def register(name: str, file: str, dataset_dir: str, force: bool = False, layout
 def registration(name: str, file: str, dataset_dir: str, force: bool = False, layout: str | None = None,
                  entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """``register``, returning the entry and what it did: "added", "unchanged" or "replaced"."""
+    check_regular(file)  # a FIFO or device: refused as such
     if not os.path.isfile(file):
         raise RegistryError(f"{file}: no such file")
     check_name(name)

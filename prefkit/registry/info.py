@@ -27,8 +27,8 @@ from filelock import FileLock, Timeout
 
 from ..errors import InputError, RegistryError, UsageError
 from ..io import files as io
-from ..io.run import Run
-from ..io.sources import iter_rows
+from ..io.run import Run, read_only
+from ..io.sources import iter_rows, open_input
 from ..vocab import OPENAI_TAGS
 
 DATA_CONFIG = "dataset_info.json"
@@ -47,7 +47,7 @@ def load(dataset_dir: str, version: str = "v0") -> dict[str, Any]:
     if not os.path.exists(path):
         return {}
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:  # a regular file only: a FIFO cannot hang it
             raw = f.read()
         info = _parse(raw.decode("utf-8"), version)
     except RegistryError as err:
@@ -81,12 +81,43 @@ def _parse(text: str, version: str) -> Any:
         raise RegistryError(f"{where}invalid YAML ({getattr(err, 'problem', None) or err})") from None
 
 
-def _dumps(info: dict[str, Any], version: str) -> bytes:
+def _dumps(info: dict[str, Any], version: str, changed: dict[str, Any], path: str) -> bytes:
+    """The registry's new bytes: v0's JSON whole; v1's YAML edited in place (:func:`yaml_edit`)."""
     if version == "v0":
         return io.json_bytes(info)
-    import yaml
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    return yaml_edit(text, changed)
 
-    return yaml.safe_dump(info, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+def yaml_edit(text: str, changed: dict[str, Any]) -> bytes:
+    """``text`` (a v1 dataset YAML) with the ``changed`` entries put in, through a round-trip YAML library: the
+    user's comments, key order, quoting and other entries stay as written; a new entry goes at the end.
+
+    >>> print(yaml_edit("# mine\\nold: {path: a.jsonl}  # keep\\n", {"new": {"path": "b.jsonl"}}).decode(), end="")
+    # mine
+    old: {path: a.jsonl}  # keep
+    new:
+      path: b.jsonl
+    """
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long path
+    data = yaml.load(text) if text.strip() else None
+    if data is None:
+        data = {}
+    for name, entry in changed.items():
+        data[name] = entry
+    out = StringIO()
+    yaml.dump(data, out)
+    return out.getvalue().encode("utf-8")
 
 
 def get_entry(dataset_dir: str, name: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -135,6 +166,7 @@ class Editor:
         self.dataset_dir, self.version = dataset_dir, version
         self.info = load(dataset_dir, version)
         self.changed = False
+        self.puts: dict[str, Any] = {}  # the entries put, by name (v1's YAML is edited with these only)
 
     def check(self, name: str, entry: dict[str, Any], force: bool = False) -> str:
         """What putting ``entry`` would do ("added", "unchanged" or "replaced"); raises on a conflict."""
@@ -151,8 +183,22 @@ class Editor:
         status = self.check(name, entry, force)
         if status != "unchanged":
             self.info[name] = entry
+            self.puts[name] = entry
             self.changed = True
         return status
+
+
+def check_editable(dataset_dir: str, version: str = "v0") -> None:
+    """The registry can be edited: its folder exists and is writable, and the file (if any) is writable and
+    valid. Checked before its lock file is made, so a registration that fails here leaves no new file."""
+    path = info_path(dataset_dir, version)
+    if not os.path.isdir(dataset_dir):
+        raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
+    if read_only(dataset_dir):
+        raise RegistryError(f"{path}: cannot write in {dataset_dir} (read-only folder); nothing was changed")
+    if os.path.exists(path) and read_only(path):
+        raise RegistryError(f"{path}: is read-only; nothing was changed")
+    load(dataset_dir, version)
 
 
 @contextmanager
@@ -165,15 +211,14 @@ def editing(dataset_dir: str, version: str = "v0", run: Run | None = None) -> It
     later one creates and locks a new file of the same name, and both would edit the registry at once. filelock
     keeps its Unix lock files for this reason (tox-dev/filelock#574), and a check of the link count after locking
     fails on NFS, where a removed open file is only renamed (.nfsXXXX)."""
-    if not os.path.isdir(dataset_dir):
-        raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
     path = info_path(dataset_dir, version)
+    check_editable(dataset_dir, version)  # before the lock file is made: a failed run leaves no new file
     lock = FileLock(os.path.join(dataset_dir, f".{REGISTRIES[version]}.lock"), timeout=LOCK_TIMEOUT)
     try:
         with lock:
             editor = Editor(dataset_dir, version)
             yield editor
-            change = (path, _dumps(editor.info, version)) if editor.changed else None
+            change = (path, _dumps(editor.info, version, editor.puts, path)) if editor.changed else None
             if run is not None:
                 run.commit(registry=change)
             elif change:
@@ -293,8 +338,7 @@ def precheck_registration(dataset_dir: str | None, register: str | None, output:
     if not dataset_dir:
         raise UsageError("--register needs --dataset-dir")
     file_name = registered_file(output, dataset_dir, version)
-    if not os.path.isdir(dataset_dir):
-        raise RegistryError(f"{dataset_dir}: the dataset dir does not exist")
+    check_editable(dataset_dir, version)
     old = load(dataset_dir, version).get(register)
     if old is not None and not force and (not isinstance(old, dict) or old.get(FILE_KEY[version]) != file_name):
         raise RegistryError(f"{info_path(dataset_dir, version)}: a different entry named {register!r} exists; "

@@ -7,10 +7,12 @@ dataset_info.json entry that reads them back, so the two can never disagree.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
-from ..records import KtoExample, PreferencePair, Reject, UnlabeledPair
-from .image_files import data_image, is_data_url
+from ..images.checks import record_findings
+from ..records import KtoExample, PreferencePair, Reject, RowProblem, UnlabeledPair
+from .image_files import ImageFile, data_image, is_data_url
 
 
 def rebase(path: str, source: str, image_dir: str | None) -> str:
@@ -18,6 +20,15 @@ def rebase(path: str, source: str, image_dir: str | None) -> str:
     if image_dir is None or os.path.isabs(path) or "://" in path or is_data_url(path) or not os.path.exists(source):
         return path
     return os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(source)), path), os.path.abspath(image_dir))
+
+
+def source_path(path: str, source: str) -> str | None:
+    """The file a record's image path names (relative paths from the source file's folder); None for a URL."""
+    if "://" in path or is_data_url(path):
+        return None
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.path.dirname(os.path.abspath(source)), path) if os.path.exists(source) else None
 
 
 Record = PreferencePair | KtoExample | UnlabeledPair
@@ -38,14 +49,24 @@ class Writer:
     image_dir: str | None = None
     # where the images that records carry as data: URLs are written (convert: <output stem>_images); None: kept as URLs
     data_image_dir: str | None = None
+    # writes one data: image at once where the map runs in the run's process (ImageStore.stage); never pickled
+    stage: Callable[[str, bytes], None] | None = None
 
     def __init__(self) -> None:
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "stage"}  # a Ray worker sends bytes back
+
     def with_images(self, record: Record, out: dict[str, Any]) -> dict[str, Any]:
         """The row with its ``images`` column when the record has images, each relative path (relative to the
         record's source file) rebased onto :attr:`image_dir`, so the trainer finds the same file, and each
-        ``data:`` URL replaced by the path of its file in :attr:`data_image_dir` (see :meth:`image_files`)."""
+        ``data:`` URL replaced by the path of its file in :attr:`data_image_dir` (see :meth:`image_files`). For
+        LLaMA-Factory, placeholders that do not match the images are the record's reject (``image_count_mismatch``,
+        ``image_in_answer``): its loader stops the whole run on them."""
+        if record.images and self.target == "lf" and (found := record_findings(record)):
+            code, _, path, message = found[0]
+            raise RowProblem(code, f"{path}: {message}")
         if record.images:
             out["images"] = [self.image_path(path, record.provenance.source) for path in record.images]
         return out
@@ -56,11 +77,21 @@ class Writer:
         written = os.path.join(os.path.abspath(self.data_image_dir), data_image(path)[0])
         return os.path.relpath(written, os.path.abspath(self.image_dir)) if self.image_dir else written
 
-    def image_files(self, record: Record) -> tuple[tuple[str, bytes], ...]:
-        """(file name, bytes) of each image the record carries as a ``data:`` URL, for the run to write."""
+    def image_files(self, record: Record) -> tuple[ImageFile, ...]:
+        """The record's images for the run: each ``data:`` URL's file (written at once where :attr:`stage` is set,
+        else with its bytes), and each image file it points to (an input of the run)."""
         if self.data_image_dir is None:
             return ()
-        return tuple(data_image(path) for path in record.images if is_data_url(path))
+        files = []
+        for path in record.images:
+            if is_data_url(path):
+                name, data = data_image(path)
+                if self.stage is not None:
+                    self.stage(name, data)
+                files.append(ImageFile(name, None if self.stage is not None else data))
+            elif (found := source_path(path, record.provenance.source)) is not None:
+                files.append(ImageFile("", None, found))
+        return tuple(files)
 
     def with_image_column(self, columns: dict[str, str]) -> dict[str, str]:
         if "images" in self.seen:

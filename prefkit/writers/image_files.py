@@ -6,6 +6,14 @@ Readers check each reference with :func:`check_ref` (a malformed ``data:`` URL o
 reject); writers turn a ``data:`` URL into its file's path (:meth:`prefkit.writers.Writer.with_images`) and hand
 its bytes to the run's :class:`ImageStore`, which builds the folder and renames it into place at commit.
 
+- **One at a time**: where the map runs in this process, each image is written to the staging folder as soon as
+  it is decoded and its bytes dropped, so memory does not grow with the number of images (a Ray worker sends the
+  bytes back with its rows instead). Images of rows that are not written in the end are removed before commit.
+- **One owner**: the folder belongs to one output. ``x.json``, ``x.jsonl`` and ``x.parquet`` would all name
+  ``x_images/``: while another of them exists beside the output, convert refuses to write images there rather
+  than replace (and so delete) the other's. Files the folder already holds that any record points to are inputs
+  of the run (:meth:`prefkit.io.run.Run.found`), so the folder is never replaced under them.
+
 >>> name, data = data_image("data:image/png;base64,iVBORw0KGgo=")
 >>> name, data[:4]
 ('4c4b6a3be1314ab8.png', b'\\x89PNG')
@@ -19,8 +27,9 @@ import hashlib
 import os
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from ..errors import InputError, PrefkitError, UsageError
 from ..images.files import data_url, is_web_url
 from ..records import RowProblem
 
@@ -39,7 +48,7 @@ def is_data_url(ref: str) -> bool:
     return ref[:5].lower() == "data:"
 
 
-@lru_cache(maxsize=16)  # a writer names the file and the pipeline takes its bytes: one decoding for both
+@lru_cache(maxsize=2)  # a writer names the file, then writes its bytes: one decoding for both (kept small: 20 MB each)
 def data_image(url: str) -> tuple[str, bytes]:
     """(file name, bytes) of a ``data:image/...;base64,`` URL; ValueError saying what is wrong with it."""
     head, comma, payload = url.partition(",")
@@ -87,10 +96,23 @@ def check_ref(ref: object, where: str) -> str:
     return ref
 
 
+OUTPUT_SUFFIXES = (".json", ".jsonl", ".parquet")  # the outputs whose images folders share one name
+
+
 def images_folder(output: str) -> str:
     """Where convert writes the images a record carried inside itself: ``<output stem>_images`` beside it."""
-    base = output[: -len(".jsonl")] if output.endswith(".jsonl") else os.path.splitext(output)[0]
-    return base + "_images"
+    return _stem(output) + "_images"
+
+
+def _stem(output: str) -> str:
+    return output[: -len(".jsonl")] if output.endswith(".jsonl") else os.path.splitext(output)[0]
+
+
+def other_owners(output: str) -> list[str]:
+    """The other outputs beside ``output`` whose images folder has the same name (``x.json`` for ``x.jsonl``)."""
+    stem, mine = _stem(output), os.path.abspath(output)
+    return [stem + suffix for suffix in OUTPUT_SUFFIXES
+            if os.path.abspath(stem + suffix) != mine and os.path.lexists(stem + suffix)]
 
 
 def foreign(names: list[str]) -> list[str]:
@@ -98,21 +120,60 @@ def foreign(names: list[str]) -> list[str]:
     return [n for n in names if not FILE_NAME.match(n)]
 
 
+class ImageFile(NamedTuple):
+    """One image of a row, for the run: a ``data:`` image's file (its bytes, or None once written), or an image
+    file the record points to (``path``: an input of the run)."""
+
+    name: str
+    data: bytes | None = None
+    path: str = ""
+
+
 class ImageStore:
-    """The images folder of one convert run: declared with the run at the first image, built in a staging folder
-    (each name written once) and renamed over the old folder at commit, as every output is."""
+    """The images folder of one convert run (see the module's doc): declared with the run at the first image, built
+    in a staging folder (each name written once) and renamed over the old folder at commit, as every output is."""
 
-    def __init__(self, run: Run, folder: str) -> None:
-        self.run, self.folder = run, folder
+    def __init__(self, run: Run, folder: str, output: str) -> None:
+        self.run, self.folder, self.output = run, folder, output
         self.staged: StagedFolder | None = None
-        self.names: set[str] = set()
+        self.written: set[str] = set()  # names in the staging folder
+        self.kept: set[str] = set()  # names that written rows point to
+        self.failed: PrefkitError | OSError | None = None  # why staging stopped (raised by add)
 
-    def add(self, files: tuple[tuple[str, bytes], ...]) -> None:
-        for name, data in files:
-            if name in self.names:
-                continue
+    def stage(self, name: str, data: bytes) -> None:
+        """Write one image now (the map side, in this process): its bytes need not be kept. A failure (the folder
+        refused, a full disk) is the run's, not the record's: it is raised when a written row needs the image."""
+        if name in self.written or self.failed is not None:
+            return
+        try:
             if self.staged is None:
+                owners = other_owners(self.output)
+                if owners:
+                    raise UsageError(f"the images of -o {self.folder}: is also the images folder of {owners[0]}, "
+                                     "which would lose its images; name the output differently (another stem)")
                 self.staged = self.run.folder("the images of -o", self.folder, foreign)
             with open(os.path.join(self.staged.tmp, name), "wb") as out:
                 out.write(data)
-            self.names.add(name)
+        except (PrefkitError, OSError) as err:
+            self.failed = err
+            return
+        self.written.add(name)
+
+    def add(self, files: tuple[ImageFile, ...]) -> None:
+        """The images of a row that is written: its ``data:`` images kept (written now if their bytes came back
+        from a worker), the files it points to declared as inputs."""
+        for image in files:
+            if image.path:
+                self.run.found(image.path, "an image that an input record points to")
+                continue
+            if image.data is not None:
+                self.stage(image.name, image.data)
+            if image.name not in self.written:
+                raise self.failed or InputError(f"{self.folder}: image {image.name} was not written")
+            self.kept.add(image.name)
+
+    def sweep(self) -> None:
+        """Before commit: remove the images that only rows which were not written (rejects) carried."""
+        if self.staged is not None:
+            for name in self.written - self.kept:
+                os.unlink(os.path.join(self.staged.tmp, name))

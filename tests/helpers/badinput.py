@@ -83,7 +83,8 @@ DAMAGE: dict[str, Callable[[Any], Any]] = {
     "typed_parts": lambda v: [{"type": "text", "text": "part one "}, {"type": "text", "text": "part two"}]
     if isinstance(v, str) else v,
     "image_part": lambda v: [{"type": "image_url", "image_url": {"url": "x"}}] if isinstance(v, str) else v,
-    "control_chars": lambda v: "a\x00b\x1bc\ud800" if isinstance(v, str) else v,
+    "control_chars": lambda v: "a\x00b\x1bc" if isinstance(v, str) else v,
+    "lone_surrogate": lambda v: "a\ud800" if isinstance(v, str) else v,  # JSON's "\ud800": no Unicode text
     "list_of_strings": lambda v: ["a", "b"],
 }
 
@@ -148,7 +149,8 @@ def _set(words: str) -> frozenset[str] | None:
 # What each damage is expected to give, as a rule: a generic part, a reader-specific part, two known bugs.
 # Damages caught while parsing give one reason, whatever the reader and the field.
 PARSE_REASON = {"nan": "non_finite_number", "infinity": "non_finite_number", "deep_10000": "too_deep",
-                "float_400_digits": "number_out_of_range", "int_5000_digits": "number_out_of_range"}
+                "float_400_digits": "number_out_of_range", "int_5000_digits": "number_out_of_range",
+                "lone_surrogate": "invalid_unicode"}
 ROLE_READERS = {"sharegpt", "openai", "oasst", "ratings", "openai-logs", "trl"}  # a role tag at some path
 CHAT_READERS = ROLE_READERS - {"oasst"}  # lists of role/content message objects
 LISTS = {"list_of_list", "deep_300", "image_part", "list_of_strings"}
@@ -165,7 +167,9 @@ SPECIFIC: dict[str, dict[str, str]] = {
     "pairwise": {"*": "unknown_verdict", "empty_string null": "-unknown_verdict split_vote",
                  "string empty_string null": "-bad_type", "list_of_strings": "split_vote bad_role_order",
                  "empty_string empty_list": "empty_prompt", "empty_string": "empty_response", "empty_list": "no_verdict",
-                 "image_part typed_parts": "missing_field"},
+                 "image_part typed_parts": "missing_field",
+                 # a response may be a message object or a list of one: an object or part lacks the message keys
+                 "object": "missing_field", "image_part": "-bad_type"},
     "openai-logs": {"*": "missing_field unknown_feedback", "control_chars image_part typed_parts": "-missing_field",
                     "null bool": "-unknown_feedback", "bool": "contradictory_label", "object": "no_feedback",
                     "empty_string": "identical_responses", "int_400_digits": "number_out_of_range"},

@@ -31,8 +31,9 @@ def turn(question: str) -> list[dict[str, str]]:
 
 
 def row(question: str, images: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"conversations": turn(question), "chosen": {"from": "gpt", "value": f"good: {question}"},
-                           "rejected": {"from": "gpt", "value": f"bad: {question}"}}
+    said = question.replace("<image>", "")  # a placeholder in an answer is the writer's reject (image_in_answer)
+    out: dict[str, Any] = {"conversations": turn(question), "chosen": {"from": "gpt", "value": f"good: {said}"},
+                           "rejected": {"from": "gpt", "value": f"bad: {said}"}}
     if images is not None:
         out["images"] = images
     return out

@@ -91,7 +91,8 @@ def load_rows(path: str, each: bool):
     else:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+        # JSON lines end at "\n" only: str.splitlines would cut a row at U+2028, U+0085 ... inside its strings
+        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.split("\n") if x.strip()]
         if each:
             return [datasets.Dataset.from_list([r]).add_column(INDEX, [i]) for i, r in enumerate(rows)]
         ds = datasets.load_dataset("json", data_files=path, split="train")
