@@ -1,6 +1,7 @@
 """prefkit: create, validate and hand off preference datasets for LLaMA-Factory.
 
-The Python API mirrors the CLI; ``convert`` and ``validate`` take a path, a list of dicts or a ``datasets.Dataset``::
+The Python API mirrors the CLI; ``convert`` and ``validate`` take a path, a list (or generator) of dicts, a
+``datasets.Dataset`` or a ``pandas.DataFrame``, and any other input is one ``TypeError`` saying what they take::
 
     import prefkit
     report = prefkit.convert(["votes.jsonl"], "data/votes.json", fmt="pairwise", to="sharegpt",
@@ -30,9 +31,17 @@ _EXPORTS = {"convert": "api", "validate": "api", "ConvertResult": "api", "Conver
             "PreferencePair": "records", "Provenance": "records", "Reject": "records", "register": "registry.add",
             "generate": "create.generate", "judge": "create.judge", "train": "handoff.train"}
 __all__ = sorted(_EXPORTS)
+# Functions whose text arguments (paths, names) are checked on the way in: a wrong type is one TypeError naming the
+# function and the argument (prefkit.api_sources.checked); convert and validate check their sources themselves.
+_CHECKED = ("register", "generate", "judge", "train")
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'prefkit' has no attribute {name!r}")
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _CHECKED:
+        from .api_sources import checked
+
+        value = globals()[name] = checked(value)
+    return value

@@ -1,22 +1,26 @@
-"""The Python API on rows in memory: ``convert`` and ``validate`` take a path, a list of dicts or a
-``datasets.Dataset``, and ``convert`` without an output path gives the converted rows back as a ``datasets.Dataset``.
+"""The Python API on rows in memory: ``convert`` and ``validate`` take a path, a list of dicts (or a generator of
+them), a ``datasets.Dataset`` or a ``pandas.DataFrame`` (prefkit.api_sources says what else, and how values are
+converted), and ``convert`` without an output path gives the converted rows back as a ``datasets.Dataset``.
 
 Rows in memory go through the same pipeline as files: they are written to a JSON Lines file in a private temporary
 folder, and the converted rows are read back from there. Relative image paths in rows given in memory are kept as
-they are; those of files converted without an output path come back absolute.
+they are; those of files converted without an output path come back absolute. Images that rows carry inside
+themselves (``data:`` URLs, image bytes) are written to a folder of their own that outlives the call
+(``ConvertResult.images_dir``), and the rows name them by absolute path.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from .api_sources import paths_or_rows, text_arg, write_rows
+from .api_options import cli_options, names_rows
 from .errors import UsageError
 
 ROWS_FILE = "rows.jsonl"  # the temporary file of rows given in memory; the report and rejects call it "rows"
@@ -29,38 +33,23 @@ class ConvertResult:
     dataset: Any  # datasets.Dataset
     rejects: list[dict[str, Any]] = field(default_factory=list)
     report: Any = None  # prefkit.pipeline.convert.ConvertReport
-
-
-def _is_rows(source: Any) -> bool:
-    if isinstance(source, (str, os.PathLike)):
-        return False
-    if type(source).__name__ in ("Dataset", "IterableDataset") and hasattr(source, "features"):
-        return True
-    return isinstance(source, Sequence) and all(isinstance(row, Mapping) for row in source) and len(source) > 0
-
-
-def _write_rows(rows: Any, path: str) -> None:
-    with open(path, "wb") as out:
-        for index, row in enumerate(rows):
-            try:
-                out.write(orjson.dumps(dict(row)) + b"\n")
-            except TypeError as error:  # e.g. a PIL image in a datasets Image column
-                raise UsageError(f"row {index}: cannot be written as JSON ({error}); give image paths, not "
-                                 "decoded images (datasets: cast_column(name, Image(decode=False)))") from None
+    # the folder that holds the images rows carried inside themselves (data: URLs, bytes); None when there were none.
+    # It is kept after the call, as the rows name its files: remove it when done (or give an output path instead).
+    images_dir: str | None = None
 
 
 @contextmanager
-def _files(source: Any) -> Iterator[tuple[list[str] | str, str | None]]:
-    """The source as file paths, and the temporary folder that holds rows in memory (None for paths)."""
-    if not _is_rows(source):
-        if isinstance(source, Sequence) and not isinstance(source, (str, os.PathLike)) and not source:
-            raise UsageError("no rows: give a path, a non-empty list of dicts or a datasets.Dataset")
-        yield ([os.fspath(p) for p in source] if isinstance(source, Sequence) and not isinstance(source, str)
-               else os.fspath(source)), None
+def _files(source: Any, image_files: bool = False) -> Iterator[tuple[list[str] | str, str | None]]:
+    """The source as file paths, and the temporary folder that holds rows in memory (None for paths). Images that
+    rows carry as bytes become ``data:`` URLs (convert writes their files), or with ``image_files`` files in that
+    folder (validate opens them as the trainer opens a row's image bytes)."""
+    given = paths_or_rows(source)
+    if isinstance(given, (str, list)):
+        yield given, None
         return
     with tempfile.TemporaryDirectory(prefix="prefkit-") as folder:
         path = os.path.join(folder, ROWS_FILE)
-        _write_rows(source, path)
+        write_rows(given, path, folder if image_files else None)
         yield path, folder
 
 
@@ -71,12 +60,22 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return [row.data for row in iter_rows(path)] if os.path.exists(path) else []
 
 
+@names_rows
 def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str = "sharegpt", **options: Any) -> Any:
     """Convert raw preference rows (a path or paths, a list of dicts or a ``datasets.Dataset``).
 
     With ``output`` this is :func:`prefkit.pipeline.convert.convert` and returns its report; without it the converted rows
-    come back in memory as a :class:`ConvertResult` (``.dataset``, ``.rejects``, ``.report``). ``options`` are
-    convert's (``rejects``, ``pairing_strategy``, ``mapping``, ``dedup``, ``near_dedup``, ...).
+    come back in memory as a :class:`ConvertResult` (``.dataset``, ``.rejects``, ``.report``, ``.images_dir``: where
+    images that rows carried as ``data:`` URLs or bytes were written, a new temporary folder that is kept). ``options``
+    are convert's (``rejects``, ``pairing_strategy``, ``mapping``, ``verdicts``, ``preference_scale``, ``dedup``,
+    ``near_dedup``, ...), also under the CLI's names (``map``, ``verdict``, ``pairing``) and with Python values
+    (``verdicts={"a": [0], "b": [1]}``, ``mapping={"votes": ["r1", "r2"]}``): prefkit.api_options. Errors about rows
+    given in memory name them "rows".
+
+    ``source`` is a path, a list of paths, a list or generator of dicts, a ``datasets.Dataset`` (an ``Image`` column
+    is read as its bytes, never decoded) or a ``pandas.DataFrame``; anything else is a ``TypeError`` saying so, and a
+    row that is not a dict, or holds a value JSON cannot (a set, bytes that are no image), one naming its row and
+    field. numpy numbers and arrays, tuples and datetimes are converted (numbers, lists, ISO text); NaN becomes null.
 
     >>> import prefkit
     >>> rows = [{"prompt": "2+2?", "response_a": "4", "response_b": "5", "winner": "model_a"},
@@ -89,7 +88,11 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
     ('Paris', 'tie')
     """
     from .pipeline.convert import convert as convert_files
+    from .writers.image_files import images_folder
 
+    options = cli_options(options)
+
+    output = text_arg("convert", "output", output, optional=True)
     with _files(source) as (inputs, folder):
         if output is not None:
             return convert_files(inputs, output, fmt, to, **options)
@@ -101,6 +104,7 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
             report = convert_files(inputs, out, fmt, to, rejects=rejects, **options)
             report.output = report.rejects_file = None
             rows, rejected = _read_jsonl(out), _read_jsonl(rejects)
+            images_dir = _keep_images(rows, where, images_folder(out))
             if folder is None:  # files converted into a temporary folder: their image paths made absolute
                 _absolute_images(rows, own)
             else:  # rows given in memory: no file to name once the temporary one is gone
@@ -108,7 +112,24 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
                     for key in ("source", "path"):
                         if item.get(key) == inputs:
                             item[key] = "rows"
-            return ConvertResult(_dataset(rows), rejected, report)
+            return ConvertResult(_dataset(rows), rejected, report, images_dir)
+
+
+def _keep_images(rows: list[dict[str, Any]], where: str, folder: str) -> str | None:
+    """The images convert wrote into ``folder`` (inside the temporary folder ``where``) moved to a new folder that
+    outlives the call, and the rows' paths to them made absolute; None when convert wrote none."""
+    if not os.path.isdir(folder):
+        return None
+    kept = tempfile.mkdtemp(prefix="prefkit-images-")
+    for name in os.listdir(folder):
+        shutil.move(os.path.join(folder, name), os.path.join(kept, name))
+    for row in rows:
+        images = row.get("images")
+        if isinstance(images, list):
+            row["images"] = [os.path.join(kept, os.path.basename(p)) if isinstance(p, str) and "://" not in p
+                             and os.path.dirname(os.path.normpath(os.path.join(where, p))) == folder else p
+                             for p in images]
+    return kept
 
 
 def _absolute_images(rows: list[dict[str, Any]], base: str) -> None:
@@ -129,10 +150,14 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return Dataset.from_list(rows)
 
 
-def validate(source: Any, dataset_dir: str | None = None, **options: Any) -> Any:
+def validate(source: Any = None, dataset_dir: str | None = None, config: str | None = None, **options: Any) -> Any:
     """Check a dataset the way its trainer will read it: a path, a registered NAME (with ``dataset_dir``), a list of
-    dicts or a ``datasets.Dataset``. Returns the :class:`prefkit.pipeline.validate.ValidationReport` (its
-    ``findings``, ``would_drop`` and ``to_json()``); ``options`` are validate's (``model``, ``cutoff_len``, ``target``, ...).
+    dicts (or a generator of them), a ``datasets.Dataset`` or a ``pandas.DataFrame``, taken as :func:`convert` takes
+    them (anything else is a ``TypeError`` saying what is taken). Returns the
+    :class:`prefkit.pipeline.validate.ValidationReport` (its ``findings``, ``would_drop`` and ``to_json()``);
+    ``options`` are validate's (``model``, ``cutoff_len``, ``target``, ...). ``config`` (a training YAML: LLaMA-Factory
+    v0 or v1, or TRL's) validates the dataset(s) it names as its trainer reads them; ``source`` then overrides its
+    dataset, and ``flags={"cutoff_len": 512, ...}`` its values.
 
     >>> import prefkit
     >>> rows = [{"conversations": [{"from": "human", "value": "2+2?"}],
@@ -143,7 +168,17 @@ def validate(source: Any, dataset_dir: str | None = None, **options: Any) -> Any
     """
     from .pipeline.validate import validate as validate_dataset
 
-    with _files(source) as (path, _):
+    dataset_dir = text_arg("validate", "dataset_dir", dataset_dir, optional=True)
+    if config is not None:
+        if dataset_dir is not None:
+            options.setdefault("flags", {})["dataset_dir"] = dataset_dir
+        from .pipeline.validate_config import FLAG_KEYS, validate_config
+
+        # validate's own options (model=, cutoff_len=, ...) beside a config override it, as flags= does
+        flags = {**options.pop("flags", {}), **{k: options.pop(k) for k in list(options)
+                                                if any(k in keys for keys in FLAG_KEYS.values())}}
+        return validate_config(os.fspath(config), None if source is None else os.fspath(source), flags, **options)
+    with _files(source, image_files=True) as (path, _):
         if isinstance(path, list):
             raise UsageError("validate checks one dataset: give one path or NAME")
         return validate_dataset(path, dataset_dir, **options)

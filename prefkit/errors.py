@@ -14,6 +14,14 @@ class UsageError(PrefkitError):
     """Options that do not fit together, an unknown format name, a bad --map."""
 
 
+class SourceTypeError(UsageError, TypeError):
+    """The Python API was given a source, a row or a value of a type it does not take (a TypeError, too)."""
+
+
+class SourceValueError(UsageError, ValueError):
+    """The Python API was given a source of the right type that holds nothing to work on (a ValueError, too)."""
+
+
 class InputError(PrefkitError):
     """An input that cannot be read at all (missing, unreadable, empty, not the declared format)."""
 

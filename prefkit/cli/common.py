@@ -121,8 +121,10 @@ def spread_multi_values(args: list[str]) -> list[str]:
 
 
 MAP_HELP = ("FIELD=COLUMN [FIELD=COLUMN ...]: which input key holds a field, e.g. --map prompt=question "
-            "verdict=pref. Without it a pairwise verdict is read from verdict, winner, preference, label, votes "
-            "(a list) or annotator<N> columns.")
+            "verdict=pref. A dotted COLUMN reaches a nested key (prompt=input.messages, score_a=metadata.score_chosen; "
+            "a key holding a literal dot is read as written first); COLUMN matches case-insensitively when only one "
+            "column does (response_A). Without it a pairwise verdict is read from verdict, winner, preference, label, "
+            "votes (a list) or annotator<N> columns.")
 
 
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:

@@ -30,6 +30,8 @@ def command(
 ) -> None:
     """Answer held-out prompts with the trained and the base model; compare them, with a judge if given.
 
+    Answers and verdicts are kept as they come (eval_progress.jsonl in the output folder): after Ctrl-C or failed
+    requests, running the same command again sends only what is missing.
     Exit codes: 0 every answer and judgment came back; 1 none did; 3 some failed (counted in the summary).
     """
     from ..handoff.evaluate import evaluate
@@ -48,5 +50,10 @@ def command(
                           f"{j['inconsistent']}) / loss {j['loss']}, "
                           f"unparsed {j['unparsed']} (orders {j['unparsed_orders']}), failed {j['failed']}; win rate "
                           f"{j['win_rate']} 95% CI {j['win_rate_ci95']}", highlight=False)
-    err_console.print(f"answers: {report.answers_file}, {report.html_file}", highlight=False)
+    if any(report.resumed.values()):
+        kept = ", ".join(f"{side} {n}" for side, n in report.resumed.items())
+        err_console.print(f"kept from an earlier run (not asked again): {kept}; requests sent now: "
+                          f"{report.requests_sent}", highlight=False)
+    err_console.print(f"answers: {report.answers_file}, {report.html_file} (every answer and verdict as it came: "
+                      f"{report.progress_file})", highlight=False)
     raise typer.Exit(report.exit_code)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from ..handoff.image_parts import refuse_placeholders, urls_of_kept
 from ..io.sources import iter_rows
 from .prompts import messages_of, prompt_id
 
@@ -24,6 +25,8 @@ class Candidates:
     prompt: list[dict[str, str]]
     responses: list[str] = field(default_factory=list)
     generators: list[str] = field(default_factory=list)  # the model that wrote each answer
+    images: list[str] = field(default_factory=list)  # the prompt's images as data: URLs, to send
+    image_names: list[str] = field(default_factory=list)  # and as the row names them (generate's "images")
 
 
 def pairs_of(n: int, key: str, seed: int = 0) -> list[tuple[int, int]]:
@@ -41,7 +44,8 @@ def pairs_of(n: int, key: str, seed: int = 0) -> list[tuple[int, int]]:
 
 def read_candidates(path: str, skipped: Counter) -> list[Candidates]:
     """The candidates of each prompt, in the order prompts first appear; rows (or prompts) that cannot be
-    judged are counted in ``skipped`` by reason."""
+    judged are counted in ``skipped`` by reason. A row's ``images`` (generate's) are read here, so that the judge
+    sees them; a prompt with ``<image>`` placeholders and no images is refused (prefkit.handoff.image_parts)."""
     merged: dict[str, Candidates] = {}
     for row in iter_rows(path):
         data = row.data if row.error is None and isinstance(row.data, dict) else None
@@ -52,8 +56,16 @@ def read_candidates(path: str, skipped: Counter) -> list[Candidates]:
         elif not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
             skipped["no_responses"] += 1
         else:
-            key = prompt_id(prompt)
-            found = merged.setdefault(key, Candidates(row.index, key, prompt))
+            where = f"{path}: record {row.index}"
+            images = data.get("images")  # type: ignore[union-attr]
+            key = prompt_id(prompt, images if isinstance(images, list) and images else None)
+            if key not in merged:
+                urls = urls_of_kept(images, where)
+                if not urls:
+                    refuse_placeholders(prompt, where, "the row has no images (generate writes them for a "
+                                        "registered image dataset)")
+                merged[key] = Candidates(row.index, key, prompt, images=urls, image_names=list(images or []))
+            found = merged[key]
             found.responses += responses
             found.generators += [_generator(data)] * len(responses)  # type: ignore[arg-type]
     usable = [c for c in merged.values() if len(set(c.responses)) >= 2]

@@ -4,8 +4,8 @@ Retries are the ``openai`` client's own (429, 408, 409, 5xx, timeouts and connec
 backoff, honouring ``Retry-After``). What prefkit adds: ``timeout`` bounds a whole attempt, body included (a
 server that trickles a byte at a time is cut off), a ``Retry-After`` longer than that is not waited for, every
 attempt and failure is counted, a reply whose text is not a string is a failed request, and failures carry
-stable reason names (FAILURE_REASONS). Keys come from the environment and are never printed; credentials in a
-URL are never written (:func:`redact_url`).
+stable reason names (FAILURE_REASONS). Keys come from the environment and are never printed; a URL is only ever
+shown as prefkit.io.urls.display_url shows it (no credentials).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..errors import UsageError
+from ..io.urls import display_url
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,18 +80,18 @@ def reason_of(error: BaseException) -> str:
         else "connection"
 
 
-def redact_url(url: str | None) -> str | None:
-    """``url`` without a user name or password (``http://user:KEY@host/v1`` -> ``http://host/v1``).
-
-    >>> redact_url("http://me:sk-123@127.0.0.1:8000/v1")
-    'http://127.0.0.1:8000/v1'
-    """
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+def check_url(url: str) -> None:
+    """A server URL the client can send to (http or https, a host, a numeric port): else a UsageError that shows the
+    URL without its credentials (the HTTP library's own error would print it whole)."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(f"{display_url(url) or repr(url)}: not an http(s) URL of an OpenAI-compatible server "
+                         "(such as http://127.0.0.1:8000/v1)")
 
 
 def _client_class() -> type:
@@ -164,7 +165,8 @@ class Chat:
             raise UsageError("talking to a model server needs the openai package: pip install 'prefkit[train]'") from None
         if retries < 0:
             raise UsageError(f"--retries {retries}: 0 or more")
-        self.model, self.base_url = model, redact_url(base_url) or ""
+        check_url(base_url)
+        self.model, self.base_url = model, display_url(base_url)  # what is shown; the client has the URL
         self.usage = Usage()
         client = _client_class()(base_url=base_url, api_key=api_key or "0", max_retries=retries, timeout=timeout)
         client.usage, client.attempt_timeout = self.usage, timeout

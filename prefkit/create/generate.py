@@ -5,6 +5,7 @@ Each finished prompt is appended to the output as one JSON line::
     {"id": "...", "prompt": [{"role": "user", "content": "..."}], "responses": ["...", "..."],
      "generator": {"model": "...", "temperature": 0.8, ...}, "source": {"file": "...", "index": 3}}
 
+(with ``"images"``: absolute paths, for a registered image dataset, whose images are sent as ``image_url`` parts)
 so an interrupted run loses at most the prompts in flight, and running the same command again asks only for
 the prompts not yet in the file (a line cut short by the interruption is removed first). With ``model_config``
 the model is served by ``llamafactory-cli api`` for the run and stopped after it.
@@ -148,7 +149,8 @@ def _generate(prompts: str, out: AppendFile, base_url: str | None, model: str | 
                     failed[reason_of(result)] += 1
                 else:
                     out.write({"id": prompt.key, "prompt": prompt.messages, "responses": result,
-                               "generator": generator, "source": {"file": prompt.source, "index": prompt.index}})
+                               "generator": generator, "source": {"file": prompt.source, "index": prompt.index}}
+                              | ({"images": prompt.images} if prompt.images else {}))
                     report.generated += 1
                     report.responses += len(result)
                 if progress:
@@ -166,7 +168,7 @@ def _answers(chat: Chat, prompt: Prompt, n: int, sampling: dict[str, Any]) -> li
     """``n`` answers: one request asks for all of them; a server that returns fewer is asked again."""
     answers: list[str] = []
     for _ in range(3):
-        answers += chat.texts(prompt.messages, n=n - len(answers), **sampling)
+        answers += chat.texts(prompt.request or prompt.messages, n=n - len(answers), **sampling)
         if len(answers) >= n:
             return answers[:n]
     chat.usage.count("failed", "empty_response")

@@ -91,6 +91,10 @@ def judge(candidates: str, output: str, *, judge_url: str | None = None, judge_m
         report.rows, report.skipped = len(rows), dict(skipped)
         if not rows:
             raise InputError(f"{candidates}: no rows with a prompt and two different responses ({dict(skipped)})")
+        if reward_model_config is not None and any(r.images for r in rows):
+            first = next(r for r in rows if r.images)
+            raise UsageError(f"{candidates}: record {first.index}: the prompt has images, and a reward model is sent "
+                             "text only; judge image prompts with --judge-url and a vision model")
         done = judged_keys(output, mode)
         template = Template.load(mode, prompt_template) if reward_model_config is None else None
         start = time.perf_counter()
@@ -160,7 +164,7 @@ def _pairwise(chat: Chat, template: Template, rows: list[Candidates], done: set[
 
     def ask(item: tuple[Candidates, int, int]) -> PairVerdict:
         r, i, j = item
-        return compare(chat, template, r.prompt, r.responses[i], r.responses[j], max_tokens)
+        return compare(chat, template, r.prompt, r.responses[i], r.responses[j], max_tokens, r.images)
 
     for n, ((r, i, j), result) in enumerate(in_parallel(ask, work, concurrency), 1):
         if isinstance(result, Exception):
@@ -171,7 +175,8 @@ def _pairwise(chat: Chat, template: Template, rows: list[Candidates], done: set[
                        "judge": {"model": chat.model, "verdict": result.verdict, "orders": list(result.orders),
                                  "replies": list(result.replies)},
                        "generators": [r.generators[i], r.generators[j]],
-                       "source": {"prompt_id": r.key, "row": r.index, "responses": [i, j]}})
+                       "source": {"prompt_id": r.key, "row": r.index, "responses": [i, j]}}
+                      | ({"images": r.image_names} if r.image_names else {}))
         report.failed = dict(failed)
         if progress:
             progress(n, len(work))
@@ -187,7 +192,7 @@ def _scores(chat: Chat, template: Template, rows: list[Candidates], done: set[st
     results: dict[str, dict[int, Any]] = {r.key: {} for r in todo}
     by_key = {r.key: r for r in todo}
     for n, ((r, k), result) in enumerate(in_parallel(
-            lambda item: rate(chat, template, item[0].prompt, item[0].responses[item[1]], max_tokens),
+            lambda item: rate(chat, template, item[0].prompt, item[0].responses[item[1]], max_tokens, item[0].images),
             work, concurrency), 1):
         if isinstance(result, Exception):
             failed[reason_of(result)] += 1
@@ -219,7 +224,7 @@ def _write_scores(out: AppendFile, r: Candidates, scored: list[Any], judge_model
     pairs = [x if isinstance(x, tuple) else (x, None) for x in scored]
     out.write({"prompt": r.prompt, "responses": r.responses, "scores": [s for s, _ in pairs],
                "generators": r.generators, "judge": {"model": judge_model, "replies": [reply for _, reply in pairs]},
-               "source": {"prompt_id": r.key, "row": r.index}})
+               "source": {"prompt_id": r.key, "row": r.index}} | ({"images": r.image_names} if r.image_names else {}))
 
 
 def summarize(output: str, report: JudgeReport) -> None:

@@ -3,7 +3,9 @@
 A row's prompt is its ``prompt`` / ``instruction`` / ``question`` (text, joined with ``input``, or a list of
 role/content messages), or its ``messages`` / ``conversations`` up to the last user turn (sharegpt tags are
 understood), with ``system`` put first. A registered NAME is read through its dataset_info.json entry, as
-LLaMA-Factory reads it. Prompts are keyed by a digest of their messages, so a prompt is asked once.
+LLaMA-Factory reads it, its images (an images column) sent as ``image_url`` parts (prefkit.handoff.image_parts); a
+file's row with images is refused in one line (its images are found only through a registered dataset's dir).
+Prompts are keyed by a digest of their messages and images, so a prompt is asked once.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks.acceptance import Attr, LoaderFailure, align
-from ..errors import InputError
+from ..errors import DataError, InputError
+from ..handoff.image_parts import kept_images, refuse_placeholders, request_with_images, row_image_refs
+from ..images.checks import RowLayout
 from ..io import files as io
 from ..io.sources import iter_rows
 from ..registry import info as registry
@@ -28,42 +32,63 @@ _ROLES = {SHAREGPT_TAGS["user_tag"]: "user", SHAREGPT_TAGS["assistant_tag"]: "as
 
 @dataclass
 class Prompt:
-    key: str  # a stable digest of the messages
-    messages: list[dict[str, str]]
+    key: str  # a stable digest of the messages (and images)
+    messages: list[dict[str, str]]  # the text, <image> placeholders kept: what output rows hold
     source: str
     index: int
+    request: list[dict[str, Any]] | None = None  # what is sent when it differs: the images as image_url parts
+    images: list[str] = field(default_factory=list)  # the images as output rows name them (kept_images)
 
 
-def prompt_id(messages: list[dict[str, str]]) -> str:
-    return hashlib.blake2b(io.dumps([(m["role"], m["content"]) for m in messages]), digest_size=10).hexdigest()
+def prompt_id(messages: list[dict[str, str]], images: list[str] | None = None) -> str:
+    parts: list[Any] = [(m["role"], m["content"]) for m in messages]
+    return hashlib.blake2b(io.dumps(parts + [images] if images else parts), digest_size=10).hexdigest()
 
 
 def read_prompts(target: str, dataset_dir: str | None = None) -> Iterator[Prompt | tuple[int, str]]:
     """Each distinct prompt of ``target`` (a file, a datasets input, or a NAME in ``dataset_dir``), or
     (index, why) for a row that has none: ``no_prompt`` or ``bad_prompt`` (see prompt_of)."""
     seen: set[str] = set()
-    if dataset_dir and not os.path.exists(target):
-        rows = _registered(target, dataset_dir)
+    registered = bool(dataset_dir) and not os.path.exists(target)
+    if registered:
+        rows = _registered(target, dataset_dir or "")
     else:
-        rows = ((row.index, row.data if row.error is None else None) for row in iter_rows(target))
-    for index, data in rows:
+        rows = ((row.index, _refuse_images(row.data, f"{target}: record {row.index}") if row.error is None else None,
+                 None) for row in iter_rows(target))
+    for index, data, images in rows:
         messages = prompt_of(data)
         if isinstance(messages, str) or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
             yield index, messages if isinstance(messages, str) else "no_prompt"
             continue
-        key = prompt_id(messages)
+        if not registered:
+            refuse_placeholders(messages, f"{target}: record {index}", "a prompt file's rows carry no images to send")
+        kept = kept_images(images[1]) if images else []
+        key = prompt_id(messages, kept)
         if key not in seen:
             seen.add(key)
-            yield Prompt(key, messages, target, index)
+            request = request_with_images(messages, images[1], images[0], images[2]) if images else None
+            yield Prompt(key, messages, target, index, request, kept)
 
 
-def _registered(name: str, dataset_dir: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
+def _refuse_images(data: Any, where: str) -> Any:
+    if isinstance(data, dict) and data.get("images") not in (None, [], ""):
+        raise DataError(f"{where}: images: a prompt file's images are not sent (where they are depends on a dataset "
+                        "dir); register the dataset and give its NAME with --dataset-dir")
+    return data
+
+
+Images = tuple[str, list[Any], RowLayout]  # (where, the row's image references, the entry's layout)
+
+
+def _registered(name: str, dataset_dir: str) -> Iterator[tuple[int, dict[str, Any] | None, Images | None]]:
     entry = registry.get_entry(dataset_dir, name)
     path = os.path.join(dataset_dir, entry["file_name"])
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file (dataset {name!r})")
-    for index, _, messages in registered_prompts(path, Attr.from_entry(entry)):
-        yield index, {"messages": messages} if messages else None
+    layout = RowLayout.from_entry(entry)  # None: no images column
+    for index, data, messages in registered_prompts(path, Attr.from_entry(entry)):
+        images = (f"{path}: record {index}", row_image_refs(data, layout, dataset_dir), layout) if layout else None
+        yield index, {"messages": messages} if messages else None, images
 
 
 def registered_prompts(path: str, attr: Attr) -> Iterator[tuple[int, Any, list[dict[str, str]] | None]]:

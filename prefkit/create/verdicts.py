@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
+from ..handoff.image_parts import judge_with_images
 
 PAIRWISE_SYSTEM = (
     "You are an impartial judge. Compare the two assistants' answers to the conversation below and decide which "
@@ -114,22 +115,23 @@ class PairVerdict:
 
 
 def compare(chat: Any, template: Template, messages: list[dict[str, Any]], x: str, y: str,
-            max_tokens: int = 512) -> PairVerdict:
-    """Ask ``chat`` (a prefkit.create.client.Chat) about answers x and y in both orders; greedy decoding."""
+            max_tokens: int = 512, images: list[str] | tuple[()] = ()) -> PairVerdict:
+    """Ask ``chat`` (a prefkit.create.client.Chat) about answers x and y in both orders; greedy decoding.
+    ``images``: the prompt's images as data: URLs, sent before the judge's text (prefkit.handoff.image_parts)."""
     conversation = conversation_text(messages)
     replies = []
     for a, b in ((x, y), (y, x)):
-        texts = chat.texts(template.messages(conversation=conversation, answer_a=a, answer_b=b),
-                           temperature=0, max_tokens=max_tokens)
+        texts = chat.texts(judge_with_images(template.messages(conversation=conversation, answer_a=a, answer_b=b),
+                                             list(images)), temperature=0, max_tokens=max_tokens)
         replies.append(texts[0] if texts else None)
     orders = (parse_pairwise(replies[0]), parse_pairwise(replies[1]))
     return PairVerdict(combine(*orders), orders, (replies[0], replies[1]))
 
 
 def rate(chat: Any, template: Template, messages: list[dict[str, Any]], answer: str,
-         max_tokens: int = 512) -> tuple[float | None, str | None]:
-    """(score 1-10 or None when unparsed, the judge's reply)."""
-    texts = chat.texts(template.messages(conversation=conversation_text(messages), answer=answer),
-                       temperature=0, max_tokens=max_tokens)
+         max_tokens: int = 512, images: list[str] | tuple[()] = ()) -> tuple[float | None, str | None]:
+    """(score 1-10 or None when unparsed, the judge's reply); ``images`` as in :func:`compare`."""
+    texts = chat.texts(judge_with_images(template.messages(conversation=conversation_text(messages), answer=answer),
+                                         list(images)), temperature=0, max_tokens=max_tokens)
     reply = texts[0] if texts else None
     return parse_score(reply), reply

@@ -6,8 +6,8 @@ judge); a failed request is counted and the rest goes on. The judge sees every p
 the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.create.verdicts): a verdict counts only when both
 orders agree; a disagreement is ``inconsistent`` and counts as a tie; a reply without a verdict is counted as
 unparsed, never guessed. A prompt's images (a dataset with an images column) go to the served models as
-``image_url`` parts with ``data:`` URLs (prefkit.handoff.image_parts); the judge and the answers file see the
-prompt's text with its ``<image>`` placeholders. Keys come from the environment (the judge's:
+``image_url`` parts with ``data:`` URLs (prefkit.handoff.image_parts); the judge gets the prompt's text with its
+``<image>`` placeholders and the images before it; the answers file has the text. Keys come from the environment (the judge's:
 PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
 
@@ -25,10 +25,11 @@ from ..create.prompts import registered_prompts
 from ..create.verdicts import SWAPPED, PairVerdict, Template, compare
 from ..errors import UsageError, requests_exit_code
 from ..images.checks import RowLayout
-from ..images.files import image_refs
-from ..io.run import Run
+from ..io.run import AppendFile, Run
 from ..registry import info as registry
-from .image_parts import image_urls, with_images
+from .eval_progress import (PROGRESS_NAME, answer_key, answer_line, judge_fingerprint, judgment_key,
+                            judgment_line, model_fingerprint, read_progress)
+from .image_parts import request_with_images, row_image_refs, urls_in
 from .serve import serving
 
 
@@ -42,6 +43,9 @@ class EvalReport:
     mean_length_difference: float | None = None  # characters, model minus baseline
     answers_file: str = ""
     html_file: str = ""
+    progress_file: str = ""  # every answer and verdict as it came (prefkit.handoff.eval_progress)
+    resumed: dict[str, int] = field(default_factory=dict)  # model / baseline / judgments taken from it, not sent
+    requests_sent: dict[str, int] = field(default_factory=dict)  # by this run: model / baseline / judge
 
     @property
     def exit_code(self) -> int:
@@ -78,11 +82,8 @@ def prompts_and_requests(dataset: str, dataset_dir: str, limit: int | None) -> l
             break
         if messages is None:
             continue
-        request = messages
-        if layout is not None:
-            where = f"{source}: record {index}"
-            refs = image_refs(data.get(layout.images), layout.images, dataset_dir)
-            request = with_images(messages, image_urls(refs, where), where)
+        request = request_with_images(messages, row_image_refs(data, layout, dataset_dir), f"{source}: record {index}",
+                                      layout)
         prompts.append(((index, messages), (index, request)))
     if not prompts:
         raise UsageError(f"{dataset}: no usable prompts")
@@ -106,25 +107,38 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
              report_json: str | None = None) -> EvalReport:
     """Answer the held-out prompts with both models, then judge them; ``output_dir`` gets eval_answers.jsonl and
     .html. Failed answers and failed judgments are counted, never fatal: the answers are written whatever the
-    judge does. ``report.exit_code``: see prefkit.errors."""
+    judge does. Each answer and verdict is appended to eval_progress.jsonl as it comes: an interrupted run keeps
+    them, and a rerun sends only what is missing (a model whose answers are all kept is not served).
+    ``report.exit_code``: see prefkit.errors."""
     if judge_url and not judge_model:
         raise UsageError("--judge-url needs --judge-model")
     entry = registry.get_entry(dataset_dir, dataset)
-    os.makedirs(output_dir, exist_ok=True)
     with Run([model_config, baseline_config, os.path.join(dataset_dir, entry["file_name"])]) as run:
+        run.holder("--output-dir", output_dir)  # made here, removed again if the run fails before writing in it
         report = EvalReport(answers_file=os.path.join(output_dir, "eval_answers.jsonl"),
-                            html_file=os.path.join(output_dir, "eval_answers.html"))
+                            html_file=os.path.join(output_dir, "eval_answers.html"),
+                            progress_file=os.path.join(output_dir, PROGRESS_NAME))
         answers_out = run.rows("eval answers", report.answers_file, lines=True)
         html_out = run.file("eval page", report.html_file)
+        progress = run.append("eval progress", report.progress_file)
         report_file = run.json("--report-json", report_json)
+        kept = read_progress(report.progress_file)
         loaded = prompts_and_requests(dataset, dataset_dir, limit)
         prompts, requests = [prompt for prompt, _ in loaded], [request for _, request in loaded]
         report.prompts = len(prompts)
         answers: dict[str, list[str | None]] = {}
         for side, config in (("model", model_config), ("baseline", baseline_config)):
-            with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
-                chat = Chat(server.base_url, server.model, server.api_key, timeout=timeout, retries=retries)
-                answers[side], report.failed[side] = _answers(chat, requests, max_tokens, concurrency)
+            fingerprint = model_fingerprint(config, max_tokens)
+            keys = [answer_key(fingerprint, request) for _, request in requests]
+            answers[side] = [kept.answers.get(key) for key in keys]
+            report.resumed[side], report.failed[side], report.requests_sent[side] = \
+                sum(text is not None for text in answers[side]), {}, 0
+            if None in answers[side]:  # else nothing to ask: the model is not served
+                with serving(config, env=env, trust_remote_code=trust_remote_code) as server:
+                    chat = Chat(server.base_url, server.model, server.api_key, timeout=timeout, retries=retries)
+                    report.failed[side] = _answers(chat, requests, answers[side], keys, progress, max_tokens,
+                                                   concurrency)
+                    report.requests_sent[side] = chat.usage.requests_sent
             report.answered[side] = sum(text is not None for text in answers[side])
         both = [i for i in range(len(prompts)) if answers["model"][i] is not None and answers["baseline"][i] is not None]
         report.compared = len(both)
@@ -135,7 +149,14 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
         if judge_url:
             key = os.environ.get("PREFKIT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
             judge = Chat(judge_url, judge_model or "", key, timeout=timeout, retries=retries)
-            outcomes, failed = _judge(judge, prompts, answers, both, judge_max_tokens, concurrency)
+            fingerprint = judge_fingerprint(judge_model or "", judge_max_tokens)
+            pair_keys = {i: judgment_key(fingerprint, requests[i][1], answers["model"][i], answers["baseline"][i])  # type: ignore[arg-type]
+                         for i in both}
+            outcomes = {i: kept.judgments[k] for i, k in pair_keys.items() if k in kept.judgments}
+            report.resumed["judgments"] = len(outcomes)
+            failed = _judge(judge, prompts, requests, answers, [i for i in both if i not in outcomes], outcomes, pair_keys,
+                            progress, judge_max_tokens, concurrency)
+            report.requests_sent["judge"] = judge.usage.requests_sent
             report.judge = {**_tally(outcomes, judge_model or ""), "failed": failed}
         for n, (index, messages) in enumerate(prompts):
             outcome = outcomes.get(n)  # each order's verdict, as "a" = the model
@@ -151,34 +172,40 @@ def evaluate(dataset: str, dataset_dir: str, model_config: str, baseline_config:
     return report
 
 
-def _answers(chat: Chat, prompts: list[Prompt], max_tokens: int, concurrency: int) -> tuple[list[str | None], dict[str, int]]:
-    """Each prompt's greedy answer (None where the request failed for good), and the failures by reason."""
-    texts: list[str | None] = [None] * len(prompts)
+def _answers(chat: Chat, requests: list[Prompt], texts: list[str | None], keys: list[str], progress: AppendFile,
+             max_tokens: int, concurrency: int) -> dict[str, int]:
+    """Each missing answer (None in ``texts``) asked greedily and filled in, kept in ``progress`` as it comes;
+    the failures by reason (their answers stay None)."""
     failed: Counter = Counter()
-    ask = lambda n: chat.texts(prompts[n][1], max_tokens=max_tokens, temperature=0)  # noqa: E731
-    for n, result in in_parallel(ask, range(len(prompts)), concurrency):
+    ask = lambda n: chat.texts(requests[n][1], max_tokens=max_tokens, temperature=0)  # noqa: E731
+    for n, result in in_parallel(ask, [n for n, text in enumerate(texts) if text is None], concurrency):
         if isinstance(result, Exception):
             failed[reason_of(result)] += 1
         elif result:
             texts[n] = result[0]
+            progress.write(answer_line(keys[n], result[0]))
         else:
             failed["empty_response"] += 1
-    return texts, dict(failed)
+    return dict(failed)
 
 
-def _judge(judge: Chat, prompts: list[tuple[int, list[dict[str, str]]]], answers: dict[str, list[str | None]],
-           both: list[int], max_tokens: int, concurrency: int) -> tuple[dict[int, PairVerdict], dict[str, int]]:
-    """Each answered prompt's pair judged in both orders (x = the model, y = the baseline); failures by reason."""
+def _judge(judge: Chat, prompts: list[Prompt], requests: list[Prompt], answers: dict[str, list[str | None]],
+           todo: list[int],
+           outcomes: dict[int, PairVerdict], keys: dict[int, str], progress: AppendFile, max_tokens: int,
+           concurrency: int) -> dict[str, int]:
+    """Each pair of ``todo`` judged in both orders (x = the model, y = the baseline) into ``outcomes``, kept in
+    ``progress`` as it comes; the failures by reason. The judge sees the prompt's text and its images."""
     template = Template.load("pairwise")
-    outcomes: dict[int, PairVerdict] = {}
     failed: Counter = Counter()
-    ask = lambda i: compare(judge, template, prompts[i][1], answers["model"][i], answers["baseline"][i], max_tokens)  # noqa: E731
-    for i, result in in_parallel(ask, both, concurrency):
+    ask = lambda i: compare(judge, template, prompts[i][1], answers["model"][i], answers["baseline"][i],  # noqa: E731
+                            max_tokens, urls_in(requests[i][1]))
+    for i, result in in_parallel(ask, todo, concurrency):
         if isinstance(result, Exception):
             failed[reason_of(result)] += 1
         else:
             outcomes[i] = result
-    return outcomes, dict(failed)
+            progress.write(judgment_line(keys[i], result))
+    return dict(failed)
 
 
 def _tally(outcomes: dict[int, PairVerdict], judge_model: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -176,10 +177,27 @@ def record_answers(record: PreferencePair | KtoExample | UnlabeledPair) -> list[
 
 
 def load(specs: str | Sequence[str], ngram: int = NGRAM, overlap: float = OVERLAP, answers: bool = False) -> Decontaminator:
-    """A Decontaminator for ``--decontaminate SPEC[,SPEC...]``: built-in set names or JSON/JSONL files."""
+    """A Decontaminator for ``--decontaminate SPEC[,SPEC...]``: built-in set names or JSON/JSONL files. A SPEC none of
+    whose items has a word to match is a UsageError naming it; items without words are skipped, and said so."""
     names = [s.strip() for s in (specs.split(",") if isinstance(specs, str) else specs) if s.strip()]
     if not names:
         raise UsageError("--decontaminate: give a built-in set name or a file")
     specs = list(dict.fromkeys(names))
-    return Decontaminator([item for spec in specs for item in load_items(spec)], ngram, overlap, answers,
-                          [spec for spec in specs if spec not in BUILTIN])
+    items: list[Item] = []
+    for spec in specs:
+        items += usable_items(spec, load_items(spec))
+    return Decontaminator(items, ngram, overlap, answers, [spec for spec in specs if spec not in BUILTIN])
+
+
+def usable_items(spec: str, items: list[Item]) -> list[Item]:
+    """The items of ``spec`` that have a word to match; none is a UsageError, some without is a notice on stderr
+    (an item without words would never match anything: checking it would check nothing)."""
+    usable = [item for item in items if words(item.text)]
+    if not usable:
+        what = f"all {len(items)} of its items are empty (no words)" if items else "it holds no items"
+        raise UsageError(f"--decontaminate {spec}: {what}, so nothing would be checked; give items with text in "
+                         "prompt, instruction, question or turns")
+    if len(usable) < len(items):
+        print(f"prefkit: --decontaminate {spec}: {len(items) - len(usable)} of {len(items)} items are empty (no words) "
+              f"and skipped; checking {len(usable)}", file=sys.stderr)
+    return usable

@@ -7,7 +7,8 @@
   descendants; :func:`new_descendants` finds them.
 - :func:`stop_on_signals`: inside the block SIGTERM and SIGHUP raise :class:`Signalled` where the main thread is,
   so the ``finally`` blocks on the way out stop the children and remove temporary files; after it prefkit ends
-  by that signal.
+  by that signal, whichever executor ran the work: :func:`keep_signal_handlers` undoes the handlers a library
+  installs (``ray.init``'s).
 """
 
 from __future__ import annotations
@@ -78,6 +79,36 @@ def stop_on_signals() -> Iterator[None]:
 
 
 _signal_depth = threading.local()
+
+
+@contextmanager
+def keep_signal_handlers() -> Iterator[None]:
+    """Around a library call that installs handlers of its own for SIGTERM / SIGHUP (``ray.init``'s calls
+    ``sys.exit(signum)``, which would end prefkit with status 15 instead of by the signal): the handlers as they
+    were before come back after it, so :func:`stop_on_signals` (or the default) still decides how prefkit ends.
+    A signal that such a handler turned into SystemExit inside the block is marked on it for :func:`resend`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    try:
+        yield
+    except SystemExit as err:
+        if err.code in before and signal.getsignal(err.code) is not before[err.code]:  # type: ignore[index]
+            err.prefkit_signal = err.code  # type: ignore[attr-defined]
+        raise
+    finally:
+        for sig, handler in before.items():
+            if signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def resend(err: BaseException) -> None:
+    """Once the way out has cleaned up: a signal that a library's handler turned into ``err`` (see
+    :func:`keep_signal_handlers`) is raised again, for prefkit's own handlers (or the default) to end the run."""
+    signum = getattr(err, "prefkit_signal", None)
+    if signum is not None:
+        signal.raise_signal(signum)
 
 
 def _die_with_parent() -> None:

@@ -1,4 +1,4 @@
-"""The Argilla connection, and its failures as one-line errors that never show the API key."""
+"""The Argilla connection, and its failures as one-line errors that never show the API key or a password in the URL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import PrefkitError, RegistryError, ServiceError, UsageError
+from ..io.urls import display_url, scrub
 from ..registry.info import check_name
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ def check_dataset_name(name: str) -> str:
 
 
 class Connection:
-    """An authenticated client plus what error messages need (the URL; the key only to redact it)."""
+    """An authenticated client plus what error messages need (the URL as shown; the key and the URL's credentials
+    only to redact them)."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None, timeout: int = 120) -> None:
         self.api_url = (api_url or os.environ.get("ARGILLA_API_URL") or "").rstrip("/")
@@ -48,6 +50,7 @@ class Connection:
         if not self._key:
             raise UsageError("no Argilla API key: pass --api-key or set ARGILLA_API_KEY")
         _sdk()
+        self.shown_url = display_url(self.api_url)  # the only form of the URL any message holds
         self.timeout = timeout
         self._client: rg.Argilla | None = None
 
@@ -60,7 +63,8 @@ class Connection:
         return self._client
 
     def redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """``text`` (a server's or the SDK's words) without the API key or the URL's credentials."""
+        return scrub(text, self.api_url, secrets=(self._key,))
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
@@ -79,7 +83,7 @@ class Connection:
         import httpx
 
         rg = _sdk()
-        where = f"Argilla at {self.api_url}"
+        where = f"Argilla at {self.shown_url}"
         if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
             return f"cannot reach {where} while {doing}: is the server running and the URL right?"
         if isinstance(error, httpx.TimeoutException):
@@ -97,7 +101,7 @@ class Connection:
         with self.errors(f"looking up dataset {name!r}"):
             found = self.client.datasets(name, workspace=ws.name)
         if found is None:
-            raise ServiceError(f"no dataset {name!r} in workspace {ws.name!r} on Argilla at {self.api_url}")
+            raise ServiceError(f"no dataset {name!r} in workspace {ws.name!r} on Argilla at {self.shown_url}")
         return found
 
     def workspace(self, name: str | None) -> Any:
@@ -106,7 +110,7 @@ class Connection:
                 found = self.client.workspaces(name)
                 if found is None:
                     known = ", ".join(sorted(w.name for w in self.client.workspaces)) or "none"
-                    raise ServiceError(f"no workspace {name!r} on Argilla at {self.api_url} (there: {known})")
+                    raise ServiceError(f"no workspace {name!r} on Argilla at {self.shown_url} (there: {known})")
                 return found
             spaces = list(self.client.workspaces)
         if len(spaces) != 1:

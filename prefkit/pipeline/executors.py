@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from ..errors import ServiceError, UsageError, first_line
 from ..io import processes
 from ..io.sources import LineRange, file_kind, jsonl_ranges
+from ..io.urls import display_url, scrub
 
 BLOCK_ROWS = 2048  # rows per block sent to a worker
 RANGE_BYTES = 1 << 21  # bytes of JSONL lines per block that a worker reads itself
@@ -134,22 +135,16 @@ class RayExecutor:
         self.stderr: StderrFilter | None = StderrFilter()
         if not ray.is_initialized():
             try:
-                if address:  # the cluster's workers get this process's PYTHONPATH and caches
-                    ray.init(address=address, runtime_env=_runtime_env(), **options)
-                else:  # a local Ray's workers inherit this environment
-                    os.environ.update(_runtime_env()["env_vars"])
-                    self.before = processes.descendant_pids()
-                    self.started = True
-                    ray.init(num_cpus=min(workers or CPUS, CPUS), _node_ip_address="127.0.0.1", **options)
-                    self.ray_processes = processes.new_descendants(self.before)
-                    self.session = ray._private.worker.global_worker.node.get_session_dir_path()
-                    processes.adopt(self.ray_processes, self.session)
+                with processes.keep_signal_handlers():  # SIGTERM ends a Ray run as it ends a local one: by the signal
+                    self._start(ray, workers, address, options)
             except BaseException as err:  # Ctrl-C while Ray starts, too: stop what it started
                 self.close()
+                processes.resend(err)  # SIGTERM while Ray starts: prefkit ends by it, as a local run does
                 if not isinstance(err, (ConnectionError, RuntimeError, ValueError)):
                     raise
-                where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise ServiceError(f"--executor ray: cannot reach {where} ({str(err).splitlines()[0][:200]})") from None
+                where = f"the Ray cluster at {display_url(address)}" if address else "a local Ray"
+                why = scrub((str(err).splitlines() or [""])[0], address)[:200]  # Ray's text may hold the address
+                raise ServiceError(f"--executor ray: cannot reach {where} ({why})") from None
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if workers and workers > cpus:
             print(f"prefkit: --workers {workers}: the Ray cluster has {cpus} CPUs; using {cpus} workers", file=sys.stderr)
@@ -160,6 +155,18 @@ class RayExecutor:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         context.enable_operator_progress_bars = False
+
+    def _start(self, ray: Any, workers: int | None, address: str | None, options: dict[str, Any]) -> None:
+        if address:  # the cluster's workers get this process's PYTHONPATH and caches
+            ray.init(address=address, runtime_env=_runtime_env(), **options)
+            return
+        os.environ.update(_runtime_env()["env_vars"])  # a local Ray's workers inherit this environment
+        self.before = processes.descendant_pids()
+        self.started = True
+        ray.init(num_cpus=min(workers or CPUS, CPUS), _node_ip_address="127.0.0.1", **options)
+        self.ray_processes = processes.new_descendants(self.before)
+        self.session = ray._private.worker.global_worker.node.get_session_dir_path()
+        processes.adopt(self.ray_processes, self.session)
 
     @staticmethod
     def parts(path: str, rows: Iterable[Any]) -> Iterator[Block]:
@@ -208,14 +215,16 @@ PROBE_SECONDS = 5.0
 
 def _probe(address: str) -> None:
     """Fail in seconds, not after Ray's minutes of retries, when nothing listens at HOST:PORT or what listens does
-    not speak gRPC (so is not a Ray cluster)."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    not speak gRPC (so is not a Ray cluster). The address is shown without its credentials (display_url)."""
+    shown = display_url(address)
+    host, sep, port = address.removeprefix("ray://").rsplit("@", 1)[-1].rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto" and other forms: Ray resolves them
     try:
         conn = socket.create_connection((host, int(port)), timeout=PROBE_SECONDS)
     except OSError as err:
-        raise ServiceError(f"--executor ray: cannot reach the Ray cluster at {address} ({err.strerror or err})") from None
+        why = scrub(str(err.strerror or err), address)
+        raise ServiceError(f"--executor ray: cannot reach the Ray cluster at {shown} ({why})") from None
     with conn:
         try:
             conn.sendall(_H2_PREFACE)
@@ -223,7 +232,7 @@ def _probe(address: str) -> None:
         except OSError:  # silent past the time limit, or it hung up: not a gRPC server
             reply = b""
     if len(reply) < 4 or reply[3] != 4:
-        raise ServiceError(f"--executor ray: {address} answers, but not as a Ray cluster does (no gRPC); give the "
+        raise ServiceError(f"--executor ray: {shown} answers, but not as a Ray cluster does (no gRPC); give the "
                            "address `ray start --head` printed")
 
 
