@@ -1,32 +1,17 @@
 #!/usr/bin/env bash
-# The README's demo: raw logs in examples/raw -> LLaMA-Factory datasets registered in a copy of data/.
+# The README's demo: raw logs in examples/raw -> LLaMA-Factory datasets in a scratch dataset dir -> train, serve, ask.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFKIT=.venv/bin/prefkit
-# The demo works in a scratch copy of data/ (DEMO_DATA, default .demo/data), so tracked files stay as they are.
+# The demo works in a scratch dataset dir (DEMO_DATA, default .demo/data) that it fills from nothing, so tracked
+# files stay as they are and a fresh clone runs it as CI does (.ci/run).
 D=${DEMO_DATA:-.demo/data}
-rm -rf "$D" && mkdir -p "$(dirname "$D")" && cp -r data "$D"
+rm -rf "$D" && mkdir -p "$D" && echo '{}' > "$D/dataset_info.json"
 export DEMO_DATA="$D"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-step "1. logged OpenAI chat calls with scores / thumbs / preferred choice -> sharegpt pairs"
-$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs -o $D/support_chat.json \
-  --register support_chat --dataset-dir "$D" --report-json $D/support_chat.report.json
-
-step "2. the same logs -> KTO examples (thumbs and preferred choices)"
-$PREFKIT convert examples/raw/support_chat_logs.jsonl --from openai-logs --to kto -o $D/support_chat_kto.json \
-  --register support_chat_kto --dataset-dir "$D"
-
-step "3. three annotators' votes in a CSV (majority vote) -> alpaca pairs"
-$PREFKIT convert examples/raw/reviewer_votes.csv --from pairwise --map prompt=question --to alpaca \
-  -o $D/reviewer_votes.json --register reviewer_votes --dataset-dir "$D"
-
-step "4. rated completions -> every answer against the best (auto-detected format)"
-$PREFKIT convert examples/raw/rated_answers.jsonl --pairing best-vs-each-lower -o $D/rated_answers.json \
-  --register rated_answers --dataset-dir "$D"
-
-step "5. your own reader: FastChat's question/answer/review tables (examples/custom_reader.py)"
-.venv/bin/python examples/custom_reader.py examples/fastchat_vicuna_eval $D/fastchat_gpt4.json
+# Steps 1-5: the example datasets (the same script wrote data/).
+bash examples/make_data.sh "$D"
 
 step "6. validate every registered dataset: schema, LLaMA-Factory's acceptance rules, content"
 for name in support_chat support_chat_kto reviewer_votes rated_answers fastchat_gpt4; do
@@ -34,7 +19,7 @@ for name in support_chat support_chat_kto reviewer_votes rated_answers fastchat_
 done
 $PREFKIT register --check --dataset-dir "$D"
 
-step "7. human labels: two models' answers -> Argilla (a local server) -> two annotators -> registered pairs"
+step "7. human labels: two models' answers -> Label Studio (prefkit label serve) -> two annotators -> registered pairs"
 .venv/bin/python examples/label_demo.py
 $PREFKIT validate model_review --dataset-dir "$D" --fail-on error -q && echo "  model_review: no errors" >&2
 

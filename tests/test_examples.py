@@ -3,7 +3,11 @@
 import doctest
 import importlib
 import json
+import os
 import runpy
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,20 @@ def test_custom_fastchat_reader_joins_the_tables(tmp_path):
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_tracked_data_is_what_the_example_script_writes(tmp_path):
+    """data/ holds exactly what examples/make_data.sh writes, byte for byte: a change to a reader, a writer or the
+    registry that changes the examples fails here until data/ is written again (bash examples/make_data.sh data)."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PREFKIT": str(bindir / "prefkit"), "PYTHON": sys.executable}
+    done = subprocess.run(["bash", "examples/make_data.sh", "data"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    tracked = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True, check=True)
+    written = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "data").rglob("*")
+                     if p.is_file() and p.name != ".dataset_info.json.lock")  # the registry's lock stays, untracked
+    assert written == sorted(tracked.stdout.split())
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (ROOT / name).read_bytes(), f"{name} differs from what the script writes"
