@@ -28,7 +28,9 @@ def test_numeric_verdicts_are_never_guessed(cli, tmp_path):
     result = cli("convert", src, "-o", out)
     assert result.exit_code == 2 and not out.exists()
     assert "numeric verdicts 2 (2), 1 (1), 0 (1) have no default meaning" in result.output
-    assert "--verdict a=1 b=2 tie=0" in result.output
+    # the form to fill in, with the values seen: never a fixed example that copied as written gives wrong pairs
+    assert "--verdict a=VALUE b=VALUE [tie=VALUE] [failed=VALUE], each VALUE 0 or 1 or 2" in result.output
+    assert "a=1 b=2" not in result.output
     # the space-separated form of --verdict (and --map) is one option with several values
     result = cli("convert", src, "-o", out, "--verdict", "a=1", "b=2", "tie=0", "--report-json", tmp_path / "r.json")
     assert result.exit_code == 0, result.output

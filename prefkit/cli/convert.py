@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..names import FORMATS, STRATEGIES, WRITER_NAMES
+from ..names import FORMATS, KTO_WRITERS, STRATEGIES, WRITER_NAMES
 from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
                      RAY_ADDRESS, REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console,
                      near_dedup_option, near_threshold, parse_pairs, progress)
@@ -32,8 +32,10 @@ def command(
     pairing: str = typer.Option("best-vs-worst", "--pairing", help=f"How scores/ranks become pairs: {', '.join(STRATEGIES)}."),
     min_margin: float = typer.Option(0.0, "--min-margin", help="Pair only answers whose scores differ by more than this."),
     mapping: list[str] = typer.Option([], "--map", help=MAP_HELP),
-    verdict: list[str] = typer.Option([], "--verdict", help="What pairwise verdict values mean, LABEL=V1,V2 (LABEL: a, b, "
-                                      "tie, failed); needed for numbers, e.g. --verdict a=1 b=2 tie=0."),
+    verdict: list[str] = typer.Option([], "--verdict", help="What pairwise verdict values mean, LABEL=VALUE[,VALUE...] "
+                                      "(LABEL: a, b, tie, failed), each VALUE one the file's verdict column holds; "
+                                      "needed for numbers: --verdict a=VALUE b=VALUE (the hint shows the file's own "
+                                      "values)."),
     preference_scale: str | None = typer.Option(None, "--preference-scale", help="LOW:HIGH: a continuous pairwise "
                                                 "preference; nearer LOW prefers response A, nearer HIGH B."),
     tie_band: float = typer.Option(0.0, "--tie-band", help="With --preference-scale: |value - midpoint| <= X is a tie."),
@@ -112,12 +114,12 @@ def summary(report: ConvertReport) -> None:
     for s in report.sources:
         table.add_row(s.path, s.format, f"{s.input_records:,}", f"{s.accepted:,}", f"{s.rejected:,}")
     err_console.print(table)
-    rows = {"kto": "KTO examples", "unlabeled": "pairs to label"}.get(report.to, "pairs")
+    rows = "KTO examples" if report.to in KTO_WRITERS else "pairs to label" if report.to == "unlabeled" else "pairs"
     err_console.print(f"{report.pairs_written:,} {rows} written; {report.exact_duplicates:,} exact and "
                       f"{report.prompt_duplicates:,} prompt-level duplicates")
     if report.rejected_by_reason:
         reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
-        if report.to in ("kto", "trl-kto"):  # the table counts records; a KTO example can be rejected alone
+        if report.to in KTO_WRITERS:  # the table counts records; a KTO example can be rejected alone
             err_console.print(f"rejected rows: {reasons} -> {report.rejects_file} (a KTO example is rejected alone; "
                               "its record counts as accepted when its other example was written)", highlight=False)
         else:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from dataclasses import replace as with_
 
-from ..readers import get_reader
+from ..io.sources import first_rows
+from ..readers import SNIFF_RECORDS, get_reader
 from ..readers.base import ReadOptions
+from ..readers.hints import unread
 from ..readers.trace import Previewed, render, show_rows
 from ..writers import Writer
 from .flow import source_rows
 
-__all__ = ["Previewed", "preview", "render", "show_rows"]
+__all__ = ["Previewed", "preview", "render", "show_rows", "unread_notes"]
 
 def preview(inputs: list[str], n: int, fmt: str, writer: Writer, options: ReadOptions) -> list[Previewed]:
     """The first ``n`` input records of ``inputs`` converted (a record may give several rows: they are shown
@@ -37,3 +39,14 @@ def preview(inputs: list[str], n: int, fmt: str, writer: Writer, options: ReadOp
         if len(shown) >= n:
             break
     return shown
+
+
+def unread_notes(inputs: list[str], fmt: str, options: ReadOptions) -> list[str]:
+    """The columns a run leaves unread in the first records of the first input (a ``--map`` column, one that looks
+    like an answer, the answers' scores), one note each (prefkit.readers.hints.unread); none when it cannot tell."""
+    try:
+        rows, name = source_rows(inputs[0], fmt, options)
+        sample = [r for r in first_rows(rows, SNIFF_RECORDS) if r.error is None and isinstance(r.data, dict)]
+        return unread(sample, name, with_(options, format=name)) if sample else []
+    except Exception:  # a note is advice: reading the sample again must never fail the run
+        return []

@@ -19,6 +19,7 @@ from ..io.sources import Row
 from ..records import (RECORD_CHECKS, RECORD_TYPES, KtoExample, Message, Note, PreferencePair, Provenance, Reject,
                        RowProblem, UnlabeledPair)
 from .image_parts import IMAGE_TYPES, image_paths  # noqa: F401  (readers take image_paths from here)
+from .mapping import resolve
 
 if TYPE_CHECKING:
     from ..hygiene import Decontaminator
@@ -147,9 +148,10 @@ def get(row: Row, options: ReadOptions, name: str, *defaults: str, required: boo
     row.field = name
     if name in options.mapping:
         key = options.mapping[name]
-        if key in data:
+        found, value = resolve(data, key)  # as written, a dotted path, or the one column equal ignoring case
+        if found:
             seen(name, key)
-            return data[key]
+            return value
         if required:
             raise RowProblem("missing_field", f"field {key!r} (mapped to {name}) is missing")
         return None

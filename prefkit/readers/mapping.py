@@ -1,4 +1,9 @@
-"""The rule of ``--map``: after a reader's defaults and the user's mapping are combined, a source column feeds at
+"""The rules of ``--map``. A column is found as written; else, when it holds dots, as a path into nested objects
+(``metadata.score_chosen``; a number indexes a list: ``turns.0``); else as the one column equal to it ignoring case
+(``response_a`` finds ``response_A``; two columns that differ only by case must be named exactly). A key that
+holds a literal dot is read as written first, so ``--map prompt=a.b`` reads a column ``a.b`` when there is one.
+
+After a reader's defaults and the user's mapping are combined, a source column feeds at
 most one field. Two explicit fields on one column is a usage error; a reader's default column that the user gave
 to another field is not read by default any more (``base.claimed``), and the user is told so in one line.
 
@@ -7,6 +12,8 @@ to another field is not read by default any more (``base.claimed``), and the use
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..errors import UsageError
 
@@ -20,6 +27,37 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "verdict": ("verdict", "winner", "preference", "label"), "votes": ("votes",), "kto_tag": ("kto_tag", "label"),
     "responses": ("responses", "answers"), "scores": ("scores", "ratings"), "completions": ("completions",),
 }
+
+
+def resolve(data: Any, key: str) -> tuple[bool, Any]:
+    """(found, value) of column ``key`` in ``data`` by the rules above.
+
+    >>> resolve({"metadata": {"score.v1": 3}, "Response_A": "x"}, "metadata.score.v1"), resolve({"Response_A": "x"}, "response_a")
+    ((True, 3), (True, 'x'))
+    """
+    if isinstance(data, list):
+        return (True, data[int(key)]) if key.isdigit() and int(key) < len(data) else (False, None)
+    if not isinstance(data, dict):
+        return False, None
+    if key in data:
+        return True, data[key]
+    same = [k for k in data if isinstance(k, str) and k.lower() == key.lower()]
+    if len(same) == 1:
+        return True, data[same[0]]
+    start = 0
+    while (dot := key.find(".", start)) > 0:  # the longest literal head is not needed: each split is tried in turn
+        found, inner = resolve(data, key[:dot])
+        if found:
+            found, value = resolve(inner, key[dot + 1:])
+            if found:
+                return True, value
+        start = dot + 1
+    return False, None
+
+
+def head_column(key: str) -> str:
+    """The top-level column a dotted path starts in (``metadata.score_chosen`` -> ``metadata``)."""
+    return key.split(".", 1)[0]
 
 
 def columns_of(mapping: dict[str, str]) -> dict[str, str]:

@@ -6,9 +6,12 @@ messages; the responses are ``response_a``/``response_b`` (also ``response1``/``
 ``answer_a``/``answer_b``); the verdict is ``verdict`` / ``winner`` / ``preference`` / ``label``, or several
 annotators' votes: a ``votes`` list, or every ``annotator<N>`` column (``--map votes=col1,col2``).
 
-Verdict values (case-insensitive; ``--verdict a=1,left b=2,right tie=0 failed=error`` replaces a group):
+Verdict values (case-insensitive, spaces ignored; ``--verdict a=1,left b=2,right tie=0 failed=error`` replaces a
+group; ``1``, ``1.0`` and ``"1"`` are one value, ``true``/``false`` match booleans):
 ``a``: a, model_a, response_a, response1; ``b``: b, model_b, response_b, response2;
-``tie``: tie, draw, equal, both_bad, tie (bothbad); ``failed``: failed, error, invalid, empty.
+``tie``: tie, draw, equal, both_bad, tie (bothbad); ``failed``: failed, error, invalid, empty; and the judge
+notations of arena-hard (one table, prefkit.readers.arena_hard.SCORES): ``A>B``, ``A>>B``, ``B<A`` prefer A,
+``B>A``, ``B>>A``, ``A<B`` prefer B, ``A=B`` / ``B=A`` are ties.
 Numbers are never guessed (public files use 0/1/2 with several meanings): a numeric verdict needs
 ``--verdict`` or ``--preference-scale LOW:HIGH`` (nearer LOW prefers A, nearer HIGH prefers B, within
 ``--tie-band`` of the midpoint is a tie); without either, convert stops and lists the values it saw.
@@ -20,7 +23,10 @@ rejected as ``tie``, ``split_vote``, ``failed_verdict``, ``no_verdict``, ``unkno
 
 With ``--unlabeled`` (pairs to label in Argilla) the verdict is optional: every record with a prompt and
 two answers becomes a pair to label, and a clear verdict (a, b or tie) is kept as the suggestion.
-``score_a``/``score_b`` (judge scores) are kept too. An ``images`` / ``image`` column (paths relative to the input
+``score_a``/``score_b`` (judge scores; ``--map score_a=metadata.score_chosen`` reaches a nested one) are kept
+too, and decide a row that has no verdict: the higher score's answer is chosen, equal scores are rejected as
+``tie``. A response may be a string, a role/content message or a list of one assistant message (TRL's
+conversational answers). An ``images`` / ``image`` column (paths relative to the input
 file's folder) gives the prompt's images, as do ``image_url`` parts of prompt messages.
 """
 
@@ -35,18 +41,38 @@ from typing import Any
 from ..errors import UsageError
 from ..io.sources import Row
 from ..records import Note, PreferencePair, UnlabeledPair
+from .arena_hard import SCORES
 from .base import Item, ReadOptions, RowProblem, assistant, claimed, get, per_row, provenance, seen, text
+from .mapping import resolve
 from .ratings import prompt_messages
+from .sharegpt import OPENAI_TAGS, answer
+
+
+def _notation(side: str) -> list[str]:
+    """The judge notations (A>B, B>>A, A=B ...) that prefer ``side``: the arena-hard reader's table."""
+    return [label.lower() for label, (won, _) in SCORES.items() if won == side]
+
 
 DEFAULT_VERDICTS = {  # no numbers: 0/1/2 mean different things in different files
-    "a": ["a", "model_a", "response_a", "response1", "response_1"],
-    "b": ["b", "model_b", "response_b", "response2", "response_2"],
-    "tie": ["tie", "draw", "equal", "both_bad", "tie (bothbad)"],
+    "a": ["a", "model_a", "response_a", "response1", "response_1", *_notation("A")],
+    "b": ["b", "model_b", "response_b", "response2", "response_2", *_notation("B")],
+    "tie": ["tie", "draw", "equal", "both_bad", "tie (bothbad)", *_notation("tie")],
     "failed": ["failed", "error", "invalid", ""],
 }
 RESPONSE_KEYS = (("response_a", "response_b"), ("response1", "response2"), ("answer_a", "answer_b"))
 VERDICT_KEYS = ("verdict", "winner", "preference", "label")
 _ANNOTATOR = re.compile(r"annotator_?\d+$")
+
+
+def verdict_key(value: Any) -> str:
+    """How a verdict value is compared: lower case without spaces; ``1``, ``1.0`` and ``"1"`` alike; booleans as
+    ``true`` / ``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    number = numeric(value)
+    if number is not None and number.is_integer():
+        return str(int(number))
+    return "".join(str(value).split()).lower()
 
 
 def parse_verdicts(specs: list[str]) -> dict[str, list[str]]:
@@ -58,19 +84,35 @@ def parse_verdicts(specs: list[str]) -> dict[str, list[str]]:
     >>> table["tie"], "error" in table["failed"]
     (['tie', 'error'], False)
     """
-    table = {k: list(v) for k, v in DEFAULT_VERDICTS.items()}
-    given: dict[str, str] = {}  # value -> the user's group
+    given: dict[str, list[str]] = {}
     for spec in specs:
         label, sep, values = spec.partition("=")
-        if not sep or label not in table:
+        if not sep or label not in DEFAULT_VERDICTS:
             raise UsageError(f"--verdict {spec!r}: expected LABEL=VALUE[,VALUE...] with LABEL one of a, b, tie, failed")
-        table[label] = [v.strip().lower() for v in values.split(",")]
+        given[label] = values.split(",")
+    return verdict_table(given)
+
+
+def verdict_table(given: dict[str, Any], option: str = "--verdict") -> dict[str, list[str]]:
+    """The default table with the groups in ``given`` replaced; values as a Python user writes them (a value or a
+    list of them: ``{"a": [0], "b": 1, "tie": ["tie", None]}``), compared by :func:`verdict_key`.
+
+    >>> verdict_table({"a": [0], "b": 1})["a"], verdict_table({"a": [True]})["a"]
+    (['0'], ['true'])
+    """
+    table = {k: [verdict_key(v) for v in values] for k, values in DEFAULT_VERDICTS.items()}
+    mine: dict[str, str] = {}  # value -> the user's group
+    for label, values in given.items():
+        if label not in table:
+            raise UsageError(f"{option} {label}=...: LABEL is one of a, b, tie, failed")
+        values = values if isinstance(values, (list, tuple, set)) else [values]
+        table[label] = [verdict_key(v) for v in values]
         for value in table[label]:
-            if given.get(value, label) != label:
-                raise UsageError(f"--verdict: {value!r} is in both {given[value]}= and {label}=; give it one meaning")
-            given[value] = label
+            if mine.get(value, label) != label:
+                raise UsageError(f"{option}: {value!r} is in both {mine[value]}= and {label}=; give it one meaning")
+            mine[value] = label
     for label, values in table.items():  # the user's meaning wins over every default group
-        table[label] = [v for v in values if given.get(v, label) == label]
+        table[label] = [v for v in values if mine.get(v, label) == label]
     return table
 
 
@@ -102,17 +144,20 @@ def numeric(value: Any) -> float | None:
 def refuse_numeric(seen: dict[str, int], where: str) -> None:
     """Stop the run when verdicts were numbers and nobody said what the numbers mean."""
     if seen:
-        values = ", ".join(f"{v!s} ({n:,})" for v, n in sorted(seen.items(), key=lambda kv: -kv[1]))
+        ranked = sorted(seen.items(), key=lambda kv: -kv[1])
+        values = ", ".join(f"{v!s} ({n:,})" for v, n in ranked)
+        which = " or ".join(sorted(v for v, _ in ranked))
         raise UsageError(f"{where}: numeric verdicts {values} have no default meaning; say what they mean with "
-                         "--verdict a=V b=V tie=V [failed=V] (e.g. --verdict a=1 b=2 tie=0) or, for a "
-                         "continuous preference, --preference-scale LOW:HIGH [--tie-band X]")
+                         f"--verdict a=VALUE b=VALUE [tie=VALUE] [failed=VALUE], each VALUE {which} (the values "
+                         "seen; prefkit does not guess which means A is better) or, for a continuous preference, "
+                         "--preference-scale LOW:HIGH [--tie-band X]")
 
 
-def _lookup(verdicts: dict[str, list[str]]) -> dict[str, str]:
+def _lookup(verdicts: dict[str, Any]) -> dict[str, str]:
     lookup: dict[str, str] = {}
     for label, values in verdicts.items():
-        for value in values:
-            lookup[value.lower()] = label
+        for value in values if isinstance(values, (list, tuple, set)) else [values]:
+            lookup[verdict_key(value)] = label
     return lookup
 
 
@@ -121,11 +166,12 @@ def votes_of(row: Row, options: ReadOptions) -> tuple[list[Any], str]:
     data = row.data
     if "votes" in options.mapping:
         columns = options.mapping["votes"].split(",")
-        missing = [c for c in columns if c not in data]
+        found = [resolve(data, c) for c in columns]
+        missing = [c for c, (ok, _) in zip(columns, found) if not ok]
         if missing:
-            raise RowProblem("missing_field", f"vote field {missing[0]!r} is missing")
+            raise RowProblem("missing_field", f"vote field {missing[0]!r} (mapped to votes) is missing")
         seen("votes", options.mapping["votes"])
-        return [data[c] for c in columns], options.mapping["votes"]
+        return [value for _, value in found], options.mapping["votes"]
     if "verdict" in options.mapping:
         return [get(row, options, "verdict")], options.mapping["verdict"]
     if isinstance(data.get("votes"), list) and not claimed(options, "votes", "votes"):
@@ -162,8 +208,8 @@ def decide(votes: list[Any], field: str, lookup: dict[str, str], options: ReadOp
 
 
 def _label(vote: Any, field: str, lookup: dict[str, str], options: ReadOptions) -> str:
-    key = str(vote).strip().lower()
-    if not isinstance(vote, bool) and key in lookup:
+    key = verdict_key(vote)
+    if key in lookup:
         return lookup[key]
     value = numeric(vote)
     if value is not None and options.scale is not None:
@@ -188,11 +234,31 @@ def _responses(row: Row, options: ReadOptions) -> tuple[str, str]:
                      and not claimed(options, k[1], "response_b")), RESPONSE_KEYS[0])
     values = []
     for name, key in zip(("response_a", "response_b"), keys):
-        if key not in row.data:
-            raise RowProblem("missing_field", f"field {key!r} is missing")
+        found, value = resolve(row.data, key)
+        if not found or value is None:
+            mapped = f" (mapped to {name})" if name in options.mapping else ""
+            raise RowProblem("missing_field", f"field {key!r}{mapped} is missing")
         seen(name, key)
-        values.append(text(row.data[key], key))
+        values.append(value if isinstance(value, str) else answer(value, OPENAI_TAGS, key).content)
     return values[0], values[1]
+
+
+def _scores(row: Row, options: ReadOptions) -> tuple[float | None, float | None]:
+    """``score_a`` / ``score_b`` as numbers (None where absent or no number)."""
+    scores = [get(row, options, key, required=False) for key in ("score_a", "score_b")]
+    return tuple(numeric(s) if not isinstance(s, str) else None for s in scores)  # type: ignore[return-value]
+
+
+def _by_score(scores: tuple[float | None, float | None], options: ReadOptions) -> str:
+    """The winner by score, for a row with no verdict; equal scores are a tie."""
+    a, b = scores
+    if a is None or b is None:
+        raise RowProblem("no_verdict", f"no verdict field ({', '.join(VERDICT_KEYS)}, votes or annotator<N>) and no "
+                         "score_a/score_b to decide by; pairs to label in Argilla: convert --unlabeled")
+    if a == b:
+        names = "/".join(options.mapping.get(k, k) for k in ("score_a", "score_b"))
+        raise RowProblem("tie", f"{names}: equal scores ({a:g}) are a tie")
+    return "a" if a > b else "b"
 
 
 def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
@@ -206,28 +272,42 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     if options.unlabeled:
         yield _unlabeled(row, options, lookup, system, prompt, images, response_a, response_b)
         return
-    votes, field = votes_of(row, options)
-    winner, counts = decide(votes, field, lookup, options)
+    scores = _scores(row, options)
+    try:
+        votes, field = votes_of(row, options)
+    except RowProblem as problem:
+        if problem.reason != "no_verdict":
+            raise
+        winner, counts, votes = _by_score(scores, options), Counter(), []
+    else:
+        winner, counts = decide(votes, field, lookup, options)
     if len(counts) > 1 or sum(counts.values()) < len(votes):
         yield Note("disagreement")
     good, bad = (response_a, response_b) if winner == "a" else (response_b, response_a)
+    good_score, bad_score = scores if winner == "a" else scores[::-1]
     meta = {"votes": dict(counts), "winner": winner}
     if isinstance(row.data.get("group"), str):  # the key of a file that is an object of record lists
         meta["group"] = row.data["group"]
     yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad), images=images,
-                         metadata=meta, provenance=provenance(row, "pairwise"))
+                         chosen_score=good_score, rejected_score=bad_score, metadata=meta,
+                         provenance=provenance(row, "pairwise"))
 
 
 def _unlabeled(row: Row, options: ReadOptions, lookup: dict[str, str], system: str, prompt: list, images: list[str],
                response_a: str, response_b: str) -> UnlabeledPair:
     suggestion = row.data.get("suggestion")  # as convert --unlabeled writes it
     if suggestion not in ("a", "b", "tie"):
+        scores = _scores(row, options)
         try:
-            suggestion, _ = decide(*votes_of(row, options), lookup, options)
+            try:
+                suggestion, _ = decide(*votes_of(row, options), lookup, options)
+            except RowProblem as problem:
+                if problem.reason != "no_verdict":
+                    raise
+                suggestion = _by_score(scores, options)
         except RowProblem as problem:  # no verdict, or one that decides nothing: nothing to suggest
             suggestion = "tie" if problem.reason == "tie" else None
-    scores = [get(row, options, key, required=False) for key in ("score_a", "score_b")]
-    scores = [s if isinstance(s, (int, float)) and not isinstance(s, bool) else None for s in scores]
+    scores = _scores(row, options)
     tools = row.data.get("tools")
     return UnlabeledPair(system=system, prompt=prompt, tools=tools if isinstance(tools, str) else "", images=images,
                          response_a=assistant(response_a),

@@ -8,7 +8,8 @@ Accepted shapes (field names can be changed with ``--map``):
 - ``{"prompt": "...", "responses": ["...", ...], "scores": [8.5, ...]}``: parallel lists.
 
 Pairs are made by ``--pairing`` (see prefkit.readers.pairing). A completion with no numeric score is left out
-and counted (``unscored_completion``); a prompt left with fewer than two distinct scores is rejected
+and counted (``unscored_completion``); a prompt whose distinct answers all have the same score is rejected as
+``tie`` (as the pairwise reader rejects equal ``score_a``/``score_b``), one left with no pair otherwise
 (``no_pairs``). An ``images`` / ``image`` column (paths relative to the input file's folder) gives the prompt's
 images, as do ``image_url`` parts of prompt messages. ``--to kto`` is not offered: scores have no absolute
 desirable/undesirable line.
@@ -91,6 +92,7 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
     unscored = sum(1 for _, s in scored if s is None)
     made = pairing.pairs([(t, s) for t, s in scored if s is not None], options.pairing, options.min_margin)
     if not made:
+        _refuse_tie([(t, s) for t, s in scored if s is not None])
         raise RowProblem("no_pairs", f"{len(scored)} completion(s), {len(scored) - unscored} scored: "
                                      "no two distinct answers with different scores")
     if unscored:
@@ -100,6 +102,14 @@ def _convert(row: Row, options: ReadOptions) -> Iterator[Item]:
         yield PreferencePair(system=system, prompt=prompt, chosen=assistant(good), rejected=assistant(bad), images=images,
                              chosen_score=score_of[good], rejected_score=score_of[bad],
                              provenance=provenance(row, "ratings"))
+
+
+def _refuse_tie(scored: list[tuple[str, float]]) -> None:
+    """Two or more distinct answers (blank ones are never candidates), all with one score: a tie."""
+    answers = {" ".join(t.split()) for t, _ in scored if t.strip()}
+    scores = {s for t, s in scored if t.strip()}
+    if len(answers) > 1 and len(scores) == 1:
+        raise RowProblem("tie", f"{len(answers)} distinct answers, all with score {scores.pop():g}: a tie, no pair")
 
 
 read = per_row("ratings", _convert)

@@ -9,7 +9,8 @@ from typing import Any
 from ..errors import UsageError
 from ..names import READER_NAMES
 from ..vocab import OPENAI_TAGS
-from . import alpaca, arena_hard, fastchat, hh_rlhf, oasst, openai, openai_logs, pairwise, ratings, sharegpt, trl
+from . import (alpaca, arena_hard, fastchat, hh_rlhf, kto_rows, oasst, openai, openai_logs, openai_preference, pairwise,
+               ratings, sharegpt, trl)
 from .base import Reader
 from .mapping import columns_of
 
@@ -25,11 +26,14 @@ READERS: dict[str, Reader] = {
     "trl": trl.read,
     "fastchat-judge": fastchat.read,
     "arena-hard": arena_hard.read,
+    "openai-preference": openai_preference.read,
+    "kto-rows": kto_rows.read,
 }
 # Most specific first: auto-detection takes the first format that fits every sampled record.
 SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "fastchat-judge": fastchat.sniff,
     "arena-hard": arena_hard.sniff,
+    "openai-preference": openai_preference.sniff,
     "openai-logs": openai_logs.sniff,
     "oasst": oasst.sniff,
     "hh-rlhf": hh_rlhf.sniff,
@@ -39,6 +43,7 @@ SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "ratings": ratings.sniff,
     "alpaca": alpaca.sniff,
     "trl": trl.sniff,
+    "kto-rows": kto_rows.sniff,
 }
 # The logical fields each reader looks up, which `--map FIELD=COLUMN` can point at another column.
 _TAG_KEYS = tuple(OPENAI_TAGS)
@@ -49,11 +54,14 @@ MAP_FIELDS: dict[str, tuple[str, ...]] = {
     "hh-rlhf": ("chosen", "rejected"),
     "oasst": ("prompt",),
     "ratings": ("prompt", "system", "responses", "completions", "scores", "response", "score", "images"),
-    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes", "images"),
+    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes", "score_a", "score_b",
+                 "images"),
     "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
-    "trl": ("prompt", "chosen", "rejected", "images"),
+    "trl": ("prompt", "chosen", "rejected", "completion", "label", "tools", "images"),
     "fastchat-judge": ("question_id", "model_1", "model_2", "g1_winner", "g2_winner"),
     "arena-hard": ("question_id", "model", "baseline", "games"),
+    "openai-preference": ("input", "chosen", "rejected"),
+    "kto-rows": ("prompt", "completion", "label", "system", "tools", "images", *_TAG_KEYS),
 }
 assert tuple(READERS) == READER_NAMES, "prefkit.names.READER_NAMES must list the built-in readers"
 FORMATS = (*READERS, "auto")
@@ -72,6 +80,10 @@ NEEDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "fastchat-judge": (("question_id", ("question_id",)), ("model_1", ("model_1",)), ("model_2", ("model_2",)),
                        ("g1_winner", ("g1_winner", "winner"))),
     "arena-hard": (("question_id", ("uid", "question_id")), ("model", ("model",)), ("games", ("games",))),
+    "openai-preference": (("input", ("input",)), ("chosen", ("preferred_output",)),
+                          ("rejected", ("non_preferred_output",))),
+    "kto-rows": (("prompt", ("context", "prompt")), ("completion", ("answer", "completion", "response")),
+                 ("label", ("is_desirable", "label", "kto_tag"))),
 }
 
 

@@ -1,6 +1,7 @@
 """Which source column each field of a converted record came from (``prompt <- input``, ``chosen <- output_2
-(label=2)``): the first records a reader makes, as a writer would write them. ``convert --preview`` and the
-detection hints show them, so a wrong ``--map`` guess is visible at a glance."""
+(label=2)``): the first records a reader makes, as a writer would write them, every turn of the prompt shown
+(``history`` lines, then the last user turn). ``convert --preview`` and the detection hints show them, so a wrong
+``--map`` guess is visible at a glance."""
 
 from __future__ import annotations
 
@@ -81,8 +82,10 @@ def _fields(record: Any, columns: dict[str, str], data: Any) -> list[tuple[str, 
         return " + ".join(found) or "?"
 
     prompt = record.prompt[-1].content if record.prompt else ""
+    source = origin("prompt", "query") if "prompt" in columns else origin("messages", "input")
     out = [("system", origin("system"), record.system)] if record.system else []
-    out.append(("prompt", origin("prompt", "query") if "prompt" in columns else origin("messages"), prompt))
+    out += [("history", source, f"{m.role}: {m.content}") for m in record.prompt[:-1]]  # the whole prompt, turn by turn
+    out.append(("prompt", source, prompt))
     if isinstance(record, PreferencePair):
         winner = record.metadata.get("winner") if isinstance(record.metadata, dict) else None
         if winner in ("a", "b"):
@@ -96,7 +99,7 @@ def _fields(record: Any, columns: dict[str, str], data: Any) -> list[tuple[str, 
                     ("rejected", origin("rejected", "responses", "completions"), record.rejected.content)]
     elif isinstance(record, KtoExample):
         out.append(("completion" + (" (desirable)" if record.label else " (undesirable)"),
-                    origin("response", "chosen", "rejected", "messages"), record.completion.content))
+                    origin("completion", "response", "chosen", "rejected", "messages"), record.completion.content))
     elif isinstance(record, UnlabeledPair):
         out += [("response_a", origin("response_a"), record.response_a.content),
                 ("response_b", origin("response_b"), record.response_b.content)]

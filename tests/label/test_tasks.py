@@ -30,11 +30,12 @@ def test_unlabeled_convert_keeps_every_record_and_verdicts_as_suggestions(tmp_pa
     report = convert(src, str(tmp_path / "todo.jsonl"), to="unlabeled")
     assert (report.input_records, report.accepted, report.rejected_by_reason) == (4, 3, {"identical_responses": 1})
     out = load_output(tmp_path / "todo.jsonl")
-    assert [r.get("suggestion") for r in out] == [None, "b", "tie"]
+    assert [r.get("suggestion") for r in out] == ["a", "b", "tie"]  # scores decide a row with no verdict
     assert out[0]["score_a"] == 9 and out[0]["metadata"]["origin"] == f"{src}:0"
-    # The same file without --unlabeled: no verdict is no preference.
+    # The same file without --unlabeled: the scores decide row 0; no verdict and no scores is no preference.
     labeled = convert(src, str(tmp_path / "pairs.json"))
-    assert labeled.accepted == 1 and labeled.rejected_by_reason == {"no_verdict": 2, "tie": 1}
+    assert labeled.accepted == 2 and labeled.rejected_by_reason == {"no_verdict": 1, "tie": 1}
+    assert [r["chosen"]["value"] for r in load_output(tmp_path / "pairs.json")] == ["4", "Yo"]
     # Pairs to label read back as pairs to label (the origin survives a second pass).
     again = convert(str(tmp_path / "todo.jsonl"), str(tmp_path / "todo2.jsonl"), to="unlabeled")
     assert again.accepted == 3 and load_output(tmp_path / "todo2.jsonl") == out

@@ -67,7 +67,7 @@ def test_ratings_shapes_strategies_and_margins():
     assert [(r.chosen.content, r.rejected.content, r.chosen_score, r.rejected_score) for r in records] == [
         ("7", "Nine", 9.0, 1.0), ("Tokyo", "Kyoto", 10.0, 3.0), ("x", "z", 3.0, 1.0)]
     assert records[1].system == "Be terse."
-    assert [(r.index, r.reason) for r in rejects] == [(2, "no_pairs"), (4, "bad_type")]
+    assert [(r.index, r.reason) for r in rejects] == [(2, "tie"), (4, "bad_type")]  # 2: scores all equal
     assert [(n.reason, n.count) for n in notes] == [("unscored_completion", 1)]
     each, _, _ = read("ratings.sample.jsonl", "ratings", pairing="best-vs-each-lower")
     assert [(r.chosen.content, r.rejected.content) for r in each][:3] == [("7", "2"), ("7", "8"), ("7", "Nine")]
