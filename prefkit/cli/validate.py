@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from ..errors import UsageError
 from ..names import LEVELS
 from ..reports.html import stage_name
 from . import common
@@ -23,10 +24,16 @@ EXAMPLES = 3  # problems shown per code in the terminal summary
 
 
 def command(
-    dataset: str = typer.Argument(..., help="A dataset file, or a NAME registered in --dataset-dir."),
+    dataset: str | None = typer.Argument(None, help="A dataset file, or a NAME registered in --dataset-dir (with "
+                                         "--config: default the config's dataset; given, it overrides it)."),
+    config: Path | None = typer.Option(None, "--config", help="The training YAML you will run (LLaMA-Factory v0 or "
+                                       "v1, or TRL's): model, dataset(s), template, cutoff_len, stage, max_samples, "
+                                       "mix, val_size, reasoning and image settings are read from it, with the "
+                                       "trainer's defaults; a flag given beside it overrides the file (and is said)."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
     target: str | None = typer.Option(None, "--target", help="The trainer to check for: lf (LLaMA-Factory), lf-v1 "
-                                      "(its v1 data engine) or trl (default: the registry entry's, or from the rows)."),
+                                      "(its v1 data engine), trl, axolotl or openrlhf (default: the registry entry's, "
+                                      "or from the rows)."),
     layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca, kto, lf-v1, trl or "
                                       "trl-kto for a file (default: detected)."),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
@@ -34,8 +41,10 @@ def command(
                                            "code (auto_map) to load its tokenizer. Only for a folder you trust."),
     template: str = typer.Option("auto", "--template", help="LLaMA-Factory template name, or auto for known models "
                                   "(v1 data: chatml, qwen3 or qwen3_nothink; auto: qwen3_nothink, v1's default)."),
-    cutoff_len: int | None = typer.Option(None, "--cutoff-len", "--max-length", min=1, help="The cutoff_len you will "
-                                          "train with (TRL: max_length; default 1024 as in DPOConfig/KTOConfig)."),
+    cutoff_len: int | None = typer.Option(None, "--cutoff-len", "--max-length", "--max-len", "--sequence-len", min=1,
+                                          help="The cutoff_len you will train with (TRL: --max-length, default 1024 "
+                                          "as in DPOConfig/KTOConfig; OpenRLHF: --max-len, default 512; axolotl: "
+                                          "--sequence-len, default 512)."),
     max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", min=1, help="TRL 0.x's "
                                                  "max_prompt_length (default: its DPOConfig's / KTOConfig's, 512)."),
     truncation_mode: str | None = typer.Option(None, "--truncation-mode", help="TRL's truncation_mode: keep_end or "
@@ -50,6 +59,14 @@ def command(
     image_min_pixels: int | None = typer.Option(None, "--image-min-pixels", min=1, help="LLaMA-Factory's "
                                                 "image_min_pixels: smaller images are grown to it (default 32*32 = "
                                                 "1024)."),
+    enable_thinking: str | None = typer.Option(None, "--enable-thinking", help="LLaMA-Factory's enable_thinking for "
+                                               "reasoning templates: true (default), false or null, as in the YAML."),
+    no_enable_thinking: bool = typer.Option(False, "--no-enable-thinking", help="Same as --enable-thinking false."),
+    preserve_thinking: bool | None = typer.Option(None, "--preserve-thinking/--no-preserve-thinking", help="LLaMA-"
+                                                  "Factory 0.9.5's preserve_thinking: keep the thoughts of history "
+                                                  "turns (default: not)."),
+    max_samples: int | None = typer.Option(None, "--max-samples", min=1, help="LLaMA-Factory's max_samples: only "
+                                           "the first N rows of each dataset are read and measured."),
     report_json: Path | None = REPORT_JSON,
     lengths: Path | None = typer.Option(None, "--lengths", help="Write per-record token lengths here (JSONL)."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report (+ PNG histogram)."),
@@ -71,19 +88,40 @@ def command(
     if common.OWN_PROCESS:  # token counting needs no torch: keep it out of this process (3 s, 250 MB)
         tokenizer_only_transformers()
     from ..pipeline.validate import check_fail_on, png_path, validate
+    from ..pipeline.validate_config import validate_config
 
     check_fail_on(fail_on)
+    thinking = thinking_flag(enable_thinking, no_enable_thinking)
+    flags = {"model": model, "template": None if template == "auto" else template, "cutoff_len": cutoff_len,
+             "dataset_dir": str(dataset_dir) if dataset_dir else None, "media_dir": str(media_dir) if media_dir else None,
+             "image_max_pixels": image_max_pixels, "image_min_pixels": image_min_pixels,
+             "enable_thinking": thinking, "preserve_thinking": preserve_thinking, "max_samples": max_samples,
+             "trust_remote_code": trust_remote_code or None, "max_prompt_length": max_prompt_length,
+             "truncation_mode": truncation_mode}
+    if config is None and dataset is None:
+        raise UsageError("give a DATASET (a file or a registered NAME), or --config TRAIN.yaml")
     benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
     threshold = near_threshold(near_dedup, near_jaccard) if near_dedup or near_jaccard is not None else None
     with progress("validating", quiet) as tick:
-        report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
+        if config is not None:
+            given = {k: v for k, v in flags.items() if v is not None and k != "enable_thinking"}
+            if enable_thinking is not None or no_enable_thinking:
+                given["enable_thinking"] = thinking  # null is a value here
+            report = validate_config(str(config), dataset, given, report_json=str(report_json) if report_json else None,
+                                     layout=layout, lengths_path=str(lengths) if lengths else None,
+                                     html=str(html_path) if html_path else None, executor=executor, workers=workers,
+                                     ray_address=ray_address, progress=tick, decontaminate=benchmarks, target=target,
+                                     trl_version=trl_version, near_dedup=threshold)
+        else:
+            report = validate(dataset, str(dataset_dir) if dataset_dir else None, layout, model, template, cutoff_len,
                           str(lengths) if lengths else None, report_json=str(report_json) if report_json else None,
                           html=str(html_path) if html_path else None, executor=executor, workers=workers,
                           ray_address=ray_address, progress=tick, trust_remote_code=trust_remote_code,
                           decontaminate=benchmarks, target=target, max_prompt_length=max_prompt_length,
                           truncation_mode=truncation_mode, trl_version=trl_version,
                           media_dir=str(media_dir) if media_dir else None, near_dedup=threshold,
-                          image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels)
+                          image_max_pixels=image_max_pixels, image_min_pixels=image_min_pixels,
+                          enable_thinking=thinking, preserve_thinking=bool(preserve_thinking), max_samples=max_samples)
     if not quiet:
         summary(report)
         if html_path:
@@ -93,8 +131,27 @@ def command(
     report.raise_if_worse_than(fail_on)
 
 
+def thinking_flag(value: str | None, no: bool) -> bool | None:
+    """--enable-thinking true|false|null (LLaMA-Factory's values), --no-enable-thinking: false; default true."""
+    if no and value is not None:
+        raise UsageError("give --enable-thinking VALUE or --no-enable-thinking, not both")
+    if no:
+        return False
+    if value is None:
+        return True
+    choices = {"true": True, "false": False, "null": None, "none": None}
+    if value.lower() not in choices:
+        raise UsageError(f"--enable-thinking {value!r}: choose true, false or null")
+    return choices[value.lower()]
+
+
 def summary(report: ValidationReport) -> None:
     console = err_console
+    for line in (report.config or {}).get("lines", []):
+        console.print(line, highlight=False, soft_wrap=True)
+    for line in [] if report.config else ([report.samples["message"]] if report.samples and "message" in
+                                          report.samples else []):
+        console.print(line, highlight=False)
     console.print(f"[bold]{report.dataset}[/bold] ({report.file}): {report.records:,} records, "
                   f"{stage_name(report.stage)}, {len(report.would_drop):,} would be dropped by {report.trainer}",
                   highlight=False)

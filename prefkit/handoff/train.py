@@ -36,6 +36,7 @@ class TrainResult:
     infer_configs: tuple[str, str] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     log_file: str | None = None
+    validation: dict[str, Any] | None = None  # the report of ``prefkit validate --config`` on the written YAML
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +153,22 @@ def _prompt_text(data: Any, attr: Attr) -> str:
     return "\n".join(m["content"] for m in messages) if messages else json.dumps(data, default=str)
 
 
+def validate_written(path: str, dataset: str, unsplit: str | None = None) -> Any:
+    """Validate the YAML just written, as ``prefkit validate --config PATH`` does (one path: what is counted is
+    what LLaMA-Factory will read, ``--set`` values included). ``unsplit``: a dry run's eval split is not written
+    yet, so the rows it would split (``dataset``) are validated in its place. Errors raise DataError."""
+    from ..pipeline.validate_config import validate_config
+
+    report = validate_config(path, None, {"dataset": dataset} if unsplit else {})
+    errors = report.findings.by_level("error")
+    if errors:
+        first = errors[0]
+        where = f"record {first.index}" if first.index is not None else "the dataset"
+        raise DataError(f"{dataset}: {len(errors)} validation error(s) of {path}, e.g. {where}: {first.code}: "
+                        f"{first.message}; fix them (prefkit validate --config {path}) or pass --no-validate")
+    return report
+
+
 def auto_cutoff(name: str, dataset_dir: str, model: str, template: str, trust_remote_code: bool = False) -> tuple[int, str]:
     from ..pipeline.validate import validate
 
@@ -222,18 +239,6 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
         cutoff_len, note = auto_cutoff(dataset, dataset_dir, model, template, trust_remote_code)
         notes.append(note)
     records = None  # of the dataset, once some pass has read it
-    if validate_first:  # with --cutoff-len auto a second pass: truncation's errors depend on the cutoff chosen
-        from ..pipeline.validate import validate
-
-        measure = NEEDS[method] == "rm"  # token lengths raise errors (identical after truncation) for pairs only
-        report = validate(dataset, dataset_dir=dataset_dir, model=model if measure else None, template=template,
-                          cutoff_len=int(cutoff_len) if measure else None, trust_remote_code=trust_remote_code)
-        records = report.records
-        errors = report.findings.by_level("error")
-        if errors:
-            first = errors[0]
-            raise DataError(f"{dataset}: {len(errors)} validation error(s), e.g. record {first.index}: {first.code}: "
-                            f"{first.message}; fix them (prefkit validate {dataset}) or pass --no-validate")
     train_name, eval_name = dataset, None
     if eval_split:
         train_name, eval_name, n_train, n_eval = split_eval(dataset, dataset_dir, entry, eval_split, force, dry_run)
@@ -251,18 +256,27 @@ def train(dataset: str, dataset_dir: str, model: str, method: str = "dpo", finet
         notes.append(f"images: column {images!r} read from {config.get('media_dir')}, at most "
                      f"{config.get('image_max_pixels')} pixels each; vision tower "
                      f"{'frozen' if config.get('freeze_vision_tower') else 'trained (--set freeze_vision_tower=false)'}")
-    max_samples = config.get("max_samples")
-    if isinstance(max_samples, int):
-        if records is None:
-            records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, entry["file_name"])))
-        if max_samples < records:
-            notes.append(f"max_samples {max_samples} trains on only {max_samples} of the {records} records (as asked)")
     path = config_file(config_out or os.path.join(config["output_dir"], f"train_{method}.yaml"))
     with Run() as run:
         _config_out(run, dataset_dir, entry, path).file.write(yaml_bytes(config))  # type: ignore[union-attr]
         run.commit()
+    report = validate_written(path, dataset, eval_name if eval_split and dry_run else None) if validate_first else None
+    max_samples = config.get("max_samples")
+    if isinstance(max_samples, int):
+        if report is not None and report.samples is not None:
+            records = report.samples["in_file"]
+        if records is None:
+            records = sum(1 for _ in iter_rows(os.path.join(dataset_dir, entry["file_name"])))
+        if max_samples < records:
+            notes.append(f"max_samples {max_samples} trains on only {max_samples} of the {records} records (as asked)")
+    if report is not None:
+        tokens = report.tokens or {}
+        notes.append(f"validated {path} as prefkit validate --config reads it: {report.records:,} records read, "
+                     f"{len(report.would_drop):,} would be dropped"
+                     + (f", {tokens['truncated']:,} truncated at cutoff_len {tokens['cutoff_len']}" if tokens else ""))
     command = [llamafactory_cli(), "train", path]
-    result = TrainResult(config_path=path, command=command, config=config, notes=notes)
+    result = TrainResult(config_path=path, command=command, config=config, notes=notes,
+                         validation=report.to_json() if report is not None else None)
     if dry_run:
         return result
     result.log_file = log_file or os.path.join(config["output_dir"], "llamafactory.log")

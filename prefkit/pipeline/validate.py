@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from array import array
@@ -25,12 +26,14 @@ from typing import Any
 
 from ..checks.content import ContentChecker
 from ..checks.findings import Findings
+from ..checks.reasoning import ReasoningSide
 from ..errors import DataError, InputError, UsageError
 from ..hygiene import Decontaminator
 from ..hygiene import load as load_benchmarks
 from ..images.checks import STOPS_RUN
 from ..io import files as io
-from ..io.run import Run
+from ..images.files import local_files
+from ..io.run import Run, found
 from ..io.sources import Row, iter_rows
 from ..names import LEVELS
 from ..registry.info import get_entry, info_path, load
@@ -58,6 +61,9 @@ class ValidationReport:
     sequences: dict[str, array] | None = None  # per-pair token lengths for histograms (not in JSON)
     contamination: dict[str, int] | None = None  # --decontaminate: {benchmark: records holding one of its items}
     near_duplicates: dict[str, Any] | None = None  # --near-dedup: threshold, groups, share
+    samples: dict[str, Any] | None = None  # max_samples: rows read, rows in the file, rows never trained on
+    config: dict[str, Any] | None = None  # --config: the file, the values used, what is not modelled, the mix
+    stats: Any = None  # the TokenStats behind ``tokens`` (several datasets of a config merge them; not in JSON)
     target: str = "lf"  # the trainer checked for (prefkit.targets)
     trainer: str = "LLaMA-Factory"  # its name, in messages
 
@@ -76,7 +82,9 @@ class ValidationReport:
                 "warnings": [f.to_json() for f in self.findings.by_level("warning")],
                 "infos": [f.to_json() for f in self.findings.by_level("info")],
                 "would_drop": self.would_drop, "content": self.content, "tokens": self.tokens,
-                "contamination": self.contamination, "near_duplicates": self.near_duplicates, "target": self.target}
+                "contamination": self.contamination, "near_duplicates": self.near_duplicates, "target": self.target,
+                **({"samples": self.samples} if self.samples is not None else {}),
+                **({"config": self.config} if self.config is not None else {})}
 
 
 def check_fail_on(level: str) -> None:
@@ -147,7 +155,7 @@ class ImageStats:
                 "largest": sorted(self.largest.values(), key=lambda e: (-e["tokens"], e["index"]))}
 
 
-class _TokenStats:
+class TokenStats:
     def __init__(self, counter: Counter) -> None:
         self.counter = counter
         self.images = ImageStats() if getattr(counter, "images", None) is not None else None  # LLaMA-Factory's plugin
@@ -207,7 +215,7 @@ def _why_cut(lengths: Any, cutoff_len: int, limit_name: str = "cutoff_len") -> s
     return why
 
 
-def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
+def validate(path_or_name: str | None, dataset_dir: str | None = None, layout: str | None = None, model: str | None = None,
              template: str = "auto", cutoff_len: int | None = None, lengths_path: str | None = None,
              report_json: str | None = None, html: str | None = None, executor: str = "local",
              workers: int | None = None, ray_address: str | None = None,
@@ -216,7 +224,8 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
              max_prompt_length: int | None = None, truncation_mode: str | None = None,
              trl_version: str = "auto", media_dir: str | None = None,
              near_dedup: float | None = None, image_max_pixels: int | None = None,
-             image_min_pixels: int | None = None) -> ValidationReport:
+             image_min_pixels: int | None = None, enable_thinking: bool | None = True,
+             preserve_thinking: bool = False, max_samples: int | None = None) -> ValidationReport:
     """Check one dataset (a file, or a NAME in ``dataset_dir``) the way its trainer will read it.
 
     The ``target`` (``lf``: LLaMA-Factory, ``lf-v1``, ``trl``) is the registry entry's or the file's (recognised
@@ -235,7 +244,10 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
     (templates qwen2_vl, qwen3_vl, ...): each image resized to ``image_max_pixels`` / ``image_min_pixels`` (None:
     LLaMA-Factory's defaults, 768*768 and 32*32), then by the model folder's image processor config; or as its LLaVA
     plugin does (llava, yi_vl: the same count for every image, from the folder's processor_config.json). A cutoff_len
-    that cuts into an image's tokens is an error (``image_tokens_cut``).
+    that cuts into an image's tokens is an error (``image_tokens_cut``). ``enable_thinking`` (True, False or None)
+    and ``preserve_thinking`` are LLaMA-Factory's data arguments for reasoning templates; ``max_samples`` measures
+    only the first N rows, as LLaMA-Factory reads them. A training YAML's datasets are validated by
+    :func:`prefkit.pipeline.validate_config.validate_config`, which calls this module's checks for each.
     """
     benchmarks = load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate
     name, path, entry, chosen = locate(path_or_name, dataset_dir, layout, target)
@@ -247,29 +259,36 @@ def validate(path_or_name: str, dataset_dir: str | None = None, layout: str | No
         out = run.rows("--lengths", lengths_path, lines=True) if lengths_path else None
         report_file = run.json("--report-json", report_json)
         pages = (run.file("--html", html), run.file("--html (histogram)", png_path(html))) if html else None
-        limits = _limits(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
-                         truncation_mode, trl_version, image_max_pixels, image_min_pixels)
-        report = _validate(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
-                           executor, workers, ray_address, progress, benchmarks, media_dir, near_dedup)
-        report_file.value = report.to_json()
-        if pages:
-            from ..reports.html import histogram, render
-
-            pages[0].file.write(render(report).encode("utf-8"))  # type: ignore[union-attr]
-            image = histogram(report)
-            pages[1].file.write(image) if image else pages[1].discard()  # type: ignore[union-attr]
+        limits = token_options(chosen, model, template, cutoff_len, lengths_path, trust_remote_code, max_prompt_length,
+                               truncation_mode, trl_version, image_max_pixels, image_min_pixels, enable_thinking,
+                               preserve_thinking)
+        report = check_rows(name, path, entry, chosen, dataset_dir if registered else None, limits, template, out,
+                            executor, workers, ray_address, progress, benchmarks, media_dir, near_dedup, max_samples)
+        write_reports(report, report_file, pages)
         run.commit()
     return report
 
 
-def _limits(target: Target, model: str | None, template: str, cutoff_len: int | None, lengths_path: str | None,
-            trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str | None,
-            trl_version: str, image_max_pixels: int | None = None, image_min_pixels: int | None = None
-            ) -> TokenOptions | None:
+def write_reports(report: ValidationReport, report_file: Any, pages: tuple[Any, Any] | None) -> None:
+    """The JSON report and, with ``pages`` (the --html file and its PNG), the HTML page and its histogram."""
+    report_file.value = report.to_json()
+    if pages:
+        from ..reports.html import histogram, render
+
+        pages[0].file.write(render(report).encode("utf-8"))
+        image = histogram(report)
+        pages[1].file.write(image) if image else pages[1].discard()
+
+
+def token_options(target: Target, model: str | None, template: str, cutoff_len: int | None, lengths_path: str | None,
+                  trust_remote_code: bool, max_prompt_length: int | None, truncation_mode: str | None,
+                  trl_version: str, image_max_pixels: int | None = None, image_min_pixels: int | None = None,
+                  enable_thinking: bool | None = True, preserve_thinking: bool = False) -> TokenOptions | None:
     """What token counting needs, or None without a model; a clear error for options that need another."""
     given = {"max_prompt_length": max_prompt_length is not None, "truncation_mode": truncation_mode is not None,
              "trl_version": trl_version != "auto", "image_max_pixels": image_max_pixels is not None,
-             "image_min_pixels": image_min_pixels is not None}
+             "image_min_pixels": image_min_pixels is not None, "enable_thinking": enable_thinking is not True,
+             "preserve_thinking": preserve_thinking is not False}
     foreign = [name for name, set_ in given.items() if set_ and name not in target.options]
     if foreign:
         owners = sorted({t.name for t in TARGETS.values() for name in foreign if name in t.options})
@@ -291,14 +310,14 @@ def _limits(target: Target, model: str | None, template: str, cutoff_len: int | 
     pixels = {name: value for name, value in (("image_max_pixels", image_max_pixels),
                                               ("image_min_pixels", image_min_pixels)) if value is not None}
     return TokenOptions(model, cutoff_len, template, trust_remote_code, max_prompt_length, truncation_mode, trl_version,
-                        **pixels)
+                        **pixels, enable_thinking=enable_thinking, preserve_thinking=preserve_thinking)
 
 
-def _validate(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
+def check_rows(name: str, path: str, entry: dict[str, Any], target: Target, dataset_dir: str | None,
               limits: TokenOptions | None, template: str, out: io.RowFile | None, executor: str, workers: int | None,
               ray_address: str | None, progress: Callable[[int], None] | None,
               benchmarks: Decontaminator | None = None, media_dir: str | None = None,
-              near_dedup: float | None = None) -> ValidationReport:
+              near_dedup: float | None = None, max_samples: int | None = None) -> ValidationReport:
     stage = target.stage(entry)
     report = ValidationReport(dataset=name, file=path, entry=entry, stage=stage, target=target.name,
                               trainer=target.trainer)
@@ -310,7 +329,7 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
                      "(pairwise) and KTO datasets; this one is neither")
         limits = None
     counter = target.counter(limits, entry) if limits else None
-    tokens = _TokenStats(counter) if counter else None
+    tokens = TokenStats(counter) if counter else None
     content = ContentChecker(findings)
     for code, level, message in counter.notes() if counter else ():
         findings.add(code, level, None, "", message)
@@ -323,14 +342,19 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
                      "dpo/orpo/simpo/kto/rm on it")
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
-    parts = blocks(iter_rows(path), BATCH) if isinstance(runner, LocalExecutor) else runner.parts(path, iter_rows(path))
+    rows = iter_rows(path) if max_samples is None else itertools.islice(iter_rows(path), max_samples)
+    parts = blocks(rows, BATCH) if isinstance(runner, LocalExecutor) or max_samples is not None else \
+        runner.parts(path, rows)  # the first max_samples rows travel from here: a JSONL's line ranges hold them all
     checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir, near_dedup)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
     near = NearSide(near_dedup, content, findings) if near_dedup is not None else None
+    reasoning = ReasoningSide(getattr(counter, "thinking", None))  # a reasoning template and the data's thoughts
     try:
         for read, results in runner.map_blocks(parts, checks):
             report.records += read
             for result in results:  # the ordered side, in input order
+                for image in local_files(result.images, media_dir):  # read by the trainer: no output may replace it
+                    found(image, f"an image of record {result.index}")
                 _column_types(result, column_types, findings)
                 findings.items.extend(result.findings)
                 if result.drop:
@@ -341,6 +365,7 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
                     content.take(result.index, result.content)
                 if tokens:
                     _tokens(result, tokens, out, findings)
+                reasoning.take(result.index, result.lengths is not None, result.thoughts)
                 for benchmark in result.contaminated:
                     report.contamination[benchmark] += 1  # type: ignore[index]
             if progress:
@@ -349,12 +374,16 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
         runner.close()
     if report.records == 0:
         raise InputError(f"{path}: no records")
+    if max_samples is not None:
+        report.samples = samples_read(path, max_samples, report.records, stage)
     content.finish()
+    reasoning.finish(findings)
     report.content = content.stats.to_json()
     report.near_duplicates = near.to_json() if near is not None else None
     if tokens:
         report.tokens = tokens.to_json()
         report.sequences = tokens.sequences
+        report.stats = tokens
         unit = "examples" if stage == "kto" else "pairs"
         for code in ("truncated", "lost_eos"):
             if tokens.counts[code]:
@@ -369,12 +398,21 @@ def _validate(name: str, path: str, entry: dict[str, Any], target: Target, datas
     return report
 
 
+def samples_read(path: str, max_samples: int, read: int, stage: str) -> dict[str, Any]:
+    """What ``max_samples`` leaves out: LLaMA-Factory reads the first N rows of each dataset, never the rest."""
+    in_file = read if read < max_samples else read + sum(1 for _ in itertools.islice(iter_rows(path), read, None))
+    unit = "examples" if stage == "kto" else "pairs"
+    return {"max_samples": max_samples, "read": read, "in_file": in_file, "never_trained": in_file - read,
+            "message": f"max_samples {max_samples:,} reads {read:,} of {in_file:,} {unit}"
+                       + (f": {in_file - read:,} are never trained on" if in_file > read else "")}
+
+
 def png_path(html: str) -> str:
     """The histogram written beside an HTML report."""
     return os.path.splitext(html)[0] + ".png"
 
 
-def _tokens(result: RowCheck, tokens: _TokenStats, out: io.RowFile | None, findings: Findings) -> None:
+def _tokens(result: RowCheck, tokens: TokenStats, out: io.RowFile | None, findings: Findings) -> None:
     """Count one row's lengths, and write its --lengths line."""
     lengths = result.lengths
     if lengths is None:

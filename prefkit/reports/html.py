@@ -228,6 +228,9 @@ def render(report: Any) -> str:
              _table(["level", "code", "count"], [[lvl, code, n] for lvl in LEVELS for code, n in counts[lvl].items()],
                     numeric=[2], table_id="findings-summary")
              if any(counts.values()) else "<p>No findings.</p>"]
+    if data.get("config"):  # --config: which file and which values were counted with
+        parts += ["<h2 id='config'>Training config</h2>",
+                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in data["config"]["lines"]) + "</ul>"]
     if data.get("contamination") is not None:  # --decontaminate
         parts += ["<h2 id='contamination'>Benchmark contamination</h2>",
                   _table(["benchmark", "records holding one of its items"], list(map(list, data["contamination"].items())),

@@ -38,6 +38,8 @@ class TokenOptions:
     trl_version: str = "auto"  # TRL only: whose rules (0.24, 1), auto: the TRL installed here
     image_max_pixels: int = LF_IMAGE_MAX_PIXELS  # LLaMA-Factory only: its ModelArguments' limits an image is resized to
     image_min_pixels: int = LF_IMAGE_MIN_PIXELS
+    enable_thinking: bool | None = True  # LLaMA-Factory only: reasoning templates (None: thoughts kept, empty one masked)
+    preserve_thinking: bool = False  # LLaMA-Factory 0.9.5 only: history thoughts kept
 
 
 class Lengths(Protocol):
@@ -125,6 +127,7 @@ class RowCheck:
     contaminated: tuple[str, ...] = ()  # --decontaminate: the benchmarks whose items the row holds
     near: bytes | None = None  # --near-dedup: the MinHash signature of what the trainer sees (prefkit.hygiene)
     images: tuple[str, ...] = ()  # the row's image references: the same words about other images are another pair
+    thoughts: bool = False  # the row has a thought (<think>...): validate's reasoning findings across rows
 
     def add(self, code: str, level: str, path: str, message: str) -> None:
         self.findings.append(Finding(code, level, self.index, path, message))
@@ -207,6 +210,10 @@ def unreadable(row: Row) -> RowCheck | None:
     if row.error is not None and row.reason == "trailing_content":
         result = RowCheck(i, "breaks_loader")
         result.add("breaks_loader", "error", "", f"{row.error}: the trainer's loader fails on the file")
+        return result
+    if row.error is not None and row.reason == "invalid_unicode":  # Arrow fails on the file, not on the row
+        result = RowCheck(i, "breaks_loader")
+        result.add("invalid_unicode", "error", row.field, row.error)
         return result
     if row.error is None and isinstance(row.data, dict):
         return None

@@ -19,12 +19,15 @@ way the prompt is rendered once per row and each answer as the message after it,
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
+from ..checks.reasoning import Thinking, row_findings
 from ..checks.schema import RowSchema, row_validator
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER, STOPS_RUN, RowImages, RowLayout, check_row_images
@@ -177,10 +180,12 @@ class TokenCounter:
     image_refusal: str | None = None  # the template has no image plugin: why LLaMA-Factory stops on images
     _image_notes: list[tuple[str, str, str]] = []  # replaced, never changed in place
     _marker_ids: list[int] | None = None  # the ids of the plugin's markers (Qwen-VL: start, image token, end)
+    thinking: Thinking = Thinking(None)  # the template's thought handling (set in __init__)
 
     def __init__(self, model: str, template: str, cutoff_len: int, trust_remote_code: bool = False,
                  kto: bool = False, images: bool = False, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
-                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS) -> None:
+                 image_min_pixels: int = LF_IMAGE_MIN_PIXELS, enable_thinking: bool | None = True,
+                 preserve_thinking: bool = False) -> None:
         self.kto = kto  # measure() counts KTO examples
         tokenizer = load_counting_tokenizer(model, trust_remote_code)
         self.template_source = "given"
@@ -191,7 +196,7 @@ class TokenCounter:
                                  "pass --template NAME")
             template, self.template_source = found, f"auto: LLaMA-Factory's default for {model}"
         self.template_name = template
-        fast = lf_render.fast_template(template)
+        fast = lf_render.fast_template(template, enable_thinking, preserve_thinking)
         if fast is not None:
             fast.fix_tokenizer(tokenizer)
             self.template: Any = fast
@@ -201,9 +206,13 @@ class TokenCounter:
             if template not in lf.templates:
                 known = ", ".join(sorted(lf.templates)[:12])
                 raise UsageError(f"unknown template {template!r}; LLaMA-Factory knows e.g. {known}, ...")
-            self.template = lf.get_template_and_fix_tokenizer(tokenizer, lf.data_arguments(template=template,
-                                                                                          cutoff_len=cutoff_len))
+            thinking = {"enable_thinking": enable_thinking, "preserve_thinking": preserve_thinking}
+            known = {f.name for f in dataclasses.fields(lf.data_arguments)}
+            self.template = lf.get_template_and_fix_tokenizer(tokenizer, lf.data_arguments(
+                template=template, cutoff_len=cutoff_len, **{k: v for k, v in thinking.items() if k in known}))
             self.render = "llamafactory"
+        self.thinking = Thinking.of(self.template, template, enable_thinking, preserve_thinking, template_names(),
+                                    llamafactory_version())
         self.tokenizer = tokenizer
         self.cutoff_len = cutoff_len
         self._proxy = DeferringTokenizer(tokenizer)
@@ -265,12 +274,12 @@ class TokenCounter:
     def limits(self) -> dict[str, Any]:
         return {"model": self.tokenizer.name_or_path, "template": self.template_name,
                 "template_source": self.template_source, "cutoff_len": self.cutoff_len,
-                **(self.images.describe() if self.images else {})}
+                **self.thinking.describe(), **(self.images.describe() if self.images else {})}
 
     def notes(self) -> list[tuple[str, str, str]]:
         """How images are counted (or why not), and a warning when the tokenizer's own chat template does not use
         the template's user marker."""
-        return [*self._image_notes, *self._template_notes()]
+        return [*self._image_notes, *self._template_notes(), *self.thinking.notes()]
 
     def _template_notes(self) -> list[tuple[str, str, str]]:
         tokenizer = self.tokenizer
@@ -463,6 +472,32 @@ def _no_kl_answer(response: list[dict[str, Any]]) -> bool:
     return not response or (not response[0]["content"] and len(response) < 2)
 
 
+def template_thinking(template: str) -> Thinking:
+    """A named template's thought handling with the default data arguments, for a run without a model (the
+    reasoning checks that need no tokenizer); unknown for ``auto`` or where LLaMA-Factory's own code renders it."""
+    if template != "auto":
+        try:
+            fast = lf_render.fast_template(template)
+        except UsageError:
+            fast = None
+        if fast is not None:
+            return Thinking.of(fast, template, True, False, template_names(), llamafactory_version())
+    return Thinking(None)
+
+
+def template_names() -> Sequence[str]:
+    """The installed release's template names (for a ``_nothink`` twin)."""
+    release = lf_render.shipped_release(lf_render.installed_root())
+    return list(release["templates"]) if release is not None else list(lf_templates().templates)
+
+
+def llamafactory_version() -> str:
+    try:
+        return importlib.metadata.version("llamafactory")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 class LlamaFactory(Target):
     """LLaMA-Factory v0: ``dataset_info.json`` entries, its converters' and processors' rules, its templates."""
 
@@ -471,7 +506,7 @@ class LlamaFactory(Target):
     layouts = ("sharegpt", "alpaca", "kto")
     registry = "v0"
     size_key = "num_samples"
-    options = ("image_max_pixels", "image_min_pixels")
+    options = ("image_max_pixels", "image_min_pixels", "enable_thinking", "preserve_thinking")
 
     def owns(self, entry: dict[str, Any]) -> bool:
         return not ("path" in entry and "file_name" not in entry)
@@ -496,7 +531,8 @@ class LlamaFactory(Target):
     def counter(self, options: TokenOptions, entry: dict[str, Any]) -> Counter:
         return TokenCounter(options.model, options.template, options.cutoff_len, options.trust_remote_code,
                             kto=self.stage(entry) == "kto", images=RowLayout.from_entry(entry) is not None,
-                            image_max_pixels=options.image_max_pixels, image_min_pixels=options.image_min_pixels)
+                            image_max_pixels=options.image_max_pixels, image_min_pixels=options.image_min_pixels,
+                            enable_thinking=options.enable_thinking, preserve_thinking=options.preserve_thinking)
 
     def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
                media_dir: str | None = None):
@@ -506,6 +542,7 @@ class LlamaFactory(Target):
         kto = attr.stage == "kto"
         images = image_checker(entry, media_dir)
         plugin = getattr(counter, "images", None)  # with a model: how the template's plugin counts image tokens
+        thinking = getattr(counter, "thinking", None) or template_thinking(template)
         refusal = getattr(counter, "image_refusal", None)  # with a model: its template takes no image
 
         def parse(data: dict[str, Any], result: RowCheck) -> Parsed | str:
@@ -533,6 +570,7 @@ class LlamaFactory(Target):
                                "KL term, and this record has none: the next record raises IndexError and the run fails "
                                "(unless that one is dropped too)")
                 return aligned.drop
+            result.thoughts = row_findings(aligned, thinking, kto, result.add)
             if checked is not None and plugin is not None:
                 return Parsed(aligned, with_images(aligned, checked, plugin, result, kto))
             return Parsed(aligned, aligned)

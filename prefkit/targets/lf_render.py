@@ -303,7 +303,7 @@ class FastTemplate:
         self._compiled: tuple[Any, dict[str, Callable[..., list[Any]]] | None] | None = None
         # 0.9.5's Template._encode gives format_function the thought and tool-call words (0.9.3's does not)
         self._function_words = self.variant == "0.9.5" and not self._fused
-        # what get_template_and_fix_tokenizer sets from the (default) data arguments
+        # what get_template_and_fix_tokenizer sets from the data arguments (fast_template passes them in defaults)
         if self.reasoning or self.variant == "0.9.3":
             self.enable_thinking = defaults.get("enable_thinking", True)
         if self.reasoning and self.variant == "0.9.5":
@@ -579,10 +579,13 @@ class FastTemplate:
         self.fix_jinja_template(tokenizer)
 
 
-def fast_template(name: str) -> FastTemplate | None:
+def fast_template(name: str, enable_thinking: bool | None = True, preserve_thinking: bool = False
+                  ) -> FastTemplate | None:
     """The template ``name`` on the fast path, or None where LLaMA-Factory's own code must render it (a class not
     replicated here, sources that are not a shipped release, a template only the live TEMPLATES has). Raises
-    UsageError for a name the installed release does not have, and when LLaMA-Factory is not installed."""
+    UsageError for a name the installed release does not have, and when LLaMA-Factory is not installed.
+    ``enable_thinking`` and ``preserve_thinking`` are the data arguments get_template_and_fix_tokenizer sets on the
+    template (preserve_thinking only where the release has it)."""
     root = installed_root()
     release = shipped_release(root)
     if release is None:
@@ -590,6 +593,8 @@ def fast_template(name: str) -> FastTemplate | None:
     code, defaults = release.get("code", {}), release.get("data_arguments", {})
     if defaults.get("train_on_prompt") or defaults.get("default_system") is not None or defaults.get("tool_format"):
         return None  # defaults that change the template: LLaMA-Factory's own path
+    thinking = {"enable_thinking": enable_thinking, "preserve_thinking": preserve_thinking}
+    defaults = {**defaults, **{k: v for k, v in thinking.items() if k in defaults}}
     live = sys.modules.get("llamafactory.data.template")
     if live is not None and getattr(live, "__file__", "") and os.path.dirname(os.path.dirname(live.__file__)) == root:
         template = live.TEMPLATES.get(name)
