@@ -7,12 +7,14 @@ from typing import Any
 
 from ..errors import UsageError
 from .base import BlockChecker, Parsed, RowCheck, Target, TokenOptions
+from .axolotl import Axolotl
 from .lf import LlamaFactory
 from .lf_v1 import LlamaFactoryV1
+from .openrlhf import OpenRlhf
 from .trl import Trl
 
-TARGETS: dict[str, Target] = {t.name: t for t in (LlamaFactory(), LlamaFactoryV1(), Trl())}
-DETECTION_ORDER = ("lf-v1", "trl", "lf")  # lf last: it takes any file and says what is missing
+TARGETS: dict[str, Target] = {t.name: t for t in (LlamaFactory(), LlamaFactoryV1(), Trl(), Axolotl(), OpenRlhf())}
+DETECTION_ORDER = ("lf-v1", "trl", "axolotl", "openrlhf", "lf")  # lf last: it takes any file and says what is missing
 
 
 def get_target(name: str) -> Target:
