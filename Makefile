@@ -11,7 +11,7 @@
 # make bench      - the convert benchmark
 .PHONY: setup demo test test-fast docs lint bench clean
 
-FAST := -m "not llamafactory and not argilla and not model and not ray and not browser and not slow"
+FAST := -m "not llamafactory and not argilla and not label_studio and not model and not ray and not browser and not slow"
 
 setup:
 	@bash scripts/setup.sh
@@ -40,4 +40,4 @@ bench: setup
 	@.venv/bin/python bench/convert.py
 
 clean:
-	rm -rf .venv .venv-lf093 .venv-trl .venv-argilla .pytest_cache .cache site
+	rm -rf .venv .venv-lf093 .venv-trl .venv-argilla .venv-label-studio .pytest_cache .cache site

@@ -4,7 +4,9 @@
 #   .venv          prefkit (editable) with every extra, and LLaMA-Factory 0.9.5 (CPU torch)
 #   .venv-lf093    LLaMA-Factory 0.9.3 with prefkit, used by parity tests through a subprocess
 #   .venv-trl      TRL 1.x alone, for the TRL parity oracle (tests/tools/trl_oracle.py)
+#   .cache/wheels  the axolotl 0.19.0 and OpenRLHF 0.11.2 wheels (source for their parity oracles, not installed)
 #   .venv-argilla  the Argilla server (label tests start it with Redis; see tests/argilla_server/)
+#   .venv-label-studio  Label Studio 1.23.2 (prefkit label serve; the Label Studio label tests)
 #   and, as root on Debian, the packages redis-server, chromium and chromium-driver (browser tests)
 #   .cache/tiny-llava  a tiny random vision-language model (tests/tools/build_tiny_vlm.py) for the image tests
 set -euo pipefail
@@ -70,6 +72,17 @@ if [ "${PREFKIT_SKIP_TRL:-0}" != 1 ]; then
     echo "$s" > .venv-trl/.setup-stamp
   fi
 fi
+# 2c. axolotl's and OpenRLHF's released wheels, whose source the parity oracles load (tests/tools/axolotl_oracle.py,
+#     openrlhf_oracle.py); never installed: a full install pulls CUDA stacks (skip with PREFKIT_SKIP_WHEELS=1) ------
+if [ "${PREFKIT_SKIP_WHEELS:-0}" != 1 ]; then
+  WHEELS="axolotl==0.19.0 openrlhf==0.11.2"
+  if [ "$(cat .cache/wheels/.stamp 2>/dev/null)" != "$WHEELS" ]; then
+    echo "[setup] .cache/wheels: downloading the axolotl and OpenRLHF wheels (source for the parity oracles)..." >&2
+    mkdir -p .cache/wheels
+    .venv/bin/pip download -q --no-deps -d .cache/wheels $WHEELS \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) && echo "$WHEELS" > .cache/wheels/.stamp
+  fi
+fi
 # 3. Argilla server and Redis for the label tests (skip with PREFKIT_SKIP_ARGILLA=1) -------------
 if [ "${PREFKIT_SKIP_ARGILLA:-0}" != 1 ]; then
   ensure_venv .venv-argilla
@@ -90,6 +103,18 @@ if [ "${PREFKIT_SKIP_ARGILLA:-0}" != 1 ]; then
     fi
   fi
 fi
+# 3b. Label Studio for `prefkit label serve` and the Label Studio label tests (skip with PREFKIT_SKIP_LABEL_STUDIO=1) --
+#     its own venv: label-studio pins pyarrow < 25 (about 1 GB, ~30 s from a warm pip cache)
+if [ "${PREFKIT_SKIP_LABEL_STUDIO:-0}" != 1 ]; then
+  ensure_venv .venv-label-studio
+  s=$(stamp requirements/label-studio.txt)
+  if [ "$(cat .venv-label-studio/.setup-stamp 2>/dev/null)" != "$s" ]; then
+    echo "[setup] .venv-label-studio: installing label-studio..." >&2
+    PIP_CONSTRAINT= pip_install .venv-label-studio -r requirements/label-studio.txt
+    echo "$s" > .venv-label-studio/.setup-stamp
+  fi
+fi
+
 # 4. Chromium for the browser tests (tests/browser/; skip with PREFKIT_SKIP_BROWSER=1) -------------------
 if [ "${PREFKIT_SKIP_BROWSER:-0}" != 1 ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -33,12 +33,14 @@ LF_PYTHONS = {name: ROOT / venv / "bin" / "python" for name, venv in (("0.9.5", 
 _MARK_BY_FIXTURE = {"lf_python": "llamafactory", "offline_env": "llamafactory", "trained_dpo": "llamafactory",
                     "trained_rm": "llamafactory",
                     "tiny_model": "model", "tiny_vlm": "model",
-                    "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser"}
+                    "qwen_tokenizer": "model", "argilla": "argilla", "argilla_env": "argilla", "browser": "browser",
+                    "label_studio": "label_studio"}
 
 
 # With pytest-xdist (make test: -n 2 --dist loadgroup) the tests of one file run on one worker, and so do all the
 # tests of one costly shared resource: the Ray cluster, the Argilla server, the shared training runs.
-_SHARED = {"argilla": "argilla", "argilla_env": "argilla", "trained_dpo": "trained", "trained_rm": "trained",
+_SHARED = {"argilla": "argilla", "argilla_env": "argilla", "label_studio": "label_studio", "trained_dpo": "trained",
+           "trained_rm": "trained",
            "trained": "trained", "trained_reward": "trained"}
 
 

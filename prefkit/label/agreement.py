@@ -14,6 +14,12 @@ Krippendorff's (2011) worked example: four coders, twelve units, alpha = 0.743.
 ...          [4, 4, 4, 4], [1, 1, 2, 1], [2, 2, 2, 2], [5, 5, 5], [1, 1], [3]]
 >>> round(krippendorff_alpha(units), 3)
 0.743
+
+The position check (pull and status): the A/B order is random per record, so the side shown as A should win about
+half of the records decided for A or B.
+
+>>> position_share(15, 5), position_biased(15, 5), position_biased(3, 1)
+(0.75, True, False)
 """
 
 from __future__ import annotations
@@ -57,3 +63,15 @@ def krippendorff_alpha(units: Sequence[Sequence[Hashable]]) -> float | None:
     if expected == 0:
         return None
     return 1 - (n - 1) * observed / expected
+
+
+def position_share(shown_as_a: int, shown_as_b: int) -> float | None:
+    """Of the records decided for A or B, the share decided for the side shown as A (None: none decided)."""
+    decided = shown_as_a + shown_as_b
+    return shown_as_a / decided if decided else None
+
+
+def position_biased(shown_as_a: int, shown_as_b: int) -> bool:
+    """At least 20 decided records and the side shown as A won under 30% or over 70% of them."""
+    share = position_share(shown_as_a, shown_as_b)
+    return share is not None and shown_as_a + shown_as_b >= 20 and abs(share - 0.5) > 0.2

@@ -26,8 +26,9 @@ from ..registry import info as registry
 from ..writers import get_writer
 from ..writers.base import adapt
 from . import layout, media
-from .agreement import cohen_kappa, krippendorff_alpha
+from .agreement import cohen_kappa, krippendorff_alpha, position_biased, position_share
 from .connection import Connection, check_dataset_name
+from .labeler import Answered
 from .tasks import original_fields, pair_fields, suggested, votes
 
 _UNSWAP = {"a": "b", "b": "a"}  # a label given on a record shown swapped, in the input's terms
@@ -61,14 +62,12 @@ class PullReport:
     @property
     def position_share(self) -> float | None:
         """Of the records decided for A or B, the share decided for the side shown as A (None: none decided)."""
-        decided = self.chosen_shown_as_a + self.chosen_shown_as_b
-        return self.chosen_shown_as_a / decided if decided else None
+        return position_share(self.chosen_shown_as_a, self.chosen_shown_as_b)
 
     @property
     def position_biased(self) -> bool:
         """At least 20 decided records and the side shown as A won under 30% or over 70% of them."""
-        share = self.position_share
-        return share is not None and self.chosen_shown_as_a + self.chosen_shown_as_b >= 20 and abs(share - 0.5) > 0.2
+        return position_biased(self.chosen_shown_as_a, self.chosen_shown_as_b)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,26 +123,22 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
 def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | None, to: str, policy: str,
           min_annotations: int, ties: str, register: str | None, dataset_dir: str | None, force: bool,
           progress: Callable[[int], None] | None) -> PullReport:
-    """The records of ``dataset`` into ``sink``; the report, but for the rejects file."""
+    """The records of ``dataset`` into ``sink``; the report, but for the rejects file. A backend other than
+    Argilla gives its records through ``answered`` (prefkit.label.labeler)."""
     writer = sink.writer
-    target = connection.dataset(dataset, workspace)
-    where = f"dataset {dataset!r} in workspace {target.workspace.name!r}"
-    layout.check(target, where)
-    names = connection.usernames()
+    view = answered(connection, dataset, workspace)
+    where, names, question_id, source = view.where, view.names, view.question_id, view.source
     output = sink.out.path if sink.out else ""
-    report = PullReport(dataset=dataset, workspace=target.workspace.name, output=output, to=to, policy=policy,
+    report = PullReport(dataset=dataset, workspace=view.workspace, output=output, to=to, policy=policy,
                         min_annotations=min_annotations)
     per_annotator: dict[str, Counter] = defaultdict(Counter)
     units: list[dict[str, str]] = []  # per record: annotator -> label, for agreement
     judged: list[tuple[str, str | None, dict[str, str]]] = []  # (suggestion, verdict, votes) of suggested records
-    question_id = str(target.settings.questions[layout.PREFERENCE].id)
-    source = f"argilla:{target.workspace.name}/{dataset}"
-    page_bytes = media.PAGE_BYTES if layout.image_fields(target) else None
     # pulled image paths point at the files pushed, from where the trainer reads them (as convert writes them)
     image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
     seen: set[str] = set()  # offset paging over a dataset that grows meanwhile can repeat a record
-    counted = sink.start(source, "argilla")
-    for record in connection.records(target.id, include=("responses", "suggestions"), page_bytes=page_bytes):
+    counted = sink.start(source, view.fmt)
+    for record in view.records:
         if record["id"] in seen:
             continue
         seen.add(record["id"])
@@ -170,7 +165,7 @@ def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | Non
             sink.take(Reject(source, index, reason, _why(reason, cast), kept))
             continue
         report.pairs += 1
-        for pair in _records(record, verdict, cast, source, index, writer, image_dir):
+        for pair in _records(record, verdict, cast, source, index, writer, image_dir, view.fmt):
             sink.take(to_row(pair, writer))
         report.chosen_shown_as_a += verdict == "a"
         report.chosen_shown_as_b += verdict == "b"
@@ -186,6 +181,24 @@ def _pull(sink: Sink, dataset: str, connection: Connection, workspace: str | Non
     return report
 
 
+def answered(connection: Any, dataset: str, workspace: str | None) -> Answered:
+    """The labeled dataset as pull (and status) read it: the backend's ``answered``, or Argilla's."""
+    if hasattr(connection, "answered"):
+        return connection.answered(dataset, workspace)
+    return _argilla_answered(connection, dataset, workspace)
+
+
+def _argilla_answered(connection: Connection, dataset: str, workspace: str | None) -> Answered:
+    target = connection.dataset(dataset, workspace)
+    where = f"dataset {dataset!r} in workspace {target.workspace.name!r}"
+    layout.check(target, where)
+    page_bytes = media.PAGE_BYTES if layout.image_fields(target) else None
+    return Answered(workspace=target.workspace.name, where=where, source=f"argilla:{target.workspace.name}/{dataset}",
+                    fmt="argilla", question_id=str(target.settings.questions[layout.PREFERENCE].id),
+                    names=connection.usernames(),
+                    records=connection.records(target.id, include=("responses", "suggestions"), page_bytes=page_bytes))
+
+
 def _why(reason: str, cast: dict[str, str]) -> str:
     votes_text = ", ".join(f"{name}: {label}" for name, label in sorted(cast.items())) or "no submitted answers"
     return {"too_few_annotations": "not enough submitted answers", "split_vote": "the annotators disagree",
@@ -194,12 +207,12 @@ def _why(reason: str, cast: dict[str, str]) -> str:
 
 
 def _records(record: dict[str, Any], verdict: str, cast: dict[str, str], source: str, index: int,
-             writer: Any, image_dir: str) -> list[PreferencePair | KtoExample]:
+             writer: Any, image_dir: str, fmt: str = "argilla") -> list[PreferencePair | KtoExample]:
     system, tools, prompt, a, b = pair_fields(record)
     images = media.pulled_images(record.get("metadata") or {}, image_dir)
     base = dict(system=system, tools=tools, prompt=prompt, annotators=sorted(cast), images=images,
-                provenance=Provenance(source=source, index=index, format="argilla"),
-                metadata={"argilla_id": record.get("external_id"), "votes": dict(Counter(cast.values()))})
+                provenance=Provenance(source=source, index=index, format=fmt),
+                metadata={f"{fmt.replace('-', '_')}_id": record.get("external_id"), "votes": dict(Counter(cast.values()))})
     if verdict in ("a", "b"):
         chosen, rejected = (a, b) if verdict == "a" else (b, a)
         records = adapt(PreferencePair(chosen=chosen, rejected=rejected, **base), writer)

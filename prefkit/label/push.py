@@ -69,8 +69,9 @@ def push(inputs: list[str], dataset: str, connection: Connection, workspace: str
     with Run(inputs) as run:  # the files are checked before the server is asked anything
         sink = Sink(None, run.rows("--rejects", rejects, lines=True), get_writer("unlabeled"))
         report_file = run.json("--report-json", report_json)
-        report = _push(inputs, dataset, connection, workspace, min_submitted, guidelines, fmt, mapping, seed,
-                       batch_size, sink, progress, image_fields)
+        push_pairs = getattr(connection, "push_pairs", None) or _push  # a backend's own (prefkit.label.labeler)
+        report = push_pairs(inputs, dataset, connection, workspace, min_submitted, guidelines, fmt, mapping, seed,
+                            batch_size, sink, progress, image_fields)
         if sink.rejects.count:
             report.rejects_file = rejects
         else:

@@ -1,4 +1,9 @@
-"""``prefkit label status``: how far the annotators are."""
+"""``prefkit label status``: how far the annotators are, how far they agree, and whether they favour a side.
+
+Agreement and the position check are pull's own (:func:`.pull.agreement`, :func:`.agreement.position_share`), over
+the submitted answers as a pull with its defaults (``--policy majority --min-annotations 1``) would count them; on
+every backend (the records come through :func:`.pull.answered`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from typing import Any
 
 from ..io.run import Run
 from . import layout
+from .agreement import position_biased, position_share
 from .connection import Connection, check_dataset_name
+from .pull import agreement, answered, verdict_of
+from .tasks import votes
 
 
 @dataclass
@@ -20,9 +28,21 @@ class Status:
     pending: int = 0
     # username -> {"submitted": n, "discarded": n, "draft": n} over all records
     annotators: dict[str, dict[str, int]] = field(default_factory=dict)
+    # as in pull's report: Cohen's kappa / Krippendorff's alpha, and the records decided for the side shown as A / B
+    agreement: dict[str, Any] = field(default_factory=dict)
+    chosen_shown_as_a: int = 0
+    chosen_shown_as_b: int = 0
+
+    @property
+    def position_share(self) -> float | None:
+        return position_share(self.chosen_shown_as_a, self.chosen_shown_as_b)
+
+    @property
+    def position_biased(self) -> bool:
+        return position_biased(self.chosen_shown_as_a, self.chosen_shown_as_b)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "position_share": self.position_share, "position_biased": self.position_biased}
 
 
 def status(dataset: str, connection: Connection, workspace: str | None = None, report_json: str | None = None) -> Status:
@@ -30,9 +50,29 @@ def status(dataset: str, connection: Connection, workspace: str | None = None, r
     check_dataset_name(dataset)
     with Run() as run:
         report_file = run.json("--report-json", report_json)
-        report_file.value = (out := _status(dataset, connection, workspace)).to_json()
+        progress = getattr(connection, "progress", None) or (lambda d, w: _status(d, connection, w))  # see labeler
+        out = progress(dataset, workspace)
+        _judge(out, connection, dataset, workspace)
+        report_file.value = out.to_json()
         run.commit()
     return out
+
+
+def _judge(out: Status, connection: Any, dataset: str, workspace: str | None) -> None:
+    """Agreement and the position check of ``out``, from the submitted answers (as a default pull counts them)."""
+    view = answered(connection, dataset, workspace)
+    units: list[dict[str, str]] = []
+    seen: set[Any] = set()
+    for record in view.records:
+        if record["id"] in seen:  # offset paging over a growing dataset can repeat a record (as in pull)
+            continue
+        seen.add(record["id"])
+        cast = {view.names.get(user, user): label for user, label in votes(record).items()}
+        units.append(cast)
+        verdict, _ = verdict_of(list(cast.values()), "majority", 1)
+        out.chosen_shown_as_a += verdict == "a"
+        out.chosen_shown_as_b += verdict == "b"
+    out.agreement = agreement(units)
 
 
 def _status(dataset: str, connection: Connection, workspace: str | None) -> Status:
