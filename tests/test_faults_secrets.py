@@ -93,6 +93,7 @@ def test_label_with_a_dead_server_never_shows_the_password(tmp_path, cli, comman
     assert_no_secret(result, tmp_path)
 
 
+@pytest.mark.slow  # each case waits out the connection check's timeout (about 5 s)
 @pytest.mark.parametrize("command", ["convert", "validate"])
 @pytest.mark.parametrize("scheme", ["ray://", ""])
 def test_a_ray_address_with_a_password_never_shows_it(tmp_path, cli, command, scheme):
