@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import PrefkitError, UsageError
-from ..io.processes import Signalled, spawn, stop_group, stop_on_signals
+from ..io.processes import serve_child, spawn, stop_group, stop_on_signals
 from .runner import llamafactory_cli
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load
@@ -167,31 +167,11 @@ def serve_until_stopped(config_path: str, port: int | None = None, trust_remote_
     if not trust_remote_code and os.path.isfile(config_path) and read_config(config_path).get("trust_remote_code") is True:
         say(f"note: {config_path} sets trust_remote_code: true; prefkit serve runs without it unless given "
             "--trust-remote-code")
-    with stop_on_signals():  # SIGTERM / SIGHUP: Signalled here, the server is stopped, then prefkit ends by the signal
-        server = launch(config_path, port, trust_remote_code=trust_remote_code)
-        pid, stage = server.process.pid, "while the model was loading"
-        try:
-            say(f"starting llamafactory-cli api {config_path} (pid {pid}; log: {server.log_file}) ...")
-            wait_ready(server)
-            stage = "while serving"
-            key = "; requires the API_KEY of the environment" if server.api_key else ""
-            say(f"serving: base_url={server.base_url} model={server.model}{key}; Ctrl-C stops it")
-            if ready is not None:
-                ready(server)
-            while server.process.poll() is None:
-                time.sleep(1)
-            raise PrefkitError(f"llamafactory-cli api (pid {pid}) exited with {server.process.returncode} while "
-                               f"serving; log: {server.log_file}")
-        except KeyboardInterrupt:
-            stop(server)
-            if stage == "while serving":  # the way to end it: not an error
-                say(f"prefkit serve: stopped the API server (pid {pid})")
-                return
-            say(f"prefkit serve: interrupted {stage}; stopped the API server (pid {pid})")
-            raise
-        except Signalled as signalled:
-            stop(server)
-            say(f"prefkit serve: {signalled.name} {stage}; stopped the API server (pid {pid})")
-            raise
-        finally:
-            stop(server)
+
+    def serving(server: Server) -> list[str]:
+        key = "; requires the API_KEY of the environment" if server.api_key else ""
+        return [f"serving: base_url={server.base_url} model={server.model}{key}; Ctrl-C stops it"]
+
+    serve_child(lambda: launch(config_path, port, trust_remote_code=trust_remote_code), wait_ready, stop,
+                program=f"llamafactory-cli api {config_path}", who="prefkit serve", what="the API server",
+                loading="while the model was loading", serving=serving, say=say, ready=ready)

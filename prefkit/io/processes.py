@@ -21,10 +21,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import PrefkitError
 from . import watchdog
 from .files import alive
 
@@ -227,3 +228,41 @@ def stop_group(leader: subprocess.Popen, first: int, grace: float) -> None:
                 time.sleep(0.05)
         leader.wait()
         _tell(f"-G {pgid}")
+
+
+def serve_child(start: Callable[[], Any], wait_ready: Callable[[Any], None], stop: Callable[[Any], None], *,
+                program: str, who: str, what: str, loading: str, serving: Callable[[Any], list[str]],
+                say: Callable[[str], None], ready: Callable[[Any], None] | None = None) -> None:
+    """Serve a child server until it is stopped: ``start()`` gives a handle with ``.process`` and ``.log_file``;
+    once ``wait_ready`` returns, the ``serving`` lines are said and ``ready`` gets the handle. Ctrl-C then is a clean
+    end; Ctrl-C ``loading`` (while it starts) stops it and raises KeyboardInterrupt; SIGTERM / SIGHUP raise Signalled
+    after it is stopped; the child dying on its own is a PrefkitError naming its log. ``who`` ("prefkit serve") and
+    ``what`` ("the API server") word the last line."""
+    with stop_on_signals():
+        server = start()
+        pid, stage = server.process.pid, loading
+        try:
+            say(f"starting {program} (pid {pid}; log: {server.log_file}) ...")
+            wait_ready(server)
+            stage = "while serving"
+            for line in serving(server):
+                say(line)
+            if ready is not None:
+                ready(server)
+            while server.process.poll() is None:
+                time.sleep(1)
+            raise PrefkitError(f"{program} (pid {pid}) exited with {server.process.returncode} while serving; "
+                               f"log: {server.log_file}")
+        except KeyboardInterrupt:
+            stop(server)
+            if stage == "while serving":  # the way to end it: not an error
+                say(f"{who}: stopped {what} (pid {pid})")
+                return
+            say(f"{who}: interrupted {stage}; stopped {what} (pid {pid})")
+            raise
+        except Signalled as signalled:
+            stop(server)
+            say(f"{who}: {signalled.name} {stage}; stopped {what} (pid {pid})")
+            raise
+        finally:
+            stop(server)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrefkitError, UsageError
-from ..io.processes import Signalled, spawn, stop_group, stop_on_signals
+from ..io.processes import serve_child, spawn, stop_group, stop_on_signals
 from ..io.urls import display_url
 
 START_TIMEOUT = 120.0  # a fresh database takes ~19 s to migrate on a small machine
@@ -172,31 +172,13 @@ def serve_until_stopped(data_dir: str | None = None, port: int | None = None, ex
                         say: Callable[[str], None] = print,
                         ready: Callable[[Studio], None] | None = None) -> None:
     """``prefkit label serve``: start, say how to log in, serve until Ctrl-C (a clean end) or SIGTERM / SIGHUP."""
-    with stop_on_signals():
-        studio = launch(data_dir, port, executable)
-        pid, stage = studio.process.pid, "while starting"
-        try:
-            say(f"starting Label Studio (pid {pid}; log: {studio.log_file}) ...")
-            wait_ready(studio)
-            stage = "while serving"
-            say(f"Label Studio: {display_url(studio.url)}  (log in as {studio.username}; password and API token in "
-                f"{studio.credentials_file}, readable only by you)")
-            say(f"for prefkit label: export LABEL_STUDIO_URL={display_url(studio.url)} LABEL_STUDIO_API_KEY=$(python3 "
-                f"-c 'import json; print(json.load(open(\"{studio.credentials_file}\"))[\"token\"])'); Ctrl-C stops it")
-            if ready is not None:
-                ready(studio)
-            while studio.process.poll() is None:
-                time.sleep(1)
-            raise PrefkitError(f"label-studio (pid {pid}) exited with {studio.process.returncode} while serving; "
-                               f"log: {studio.log_file}")
-        except KeyboardInterrupt:
-            stop(studio)
-            say(f"prefkit label serve: stopped Label Studio (pid {pid})")
-            if stage != "while serving":
-                raise
-        except Signalled as signalled:
-            stop(studio)
-            say(f"prefkit label serve: {signalled.name} {stage}; stopped Label Studio (pid {pid})")
-            raise
-        finally:
-            stop(studio)
+    def serving(studio: Studio) -> list[str]:
+        url = display_url(studio.url)
+        return [f"Label Studio: {url}  (log in as {studio.username}; password and API token in "
+                f"{studio.credentials_file}, readable only by you)",
+                f"for prefkit label: export LABEL_STUDIO_URL={url} LABEL_STUDIO_API_KEY=$(python3 -c 'import json; "
+                f"print(json.load(open(\"{studio.credentials_file}\"))[\"token\"])'); Ctrl-C stops it"]
+
+    serve_child(lambda: launch(data_dir, port, executable), wait_ready, stop, program="Label Studio",
+                who="prefkit label serve", what="Label Studio", loading="while starting", serving=serving, say=say,
+                ready=ready)
