@@ -75,3 +75,18 @@ def position_biased(shown_as_a: int, shown_as_b: int) -> bool:
     """At least 20 decided records and the side shown as A won under 30% or over 70% of them."""
     share = position_share(shown_as_a, shown_as_b)
     return share is not None and shown_as_a + shown_as_b >= 20 and abs(share - 0.5) > 0.2
+
+
+class PositionCheck:
+    """The position check of a report that counts ``chosen_shown_as_a`` / ``chosen_shown_as_b`` (pull's, status's)."""
+
+    chosen_shown_as_a: int
+    chosen_shown_as_b: int
+
+    @property
+    def position_share(self) -> float | None:
+        return position_share(self.chosen_shown_as_a, self.chosen_shown_as_b)
+
+    @property
+    def position_biased(self) -> bool:
+        return position_biased(self.chosen_shown_as_a, self.chosen_shown_as_b)

@@ -26,7 +26,7 @@ from ..registry import info as registry
 from ..writers import get_writer
 from ..writers.base import adapt
 from . import layout, media
-from .agreement import cohen_kappa, krippendorff_alpha, position_biased, position_share
+from .agreement import PositionCheck, cohen_kappa, krippendorff_alpha
 from .connection import Connection, check_dataset_name
 from .labeler import Answered
 from .tasks import original_fields, pair_fields, suggested, votes
@@ -35,7 +35,7 @@ _UNSWAP = {"a": "b", "b": "a"}  # a label given on a record shown swapped, in th
 
 
 @dataclass
-class PullReport:
+class PullReport(PositionCheck):
     dataset: str
     workspace: str
     output: str
@@ -58,16 +58,6 @@ class PullReport:
     judge_agreement: dict[str, Any] = field(default_factory=dict)
     dataset_info_entry: dict[str, Any] | None = None
     registered: str | None = None
-
-    @property
-    def position_share(self) -> float | None:
-        """Of the records decided for A or B, the share decided for the side shown as A (None: none decided)."""
-        return position_share(self.chosen_shown_as_a, self.chosen_shown_as_b)
-
-    @property
-    def position_biased(self) -> bool:
-        """At least 20 decided records and the side shown as A won under 30% or over 70% of them."""
-        return position_biased(self.chosen_shown_as_a, self.chosen_shown_as_b)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,14 +12,14 @@ from typing import Any
 
 from ..io.run import Run
 from . import layout
-from .agreement import position_biased, position_share
+from .agreement import PositionCheck
 from .connection import Connection, check_dataset_name
 from .pull import agreement, answered, verdict_of
 from .tasks import votes
 
 
 @dataclass
-class Status:
+class Status(PositionCheck):
     dataset: str
     workspace: str
     min_submitted: int
@@ -32,14 +32,6 @@ class Status:
     agreement: dict[str, Any] = field(default_factory=dict)
     chosen_shown_as_a: int = 0
     chosen_shown_as_b: int = 0
-
-    @property
-    def position_share(self) -> float | None:
-        return position_share(self.chosen_shown_as_a, self.chosen_shown_as_b)
-
-    @property
-    def position_biased(self) -> bool:
-        return position_biased(self.chosen_shown_as_a, self.chosen_shown_as_b)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "position_share": self.position_share, "position_biased": self.position_biased}
