@@ -21,10 +21,9 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import orjson
 
 from ..errors import InputError, UsageError, requests_exit_code
-from ..io.run import AppendFile, Run
+from ..io.run import AppendFile, Run, appended_rows
 from .client import RETRIES, Chat, RequestFailed, in_parallel, reason_of
 from .prompts import Prompt, read_prompts
 
@@ -60,24 +59,16 @@ def completed(output: str, n: int) -> set[str]:
     unrelated JSONL, even one whose rows have an ``id``) is refused; a last line cut short is ignored (the run
     harness removes it before appending)."""
     done: set[str] = set()
-    if not os.path.exists(output):
-        return done
-    with open(output, "rb") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                if line.endswith(b"\n"):
-                    raise InputError(f"{output}: line {number} is not JSON; it is not a generate output "
-                                     "(name a new file)") from None
-                break  # the line an interrupted run was writing
-            if not (isinstance(row, dict) and all(k in row for k in GENERATE_KEYS) and isinstance(row["id"], str)
-                    and isinstance(row["responses"], list)):
-                missing = [k for k in GENERATE_KEYS if not isinstance(row, dict) or k not in row]
-                raise InputError(f"{output}: line {number} is not a prefkit generate output (it lacks "
-                                 f"{', '.join(missing) or 'a list of responses'}); name a new file")
-            if len(row["responses"]) >= n:
-                done.add(row["id"])
+    for number, row in appended_rows(output):
+        if row is None:
+            raise InputError(f"{output}: line {number} is not JSON; it is not a generate output (name a new file)")
+        if not (isinstance(row, dict) and all(k in row for k in GENERATE_KEYS) and isinstance(row["id"], str)
+                and isinstance(row["responses"], list)):
+            missing = [k for k in GENERATE_KEYS if not isinstance(row, dict) or k not in row]
+            raise InputError(f"{output}: line {number} is not a prefkit generate output (it lacks "
+                             f"{', '.join(missing) or 'a list of responses'}); name a new file")
+        if len(row["responses"]) >= n:
+            done.add(row["id"])
     return done
 
 

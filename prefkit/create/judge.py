@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import InputError, UsageError, requests_exit_code
 from ..io import files as io
-from ..io.run import AppendFile, Run
+from ..io.run import AppendFile, Run, appended_rows
 from ..io.sources import iter_rows
 from .candidates import Candidates, pairs_of, read_candidates
 from .client import RETRIES, Chat, in_parallel, reason_of
@@ -134,25 +134,15 @@ def judged_keys(output: str, mode: str) -> set[str]:
     """The pairs (pairwise) or prompts (score) ``output`` already holds; a file that is not a judge output of this
     mode is refused."""
     done: set[str] = set()
-    if not os.path.exists(output):
-        return done
-    for row in iter_rows(output):
-        data = row.data if row.error is None else None
+    wanted = ("response_a", "response_b") if mode == "pairwise" else ("responses", "scores")
+    for number, data in appended_rows(output):
         source = data.get("source") if isinstance(data, dict) else None
         key = source.get("prompt_id") if isinstance(source, dict) else None
-        wanted = ("response_a", "response_b") if mode == "pairwise" else ("responses", "scores")
-        if row.error is not None and row.index == _last_index(output):
-            break  # the line an interrupted run was writing
         if not (isinstance(key, str) and all(k in data for k in wanted)):
-            raise InputError(f"{output}: record {row.index} is not a prefkit judge output in {mode} mode; name a new "
+            raise InputError(f"{output}: line {number} is not a prefkit judge output in {mode} mode; name a new "
                              "file")
         done.add(pair_key(key, data["response_a"], data["response_b"]) if mode == "pairwise" else key)
     return done
-
-
-def _last_index(path: str) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for _ in f) - 1
 
 
 def _pairwise(chat: Chat, template: Template, rows: list[Candidates], done: set[str], out: AppendFile,

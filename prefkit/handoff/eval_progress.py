@@ -15,11 +15,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 
 from ..create.verdicts import PairVerdict
 from ..errors import InputError
 from ..io import files as io
+from ..io.run import appended_rows
 from .serve import read_config
 
 PROGRESS_NAME = "eval_progress.jsonl"
@@ -65,23 +65,14 @@ def read_progress(path: str) -> Progress:
     """What an earlier run of eval kept in ``path``; a file that is not eval's is refused (a last line cut short
     by an interruption is ignored: the run harness removes it before appending)."""
     kept = Progress()
-    if not os.path.exists(path):
-        return kept
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                if not line.endswith(b"\n"):
-                    break  # the line an interrupted run was writing
-                row = None
-            if isinstance(row, dict) and isinstance(row.get("answer"), str) and isinstance(row.get("text"), str):
-                kept.answers[row["answer"]] = row["text"]
-            elif isinstance(row, dict) and isinstance(row.get("judgment"), str) and _verdict(row) is not None:
-                kept.judgments[row["judgment"]] = _verdict(row)  # type: ignore[assignment]
-            else:
-                raise InputError(f"{path}: line {number} is not a prefkit eval progress line (an answer or a "
-                                 "judgment); remove the file or pass another --output-dir")
+    for number, row in appended_rows(path):
+        if isinstance(row, dict) and isinstance(row.get("answer"), str) and isinstance(row.get("text"), str):
+            kept.answers[row["answer"]] = row["text"]
+        elif isinstance(row, dict) and isinstance(row.get("judgment"), str) and _verdict(row) is not None:
+            kept.judgments[row["judgment"]] = _verdict(row)  # type: ignore[assignment]
+        else:
+            raise InputError(f"{path}: line {number} is not a prefkit eval progress line (an answer or a "
+                             "judgment); remove the file or pass another --output-dir")
     return kept
 
 

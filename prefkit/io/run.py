@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from errno import EDQUOT, EFBIG, EIO, ENOSPC, EROFS
 from dataclasses import dataclass
@@ -194,6 +194,22 @@ class AppendFile:
     def close(self) -> None:
         if self.file is not None and not self.file.closed:
             self.file.close()
+
+
+def appended_rows(path: str) -> Iterator[tuple[int, Any]]:
+    """The rows an :class:`AppendFile` holds, numbered from 1 (what a resumed run already has): a complete line that
+    is not JSON is None; a last line without its newline (the one an interrupted run was writing) is left out, as
+    :meth:`AppendFile.repair` removes it before the next row. Nothing for a missing file."""
+    if not os.path.exists(path):
+        return
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                yield number, orjson.loads(line)
+            except orjson.JSONDecodeError:
+                if not line.endswith(b"\n"):
+                    return
+                yield number, None
 
 
 class Run:
