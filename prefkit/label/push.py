@@ -138,6 +138,11 @@ def _push(inputs: list[str], dataset: str, connection: Connection, workspace: st
         _send(connection, target.id, batch, report, fail)
     if progress:
         progress(report.pairs, report.pairs)
+    return counted(report, sink)
+
+
+def counted(report: Any, sink: Any) -> Any:
+    """``report`` with the records read and rejected on the way (the reject sink's counts), for every backend."""
     report.input_records = sum(s.input_records for s in sink.sources)
     report.rejected = sum(s.rejected for s in sink.sources)
     report.rejected_by_reason = dict(sink.reasons.most_common())

@@ -123,7 +123,7 @@ class StudioConnection:
     def push_pairs(self, inputs: list[str], dataset: str, connection: Any, workspace: str | None, min_submitted: int,
                    guidelines: str | None, fmt: str, mapping: dict[str, str] | None, seed: int, batch_size: int,
                    sink: Sink, progress: Callable[[int, int], None] | None, image_fields: int | None = None) -> Any:
-        from .push import PushReport
+        from .push import PushReport, counted
 
         report = PushReport(dataset=dataset, workspace=WORKSPACE, min_submitted=min_submitted)
         options = ReadOptions(target="unlabeled", mapping=mapping or {})
@@ -179,12 +179,7 @@ class StudioConnection:
             self._import(project["id"], batch, report, fail)
         if progress:
             progress(report.pairs, report.pairs)
-        report.input_records = sum(s.input_records for s in sink.sources)
-        report.rejected = sum(s.rejected for s in sink.sources)
-        report.rejected_by_reason = dict(sink.reasons.most_common())
-        if sink.first_reject is not None and report.first_failure is None:
-            report.first_failure = f"{sink.first_reject.source} record {sink.first_reject.index}: {sink.first_reject.message}"
-        return report
+        return counted(report, sink)
 
     def _import(self, project_id: Any, batch: list[tuple[str, dict[str, Any], UnlabeledPair]], report: Any,
                 fail: Callable[[Reject], None]) -> None:
