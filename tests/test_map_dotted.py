@@ -58,3 +58,23 @@ def test_a_mapped_column_never_read_and_an_unread_answer_are_notes(tmp_path, cli
     result = cli("convert", pairs, "-o", tmp_path / "o.json", "--from", "pairwise", "--map", "system=sys")
     assert "note: --map system=sys: --from pairwise never read it in the first 1 records (no such column there)" \
         in result.output
+
+
+def test_when_every_record_is_rejected_the_error_names_the_unread_answer_column(tmp_path, cli):
+    """The issue's KTO file read as sharegpt: the label cannot land on a context turn, and the error says that the
+    `answer` column went unread (before, nothing said so); a bare convert reads the same file as kto-rows."""
+    rows = [{"context": [{"role": "user", "content": "Hi"}, {"role": "bot", "content": "Hello"},
+                         {"role": "user", "content": "2+2?"}], "answer": {"role": "bot", "content": "4"},
+             "is_desirable": True},
+            {"context": [{"role": "user", "content": "3+3?"}], "answer": {"role": "bot", "content": "7"},
+             "is_desirable": False}]
+    src = write_jsonl(tmp_path / "kto.jsonl", rows)
+    result = cli("convert", src, "--from", "sharegpt", "--map", "messages=context", "kto_tag=is_desirable",
+                 "assistant_tag=bot", "--to", "kto", "-o", tmp_path / "out.json")
+    assert result.exit_code == 1 and not (tmp_path / "out.json").exists()
+    [line] = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+    assert "no rows to write" in line and "column 'answer' looks like an answer" in line
+    bare = cli("convert", src, "--to", "kto", "-o", tmp_path / "bare.json")
+    assert bare.exit_code == 0, bare.output
+    assert [(r["conversations"][-1]["value"], r["kto_tag"]) for r in load_output(tmp_path / "bare.json")] == \
+        [("4", True), ("7", False)]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import DataError, InputError, UsageError
 from ..hygiene import Decontaminator
 from ..hygiene import load as load_benchmarks
 from ..io import hf
@@ -231,7 +231,11 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
         if sum(s.input_records for s in sink.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
         refuse_numeric(sink.detailed("numeric_verdict"), ", ".join(inputs))
-        sink.require_rows(", ".join(inputs))
+        try:
+            sink.require_rows(", ".join(inputs))
+        except DataError as err:  # every record rejected: a column left unread is often why, so say it here too
+            notes = unread_notes(inputs, fmt, options)
+            raise DataError(f"{err}; note: {notes[0]}" if notes else str(err)) from None
         if not sink.rejects.count and not rejects:
             sink.rejects.discard()  # the default rejects file exists only when something was rejected
         if folder:
