@@ -114,8 +114,11 @@ def wait_ready(server: Server, timeout: float = START_TIMEOUT) -> None:
         status = _probe(server.base_url, server.api_key)
         if status == 200:
             return
+        if status in (401, 403) and not server.api_key:  # ours asks no key: another server holds the port
+            raise PortTaken(f"{server.base_url}: another server answers there (HTTP {status}), not llamafactory-cli "
+                            f"api; log: {server.log_file}")
         if status in (401, 403):
-            sent = "the API_KEY of prefkit's environment" if server.api_key else "no key (API_KEY is not set here)"
+            sent = "the API_KEY of prefkit's environment"
             raise PrefkitError(f"llamafactory-cli api on {server.base_url} refuses prefkit (HTTP {status}) although "
                                f"it sent {sent}; log: {server.log_file}")
         time.sleep(0.5)
@@ -123,16 +126,27 @@ def wait_ready(server: Server, timeout: float = START_TIMEOUT) -> None:
                        f"log: {server.log_file}")
 
 
+class PortTaken(PrefkitError):
+    """Another server took the port between :func:`free_port` and the API server's own bind."""
+
+
 def start(config_path: str, port: int | None = None, log_file: str | None = None,
           timeout: float = START_TIMEOUT, env: dict[str, str] | None = None, trust_remote_code: bool = False) -> Server:
-    """:func:`launch` and :func:`wait_ready`; the server is stopped if that fails or is interrupted."""
-    server = launch(config_path, port, log_file, env, trust_remote_code)
-    try:
-        wait_ready(server, timeout)
-    except BaseException:
-        stop(server)
-        raise
-    return server
+    """:func:`launch` and :func:`wait_ready`; the server is stopped if that fails or is interrupted. A port prefkit
+    chose that another server took meanwhile is chosen again (3 tries)."""
+    for attempt in range(3):
+        server = launch(config_path, port, log_file, env, trust_remote_code)
+        try:
+            wait_ready(server, timeout)
+            return server
+        except PortTaken:
+            stop(server)
+            if port is not None or attempt == 2:
+                raise
+        except BaseException:
+            stop(server)
+            raise
+    raise AssertionError("unreachable")
 
 
 def stop(server: Server, grace: float = STOP_GRACE) -> None:

@@ -202,6 +202,14 @@ def test_a_refusal_is_a_clear_error_at_once_and_stops_the_server(fake):
     _assert_all_gone(fake["state"])
 
 
+def test_a_server_that_wants_a_key_prefkit_never_set_is_another_server_on_the_port(fake):
+    """Without an API_KEY the API server asks none, so a 401 comes from a server that took the port prefkit chose
+    (seen when a test's Label Studio bound it late): the port is chosen again, and after 3 tries that is said."""
+    with pytest.raises(serve.PortTaken, match=r"another server answers there \(HTTP 401\)"):
+        serve.start(fake["config"], env={"FAKE_REQUIRED_KEY": "sk-other"}, timeout=60)
+    _assert_all_gone(fake["state"])
+
+
 def test_a_grandchild_that_ignores_sigterm_is_killed(fake):
     server = serve.start(fake["config"], env={"FAKE_STUBBORN": "1"}, timeout=30)
     grandchild = _state_pid(fake["state"], "grandchild.pid")
