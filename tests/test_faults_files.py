@@ -238,13 +238,19 @@ def test_an_output_is_never_the_registrys_lock_file(tmp_path, cli):
 
 # --- eval's output folder ------------------------------------------------------------------------------------------
 
-def test_a_failed_eval_creates_no_output_folder(tmp_path, cli):
-    """The model config names no model: the server cannot start, and --output-dir (two new levels) is not made."""
+def eval_inputs(tmp_path: Path, model: str) -> tuple[Path, Path]:
+    """A dataset dir with registered pairs, and a model config naming ``model``."""
     data = tmp_path / "data"
     data.mkdir()
     convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
     config = tmp_path / "m.yaml"
-    config.write_text("model_name_or_path: [not, a, model]\ntemplate: qwen\n")
+    config.write_text(f"model_name_or_path: {model}\ntemplate: qwen\n")
+    return data, config
+
+
+def test_a_failed_eval_creates_no_output_folder(tmp_path, cli):
+    """The model config names no model: the server cannot start, and --output-dir (two new levels) is not made."""
+    data, config = eval_inputs(tmp_path, "[not, a, model]")
     before = tree(data)
     result = cli("eval", "--dataset", "pairs", "--dataset-dir", data, "--model-config", config, "--baseline-config",
                  config, "--output-dir", tmp_path / "out" / "deep", "--limit", "1")
@@ -253,11 +259,7 @@ def test_a_failed_eval_creates_no_output_folder(tmp_path, cli):
 
 
 def test_an_eval_output_folder_that_is_a_file_is_refused(tmp_path, cli):
-    data = tmp_path / "data"
-    data.mkdir()
-    convert([fixture("dpo_en_demo.sample.json")], str(data / "pairs.json"), register="pairs", dataset_dir=str(data))
-    config = tmp_path / "m.yaml"
-    config.write_text("model_name_or_path: base\ntemplate: qwen\n")
+    data, config = eval_inputs(tmp_path, "base")
     before = tree(tmp_path)
     result = cli("eval", "--dataset", "pairs", "--dataset-dir", data, "--model-config", config, "--baseline-config",
                  config, "--output-dir", config)
