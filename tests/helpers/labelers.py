@@ -10,6 +10,7 @@ through the API), which is the record the UI's submit makes.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ class Labeler:
     workspace: list[str]  # CLI arguments
     annotate: Callable[[str, str, Callable[[dict[str, Any]], str | None]], int]
     kwargs: dict[str, Any]  # library arguments (workspace)
+    dataset: str  # a dataset name no other test uses (tests/label/ shares the Argilla server)
 
 
 def _studio_annotate(server: dict[str, Any]) -> Callable[..., int]:
@@ -107,8 +109,9 @@ def labeler(request, monkeypatch) -> Labeler:
         monkeypatch.setenv("ARGILLA_API_URL", server["url"])
         monkeypatch.setenv("ARGILLA_API_KEY", server["key"])
         return Labeler("argilla", server["key"], ["--workspace", "team"],
-                       lambda who, dataset, decide: annotate(server, who, dataset, decide), {"workspace": "team"})
+                       lambda who, dataset, decide: annotate(server, who, dataset, decide), {"workspace": "team"},
+                       f"both-{uuid.uuid4().hex[:10]}")
     server = request.getfixturevalue("label_studio")
     monkeypatch.setenv("LABEL_STUDIO_URL", server["url"])
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", server["key"])
-    return Labeler("label-studio", server["key"], [], _studio_annotate(server), {})
+    return Labeler("label-studio", server["key"], [], _studio_annotate(server), {}, f"both-{uuid.uuid4().hex[:10]}")

@@ -33,7 +33,7 @@ def index(record: dict) -> int:
 
 def test_round_trip_split_votes_ties_and_unanswered(labeler, cli, tmp_path):
     src = write_jsonl(tmp_path / "todo.jsonl", pairs_to_label(10))
-    result = cli("label", "push", src, "--dataset", "roundtrip", *labeler.workspace, "--min-submitted", "2",
+    result = cli("label", "push", src, "--dataset", labeler.dataset, *labeler.workspace, "--min-submitted", "2",
                  "--report-json", tmp_path / "push.json")
     assert result.exit_code == 0, result.output
     pushed = json.loads((tmp_path / "push.json").read_text())
@@ -47,9 +47,9 @@ def test_round_trip_split_votes_ties_and_unanswered(labeler, cli, tmp_path):
                                {6: "tie", 7: "both_bad"}.get(index(r), good_side(r))),
             "ann3": lambda r: good_side(r) if index(r) == 4 else None}
     for name, decide in plan.items():
-        labeler.annotate(name, "roundtrip", decide)
+        labeler.annotate(name, labeler.dataset, decide)
 
-    result = cli("label", "status", "--dataset", "roundtrip", *labeler.workspace, "--report-json", tmp_path / "st.json")
+    result = cli("label", "status", "--dataset", labeler.dataset, *labeler.workspace, "--report-json", tmp_path / "st.json")
     assert result.exit_code == 0, result.output
     st = json.loads((tmp_path / "st.json").read_text())
     assert (st["total"], st["completed"], st["pending"], st["min_submitted"]) == (10, 8, 2, 2)
@@ -59,7 +59,7 @@ def test_round_trip_split_votes_ties_and_unanswered(labeler, cli, tmp_path):
     assert st["chosen_shown_as_a"] + st["chosen_shown_as_b"] == 6 and st["position_biased"] is False
     assert "agreement: krippendorff_alpha" in result.output and "position check: the side shown as A won" in result.output
 
-    result = cli("label", "pull", "--dataset", "roundtrip", *labeler.workspace, "-o", tmp_path / "labeled.json",
+    result = cli("label", "pull", "--dataset", labeler.dataset, *labeler.workspace, "-o", tmp_path / "labeled.json",
                  "--min-annotations", "2", "--report-json", tmp_path / "pull.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "pull.json").read_text())
@@ -75,22 +75,22 @@ def test_round_trip_split_votes_ties_and_unanswered(labeler, cli, tmp_path):
 
 
 def test_repush_adds_only_what_is_missing(labeler, tmp_path):
-    first = push([write_jsonl(tmp_path / "a.jsonl", pairs_to_label(6))], "again", connect(None, None, None),
+    first = push([write_jsonl(tmp_path / "a.jsonl", pairs_to_label(6))], labeler.dataset, connect(None, None, None),
                  **labeler.kwargs)
     rows = pairs_to_label(9)
     rows.append({**rows[7], "response_a": rows[7]["response_b"], "response_b": rows[7]["response_a"]})  # new, twice
-    second = push([write_jsonl(tmp_path / "b.jsonl", rows)], "again", connect(None, None, None), **labeler.kwargs)
+    second = push([write_jsonl(tmp_path / "b.jsonl", rows)], labeler.dataset, connect(None, None, None), **labeler.kwargs)
     assert (first.created, first.already_present, first.dataset_created) == (6, 0, True)
     assert (second.created, second.already_present, second.duplicates, second.dataset_created) == (3, 6, 1, False)
 
 
 def test_position_bias_is_undone_and_reported(labeler, tmp_path):
-    push([write_jsonl(tmp_path / "todo.jsonl", pairs_to_label(40))], "lazy", connect(None, None, None), **labeler.kwargs)
-    labeler.annotate("ann1", "lazy", lambda r: "a")  # always the side shown first
-    report = pull("lazy", str(tmp_path / "lazy.json"), connect(None, None, None), **labeler.kwargs)
+    push([write_jsonl(tmp_path / "todo.jsonl", pairs_to_label(40))], labeler.dataset, connect(None, None, None), **labeler.kwargs)
+    labeler.annotate("ann1", labeler.dataset, lambda r: "a")  # always the side shown first
+    report = pull(labeler.dataset, str(tmp_path / "lazy.json"), connect(None, None, None), **labeler.kwargs)
     out = load_output(tmp_path / "lazy.json")
     assert (report.chosen_shown_as_a, report.chosen_shown_as_b, report.position_biased) == (40, 0, True)
-    st = status("lazy", connect(None, None, None), **labeler.kwargs)  # status sees the bias before any pull
+    st = status(labeler.dataset, connect(None, None, None), **labeler.kwargs)  # status sees the bias before any pull
     assert (st.chosen_shown_as_a, st.chosen_shown_as_b, st.position_share, st.position_biased) == (40, 0, 1.0, True)
     assert st.agreement == {"method": None, "value": None, "records": 0, "annotators": 1}
     assert 8 <= sum(r["chosen"]["value"].startswith("good") for r in out) <= 32
@@ -103,9 +103,9 @@ HOSTILE = ["<think>plan</think>\nanswer", "#include <stdio.h> & List<String> &am
 def test_hostile_texts_come_back_byte_for_byte(labeler, tmp_path):
     rows = [{"prompt": [{"role": "system", "content": f"sys {i} <b>"}, {"role": "user", "content": f"q{i} {text}"}],
              "response_a": f"good {text}", "response_b": f"bad {i} {text}"} for i, text in enumerate(HOSTILE)]
-    push([write_jsonl(tmp_path / "todo.jsonl", rows)], "hostile", connect(None, None, None), **labeler.kwargs)
-    labeler.annotate("ann1", "hostile", lambda r: good_side(r))
-    report = pull("hostile", str(tmp_path / "out.jsonl"), connect(None, None, None), **labeler.kwargs)
+    push([write_jsonl(tmp_path / "todo.jsonl", rows)], labeler.dataset, connect(None, None, None), **labeler.kwargs)
+    labeler.annotate("ann1", labeler.dataset, lambda r: good_side(r))
+    report = pull(labeler.dataset, str(tmp_path / "out.jsonl"), connect(None, None, None), **labeler.kwargs)
     assert report.rows_written == len(HOSTILE)
     got = {r["conversations"][-1]["value"]: r for r in load_output(tmp_path / "out.jsonl")}
     for i, text in enumerate(HOSTILE):
@@ -118,10 +118,10 @@ def test_images_are_shown_and_their_paths_come_back(labeler, tmp_path):
     make_image(tmp_path / "red.png", (16, 16), color=(200, 30, 30))
     rows = [{"conversations": [{"from": "human", "value": "<image>What colour?"}], "images": ["red.png"],
              "chosen": {"from": "gpt", "value": "good: red"}, "rejected": {"from": "gpt", "value": "bad: blue"}}]
-    report = push([write_jsonl(tmp_path / "img.jsonl", rows)], "imgs", connect(None, None, None), **labeler.kwargs)
+    report = push([write_jsonl(tmp_path / "img.jsonl", rows)], labeler.dataset, connect(None, None, None), **labeler.kwargs)
     assert (report.created, report.failed) == (1, 0), report.first_failure
     shown: list[dict] = []
-    labeler.annotate("ann1", "imgs", lambda r: shown.append(r) or good_side(r))
-    pull("imgs", str(tmp_path / "out.json"), connect(None, None, None), **labeler.kwargs)
+    labeler.annotate("ann1", labeler.dataset, lambda r: shown.append(r) or good_side(r))
+    pull(labeler.dataset, str(tmp_path / "out.json"), connect(None, None, None), **labeler.kwargs)
     out = load_output(tmp_path / "out.json")
     assert out[0]["images"] == ["red.png"] and out[0]["chosen"]["value"] == "good: red"
