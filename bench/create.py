@@ -25,7 +25,7 @@ def main() -> None:
     from helpers.fake_openai import Script, always_a, prefers_longer, scripted_server
     from prefkit.create.generate import generate
     from prefkit.create.judge import judge
-    from prefkit.handoff.serve import serving
+    from prefkit.serving.serve import serving
     from prefkit.handoff.train_config import dump_yaml
 
     parser = argparse.ArgumentParser()

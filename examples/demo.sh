@@ -41,7 +41,7 @@ $PREFKIT train --dataset fastchat_gpt4 --dataset-dir "$D" --model .cache/tiny-qw
 step "10. serve the trained adapter on 127.0.0.1 and ask it one question with the openai client"
 .venv/bin/python - <<'PY'
 from openai import OpenAI
-from prefkit.handoff.serve import serving
+from prefkit.serving.serve import serving
 
 with serving("saves/demo/tiny-dpo/infer.yaml") as server:
     client = OpenAI(base_url=server.base_url, api_key="0")

@@ -13,8 +13,8 @@ The Python API mirrors the CLI; ``convert`` and ``validate`` take a path, a list
 The package's folders, in the order data flows: ``io`` (files in and out), ``readers`` (raw rows -> records),
 ``writers`` (records -> rows), ``pipeline`` (convert and validate, the run harness, executors), ``targets`` (what
 each trainer does with a row), ``checks``, ``hygiene`` (benchmarks, near-duplicates), ``images``, ``registry``
-(dataset_info.json), ``reports``, ``create`` (generate, judge), ``label`` (Argilla), ``handoff`` (train, serve,
-eval) and ``cli``.
+(dataset_info.json), ``reports``, ``serving`` (a served model), ``create`` (generate, judge), ``label`` (Argilla),
+``handoff`` (train, eval) and ``cli``.
 """
 
 from __future__ import annotations

@@ -88,20 +88,21 @@ def convert(source: Any, output: str | None = None, fmt: str = "auto", to: str =
     ('Paris', 'tie')
     """
     from .pipeline.convert import convert as convert_files
+    from .pipeline.convert_options import ConvertOptions
     from .writers.image_files import images_folder
 
-    options = cli_options(options)
+    settings = ConvertOptions(fmt=fmt, to=to).updated(**cli_options(options))
 
     output = text_arg("convert", "output", output, optional=True)
     with _files(source) as (inputs, folder):
         if output is not None:
-            return convert_files(inputs, output, fmt, to, **options)
-        if options.get("register") or options.get("save_to_disk"):
+            return convert_files(inputs, output, settings)
+        if settings.register or settings.save_to_disk:
             raise UsageError("register and save_to_disk write files: give an output path as well")
         with tempfile.TemporaryDirectory(prefix="prefkit-") as own:
             where = folder or own  # beside the rows, so that relative image paths stay as they are
             out, rejects = os.path.join(where, "converted.jsonl"), os.path.join(where, "rejects.jsonl")
-            report = convert_files(inputs, out, fmt, to, rejects=rejects, **options)
+            report = convert_files(inputs, out, settings, rejects=rejects)
             report.output = report.rejects_file = None
             rows, rejected = _read_jsonl(out), _read_jsonl(rejects)
             images_dir = _keep_images(rows, where, images_folder(out))

@@ -4,12 +4,11 @@ import that they implement exactly these."""
 
 from __future__ import annotations
 
-READER_NAMES = ("sharegpt", "alpaca", "openai", "hh-rlhf", "oasst", "ratings", "pairwise", "openai-logs", "trl",
-                "fastchat-judge", "arena-hard", "openai-preference", "kto-rows")
+from . import kinds
+
+READER_NAMES = kinds.names("readers")  # prefkit/kinds.py's readers, then those of installed packages
 FORMATS = (*READER_NAMES, "auto")  # --from
-WRITER_NAMES = ("sharegpt", "alpaca", "kto", "unlabeled", "trl", "trl-kto", "lf-v1", "axolotl", "axolotl-kto",
-                "openrlhf")  # --to
-KTO_WRITERS = ("kto", "trl-kto", "axolotl-kto")  # the --to values that write KTO examples: counted as "examples", never "pairs"
+WRITER_NAMES = kinds.names("writers")  # --to: prefkit/kinds.py's writers, then those of installed packages
 STRATEGIES = ("best-vs-worst", "best-vs-each-lower", "all-pairs")  # --pairing
 POLICIES = ("majority", "unanimous")  # label pull --policy
 LEVELS = ("error", "warning", "info")  # finding levels, worst first (--fail-on)

@@ -138,3 +138,24 @@ def test_report_json_shape(tmp_path):
     for key in ("input_records", "accepted", "rejected", "pairs_written", "rejected_by_reason", "notes"):
         assert key in data
     assert data["dataset_info_entry"]["formatting"] == "sharegpt"
+
+
+def test_convert_options_one_value_or_keywords(tmp_path):
+    from prefkit.pipeline.convert import convert as convert_files
+    from prefkit.pipeline.convert import preview
+    from prefkit.pipeline.convert_options import ConvertOptions
+
+    src = fixture("dpo_en_demo.sample.json")
+    by_keyword = convert_files([src], str(tmp_path / "a.json"), to="alpaca", dedup=True)
+    options = ConvertOptions(to="alpaca", dedup=True)
+    by_value = convert_files([src], str(tmp_path / "b.json"), options)
+    assert load_output(tmp_path / "a.json") == load_output(tmp_path / "b.json")
+    assert by_keyword.accepted == by_value.accepted
+    assert convert_files([src], str(tmp_path / "c.json"), options, to="sharegpt").to == "sharegpt"  # keywords win
+    assert len(preview([src], 1, options)) == 1
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        convert_files([src], str(tmp_path / "d.json"), colour="red")
+    with pytest.raises(TypeError, match="by keyword"):
+        convert_files([src], str(tmp_path / "d.json"), "pairwise")  # fmt was the third argument once
+    with pytest.raises(UsageError, match="--tie-band -1"):
+        ConvertOptions(tie_band=-1, preference_scale=(1, 2)).check()

@@ -162,7 +162,7 @@ def test_lf_v1_rows_and_their_dataset_yaml(tmp_path, monkeypatch):
     convert([src], "data/other.jsonl", to="lf-v1", register="pairs", dataset_dir="data", force=True, size=10)
     assert yaml.safe_load((tmp_path / "data" / "dataset_info.yaml").read_text())["pairs"]["size"] == 10
     assert not (tmp_path / "data" / "dataset_info.json").exists()  # v0's registry is left alone
-    with pytest.raises(UsageError, match="--weight and --size"):
+    with pytest.raises(UsageError, match="--weight is a key of LLaMA-Factory v1's dataset YAML: use it with --to lf-v1"):
         convert([src], "data/x.jsonl", weight=2.0)
     tools = convert([fixture("openai_tools.sample.jsonl")], "data/tools.jsonl", to="lf-v1")
     assert tools.rejected_by_reason == {"lf_v1_cannot_hold_tools": 2}

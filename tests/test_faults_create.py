@@ -1,5 +1,5 @@
 """What is sent is what was asked: a prompt's images go to the served model and to the judge as ``image_url``
-parts (generate, judge, eval: prefkit.handoff.image_parts), or the prompt is refused in one line, never sent as a
+parts (generate, judge, eval: prefkit.serving.image_parts), or the prompt is refused in one line, never sent as a
 bare ``<image>``; a ``--decontaminate`` file with nothing to match is refused, not silently checked against."""
 
 from __future__ import annotations

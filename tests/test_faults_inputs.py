@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, write_jsonl
 from prefkit.errors import DataError
-from prefkit.handoff.image_parts import api_data_url, image_urls
+from prefkit.serving.image_parts import api_data_url, image_urls
 from prefkit.images.files import ImageRef, ImageTooLarge, ImageUnreadable, probe_image, read_image_file
 from prefkit.io.sources import iter_rows, jsonl_ranges
 from prefkit.label.media import load_images

@@ -5,6 +5,7 @@ import pytest
 from conftest import fixture, load_output
 from prefkit import convert
 from prefkit.checks.schema_files import errors as schema_errors
+from prefkit.errors import UsageError
 from prefkit.records import KtoExample, Message, PreferencePair, Provenance, RowProblem
 from prefkit.writers import get_writer
 
@@ -63,3 +64,33 @@ def test_sharegpt_inline_system_and_tools_column():
                                            completion=Message(role="assistant", content="a"),
                                            provenance=Provenance(source="s", index=0)))
     assert kto == {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "kto_tag": False}
+
+
+@pytest.mark.parametrize("to", ["trl-kto", "axolotl-kto"])
+def test_every_writer_of_kto_examples_reads_the_kto_signal(tmp_path, to):
+    """Thumbs up/down are a KTO signal: every --to whose writer writes KTO examples uses it (ReadOptions.kto from the
+    writer's record_type), as --to kto does, instead of making pairs and splitting them."""
+    labels, reasons = {}, {}
+    for name in ("kto", to):
+        report = convert([fixture("openai_logs.sample.jsonl")], str(tmp_path / f"{name}.jsonl"), fmt="openai-logs",
+                         to=name)
+        reasons[name] = report.rejected_by_reason
+        rows = load_output(tmp_path / f"{name}.jsonl")
+        labels[name] = sorted((r["conversations"][-1]["value"], r["kto_tag"]) if name == "kto" else
+                              (_text(r["completion"]), r["label"]) for r in rows)
+    assert labels[to] == labels["kto"] and reasons[to] == reasons["kto"] == {"no_kto_signal": 3}
+
+
+def _text(completion: str | list[dict[str, str]]) -> str:
+    return completion if isinstance(completion, str) else completion[-1]["content"]
+
+
+def test_an_option_goes_to_the_writers_that_take_it():
+    assert get_writer("lf-v1", weight=0.5, size=3).entry("f.jsonl") == {"path": "f.jsonl", "source": "local",
+                                                                         "converter": "pair", "weight": 0.5, "size": 3}
+    assert get_writer("trl", parquet=True).json_text and not get_writer("trl").json_text
+    with pytest.raises(UsageError, match="--size is a key of LLaMA-Factory v1's dataset YAML: use it with --to lf-v1, "
+                                         "not --to trl"):
+        get_writer("trl", size=3)
+    with pytest.raises(UsageError, match="--weight 0.0: expected a finite number above 0"):
+        get_writer("lf-v1", weight=0.0)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import UsageError
+from ..kinds import help_line
 
 if TYPE_CHECKING:
     from ..hygiene import Decontaminator
@@ -20,8 +21,9 @@ err_console = Console(stderr=True)
 
 
 # Help texts are rich markup: a bracket that reads as a tag ("[scale]", "[@REVISION]") is escaped as "\\[".
-EXECUTOR = typer.Option("local", "--executor", help="Where the per-record work runs: local, or ray (a Ray cluster; "
-                        "pip install 'prefkit\\[scale]'). Same results either way.")
+FROM_HELP = help_line("readers", "Input format: auto (the first that fits the first records, in this order), or")
+EXECUTOR = typer.Option("local", "--executor", help=help_line("executors", "Where the per-record work runs (same "
+                                                                 "results either way):"))
 WORKERS = typer.Option(None, "--workers", min=1, help="With --executor ray: worker processes (default: the cluster's CPUs).")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="With --executor ray: an existing cluster (default: start a "
                            "local one on 127.0.0.1 and stop it after).")

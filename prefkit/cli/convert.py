@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..names import FORMATS, KTO_WRITERS, STRATEGIES, WRITER_NAMES
-from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
+from ..kinds import help_line
+from ..names import STRATEGIES
+from .common import (DECONTAMINATE_ANSWERS, EXECUTOR, FROM_HELP, MAP_HELP, NEAR_THRESHOLD, NGRAM_OPTION, OVERLAP_OPTION, QUIET,
                      RAY_ADDRESS, REPORT_JSON, WORKERS, decontaminate_option, decontaminator, err_console,
                      near_dedup_option, near_threshold, parse_pairs, progress)
 
@@ -24,8 +25,8 @@ def command(
     output: Path | None = typer.Option(None, "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
     preview: int | None = typer.Option(None, "--preview", help="Show the first N records (default 3) as they would "
                                        "be written, each field with its source column; write nothing."),
-    fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
-    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(WRITER_NAMES)}."),
+    fmt: str = typer.Option("auto", "--from", help=FROM_HELP),
+    to: str = typer.Option("sharegpt", "--to", help=help_line("writers", "Output format:")),
     unlabeled: bool = typer.Option(False, "--unlabeled", help="Write pairs to label (for prefkit label push): "
                                    "same as --to unlabeled; a verdict becomes a suggestion."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (JSONL); default <output>.rejects.jsonl."),
@@ -67,38 +68,35 @@ def command(
     quiet: bool = QUIET,
 ) -> None:
     """Convert raw preference logs into a LLaMA-Factory dataset; every record is written or rejected with a reason."""
+    from dataclasses import replace
+
     from ..pipeline.convert import convert
+    from ..pipeline.convert_options import ConvertOptions
     from ..readers.pairwise import parse_scale, parse_verdicts
 
+    def text(path: Path | None) -> str | None:
+        return str(path) if path else None
+
+    options = ConvertOptions(  # each CLI option as its field
+        fmt=fmt, to=to, unlabeled=unlabeled, rejects=text(rejects), pairing_strategy=pairing, min_margin=min_margin,
+        mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
+        preference_scale=parse_scale(preference_scale), tie_band=tie_band, dedup=dedup, split=split, subset=subset,
+        questions=text(questions), answers=text(answers), register=register, dataset_dir=text(dataset_dir),
+        force=force, weight=weight, size=size, save_to_disk=text(save_to_disk), report_json=text(report_json),
+        near_dedup=near_dedup, executor=executor, workers=workers, ray_address=ray_address)
     if preview is not None:
         from ..pipeline.convert import preview as preview_records
         from ..pipeline.preview import render
 
-        shown = preview_records(list(inputs), preview, fmt=fmt, to="unlabeled" if unlabeled else to,
-                                mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
-                                preference_scale=parse_scale(preference_scale), tie_band=tie_band,
-                                pairing_strategy=pairing, min_margin=min_margin, split=split, subset=subset,
-                                questions=str(questions) if questions else None,
-                                answers=str(answers) if answers else None)
-        for item in shown:
+        for item in preview_records(list(inputs), preview, options):
             print(render(item))
         return
     if output is None:
         raise UsageError("give -o OUTPUT (or --preview N to see the first records without writing)")
-    benchmarks = decontaminator(decontaminate, ngram, overlap, decontaminate_answers)
-    threshold = near_threshold(near_dedup, near_jaccard)
+    options = replace(options, decontaminate=decontaminator(decontaminate, ngram, overlap, decontaminate_answers),
+                      near_threshold=near_threshold(near_dedup, near_jaccard))
     with progress("converting", quiet) as tick:
-        report = convert(list(inputs), str(output), fmt=fmt, to=to, unlabeled=unlabeled,
-                         rejects=str(rejects) if rejects else None, pairing_strategy=pairing, min_margin=min_margin,
-                         mapping=parse_pairs(mapping, "--map"), verdicts=parse_verdicts(verdict) if verdict else None,
-                         dedup=dedup, register=register, dataset_dir=str(dataset_dir) if dataset_dir else None,
-                         force=force, report_json=str(report_json) if report_json else None, executor=executor,
-                         workers=workers, ray_address=ray_address, progress=tick,
-                         preference_scale=parse_scale(preference_scale), tie_band=tie_band, split=split,
-                         subset=subset, save_to_disk=str(save_to_disk) if save_to_disk else None, weight=weight,
-                         size=size, questions=str(questions) if questions else None,
-                         answers=str(answers) if answers else None, decontaminate=benchmarks, near_dedup=near_dedup,
-                         near_threshold=threshold)
+        report = convert(list(inputs), str(output), replace(options, progress=tick))
     for note in report.mapping_notes:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
@@ -114,12 +112,15 @@ def summary(report: ConvertReport) -> None:
     for s in report.sources:
         table.add_row(s.path, s.format, f"{s.input_records:,}", f"{s.accepted:,}", f"{s.rejected:,}")
     err_console.print(table)
-    rows = "KTO examples" if report.to in KTO_WRITERS else "pairs to label" if report.to == "unlabeled" else "pairs"
+    from ..writers import writes_kto  # loaded: the run used it
+
+    kto = writes_kto(report.to)
+    rows = "KTO examples" if kto else "pairs to label" if report.to == "unlabeled" else "pairs"
     err_console.print(f"{report.pairs_written:,} {rows} written; {report.exact_duplicates:,} exact and "
                       f"{report.prompt_duplicates:,} prompt-level duplicates")
     if report.rejected_by_reason:
         reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
-        if report.to in KTO_WRITERS:  # the table counts records; a KTO example can be rejected alone
+        if kto:  # the table counts records; a KTO example can be rejected alone
             err_console.print(f"rejected rows: {reasons} -> {report.rejects_file} (a KTO example is rejected alone; "
                               "its record counts as accepted when its other example was written)", highlight=False)
         else:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from ..names import FORMATS, KTO_WRITERS, POLICIES, WRITER_NAMES
-from .common import MAP_HELP, bar, err_console, parse_pairs, progress
+from ..names import POLICIES
+from ..kinds import help_line, kinds
+from .common import FROM_HELP, MAP_HELP, bar, err_console, parse_pairs, progress
 
 if TYPE_CHECKING:
     from ..label.pull import PullReport
@@ -22,8 +23,12 @@ API_URL = typer.Option(None, "--api-url", help="Server URL (default: $ARGILLA_AP
                        "Studio).", show_default=False)
 API_KEY = typer.Option(None, "--api-key", help="API key (default: $ARGILLA_API_KEY, or $LABEL_STUDIO_API_KEY).",
                        show_default=False)
-BACKEND = typer.Option(None, "--backend", help="argilla or label-studio (default: $PREFKIT_LABEL_BACKEND, else "
-                       "label-studio when only LABEL_STUDIO_URL is set, else argilla).", show_default=False)
+BACKEND = typer.Option(None, "--backend", help=help_line("labelers", "The labeling server (default: "
+                       "$PREFKIT_LABEL_BACKEND, else label-studio when only LABEL_STUDIO_URL is set, else argilla):"),
+                       show_default=False)
+# label pull --to: every writer but the pairs to label
+PULL_TO = "Output format: " + "; ".join(f"{k.name}: {k.help}" if k.help else k.name for k in kinds("writers")
+                                       if k.name != "unlabeled").replace("[", "\\[") + "."
 WORKSPACE = typer.Option(None, "--workspace", help="Argilla workspace (default: the user's only one).")
 DATASET = typer.Option(..., "--dataset", help="Argilla dataset name.")
 REPORT = typer.Option(None, "--report-json", help="Write the machine-readable report here.")
@@ -42,7 +47,7 @@ def push_command(
     min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Answers a record needs to be completed."),
     guidelines: Path | None = typer.Option(None, "--guidelines", exists=True, dir_okay=False,
                                            help="Markdown file of annotation guidelines."),
-    fmt: str = typer.Option("auto", "--from", help=f"Input format: {', '.join(FORMATS)}."),
+    fmt: str = typer.Option("auto", "--from", help=FROM_HELP),
     mapping: list[str] = typer.Option([], "--map", help=MAP_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the per-record A/B order."),
     batch_size: int = typer.Option(250, "--batch-size", help="Records per request (at most 500)."),
@@ -110,7 +115,7 @@ def pull_command(
     dataset: str = DATASET,
     output: Path = typer.Option(..., "-o", "--output", help="Dataset file to write (.json or .jsonl)."),
     workspace: str | None = WORKSPACE,
-    to: str = typer.Option("sharegpt", "--to", help=f"Output format: {', '.join(w for w in WRITER_NAMES if w != 'unlabeled')}."),
+    to: str = typer.Option("sharegpt", "--to", help=PULL_TO),
     policy: str = typer.Option("majority", "--policy", help=f"How several annotators decide: {', '.join(POLICIES)}."),
     min_annotations: int = typer.Option(1, "--min-annotations", min=1, help="Submitted answers a record needs."),
     ties: str = typer.Option("drop", "--ties", help="drop: ties and 'both bad' go to the rejects; kto (with --to kto): "
@@ -171,7 +176,9 @@ def _say_position(report: PullReport | Status) -> None:
 
 
 def summary(report: PullReport) -> None:
-    rows = "KTO examples" if report.to in KTO_WRITERS else "pairs"
+    from ..writers import writes_kto  # loaded: the pull used it
+
+    rows = "KTO examples" if writes_kto(report.to) else "pairs"
     _say(f"{report.workspace}/{report.dataset}: {report.records:,} records -> {report.rows_written:,} {rows} "
          f"in {report.output} ({report.policy}, at least {report.min_annotations} answer(s))")
     if report.rejected_by_reason:

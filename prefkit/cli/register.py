@@ -7,14 +7,17 @@ from pathlib import Path
 import typer
 
 from ..errors import DataError, UsageError
+from ..kinds import BUILTIN
 from .common import QUIET, err_console
+
+V0_LAYOUTS = ", ".join(next(k for k in BUILTIN["targets"] if k.name == "lf").layouts)  # dataset_info.json's
 
 
 def command(
     name: str | None = typer.Argument(None, help="Dataset name to register (no blanks)."),
     file: Path | None = typer.Option(None, "--file", help="The dataset file, inside --dataset-dir."),
     dataset_dir: Path = typer.Option(..., "--dataset-dir", help="LLaMA-Factory dataset dir holding dataset_info.json."),
-    layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca or kto (default: detected)."),
+    layout: str | None = typer.Option(None, "--layout", "--format", help=f"{V0_LAYOUTS} (default: detected)."),
     force: bool = typer.Option(False, "--force", help="Replace a different entry of the same name."),
     lint: bool = typer.Option(False, "--check", help="Check the whole dataset_info.json instead; exit 1 on problems."),
     quiet: bool = QUIET,

@@ -19,7 +19,7 @@ def command(
 
     With API_KEY in the environment the API requires it (as a Bearer token); prefkit's own probe sends it.
     """
-    from ..handoff.serve import serve_until_stopped
+    from ..serving.serve import serve_until_stopped
 
     say = lambda line: err_console.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     try:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
+from ..kinds import help_line, layouts_help
 from ..names import LEVELS
 from ..reports.html import stage_name
 from . import common
@@ -31,11 +32,10 @@ def command(
                                        "mix, val_size, reasoning and image settings are read from it, with the "
                                        "trainer's defaults; a flag given beside it overrides the file (and is said)."),
     dataset_dir: Path | None = typer.Option(None, "--dataset-dir", help="LLaMA-Factory dataset dir (for a NAME)."),
-    target: str | None = typer.Option(None, "--target", help="The trainer to check for: lf (LLaMA-Factory), lf-v1 "
-                                      "(its v1 data engine), trl, axolotl or openrlhf (default: the registry entry's, "
-                                      "or from the rows)."),
-    layout: str | None = typer.Option(None, "--layout", "--format", help="sharegpt, alpaca, kto, lf-v1, trl or "
-                                      "trl-kto for a file (default: detected)."),
+    target: str | None = typer.Option(None, "--target", help=help_line("targets", "The trainer to check for "
+                                      "(default: the registry entry's, or from the rows):")),
+    layout: str | None = typer.Option(None, "--layout", "--format", help=layouts_help("The layout of a file "
+                                      "(default: detected), by target:")),
     model: str | None = typer.Option(None, "--model", help="Tokenizer: a local folder or a hub name."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the --model folder's own Python "
                                            "code (auto_map) to load its tokenizer. Only for a folder you trust."),

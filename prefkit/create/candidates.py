@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from ..handoff.image_parts import refuse_placeholders, urls_of_kept
+from ..serving.image_parts import refuse_placeholders, urls_of_kept
 from ..io.sources import iter_rows
 from .prompts import messages_of, prompt_id
 
@@ -45,7 +45,7 @@ def pairs_of(n: int, key: str, seed: int = 0) -> list[tuple[int, int]]:
 def read_candidates(path: str, skipped: Counter) -> list[Candidates]:
     """The candidates of each prompt, in the order prompts first appear; rows (or prompts) that cannot be
     judged are counted in ``skipped`` by reason. A row's ``images`` (generate's) are read here, so that the judge
-    sees them; a prompt with ``<image>`` placeholders and no images is refused (prefkit.handoff.image_parts)."""
+    sees them; a prompt with ``<image>`` placeholders and no images is refused (prefkit.serving.image_parts)."""
     merged: dict[str, Candidates] = {}
     for row in iter_rows(path):
         data = row.data if row.error is None and isinstance(row.data, dict) else None

@@ -124,7 +124,7 @@ def _generate(prompts: str, out: AppendFile, base_url: str | None, model: str | 
     start = time.perf_counter()
     with ExitStack() as stack:
         if model_config is not None:
-            from ..handoff.serve import serving
+            from ..serving.serve import serving
 
             server = stack.enter_context(serving(model_config, trust_remote_code=trust_remote_code))
             base_url, model, key = server.base_url, server.model, server.api_key

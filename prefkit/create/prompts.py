@@ -3,7 +3,7 @@
 A row's prompt is its ``prompt`` / ``instruction`` / ``question`` (text, joined with ``input``, or a list of
 role/content messages), or its ``messages`` / ``conversations`` up to the last user turn (sharegpt tags are
 understood), with ``system`` put first. A registered NAME is read through its dataset_info.json entry, as
-LLaMA-Factory reads it, its images (an images column) sent as ``image_url`` parts (prefkit.handoff.image_parts); a
+LLaMA-Factory reads it, its images (an images column) sent as ``image_url`` parts (prefkit.serving.image_parts); a
 file's row with images is refused in one line (its images are found only through a registered dataset's dir).
 Prompts are keyed by a digest of their messages and images, so a prompt is asked once.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from ..checks.acceptance import Attr, LoaderFailure, align
 from ..errors import DataError, InputError
-from ..handoff.image_parts import kept_images, refuse_placeholders, request_with_images, row_image_refs
+from ..serving.image_parts import kept_images, refuse_placeholders, request_with_images, row_image_refs
 from ..images.checks import RowLayout
 from ..io import files as io
 from ..io.sources import iter_rows

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PrefkitError, UsageError
-from ..handoff.infer import TEMPLATE_ARGS
+from ..serving.serve import TEMPLATE_ARGS
 from .client import Chat, RequestFailed, in_parallel
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def score_with_reward_model(config_path: str, rows: list[Candidates], trust_remo
     """Serve ``config_path`` (an RM's infer.yaml) and score every answer of ``rows``: one list per row, in the row's
     response order (a float, None for a non-finite score, or the RequestFailed of a request that failed for good);
     the usage ({"requests_sent", ..., "answers", "truncated", "token_mismatch"}); the model's name."""
-    from ..handoff.serve import read_config, serving
+    from ..serving.serve import read_config, serving
 
     if not os.path.isfile(config_path):
         raise UsageError(f"{config_path}: no such file")

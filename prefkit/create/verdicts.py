@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..handoff.image_parts import judge_with_images
+from ..serving.image_parts import judge_with_images
 
 PAIRWISE_SYSTEM = (
     "You are an impartial judge. Compare the two assistants' answers to the conversation below and decide which "
@@ -117,7 +117,7 @@ class PairVerdict:
 def compare(chat: Any, template: Template, messages: list[dict[str, Any]], x: str, y: str,
             max_tokens: int = 512, images: list[str] | tuple[()] = ()) -> PairVerdict:
     """Ask ``chat`` (a prefkit.create.client.Chat) about answers x and y in both orders; greedy decoding.
-    ``images``: the prompt's images as data: URLs, sent before the judge's text (prefkit.handoff.image_parts)."""
+    ``images``: the prompt's images as data: URLs, sent before the judge's text (prefkit.serving.image_parts)."""
     conversation = conversation_text(messages)
     replies = []
     for a, b in ((x, y), (y, x)):

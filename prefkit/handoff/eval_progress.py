@@ -20,7 +20,7 @@ from ..create.verdicts import PairVerdict
 from ..errors import InputError
 from ..io import files as io
 from ..io.run import appended_rows
-from .serve import read_config
+from ..serving.serve import read_config
 
 PROGRESS_NAME = "eval_progress.jsonl"
 

@@ -6,7 +6,7 @@ judge); a failed request is counted and the rest goes on. The judge sees every p
 the prompt, parser and consistency rule of ``prefkit judge`` (prefkit.create.verdicts): a verdict counts only when both
 orders agree; a disagreement is ``inconsistent`` and counts as a tie; a reply without a verdict is counted as
 unparsed, never guessed. A prompt's images (a dataset with an images column) go to the served models as
-``image_url`` parts with ``data:`` URLs (prefkit.handoff.image_parts); the judge gets the prompt's text with its
+``image_url`` parts with ``data:`` URLs (prefkit.serving.image_parts); the judge gets the prompt's text with its
 ``<image>`` placeholders and the images before it; the answers file has the text. Keys come from the environment (the judge's:
 PREFKIT_JUDGE_API_KEY, else OPENAI_API_KEY; the served models': API_KEY) and are never printed.
 """
@@ -29,8 +29,8 @@ from ..io.run import AppendFile, Run
 from ..registry import info as registry
 from .eval_progress import (PROGRESS_NAME, answer_key, answer_line, judge_fingerprint, judgment_key,
                             judgment_line, model_fingerprint, read_progress)
-from .image_parts import request_with_images, row_image_refs, urls_in
-from .serve import serving
+from ..serving.image_parts import request_with_images, row_image_refs, urls_in
+from ..serving.serve import serving
 
 
 @dataclass

@@ -6,10 +6,9 @@ import json
 import os
 from typing import Any
 
+from ..serving.serve import TEMPLATE_ARGS
 from .train_config import dump_yaml
 
-# Data arguments that change the chat template LLaMA-Factory builds (get_template_and_fix_tokenizer)
-TEMPLATE_ARGS = ("default_system", "tool_format", "enable_thinking", "preserve_thinking")
 # Processor arguments that decide how an image is resized (and so how many tokens it costs): served as trained
 IMAGE_ARGS = ("image_max_pixels", "image_min_pixels")
 SUMMARY_KEYS = ("train_loss", "train_runtime", "epoch", "eval_loss", "eval_rewards/accuracies",

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 
-from ..errors import UsageError
+from ..serving.serve import llamafactory_cli
 
 STOP_GRACE = 30.0  # seconds for the trainer to stop on SIGINT before SIGKILL
-
-
-def llamafactory_cli() -> str:
-    """The llamafactory-cli to run: $PREFKIT_LLAMAFACTORY_CLI (e.g. one in another venv), else the one beside the
-    running python, else PATH's."""
-    chosen = os.environ.get("PREFKIT_LLAMAFACTORY_CLI")
-    if chosen:
-        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
-            raise UsageError(f"PREFKIT_LLAMAFACTORY_CLI={chosen}: not an executable file")
-        return chosen
-    beside = os.path.join(os.path.dirname(sys.executable), "llamafactory-cli")
-    found = beside if os.path.exists(beside) else shutil.which("llamafactory-cli")
-    if not found:
-        raise UsageError("llamafactory-cli not found: pip install 'prefkit[train]' (or llamafactory)")
-    return found
 
 
 def _progress(log_path: str, seen: int, on_step: Callable[[int, int, float | None], None]) -> int:

@@ -9,7 +9,8 @@ and split votes to the rejects, agreement and position bias); a backend only mov
 - ``answered(dataset, workspace)``: an :class:`Answered`, its records in Argilla's REST shape (``external_id``,
   ``fields``, ``metadata``, ``responses[].values.preference.value``, ``suggestions``), which pull reads.
 
-A backend is one module plus one line in prefkit.label.backends.BACKENDS (which also picks and connects one).
+A backend is one module, a Backend spec in prefkit.label.backends and one line in prefkit.kinds.LABELERS (which
+backend_for picks and connect connects).
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def credentials(data_dir: str) -> tuple[dict[str, str], bool]:
 
 def launch(data_dir: str | None = None, port: int | None = None, executable: str | None = None) -> Studio:
     """Start Label Studio (not yet ready: :func:`wait_ready`)."""
-    from ..handoff.serve import free_port
+    from ..serving.serve import free_port
 
     executable = find_label_studio(executable)
     data_dir = os.path.abspath(data_dir or default_data_dir())

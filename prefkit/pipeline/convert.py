@@ -15,28 +15,21 @@ Every input record is written (possibly as several pairs) or sent to the rejects
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import DataError, InputError, UsageError
-from ..hygiene import Decontaminator
-from ..hygiene import load as load_benchmarks
 from ..io import hf
 from ..io.run import Run
-from ..readers import MAP_FIELDS, ReadOptions, check_mapping, pairing
-from ..readers.fastchat import layout_files
+from ..readers import MAP_FIELDS, ReadOptions, after_run, extra_inputs
 from ..readers.mapping import column_notes
-from ..readers.pairwise import refuse_numeric
 from ..registry import info as registry
 from ..writers import Writer, get_writer
 from ..writers.arrow import schema as arrow_schema
 from ..writers.image_files import ImageStore, images_folder
-from ..writers.lf_v1 import LfV1Writer
-from ..writers.trl import TrlKtoWriter, TrlWriter
-from .executors import LocalExecutor, RayExecutor, get_executor
+from .executors import Executor, get_executor
+from .convert_options import ConvertOptions
 from .flow import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
@@ -70,21 +63,24 @@ class ConvertReport:
         return asdict(self)
 
 
-def preview(inputs: list[str] | str, n: int = 3, fmt: str = "auto", to: str = "sharegpt",
-            mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
-            preference_scale: tuple[float, float] | None = None, tie_band: float = 0.0,
-            pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0, split: str = "train",
-            subset: str | None = None, questions: str | None = None, answers: str | None = None) -> list[Previewed]:
-    """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing."""
+def preview(inputs: list[str] | str, n: int = 3, options: ConvertOptions | None = None,
+            **fields: Any) -> list[Previewed]:
+    """The first ``n`` records as ``convert`` would write them, each field with its source column; writes nothing.
+    ``options`` (and ``fields``, which replace some of them) are convert's; those that write files are ignored."""
+    options = _options(options, fields)
     inputs = _inputs(inputs)
     if n < 1:
         raise UsageError(f"--preview {n}: show at least 1 record")
-    pairing.check_strategy(pairing_strategy)
-    check_mapping(mapping or {}, fmt)
-    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
-                          questions=questions, answers=answers)
-    return show_records(inputs, n, fmt, get_writer(to), options)
+    options.check()
+    return show_records(inputs, n, options.fmt, get_writer(options.target), options.read_options())
+
+
+def _options(options: ConvertOptions | None, fields: dict[str, Any]) -> ConvertOptions:
+    """``options`` (default: the defaults) with ``fields`` replaced."""
+    if options is not None and not isinstance(options, ConvertOptions):
+        raise TypeError(f"expected ConvertOptions as the options, got {type(options).__name__}: give fmt=, to=, ... "
+                        "by keyword")
+    return (options or ConvertOptions()).updated(**fields)
 
 
 def _inputs(inputs: list[str] | str) -> list[str]:
@@ -121,22 +117,14 @@ def _fill(report: ConvertReport, sink: Sink, rejects_file: str | None) -> None:
 
 
 def _writer(to: str, output: str, register: str | None, weight: float | None, size: int | None) -> Writer:
-    writer = get_writer(to)
+    writer = get_writer(to, parquet=output.lower().endswith(".parquet"), weight=weight, size=size)
     if register and writer.registry is None:
         writer.entry(output)  # raises: the rows are no LLaMA-Factory dataset (pairs to label, TRL rows)
-    if (weight is not None or size is not None) and to != "lf-v1":
-        raise UsageError("--weight and --size are keys of LLaMA-Factory v1's dataset YAML: use them with --to lf-v1")
-    if weight is not None and not (math.isfinite(weight) and weight > 0):
-        raise UsageError(f"--weight {weight}: expected a finite number above 0 (the entry's sampling weight)")
-    if isinstance(writer, LfV1Writer):
-        writer.weight, writer.size = weight, size
-    if isinstance(writer, (TrlWriter, TrlKtoWriter)):
-        writer.json_text = output.lower().endswith(".parquet")
     return writer
 
 
 def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: ReadOptions,
-              runner: LocalExecutor | RayExecutor, threshold: float) -> None:
+              runner: Executor, threshold: float) -> None:
     """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
     (the sink gets the decisions), else by the sink itself (an index of signatures)."""
     from ..hygiene.neardup import NearDuplicates
@@ -156,17 +144,8 @@ def near_decisions(*args: Any) -> dict[int, Any]:
     return decide(*args)
 
 
-def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "sharegpt",
-            rejects: str | None = None, pairing_strategy: str = "best-vs-worst", min_margin: float = 0.0,
-            mapping: dict[str, str] | None = None, verdicts: dict[str, list[str]] | None = None,
-            dedup: bool = False, register: str | None = None, dataset_dir: str | None = None,
-            force: bool = False, report_json: str | None = None, unlabeled: bool = False,
-            executor: str = "local", workers: int | None = None, ray_address: str | None = None,
-            progress: Callable[[int], None] | None = None, preference_scale: tuple[float, float] | None = None,
-            tie_band: float = 0.0, split: str = "train", subset: str | None = None, save_to_disk: str | None = None,
-            weight: float | None = None, size: int | None = None, questions: str | None = None,
-            answers: str | None = None, decontaminate: Decontaminator | str | None = None, near_dedup: bool = False,
-            near_threshold: float = 0.8) -> ConvertReport:
+def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None = None,
+            **fields: Any) -> ConvertReport:
     """Convert raw preference logs into one LLaMA-Factory dataset file.
 
     ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
@@ -184,57 +163,53 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
     hold a benchmark item as ``contaminated``. ``near_dedup`` rejects a row whose MinHash estimate of word 5-gram
     Jaccard similarity with an earlier row reaches ``near_threshold`` as ``near_duplicate``, naming the first row of
     its group (prefkit.hygiene.neardup); exact duplicates are rejected first, as ``duplicate_pair``.
+
+    The options are one :class:`prefkit.pipeline.convert_options.ConvertOptions`; ``fields`` (its field names, e.g.
+    ``fmt="pairwise"``) replace some of them, so ``convert(inputs, output, fmt="pairwise")`` works as it always has.
     """
-    if unlabeled and to not in ("sharegpt", "unlabeled"):
-        raise UsageError(f"--unlabeled writes pairs to label; it cannot be combined with --to {to}")
-    to = "unlabeled" if unlabeled else to
+    options = _options(options, fields)
+    options.check()
+    fmt, to, register, dataset_dir = options.fmt, options.target, options.register, options.dataset_dir
+    questions, answers, rejects = options.questions, options.answers, options.rejects
     inputs = _inputs(inputs)
     check_output_name(output)
-    pairing.check_strategy(pairing_strategy)
-    check_mapping(mapping or {}, fmt)
-    writer = _writer(to, output, register, weight, size)
+    writer = _writer(to, output, register, options.weight, options.size)
     # relative image paths: as LLaMA-Factory finds them, from the dataset dir it is registered in, else the output's
     writer.image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
     writer.data_image_dir = images_folder(output)  # images that records carry as data: URLs are written there
-    if near_dedup:
-        from ..hygiene.neardup import check_threshold
-
-        check_threshold(near_threshold)
     schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
     rejects_path = rejects or default_rejects_path(output)
-    if tie_band < 0 or (tie_band and preference_scale is None):
-        raise UsageError(f"--tie-band {tie_band}: a band of 0 or more around the midpoint of --preference-scale")
-    options = ReadOptions(target=to, pairing=pairing_strategy, min_margin=min_margin, mapping=mapping or {},
-                          verdicts=verdicts, scale=preference_scale, tie_band=tie_band, split=split, subset=subset,
-                          questions=questions, answers=answers,
-                          decontaminate=load_benchmarks(decontaminate) if isinstance(decontaminate, str) else decontaminate)
-    report = ConvertReport(output=output, to=to, mapping_notes=column_notes(mapping or {}, fmt, MAP_FIELDS.get(fmt, ())))
-    layout = [p for p in (questions, answers) if p] + [f for path in inputs for f in layout_files(path)]
-    layout += options.decontaminate.files if options.decontaminate else []  # --decontaminate's item files
+    read = options.read_options()
+    report = ConvertReport(output=output, to=to, mapping_notes=column_notes(read.mapping, fmt, MAP_FIELDS.get(fmt, ())))
+    layout = [p for p in (questions, answers) if p] + extra_inputs(inputs, fmt)  # the readers' spec.discovers
+    layout += read.decontaminate.files if read.decontaminate else []  # --decontaminate's item files
     with Run(inputs + layout) as run:  # a judge layout's question and answer files are inputs too
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))
-        registry.precheck_registration(dataset_dir, register, output, force, writer.registry or "v0")
-        sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer, dedup)
+        registry.precheck_registration(dataset_dir, register, output, options.force, writer.registry or "v0")
+        sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer,
+                    options.dedup)
         images = ImageStore(run, writer.data_image_dir, output)
         sink.images, writer.stage = images.add, images.stage  # each data: image written as it is decoded
-        report_file = run.json("--report-json", report_json)
-        folder = run.folder("--save-to-disk", save_to_disk, hf.not_saved) if save_to_disk else None
-        runner = get_executor(executor, workers, ray_address)
+        report_file = run.json("--report-json", options.report_json)
+        saved = options.save_to_disk
+        folder = run.folder("--save-to-disk", saved, hf.not_saved) if saved else None
+        runner = get_executor(options.executor, options.workers, options.ray_address)
+        threshold = options.near_threshold if options.near_dedup else None
         try:
-            if near_dedup:
-                near_side(sink, inputs, fmt, writer, options, runner, near_threshold)
-            convert_sources(inputs, fmt, writer, options, sink, runner, progress, near_threshold if near_dedup else None)
+            if threshold is not None:
+                near_side(sink, inputs, fmt, writer, read, runner, threshold)
+            convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
         finally:
             runner.close()
         images.sweep()  # the images of rows that were not written in the end
         if sum(s.input_records for s in sink.sources) == 0:
             raise InputError(f"{', '.join(inputs)}: no records in the input")
-        refuse_numeric(sink.detailed("numeric_verdict"), ", ".join(inputs))
+        after_run((s.format for s in sink.sources), sink.detailed, ", ".join(inputs))  # the readers' spec.after
         try:
             sink.require_rows(", ".join(inputs))
         except DataError as err:  # every record rejected: a column left unread is often why, so say it here too
-            notes = unread_notes(inputs, fmt, options)
+            notes = unread_notes(inputs, fmt, read)
             raise DataError(f"{err}; note: {notes[0]}" if notes else str(err)) from None
         if not sink.rejects.count and not rejects:
             sink.rejects.discard()  # the default rejects file exists only when something was rejected
@@ -243,14 +218,15 @@ def convert(inputs: list[str] | str, output: str, fmt: str = "auto", to: str = "
             hf.save_to_disk(sink.out.tmp, schema is not None, folder.tmp, folder.path)
         report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
         _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
-        if options.decontaminate is not None:
-            report.contamination = options.decontaminate.counts(sink.detailed("contaminated"))
-        if near_dedup:
-            report.near_duplicates, report.near_threshold = sink.near_duplicates, near_threshold
+        if read.decontaminate is not None:
+            report.contamination = read.decontaminate.counts(sink.detailed("contaminated"))
+        if threshold is not None:
+            report.near_duplicates, report.near_threshold = sink.near_duplicates, threshold
         report.registered = register if register and dataset_dir else None
         report_file.value = report.to_json()
-        registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register, force)
+        registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register,
+                                   options.force)
     if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
         os.unlink(rejects_path)  # a previous run's rejects would now be wrong
-    report.mapping_notes += unread_notes(inputs, fmt, options)  # columns the run left unread: never silent
+    report.mapping_notes += unread_notes(inputs, fmt, read)  # columns the run left unread: never silent
     return report

@@ -69,8 +69,30 @@ def rows_of(block: Block) -> list[Any]:
     return block.rows() if isinstance(block, LineRange) else block
 
 
+class Executor(Protocol):
+    """What a pipeline needs of an executor: the blocks of an input, one map over them, and its end. Each class is
+    built from the CLI's options, ``(workers, address)``, and refuses those it does not take."""
+
+    name: str  # --executor
+    local: bool  # the map runs in this process: a reader that groups rows across a file can run through it
+
+    def parts(self, path: str, rows: Iterable[Any]) -> Iterator[Block]: ...  # one input's blocks, in order
+    def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]: ...
+    def close(self) -> None: ...
+
+
 class LocalExecutor:
     name = "local"
+    local = True
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        if workers is not None or address:
+            raise UsageError("--workers and --ray-address go with --executor ray")
+
+    @staticmethod
+    def parts(path: str, rows: Iterable[Any]) -> Iterator[Block]:
+        """Blocks of rows (a JSONL file is read here too)."""
+        return blocks(rows)
 
     def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
         fn = factory()
@@ -115,6 +137,7 @@ class RayExecutor:
     127.0.0.1 (shut down by :meth:`close`); ``workers`` defaults to the cluster's CPUs."""
 
     name = "ray"
+    local = False
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         try:
@@ -296,14 +319,14 @@ def _runtime_env() -> dict[str, Any]:
     return {"env_vars": env}
 
 
-def get_executor(name: str, workers: int | None = None, address: str | None = None) -> LocalExecutor | RayExecutor:
-    if name == "local":
-        if workers is not None or address:
-            raise UsageError("--workers and --ray-address go with --executor ray")
-        return LocalExecutor()
-    if name == "ray":
-        return RayExecutor(workers, address)
-    raise UsageError(f"unknown --executor {name!r}; choose local or ray")
+def get_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
+    """The executor ``name`` of prefkit.kinds' EXECUTORS table (or an entry point's), built from the options."""
+    from .. import kinds
+
+    if name not in kinds.names("executors"):
+        raise UsageError(f"unknown --executor {name!r}; choose {' or '.join(kinds.names('executors'))}")
+    executor: Executor = kinds.find("executors", name).load()(workers, address)
+    return executor
 
 
 class _Double:

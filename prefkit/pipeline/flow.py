@@ -28,12 +28,13 @@ import orjson
 
 from ..errors import DataError, unexpected
 from ..io import files as io
-from ..io.sources import Row, encoding_hint, first_rows, iter_rows
-from ..readers import SNIFF_RECORDS, Reader, ReadOptions, detect, get_reader
+from ..io.sample import sample_rows
+from ..io.sources import Row, encoding_hint, iter_rows
+from ..readers import Reader, ReadOptions, detect, get_reader
 from ..records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from ..writers import Writer
 from ..writers.base import adapt
-from .executors import LocalExecutor, RayExecutor, blocks
+from .executors import Executor, blocks
 
 if TYPE_CHECKING:
     from ..hygiene.neardup import Duplicate, NearDuplicates
@@ -147,7 +148,7 @@ class ConvertMap:
 
 
 def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
-                    executor: LocalExecutor | RayExecutor, progress: Callable[[int], None] | None = None,
+                    executor: Executor, progress: Callable[[int], None] | None = None,
                     near: float | None = None) -> None:
     """Every input through map_rows into the sink, on ``executor``. A reader that groups rows across the
     file (openai-logs) needs the whole stream, so it runs here whatever the executor. With ``near`` (a Jaccard
@@ -172,9 +173,9 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         sink.end()
 
 
-def runs_here(executor: LocalExecutor | RayExecutor, reader: Reader) -> bool:
+def runs_here(executor: Executor, reader: Reader) -> bool:
     """Whether a source's per-record side runs in this process (local, or a reader that groups rows)."""
-    return isinstance(executor, LocalExecutor) or getattr(reader, "groups_rows", False)
+    return executor.local or getattr(reader, "groups_rows", False)
 
 
 def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row], str]:
@@ -182,7 +183,7 @@ def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row
     rows: Iterator[Row] = iter_rows(path, options.split, options.subset, groups=True)
     if fmt != "auto":
         return rows, fmt
-    head = first_rows(rows, SNIFF_RECORDS)  # fewer when records are huge: a sample never holds 20 of 20 MB
+    head = sample_rows(rows)  # fewer when records are huge: a sample never holds 20 of 20 MB
     return chain(head, rows), detect(head, path, options.target)
 
 

@@ -29,10 +29,10 @@ PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, lo
 if TYPE_CHECKING:
     from ..readers import ReadOptions
     from ..writers import Writer
-    from .executors import LocalExecutor, RayExecutor
+    from .executors import Executor, RayExecutor
 
 
-def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: LocalExecutor | RayExecutor) -> bool:
+def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: Executor) -> bool:
     """Whether the cluster can judge near-duplicates: a Ray executor and no input whose reader runs here."""
     from ..readers import get_reader
     from .flow import runs_here, source_rows

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import replace as with_
 
-from ..io.sources import first_rows
-from ..readers import SNIFF_RECORDS, get_reader
+from ..io.sample import readable, sample_rows
+from ..readers import get_reader
 from ..readers.base import ReadOptions
 from ..readers.hints import unread
 from ..readers.trace import Previewed, render, show_rows
@@ -46,7 +46,7 @@ def unread_notes(inputs: list[str], fmt: str, options: ReadOptions) -> list[str]
     like an answer, the answers' scores), one note each (prefkit.readers.hints.unread); none when it cannot tell."""
     try:
         rows, name = source_rows(inputs[0], fmt, options)
-        sample = [r for r in first_rows(rows, SNIFF_RECORDS) if r.error is None and isinstance(r.data, dict)]
+        sample = readable(sample_rows(rows))
         return unread(sample, name, with_(options, format=name)) if sample else []
     except Exception:  # a note is advice: reading the sample again must never fail the run
         return []

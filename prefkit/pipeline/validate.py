@@ -40,7 +40,7 @@ from ..registry.info import get_entry, info_path, load
 from ..targets import TARGETS, BlockChecker, RowCheck, Target, TokenOptions, target_of_entry, target_of_file
 from ..targets.base import Counter, Lengths
 from ..targets.tokens import BATCH, tokenizer_only_transformers
-from .executors import LocalExecutor, blocks, get_executor
+from .executors import blocks, get_executor
 
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
@@ -343,7 +343,7 @@ def check_rows(name: str, path: str, entry: dict[str, Any], target: Target, data
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     rows = iter_rows(path) if max_samples is None else itertools.islice(iter_rows(path), max_samples)
-    parts = blocks(rows, BATCH) if isinstance(runner, LocalExecutor) or max_samples is not None else \
+    parts = blocks(rows, BATCH) if runner.local or max_samples is not None else \
         runner.parts(path, rows)  # the first max_samples rows travel from here: a JSONL's line ranges hold them all
     checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir, near_dedup)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None

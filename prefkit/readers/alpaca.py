@@ -19,6 +19,7 @@ from ..io.sources import Row
 from ..records import KtoExample, Message, PreferencePair
 from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, per_row, provenance, text, user
+from .spec import ReaderSpec
 
 
 def history_messages(value: Any, field: str = "history") -> list[Message]:
@@ -80,3 +81,12 @@ def sniff(record: dict[str, Any]) -> bool:
     kwise = isinstance(record.get("output"), list)
     kto = isinstance(record.get("kto_tag"), bool) and "output" in record
     return has_prompt and (ranking or kwise or kto)
+
+
+SPEC = ReaderSpec(
+    "alpaca", read, sniff,
+    fields=("prompt", "query", "response", "chosen", "rejected", "history", "system", "kto_tag", "images"),
+    needs=(("prompt", ("instruction", "question")), ("chosen", ("chosen", "response_chosen")),
+           ("rejected", ("rejected", "response_rejected"))),
+    kto_needs=(("prompt", ("instruction", "question")), ("response", ("output",)), ("kto_tag", ("kto_tag", "label"))),
+)

@@ -35,7 +35,8 @@ from typing import Any
 from ..io.sources import Row
 from ..records import PreferencePair
 from .base import Item, ReadOptions, RowProblem, assistant, content_text, get, provenance, text, user
-from .fastchat import Layout, answer_turns, judge_reader, row_id, turn_texts
+from .fastchat import Layout, answer_turns, judge_reader, layout_files, row_id, turn_texts
+from .spec import ReaderSpec
 
 FORMAT = "arena-hard"
 # score label -> (the side it prefers, how strongly); the ten labels of arena-hard-auto v2's show_result.py
@@ -163,3 +164,10 @@ read = judge_reader(FORMAT, _convert, ("uid", "question_id"))
 def sniff(record: dict[str, Any]) -> bool:
     """An arena-hard judgment row: a question id, the judged model and its list of games."""
     return isinstance(record.get("games"), list) and "model" in record and ("uid" in record or "question_id" in record)
+
+
+SPEC = ReaderSpec(
+    FORMAT, read, sniff, fields=("question_id", "model", "baseline", "games"),
+    needs=(("question_id", ("uid", "question_id")), ("model", ("model",)), ("games", ("games",))),
+    discovers=layout_files,  # the same folder layout as FastChat's
+)

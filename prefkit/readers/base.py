@@ -31,8 +31,8 @@ Reader = Callable[[Iterable[Row], "ReadOptions"], Iterator[Item]]
 
 @dataclass
 class ReadOptions:
-    # sharegpt | alpaca | kto | unlabeled: readers with a KTO signal use it when "kto"; pairwise
-    # yields pairs to label (a verdict, if any, as a suggestion) when "unlabeled".
+    # the --to name: readers with a KTO signal use it when its writer writes KTO examples (kto, trl-kto, axolotl-kto
+    # ...); pairwise yields pairs to label (a verdict, if any, as a suggestion) when "unlabeled".
     target: str = "sharegpt"
     pairing: str = "best-vs-worst"
     min_margin: float = 0.0
@@ -56,7 +56,10 @@ class ReadOptions:
 
     @property
     def kto(self) -> bool:
-        return self.target in ("kto", "trl-kto")
+        """The writer writes KTO examples (its record_type), so readers with a KTO signal use it."""
+        from ..writers import writes_kto
+
+        return writes_kto(self.target)
 
     @property
     def unlabeled(self) -> bool:

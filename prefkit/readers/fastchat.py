@@ -39,6 +39,7 @@ from ..io.run import found
 from ..io.sources import Row, iter_rows
 from ..records import Note, PreferencePair, same_text
 from .base import Item, Reader, ReadOptions, RowProblem, assistant, content_text, get, per_row, provenance, seen, text, user
+from .spec import ReaderSpec
 
 FORMAT = "fastchat-judge"
 ID_KEYS = ("question_id", "uid")  # FastChat and arena-hard v0.1 use question_id, arena-hard v2 uid
@@ -298,3 +299,11 @@ def sniff(record: dict[str, Any]) -> bool:
     """A FastChat pairwise judgment row: a question id, two models and the games' winners."""
     return ("question_id" in record and "model_1" in record and "model_2" in record
             and ("g1_winner" in record or "winner" in record))
+
+
+SPEC = ReaderSpec(
+    FORMAT, read, sniff, fields=("question_id", "model_1", "model_2", "g1_winner", "g2_winner"),
+    needs=(("question_id", ("question_id",)), ("model_1", ("model_1",)), ("model_2", ("model_2",)),
+           ("g1_winner", ("g1_winner", "winner"))),
+    discovers=layout_files,
+)

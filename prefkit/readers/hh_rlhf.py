@@ -27,6 +27,7 @@ from typing import Any
 from ..io.sources import Row
 from ..records import Message, Note, PreferencePair
 from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
+from .spec import ReaderSpec
 from .transcript import ROLES, speaker_marker, split_inline
 
 _MARKER = re.compile(r"\n\n(Human|Assistant):[ ]?")
@@ -100,3 +101,6 @@ read = per_row("hh-rlhf", _convert)
 def sniff(record: dict[str, Any]) -> bool:
     chosen = record.get("chosen")
     return isinstance(chosen, str) and isinstance(record.get("rejected"), str) and "\n\nAssistant:" in chosen
+
+
+SPEC = ReaderSpec("hh-rlhf", read, sniff, fields=("chosen", "rejected"))

@@ -22,7 +22,8 @@ from . import base
 from .base import ReadOptions
 from .mapping import head_column, resolve
 from .pairwise import VERDICT_KEYS, parse_verdicts, verdict_key
-from .table import MAP_FIELDS, NEEDS, READERS
+from .spec import Needs
+from .table import MAP_FIELDS, NEEDS, READERS, SPECS
 
 FILL = "VALUE"  # the placeholder of a value only the user can give
 # Role names that stand for a LLaMA-Factory tag (turbo-alignment's "bot", Gemini's "model", OASST's "prompter").
@@ -35,11 +36,8 @@ ANSWER_WORDS = {"answer", "response", "output", "completion", "generation", "rep
 _VERDICT_ID = re.compile(r"(better|safer|preferred|chosen|winner|best|choice|pref|label)\w*_id$")
 _SCORE = re.compile(r"^(?:(?:score|rating|reward)s?_?(?P<a>chosen|rejected)|(?P<b>chosen|rejected)_?(?:score|rating|reward)s?)$")
 _SIDE = re.compile(r"^(output|response|answer|completion|generation|reply|model_output)s?_?(0|1|2|a|b)$")
-# The fields each reader needs for unpaired KTO rows (--to kto): what the hints list as missing then.
-KTO_NEEDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "sharegpt": (("messages", ("conversations", "messages")), ("kto_tag", ("kto_tag", "label"))),
-    "alpaca": (("prompt", ("instruction", "question")), ("response", ("output",)), ("kto_tag", ("kto_tag", "label"))),
-}
+# The formats most files are meant for: named first among formats that lack as many fields (then detection order).
+COMMON = ("sharegpt", "alpaca", "pairwise", "ratings", "trl")
 
 
 def _name(key: str) -> str:
@@ -254,15 +252,16 @@ def _guessed(fmt: str, keys: list[str]) -> Line | None:
     return None if mapping is None else Line(fmt, mapping)
 
 
-def _formats(target: str) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    """The formats the hints list as closest: for --to kto those that read unpaired KTO rows."""
+def _formats(target: str) -> dict[str, Needs]:
+    """The formats the hints list as closest: for --to kto those that read unpaired KTO rows (spec.kto_needs)."""
     if target not in ("kto", "trl-kto"):
-        return dict(NEEDS)
-    kto = {fmt: needs for fmt, needs in NEEDS.items() if "kto" in fmt}  # readers of KTO rows by name
-    return {**KTO_NEEDS, **kto}
+        needs = dict(NEEDS)
+    else:
+        needs = {name: spec.kto_needs for name, spec in SPECS.items() if spec.kto_needs}
+    return {name: needs[name] for name in sorted(needs, key=lambda n: COMMON.index(n) if n in COMMON else len(COMMON))}
 
 
-def missing(needs: tuple[tuple[str, tuple[str, ...]], ...], keys: list[str]) -> list[str]:
+def missing(needs: Needs, keys: list[str]) -> list[str]:
     from .columns import present
 
     return [f if names == (f,) else f"{f} ({' / '.join(names)})" for f, names in needs if not present(names, keys)]

@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..io.sources import Row
+from ..vocab import OPENAI_TAGS
 from .base import Item, ReadOptions, RowProblem, get, per_row
 from .sharegpt import tags_for
+from .spec import ReaderSpec
 from .trl import column, example
 
 PROMPT_KEYS = ("context", "prompt")
@@ -68,3 +70,9 @@ def sniff(record: dict[str, Any]) -> bool:
     answer = next((record[k] for k in ANSWER_KEYS if k in record), None)
     named = "context" in record or "answer" in record or "is_desirable" in record
     return named and isinstance(label, bool) and isinstance(prompt, (str, list)) and isinstance(answer, (str, dict, list))
+
+
+NEEDS = (("prompt", PROMPT_KEYS), ("completion", ANSWER_KEYS), ("label", LABEL_KEYS))
+SPEC = ReaderSpec("kto-rows", read, sniff,
+                  fields=("prompt", "completion", "label", "system", "tools", "images", *OPENAI_TAGS),
+                  needs=NEEDS, kto_needs=NEEDS)

@@ -26,6 +26,7 @@ from ..io.sources import Row
 from ..records import RECORD_TYPES, KtoExample, Message, Note, PreferencePair
 from . import pairing
 from .base import Item, ReadOptions, RowProblem, get, number, per_row, provenance, text
+from .spec import ReaderSpec
 
 _ROLE = {"prompter": "user", "assistant": "assistant"}
 
@@ -146,3 +147,6 @@ read = per_row("oasst", _convert)
 def sniff(record: dict[str, Any]) -> bool:
     root = record if _is_message(record) else record.get("prompt")  # the flat export, or a tree
     return isinstance(root, dict) and root.get("role") == "prompter" and "replies" in root
+
+
+SPEC = ReaderSpec("oasst", read, sniff, fields=("prompt",))

@@ -16,6 +16,7 @@ from typing import Any
 from ..io.sources import Row
 from .base import Item, ReadOptions, RowProblem, content_text, get, per_row
 from .sharegpt import OPENAI_TAGS, pair_or_kto, read_messages, signals, user_images
+from .spec import ReaderSpec
 
 _TOOL_JOIN = "\n</tool_response>\n<tool_response>\n"
 
@@ -72,3 +73,6 @@ def sniff(record: dict[str, Any]) -> bool:
     msgs = record.get("messages")
     return (isinstance(msgs, list) and bool(msgs) and isinstance(msgs[0], dict) and "role" in msgs[0]
             and ("chosen" in record and "rejected" in record or isinstance(record.get("kto_tag", record.get("label")), bool)))
+
+
+SPEC = ReaderSpec("openai", read, sniff, fields=("messages", "tools", "images", *OPENAI_TAGS))

@@ -40,6 +40,7 @@ from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, attempt, number, provenance, reject, text
 from .openai import normalize
 from .sharegpt import OPENAI_TAGS, read_messages, user_images
+from .spec import ReaderSpec
 
 _THUMB = {"up": True, "down": False, "+1": True, "-1": False, "1": True, "true": True, "false": False,
           "good": True, "bad": False, "0": False}
@@ -222,3 +223,7 @@ read.groups_rows = True  # type: ignore[attr-defined]  # calls of one conversati
 
 def sniff(record: dict[str, Any]) -> bool:
     return isinstance(record.get("request"), dict) and isinstance(record.get("response"), dict)
+
+
+SPEC = ReaderSpec("openai-logs", read, sniff,
+                  fields=("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"))

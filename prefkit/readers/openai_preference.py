@@ -26,6 +26,7 @@ from ..vocab import OPENAI_TAGS
 from .base import Item, ReadOptions, RowProblem, get, per_row, provenance
 from .openai import normalize
 from .sharegpt import read_messages, to_message, user_images
+from .spec import ReaderSpec
 from .trl import column, tools_text
 
 TAGS = OPENAI_TAGS
@@ -102,3 +103,8 @@ def sniff(record: dict[str, Any]) -> bool:
     data = record.get("input")
     return isinstance(data, dict) and "messages" in data and "preferred_output" in record \
         and "non_preferred_output" in record
+
+
+SPEC = ReaderSpec("openai-preference", read, sniff, fields=("input", "chosen", "rejected"),
+                  needs=(("input", ("input",)), ("chosen", ("preferred_output",)),
+                         ("rejected", ("non_preferred_output",))))

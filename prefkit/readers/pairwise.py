@@ -46,6 +46,7 @@ from .base import Item, ReadOptions, RowProblem, assistant, claimed, get, per_ro
 from .mapping import resolve
 from .ratings import prompt_messages
 from .sharegpt import OPENAI_TAGS, answer
+from .spec import Detailed, ReaderSpec
 
 
 def _notation(side: str) -> list[str]:
@@ -323,3 +324,18 @@ read = per_row("pairwise", _convert)
 def sniff(record: dict[str, Any]) -> bool:
     """Two responses side by side; the verdict may be absent (pairs to label)."""
     return any(a in record and b in record for a, b in RESPONSE_KEYS)
+
+
+def after(detailed: Detailed, where: str) -> None:
+    """Once the run is read: numeric verdicts nobody gave a meaning stop it (refuse_numeric)."""
+    refuse_numeric(detailed("numeric_verdict"), where)
+
+
+SPEC = ReaderSpec(
+    "pairwise", read, sniff,
+    fields=("prompt", "system", "query", "response_a", "response_b", "verdict", "votes", "score_a", "score_b", "images"),
+    needs=(("prompt", ("prompt", "instruction", "question")), ("response_a", ("response_a", "response1", "answer_a")),
+           ("response_b", ("response_b", "response2", "answer_b")),
+           ("verdict", ("verdict", "winner", "preference", "label", "votes", "annotator<N>"))),
+    after=after,
+)

@@ -26,6 +26,7 @@ from . import pairing
 from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, number, per_row, provenance, text, user
 from .image_parts import merged
 from .sharegpt import OPENAI_TAGS, read_messages, user_images
+from .spec import ReaderSpec
 
 TEXT_KEYS = ("response", "text", "output", "content", "completion")
 SCORE_KEYS = ("score", "overall_score", "rating", "reward")
@@ -120,3 +121,11 @@ def sniff(record: dict[str, Any]) -> bool:
     if isinstance(comps, list) and comps and isinstance(comps[0], dict):
         return any(k in comps[0] for k in SCORE_KEYS)
     return isinstance(record.get("responses"), list) and isinstance(record.get("scores"), list)
+
+
+SPEC = ReaderSpec(
+    "ratings", read, sniff,
+    fields=("prompt", "system", "responses", "completions", "scores", "response", "score", "images"),
+    needs=(("prompt", ("prompt", "instruction", "question")), ("responses", ("responses", "answers")),
+           ("scores", ("scores", "ratings"))),
+)

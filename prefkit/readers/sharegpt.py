@@ -22,6 +22,7 @@ from ..records import KtoExample, Message, PreferencePair
 from ..vocab import OPENAI_TAGS, ROLE_OF_TAG, SHAREGPT_TAGS
 from .base import Item, ReadOptions, RowProblem, content_text, get, image_paths, per_row, provenance
 from .image_parts import inline_images, merged
+from .spec import ReaderSpec
 
 
 def tags_for(messages: Any, options: ReadOptions, defaults: dict[str, str] = SHAREGPT_TAGS) -> dict[str, str]:
@@ -149,3 +150,11 @@ def sniff(record: dict[str, Any]) -> bool:
     msgs = record.get("conversations", record.get("messages"))
     has_signal = ("chosen" in record and "rejected" in record) or isinstance(record.get("kto_tag", record.get("label")), bool)
     return isinstance(msgs, list) and has_signal and all(isinstance(m, dict) for m in msgs)
+
+
+SPEC = ReaderSpec(
+    "sharegpt", read, sniff,
+    fields=("messages", "chosen", "rejected", "system", "tools", "kto_tag", "images", *OPENAI_TAGS),
+    needs=(("messages", ("conversations", "messages")), ("chosen", ("chosen",)), ("rejected", ("rejected",))),
+    kto_needs=(("messages", ("conversations", "messages")), ("kto_tag", ("kto_tag", "label"))),
+)

@@ -1,94 +1,52 @@
-"""The built-in readers by ``--from`` name, the sniffers auto-detection tries, and the fields ``--map`` can point
-at another column; :func:`register_reader` adds one of your own."""
+"""The readers by ``--from`` name, built from their specs (``SPEC`` of each reader module, named in prefkit/kinds.py;
+a package adds one through an entry point ``prefkit.readers``): the readers, the sniffers auto-detection tries, the
+fields ``--map`` can point at and what a record needs; :func:`register_reader` adds one of your own.
+
+Every spec is loaded here, at import: detection tries every sniffer, and the tables are imported by name.
+
+>>> spec_of("fastchat-judge").discovers is not None, "pairwise" in SNIFFERS, list(READERS)[:2]
+(True, True, ['fastchat-judge', 'arena-hard'])
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable
 
 from ..errors import UsageError
-from ..names import READER_NAMES
-from ..vocab import OPENAI_TAGS
-from . import (alpaca, arena_hard, fastchat, hh_rlhf, kto_rows, oasst, openai, openai_logs, openai_preference, pairwise,
-               ratings, sharegpt, trl)
+from ..io.sample import SAMPLE_RECORDS as SNIFF_RECORDS  # noqa: F401  (exported: the one sample size)
+from ..kinds import Kind, kinds
 from .base import Reader
 from .mapping import columns_of
+from .spec import Detailed, Needs, ReaderSpec, Sniff
 
-READERS: dict[str, Reader] = {
-    "sharegpt": sharegpt.read,
-    "alpaca": alpaca.read,
-    "openai": openai.read,
-    "hh-rlhf": hh_rlhf.read,
-    "oasst": oasst.read,
-    "ratings": ratings.read,
-    "pairwise": pairwise.read,
-    "openai-logs": openai_logs.read,
-    "trl": trl.read,
-    "fastchat-judge": fastchat.read,
-    "arena-hard": arena_hard.read,
-    "openai-preference": openai_preference.read,
-    "kto-rows": kto_rows.read,
-}
-# Most specific first: auto-detection takes the first format that fits every sampled record.
-SNIFFERS: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "fastchat-judge": fastchat.sniff,
-    "arena-hard": arena_hard.sniff,
-    "openai-preference": openai_preference.sniff,
-    "openai-logs": openai_logs.sniff,
-    "oasst": oasst.sniff,
-    "hh-rlhf": hh_rlhf.sniff,
-    "openai": openai.sniff,
-    "sharegpt": sharegpt.sniff,
-    "pairwise": pairwise.sniff,
-    "ratings": ratings.sniff,
-    "alpaca": alpaca.sniff,
-    "trl": trl.sniff,
-    "kto-rows": kto_rows.sniff,
-}
+
+def load(kind: Kind) -> ReaderSpec:
+    """The spec a reader kind names; a UsageError that names it when it cannot be loaded or is no ReaderSpec."""
+    where = "" if kind.builtin else f" (entry point prefkit.readers {kind.name} = {kind.where})"
+    try:
+        spec = kind.load()
+    except Exception as err:
+        raise UsageError(f"--from {kind.name}: its reader cannot be loaded{where}: {type(err).__name__}: {err}") from err
+    if not isinstance(spec, ReaderSpec) or spec.name != kind.name:
+        raise UsageError(f"--from {kind.name}: {kind.where} is not a prefkit.readers.spec.ReaderSpec named "
+                         f"{kind.name!r}{where}")
+    return spec
+
+
+SPECS: dict[str, ReaderSpec] = {kind.name: load(kind) for kind in kinds("readers")}  # in detection order
+READERS: dict[str, Reader] = {name: spec.read for name, spec in SPECS.items()}
+# Most specific first: auto-detection takes the first format that fits as many sampled records as any.
+SNIFFERS: dict[str, Sniff] = {name: spec.sniff for name, spec in SPECS.items() if spec.sniff is not None}
 # The logical fields each reader looks up, which `--map FIELD=COLUMN` can point at another column.
-_TAG_KEYS = tuple(OPENAI_TAGS)
-MAP_FIELDS: dict[str, tuple[str, ...]] = {
-    "sharegpt": ("messages", "chosen", "rejected", "system", "tools", "kto_tag", "images", *_TAG_KEYS),
-    "alpaca": ("prompt", "query", "response", "chosen", "rejected", "history", "system", "kto_tag", "images"),
-    "openai": ("messages", "tools", "images", *_TAG_KEYS),
-    "hh-rlhf": ("chosen", "rejected"),
-    "oasst": ("prompt",),
-    "ratings": ("prompt", "system", "responses", "completions", "scores", "response", "score", "images"),
-    "pairwise": ("prompt", "system", "query", "response_a", "response_b", "verdict", "votes", "score_a", "score_b",
-                 "images"),
-    "openai-logs": ("request", "response", "messages", "choices", "feedback", "preferred", "scores", "thumbs"),
-    "trl": ("prompt", "chosen", "rejected", "completion", "label", "tools", "images"),
-    "fastchat-judge": ("question_id", "model_1", "model_2", "g1_winner", "g2_winner"),
-    "arena-hard": ("question_id", "model", "baseline", "games"),
-    "openai-preference": ("input", "chosen", "rejected"),
-    "kto-rows": ("prompt", "completion", "label", "system", "tools", "images", *_TAG_KEYS),
-}
-assert tuple(READERS) == READER_NAMES, "prefkit.names.READER_NAMES must list the built-in readers"
-FORMATS = (*READERS, "auto")
-SNIFF_RECORDS = 20
+MAP_FIELDS: dict[str, tuple[str, ...]] = {name: spec.fields for name, spec in SPECS.items() if spec.fields}
 # A record fits a format when each of these fields has one of its keys; what auto-detection's hints use.
-NEEDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "sharegpt": (("messages", ("conversations", "messages")), ("chosen", ("chosen",)), ("rejected", ("rejected",))),
-    "alpaca": (("prompt", ("instruction", "question")), ("chosen", ("chosen", "response_chosen")),
-               ("rejected", ("rejected", "response_rejected"))),
-    "pairwise": (("prompt", ("prompt", "instruction", "question")), ("response_a", ("response_a", "response1", "answer_a")),
-                 ("response_b", ("response_b", "response2", "answer_b")),
-                 ("verdict", ("verdict", "winner", "preference", "label", "votes", "annotator<N>"))),
-    "ratings": (("prompt", ("prompt", "instruction", "question")), ("responses", ("responses", "answers")),
-                ("scores", ("scores", "ratings"))),
-    "trl": (("prompt", ("prompt",)), ("chosen", ("chosen", "chosen_messages")), ("rejected", ("rejected", "rejected_messages"))),
-    "fastchat-judge": (("question_id", ("question_id",)), ("model_1", ("model_1",)), ("model_2", ("model_2",)),
-                       ("g1_winner", ("g1_winner", "winner"))),
-    "arena-hard": (("question_id", ("uid", "question_id")), ("model", ("model",)), ("games", ("games",))),
-    "openai-preference": (("input", ("input",)), ("chosen", ("preferred_output",)),
-                          ("rejected", ("non_preferred_output",))),
-    "kto-rows": (("prompt", ("context", "prompt")), ("completion", ("answer", "completion", "response")),
-                 ("label", ("is_desirable", "label", "kto_tag"))),
-}
+NEEDS: dict[str, Needs] = {name: spec.needs for name, spec in SPECS.items() if spec.needs}
+FORMATS = (*READERS, "auto")
 
 
-def register_reader(name: str, reader: Reader, sniff: Callable[[dict[str, Any]], bool] | None = None) -> None:
+def register_reader(name: str, reader: Reader, sniff: Sniff | None = None) -> None:
     """Make ``reader`` available as ``--from name`` (and to auto-detection when ``sniff`` is given)."""
+    SPECS[name] = ReaderSpec(name, reader, sniff)
     READERS[name] = reader
     if sniff is not None:
         SNIFFERS[name] = sniff
@@ -107,7 +65,34 @@ def check_mapping(mapping: dict[str, str], fmt: str = "auto") -> None:
             raise UsageError(f"--map {name}=...: {which} {name!r}; fields: {', '.join(known)}")
 
 
+def _unknown(name: str) -> UsageError:
+    return UsageError(f"unknown format {name!r} for --from; choose one of {', '.join((*READERS, 'auto'))}")
+
+
 def get_reader(name: str) -> Reader:
     if name not in READERS:
-        raise UsageError(f"unknown format {name!r} for --from; choose one of {', '.join(FORMATS)}")
+        raise _unknown(name)
     return READERS[name]
+
+
+def spec_of(name: str) -> ReaderSpec:
+    """The spec of reader ``name`` (a reader put in READERS by hand has one without hooks)."""
+    if name not in READERS:
+        raise _unknown(name)
+    return SPECS[name] if name in SPECS else ReaderSpec(name, READERS[name])
+
+
+def extra_inputs(inputs: list[str], fmt: str) -> list[str]:
+    """The files besides ``inputs`` that reading them reads too (a judge layout's questions and answers), from the
+    specs of the readers that may read them: ``fmt``'s, or with ``auto`` every reader's."""
+    specs = list(SPECS.values()) if fmt == "auto" else [spec_of(fmt)]
+    hooks = dict.fromkeys(s.discovers for s in specs if s.discovers is not None)  # one call per distinct hook
+    return list(dict.fromkeys(f for path in inputs for discovers in hooks for f in discovers(path)))
+
+
+def after_run(formats: Iterable[str], detailed: Detailed, where: str) -> None:
+    """The post-run checks of the readers that read the run (``formats``: each source's), each once."""
+    for name in dict.fromkeys(formats):
+        check = spec_of(name).after
+        if check is not None:
+            check(detailed, where)

@@ -35,6 +35,7 @@ from .base import Item, ReadOptions, RowProblem, assistant, get, image_paths, pe
 from .image_parts import merged
 from .openai import normalize
 from .sharegpt import OPENAI_TAGS, read_messages, to_message, user_images
+from .spec import ReaderSpec
 
 
 def conversation(value: Any, field: str, tags: dict[str, str] = OPENAI_TAGS) -> tuple[str | None, list[Message], list[str]]:
@@ -169,3 +170,10 @@ def sniff(record: dict[str, Any]) -> bool:
     if isinstance(chosen, str):
         return isinstance(record.get("prompt"), (str, list)) and "\n\nAssistant:" not in chosen
     return isinstance(chosen, list)
+
+
+SPEC = ReaderSpec(
+    "trl", read, sniff, fields=("prompt", "chosen", "rejected", "completion", "label", "tools", "images"),
+    needs=(("prompt", ("prompt",)), ("chosen", ("chosen", "chosen_messages")),
+           ("rejected", ("rejected", "rejected_messages"))),
+)

@@ -20,7 +20,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -28,7 +27,8 @@ from filelock import FileLock, Timeout
 from ..errors import InputError, RegistryError, UsageError
 from ..io import files as io
 from ..io.run import Run, read_only
-from ..io.sources import iter_rows, open_input
+from ..io import sample as sampled
+from ..io.sources import open_input
 from ..vocab import OPENAI_TAGS
 
 DATA_CONFIG = "dataset_info.json"
@@ -238,16 +238,32 @@ def update(dataset_dir: str, name: str, entry: dict[str, Any], force: bool = Fal
 
 # --- entries for files prefkit did not write --------------------------------------------------------
 
-SAMPLE = 20
 # The tags an entry needs for role/content messages (observation/function tags keep their defaults).
 ENTRY_TAGS = ("role_tag", "content_tag", "user_tag", "assistant_tag", "system_tag")
 
 
 def sample(path: str) -> list[dict[str, Any]]:
+    """The first readable records of a file (prefkit.io.sample), a RegistryError when it cannot be read."""
     try:
-        return [r.data for r in islice(iter_rows(path), SAMPLE) if r.error is None and isinstance(r.data, dict)]
+        return sampled.sample(path)
     except InputError as err:
         raise RegistryError(str(err)) from None
+
+
+def messages_key(record: dict[str, Any]) -> str | None:
+    return next((k for k in ("conversations", "messages") if isinstance(record.get(k), list)), None)
+
+
+def label_key(record: dict[str, Any]) -> str | None:
+    return next((k for k in ("kto_tag", "label") if isinstance(record.get(k), bool)), None)
+
+
+# LLaMA-Factory's layouts of a file prefkit did not write, most specific first, told apart by its first record.
+LAYOUTS: tuple[tuple[str, sampled.Predicate], ...] = (
+    ("kto", lambda r: messages_key(r) and label_key(r)),
+    ("sharegpt", lambda r: messages_key(r) and "chosen" in r and "rejected" in r),
+    ("alpaca", lambda r: "instruction" in r and isinstance(r.get("chosen"), str)),
+)
 
 
 def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict[str, Any]:
@@ -259,16 +275,10 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
     if not rows:
         raise RegistryError(f"{path}: no records to detect the format from")
     first = rows[0]
-    messages_key = next((k for k in ("conversations", "messages") if isinstance(first.get(k), list)), None)
-    label_key = next((k for k in ("kto_tag", "label") if isinstance(first.get(k), bool)), None)
+    messages, label = messages_key(first), label_key(first)
     if layout is None:
-        if messages_key and label_key:
-            layout = "kto"
-        elif messages_key and "chosen" in first and "rejected" in first:
-            layout = "sharegpt"
-        elif "instruction" in first and isinstance(first.get("chosen"), str):
-            layout = "alpaca"
-        else:
+        layout = sampled.detect(LAYOUTS, rows[:1])  # the first record decides, as it does a file's target
+        if layout is None:
             raise RegistryError(f"{path}: cannot tell the format from keys {', '.join(sorted(first)[:8])}; "
                                 "pass --layout sharegpt|alpaca|kto")
     entry: dict[str, Any] = {"file_name": relative_file_name(path, dataset_dir)}
@@ -279,24 +289,24 @@ def detect_entry(path: str, dataset_dir: str, layout: str | None = None) -> dict
                    "system": "system", "history": "history", "images": "images"}
         entry["columns"] = {k: v for k, v in columns.items() if any(v in r for r in rows)}
         return entry
-    if messages_key is None:
+    if messages is None:
         raise RegistryError(f"{path}: no 'conversations' or 'messages' list in the first record")
     entry["formatting"] = "sharegpt"
     if layout == "sharegpt":
         entry["ranking"] = True
-        columns = {"messages": messages_key, "chosen": "chosen", "rejected": "rejected"}
+        columns = {"messages": messages, "chosen": "chosen", "rejected": "rejected"}
     elif layout == "kto":
-        if label_key is None:
+        if label is None:
             raise RegistryError(f"{path}: no boolean 'kto_tag' or 'label' in the first record")
-        columns = {"messages": messages_key, "kto_tag": label_key}
+        columns = {"messages": messages, "kto_tag": label}
     else:
         raise RegistryError(f"unknown layout {layout!r}; choose sharegpt, alpaca or kto")
     for optional in ("system", "tools", "images"):
         if any(optional in r for r in rows):
             columns[optional] = optional
     entry["columns"] = columns
-    messages = first[messages_key]
-    if messages and isinstance(messages[0], dict) and "role" in messages[0]:
+    turns = first[messages]
+    if turns and isinstance(turns[0], dict) and "role" in turns[0]:
         entry["tags"] = {tag: OPENAI_TAGS[tag] for tag in ENTRY_TAGS}
     return entry
 

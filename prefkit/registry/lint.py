@@ -9,17 +9,15 @@ rules keep the first records of a preference (ranking or KTO) dataset.
 from __future__ import annotations
 
 import os
-from itertools import islice
 from typing import Any
 
 from ..checks.acceptance import Attr, LoaderFailure, align
 from ..checks.schema_files import errors as schema_errors
 from ..errors import PrefkitError, RegistryError, unexpected
-from ..io.sources import iter_rows
+from ..io.sample import readable, sample_rows
 from ..vocab import SHAREGPT_TAGS
 from .info import get_entry, info_path, load
 
-SAMPLE = 20
 DEFAULT_TAGS = {tag: SHAREGPT_TAGS[tag] for tag in ("role_tag", "content_tag")}
 
 
@@ -60,10 +58,9 @@ def _check_file(dataset_dir: str, entry: dict[str, Any]) -> list[str]:
     if not os.path.isfile(target):
         return [f"file_name {file_name!r} does not exist in {dataset_dir}"]
     try:
-        rows = [r for r in islice(iter_rows(target), SAMPLE)]
+        records = [r.data for r in readable(sample_rows(target))]
     except PrefkitError as err:
         return [f"file_name {file_name!r}: {err}"]
-    records = [r.data for r in rows if r.error is None and isinstance(r.data, dict)]
     if not records:
         return [f"file_name {file_name!r}: no readable records"]
     problems = []

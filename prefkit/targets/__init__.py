@@ -1,20 +1,25 @@
-"""Targets: what each trainer does with a row (LLaMA-Factory v0 and v1, TRL), one module each.
-A target knows its layouts and registry, its loader's rules, how it renders and counts tokens, and what it cuts or drops."""
+"""Targets: what each trainer does with a row (LLaMA-Factory v0 and v1, TRL, axolotl, OpenRLHF), one module each.
+A target knows its layouts and registry, its loader's rules, how it renders and counts tokens, and what it cuts or drops.
+``TARGETS`` holds the built-ins and those that installed packages add (prefkit.kinds), in the table's order."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import kinds
 from ..errors import UsageError
 from .base import BlockChecker, Parsed, RowCheck, Target, TokenOptions
-from .axolotl import Axolotl
-from .lf import LlamaFactory
-from .lf_v1 import LlamaFactoryV1
-from .openrlhf import OpenRlhf
-from .trl import Trl
 
-TARGETS: dict[str, Target] = {t.name: t for t in (LlamaFactory(), LlamaFactoryV1(), Trl(), Axolotl(), OpenRlhf())}
-DETECTION_ORDER = ("lf-v1", "trl", "axolotl", "openrlhf", "lf")  # lf last: it takes any file and says what is missing
+TARGETS: kinds.Table[Target] = kinds.Table("targets", lambda cls: cls())  # name -> Target, made on first use
+
+
+def detection_order() -> list[Target]:
+    """The targets in the table's order, the catch-all ones (LLaMA-Factory v0: it takes any file) last.
+
+    >>> [t.name for t in detection_order()][-1]
+    'lf'
+    """
+    return sorted(TARGETS.values(), key=lambda t: t.catch_all)  # stable: the table's order otherwise
 
 
 def get_target(name: str) -> Target:
@@ -25,7 +30,7 @@ def get_target(name: str) -> Target:
 
 def target_of_entry(entry: dict[str, Any]) -> Target:
     """The target of a registry entry (a v1 entry names a ``path``, a v0 one a ``file_name``)."""
-    return next(t for name in DETECTION_ORDER if (t := TARGETS[name]).registry and t.owns(entry))
+    return next(t for t in detection_order() if t.registry and t.owns(entry))
 
 
 def target_of_file(path: str, target: str | None = None, layout: str | None = None) -> Target:
@@ -41,8 +46,8 @@ def target_of_file(path: str, target: str | None = None, layout: str | None = No
                 return t
         layouts = [lay for t in TARGETS.values() for lay in t.layouts]
         raise UsageError(f"--layout {layout}: choose one of {', '.join(layouts)}")
-    return next(t for name in DETECTION_ORDER if (t := TARGETS[name]).detect(path))
+    return next(t for t in detection_order() if t.detect(path))
 
 
-__all__ = ["TARGETS", "BlockChecker", "Parsed", "RowCheck", "Target", "TokenOptions", "get_target",
+__all__ = ["TARGETS", "BlockChecker", "Parsed", "RowCheck", "Target", "TokenOptions", "detection_order", "get_target",
            "target_of_entry", "target_of_file"]

@@ -12,7 +12,8 @@ from typing import Any
 from ..checks.acceptance import Aligned
 from .axolotl_rows import DPO_TYPES, KTO_TYPES, QUESTION, message, needed
 from .axolotl_tokens import AxolotlCounter
-from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+from ..io.sample import sample
+from .base import Counter, Parsed, RowCheck, Target, TokenOptions
 from .trl_rows import kind
 
 
@@ -49,7 +50,7 @@ class Axolotl(Target):
     def owns(self, entry: dict[str, Any]) -> bool:
         return entry.get("layout") in self.layouts
 
-    def detect(self, path: str) -> bool:
+    def fits(self, record: dict[str, Any]) -> bool:
         return False  # its rows are LLaMA-Factory's openai shape or TRL's: named with --target axolotl
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ rows, with the content and hygiene checks on what the trainer would see; any exe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -19,9 +19,8 @@ from ..errors import unexpected
 from ..hygiene import check_aligned
 from ..images.checks import RowLayout
 from ..images.tokens import LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS
-from ..io.sources import Row, iter_rows
-
-SAMPLE = 20  # rows read to recognise a file's layout
+from ..io.sample import detect, fits, sample
+from ..io.sources import Row
 
 
 @dataclass(frozen=True)
@@ -150,14 +149,20 @@ class Target:
     limit_option: ClassVar[str] = "--cutoff-len"  # the option that gives its length limit
     limit_required: ClassVar[bool] = True  # False: the counter has the trainer's default
     options: ClassVar[tuple[str, ...]] = ()  # the TokenOptions beyond model, limit and template that it reads
+    catch_all: ClassVar[bool] = False  # detect() takes any file (and says what is missing): tried after the others
 
     def owns(self, entry: dict[str, Any]) -> bool:
         """Whether a registry entry is one of this target's."""
         raise NotImplementedError
 
+    def fits(self, record: dict[str, Any]) -> bool:
+        """Whether a file whose first readable record this is holds this target's rows (see :func:`detect_target`)."""
+        return False
+
     def detect(self, path: str) -> bool:
         """Whether a file's rows are this target's own (for a file given without --target or --layout)."""
-        raise NotImplementedError
+        records = sample(path)
+        return bool(records) and fits(self.fits, records[0])
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
         """The entry that reads ``path`` as it is."""
@@ -187,15 +192,11 @@ class Target:
         raise NotImplementedError
 
 
-def sample(path: str) -> list[dict[str, Any]]:
-    """The first readable records of a file."""
-    rows = []
-    for row in iter_rows(path):
-        if row.error is None and isinstance(row.data, dict):
-            rows.append(row.data)
-        if row.index + 1 >= SAMPLE:
-            break
-    return rows
+def detect_target(targets: Sequence[Target], path: str) -> Target:
+    """The target whose rows a file holds: the first of ``targets`` (in detection order) that fits its first readable
+    record (prefkit.io.sample.detect), else the last one, the catch-all that says what a file lacks."""
+    found = detect(((t, t.fits) for t in targets), sample(path)[:1])
+    return found if found is not None else targets[-1]
 
 
 def json_kind(value: Any) -> str:

@@ -506,13 +506,17 @@ class LlamaFactory(Target):
     layouts = ("sharegpt", "alpaca", "kto")
     registry = "v0"
     size_key = "num_samples"
+    catch_all = True
     options = ("image_max_pixels", "image_min_pixels", "enable_thinking", "preserve_thinking")
 
     def owns(self, entry: dict[str, Any]) -> bool:
         return not ("path" in entry and "file_name" not in entry)
 
+    def fits(self, record: dict[str, Any]) -> bool:
+        return True  # the catch-all: file_entry says what is missing when the rows fit no layout
+
     def detect(self, path: str) -> bool:
-        return True  # the default: file_entry says what is missing when the rows fit no layout
+        return True  # an empty file too
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
         return detect_entry(path, os.path.dirname(os.path.abspath(path)), layout)

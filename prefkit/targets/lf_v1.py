@@ -53,7 +53,8 @@ from typing import Any
 
 from ..checks.acceptance import Aligned
 from ..errors import InputError, RegistryError, UsageError, unexpected
-from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions, sample
+from ..io.sample import sample
+from .base import Counter, PairCounts, Parsed, RowCheck, Target, TokenOptions
 from .lf_template import stand_in_module
 from .tokens import DeferringTokenizer, load_tokenizer
 
@@ -77,16 +78,12 @@ def _is_messages(value: Any) -> bool:
                                                             for m in value)
 
 
-def detect(path: str) -> bool:
-    """Whether a file holds v1 pair rows: list-valued chosen/rejected of role/content messages with the same
-    prompt (at least one user turn before the answer), or v1's converted chosen_messages/rejected_messages."""
-    rows = sample(path)
-    if not rows:
-        return False
-    first = rows[0]
-    if _is_messages(first.get("chosen_messages")) and _is_messages(first.get("rejected_messages")):
+def is_v1_row(record: dict[str, Any]) -> bool:
+    """Whether a record is a v1 pair row: list-valued chosen/rejected of role/content messages with the
+    same prompt (at least one user turn before the answer), or v1's converted chosen_messages/rejected_messages."""
+    if _is_messages(record.get("chosen_messages")) and _is_messages(record.get("rejected_messages")):
         return True
-    chosen, rejected = first.get("chosen"), first.get("rejected")
+    chosen, rejected = record.get("chosen"), record.get("rejected")
     return (_is_messages(chosen) and _is_messages(rejected) and chosen[:-1] == rejected[:-1]
             and any(m.get("role") == "user" for m in chosen[:-1]))
 
@@ -510,8 +507,8 @@ class LlamaFactoryV1(Target):
     def owns(self, entry: dict[str, Any]) -> bool:
         return is_v1_entry(entry)
 
-    def detect(self, path: str) -> bool:
-        return detect(path)
+    def fits(self, record: dict[str, Any]) -> bool:
+        return is_v1_row(record)
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
         return file_entry(path)

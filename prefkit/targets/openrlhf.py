@@ -35,7 +35,7 @@ class OpenRlhf(Target):
     def owns(self, entry: dict[str, Any]) -> bool:
         return entry.get("layout") in self.layouts
 
-    def detect(self, path: str) -> bool:
+    def fits(self, record: dict[str, Any]) -> bool:
         return False  # the rows are TRL's shape: named with --target openrlhf
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:

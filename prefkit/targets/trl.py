@@ -15,7 +15,8 @@ from typing import Any
 
 from ..checks.acceptance import Aligned
 from ..images.checks import IMAGE_PLACEHOLDER
-from .base import Counter, Parsed, RowCheck, Target, TokenOptions, sample
+from ..io.sample import sample
+from .base import Counter, Parsed, RowCheck, Target, TokenOptions
 from .trl_rows import explicit, is_kto, is_messages, kind
 from .trl_tokens import TrlCounter
 
@@ -68,15 +69,11 @@ class Trl(Target):
     def owns(self, entry: dict[str, Any]) -> bool:
         return "layout" in entry and entry["layout"] in self.layouts
 
-    def detect(self, path: str) -> bool:
-        rows = sample(path)
-        if not rows:
-            return False
-        first = rows[0]
-        if "completion" in first and isinstance(first.get("label"), bool) and "prompt" in first:
+    def fits(self, record: dict[str, Any]) -> bool:
+        if "completion" in record and isinstance(record.get("label"), bool) and "prompt" in record:
             return True
-        return "prompt" in first and "chosen" in first and "rejected" in first and \
-            "conversations" not in first and "instruction" not in first
+        return "prompt" in record and "chosen" in record and "rejected" in record and \
+            "conversations" not in record and "instruction" not in record
 
     def file_entry(self, path: str, layout: str | None) -> dict[str, Any]:
         if layout is None:

@@ -13,12 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import PreferencePair, RowProblem
-from .base import Writer
+from .base import ArrowTypes, Writer
 
 
 class AlpacaWriter(Writer):
     name = "alpaca"
     formatting = "alpaca"
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]]:
+        text = types.text
+        return [("instruction", text), ("chosen", text), ("rejected", text), ("system", text),
+                ("history", types.pa.list_(types.pa.list_(text)))]
 
     def row(self, record: PreferencePair) -> dict[str, Any]:
         roles = {m.role for m in record.prompt} | {record.chosen.role, record.rejected.role}

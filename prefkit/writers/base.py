@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ..images.checks import record_findings
 from ..records import KtoExample, PreferencePair, Reject, RowProblem, UnlabeledPair
@@ -34,8 +35,29 @@ def source_path(path: str, source: str) -> str | None:
 Record = PreferencePair | KtoExample | UnlabeledPair
 
 
+@dataclass(frozen=True)
+class ArrowTypes:
+    """pyarrow and the message types that writers' columns are made of."""
+
+    pa: Any
+    text: Any
+    sharegpt_msg: Any  # {"from", "value"}
+    role_msg: Any  # {"role", "content"}
+    trl_msgs: Any  # [{"role", "content", "tool_calls"}]
+
+    @classmethod
+    def make(cls) -> ArrowTypes:
+        import pyarrow as pa
+
+        text = pa.string()
+        call = pa.struct([("type", text), ("function", pa.struct([("name", text), ("arguments", text)]))])
+        return cls(pa, text, pa.struct([("from", text), ("value", text)]), pa.struct([("role", text), ("content", text)]),
+                   pa.list_(pa.struct([("role", text), ("content", text), ("tool_calls", pa.list_(call))])))
+
+
 class Writer:
-    """Subclasses define ``name``, ``formatting``, ``ranking``, :meth:`row` and :meth:`columns`."""
+    """Subclasses define ``name``, ``formatting``, ``ranking``, :meth:`row` and :meth:`columns`; a writer that
+    takes options (convert's ``--weight`` ...) lists them in :attr:`options` and takes them as keywords."""
 
     name = ""
     formatting = "sharegpt"
@@ -52,7 +74,11 @@ class Writer:
     # writes one data: image at once where the map runs in the run's process (ImageStore.stage); never pickled
     stage: Callable[[str, bytes], None] | None = None
 
-    def __init__(self) -> None:
+    # the keyword options of its constructor beyond ``parquet``, each with what it is (said to a writer without it)
+    options: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, parquet: bool = False) -> None:
+        self.parquet = parquet  # the rows go to a Parquet file (arrow_fields' types)
         self.seen: set[str] = set()  # the columns that rows carried (the pipeline adds each row's keys)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -97,6 +123,11 @@ class Writer:
         if "images" in self.seen:
             columns["images"] = "images"
         return columns
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]] | None:
+        """The Parquet columns of its rows, ``images`` aside (prefkit.writers.arrow); None: it writes JSON only."""
+        return None
 
     def row(self, record: Record) -> dict[str, Any]:
         raise NotImplementedError

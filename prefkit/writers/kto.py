@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import KtoExample
-from .base import Writer
+from .base import ArrowTypes, Writer
 from .sharegpt import message, sharegpt_prompt
 
 
@@ -16,6 +16,11 @@ class KtoWriter(Writer):
     name = "kto"
     ranking = False
     record_type = KtoExample
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]]:
+        return [("conversations", types.pa.list_(types.sharegpt_msg)), ("kto_tag", types.pa.bool_()),
+                ("tools", types.text)]
 
     def row(self, record: KtoExample) -> dict[str, Any]:
         out: dict[str, Any] = {"conversations": sharegpt_prompt(record) + [message(record.completion)],

@@ -17,22 +17,32 @@ image_url" on any other part. v1 0.9.5 cannot train on an image pair in any row 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from ..errors import UsageError
 from ..records import Message, PreferencePair, RowProblem
 from ..vocab import ROLE_ASSISTANT, ROLE_USER
-from .base import Writer
+from .base import ArrowTypes, Writer
 
 
 class LfV1Writer(Writer):
     name = "lf-v1"
     registry = "v1"
     target = "lf-v1"
+    options = {"weight": "a key of LLaMA-Factory v1's dataset YAML", "size": "a key of LLaMA-Factory v1's dataset YAML"}
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight: float | None = None  # written to the v1 entry when set (--weight, --size)
-        self.size: int | None = None
+    def __init__(self, parquet: bool = False, weight: float | None = None, size: int | None = None) -> None:
+        super().__init__(parquet)
+        if weight is not None and not (math.isfinite(weight) and weight > 0):
+            raise UsageError(f"--weight {weight}: expected a finite number above 0 (the entry's sampling weight)")
+        self.weight = weight  # written to the v1 entry when set (--weight, --size)
+        self.size = size
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]]:
+        msgs = types.pa.list_(types.role_msg)
+        return [("chosen", msgs), ("rejected", msgs), ("tools", types.text)]
 
     def row(self, record: PreferencePair) -> dict[str, Any]:
         if {m.role for m in (*record.prompt, record.chosen, record.rejected)} - {ROLE_USER, ROLE_ASSISTANT}:

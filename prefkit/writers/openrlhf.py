@@ -14,12 +14,17 @@ from typing import Any
 
 from ..errors import UsageError
 from ..records import PreferencePair, RowProblem
+from .base import ArrowTypes
 from .trl import TrlWriter
 
 
 class OpenRlhfWriter(TrlWriter):
     name = "openrlhf"
     target = "openrlhf"
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> None:
+        return None  # JSON only
 
     def row(self, record: PreferencePair) -> dict[str, Any]:
         if record.images:

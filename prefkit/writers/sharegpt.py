@@ -13,7 +13,7 @@ from typing import Any
 
 from ..records import KtoExample, Message, PreferencePair
 from ..vocab import SHAREGPT_ROLE_TAG
-from .base import Writer
+from .base import ArrowTypes, Writer
 
 TAG = SHAREGPT_ROLE_TAG
 
@@ -29,6 +29,11 @@ def sharegpt_prompt(record: PreferencePair | KtoExample) -> list[dict[str, str]]
 
 class SharegptWriter(Writer):
     name = "sharegpt"
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]]:
+        msg = types.sharegpt_msg
+        return [("conversations", types.pa.list_(msg)), ("chosen", msg), ("rejected", msg), ("tools", types.text)]
 
     def row(self, record: PreferencePair) -> dict[str, Any]:
         out: dict[str, Any] = {"conversations": sharegpt_prompt(record), "chosen": message(record.chosen),

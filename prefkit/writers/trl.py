@@ -29,7 +29,7 @@ from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER
 from ..records import KtoExample, Message, PreferencePair, RowProblem
 from ..vocab import ROLE_FUNCTION, ROLE_OBSERVATION, ROLE_USER
-from .base import Writer
+from .base import ArrowTypes, Writer
 
 
 def trl_message(m: Message, json_text: bool = False) -> dict[str, Any]:
@@ -88,7 +88,10 @@ def vision_turns(turns: list[dict[str, Any]], images: int, parquet: bool) -> lis
 class _TrlWriter(Writer):
     registry = None  # TRL rows: no LLaMA-Factory registry reads them
     target = "trl"
-    json_text = False  # Parquet output: tool definitions and tool-call arguments as JSON text
+
+    def __init__(self, parquet: bool = False) -> None:
+        super().__init__(parquet)
+        self.json_text = parquet  # Parquet output: tool definitions and tool-call arguments as JSON text
 
     def message(self, m: Message) -> dict[str, Any]:
         return trl_message(m, self.json_text)
@@ -117,6 +120,11 @@ class _TrlWriter(Writer):
 class TrlWriter(_TrlWriter):
     name = "trl"
 
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]] | None:
+        msgs = types.trl_msgs
+        return [("prompt", msgs), ("chosen", msgs), ("rejected", msgs), ("tools", types.text)]
+
     def row(self, record: PreferencePair) -> dict[str, Any]:
         out: dict[str, Any] = {"prompt": self.prompt(record), "chosen": [self.message(record.chosen)],
                                "rejected": [self.message(record.rejected)]}
@@ -129,6 +137,11 @@ class TrlKtoWriter(_TrlWriter):
     name = "trl-kto"
     ranking = False
     record_type = KtoExample
+
+    @classmethod
+    def arrow_fields(cls, types: ArrowTypes) -> list[tuple[str, Any]]:
+        msgs = types.trl_msgs
+        return [("prompt", msgs), ("completion", msgs), ("label", types.pa.bool_()), ("tools", types.text)]
 
     def row(self, record: KtoExample) -> dict[str, Any]:
         out: dict[str, Any] = {"prompt": self.prompt(record), "completion": [self.message(record.completion)],

@@ -5,7 +5,7 @@ import pytest
 from conftest import load_output
 from prefkit.create.generate import generate
 from prefkit.create.judge import judge
-from prefkit.handoff.serve import serving
+from prefkit.serving.serve import serving
 
 
 @pytest.mark.llamafactory

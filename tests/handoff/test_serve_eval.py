@@ -12,7 +12,7 @@ from conftest import ROOT
 from helpers.signals import as_in_a_terminal
 from prefkit.create.verdicts import PairVerdict, combine
 from prefkit.handoff.evaluate import _tally, evaluate, wilson
-from prefkit.handoff.serve import serving
+from prefkit.serving.serve import serving
 
 
 def test_tally_counts_a_verdict_only_when_both_orders_agree_and_wilson():

@@ -10,9 +10,9 @@ from image_pairs import image_pairs
 from helpers.images import make_image, truncated_copy
 from prefkit.errors import DataError
 from prefkit.handoff.evaluate import load_prompts, prompts_and_requests
-from prefkit.handoff.image_parts import api_data_url
+from prefkit.serving.image_parts import api_data_url
 from prefkit.handoff.infer import write_infer_configs
-from prefkit.handoff.serve import serving
+from prefkit.serving.serve import serving
 from prefkit.handoff.train_config import build_config, image_settings
 
 

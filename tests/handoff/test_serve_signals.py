@@ -22,7 +22,7 @@ from conftest import ROOT, fixture
 from helpers.signals import as_in_a_terminal
 from prefkit import convert
 from prefkit.errors import PrefkitError
-from prefkit.handoff import serve
+from prefkit.serving import serve
 
 pytestmark = pytest.mark.slow  # each test starts stand-in servers and waits for them to stop (about 3 s)
 FAKE = Path(__file__).with_name("fake_llamafactory_cli.py")
@@ -160,7 +160,7 @@ def test_an_ignored_sighup_stays_ignored(fake):
 def test_sigterm_while_serving_in_the_library_also_removes_prefkit_io_temp_files(fake, tmp_path):
     """serving() chains to prefkit.io.files's SIGTERM handler: the server's group is stopped, then the temporary
     file of an output being written is removed, then the process ends by SIGTERM."""
-    script = (f"import time\nfrom prefkit.io import files as io\nfrom prefkit.handoff.serve import serving\n"
+    script = (f"import time\nfrom prefkit.io import files as io\nfrom prefkit.serving.serve import serving\n"
               f"with serving({fake['config']!r}):\n"
               f"    out = io.AtomicFile({str(tmp_path / 'out.json')!r}).open()\n"
               f"    print('ready', flush=True)\n    time.sleep(60)\n")

@@ -116,7 +116,7 @@ def test_train_refuses_such_a_folder_and_writes_the_flag_only_when_given(cli, re
 
 
 def test_serve_refuses_such_a_folder_before_starting_anything(cli, remote_model, tmp_path, monkeypatch):
-    from prefkit.handoff.serve import launch
+    from prefkit.serving.serve import launch
 
     model, marker = remote_model
     config = tmp_path / "infer.yaml"

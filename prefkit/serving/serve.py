@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +27,26 @@ from dataclasses import dataclass
 
 from ..errors import PrefkitError, UsageError
 from ..io.processes import serve_child, spawn, stop_group, stop_on_signals
-from .runner import llamafactory_cli
+
+# Data arguments that change the chat template LLaMA-Factory builds (get_template_and_fix_tokenizer): a model is
+# served (and its reward model scores) with those it was trained with
+TEMPLATE_ARGS = ("default_system", "tool_format", "enable_thinking", "preserve_thinking")
+
+
+def llamafactory_cli() -> str:
+    """The llamafactory-cli to run: $PREFKIT_LLAMAFACTORY_CLI (e.g. one in another venv), else the one beside the
+    running python, else PATH's."""
+    chosen = os.environ.get("PREFKIT_LLAMAFACTORY_CLI")
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise UsageError(f"PREFKIT_LLAMAFACTORY_CLI={chosen}: not an executable file")
+        return chosen
+    beside = os.path.join(os.path.dirname(sys.executable), "llamafactory-cli")
+    found = beside if os.path.exists(beside) else shutil.which("llamafactory-cli")
+    if not found:
+        raise UsageError("llamafactory-cli not found: pip install 'prefkit[train]' (or llamafactory)")
+    return found
+
 
 START_TIMEOUT = 600.0  # a big model can take minutes to load
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL to the server's process group
