@@ -154,6 +154,21 @@ def _tell(line: str) -> None:
         pass
 
 
+def wait_answering(process: subprocess.Popen, answers: Callable[[], bool], what: str, where: str, log_file: str,
+                   timeout: float, why_late: str = "") -> None:
+    """Poll ``answers()`` every 0.5 s until it is true; a PrefkitError naming ``what`` (the program), ``where`` (its
+    URL) and its log when the process exits first or ``timeout`` s pass (``why_late``: a likely cause, in brackets)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PrefkitError(f"{what} exited with {process.returncode} before answering on {where}; log: {log_file}")
+        if answers():
+            return
+        time.sleep(0.5)
+    late = f" ({why_late})" if why_late else ""
+    raise PrefkitError(f"{what} did not answer on {where} within {timeout:.0f} s{late}; log: {log_file}")
+
+
 def spawn(command: list[str], **popen: Any) -> subprocess.Popen:
     """Start ``command`` in a process group of its own that dies with prefkit (see the module's doc). Call it
     from the main thread: the kernel's rule fires when the thread that started the child ends."""

@@ -20,14 +20,13 @@ import secrets
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PrefkitError, UsageError
-from ..io.processes import serve_child, spawn, stop_group, stop_on_signals
+from ..errors import UsageError
+from ..io.processes import serve_child, spawn, stop_group, stop_on_signals, wait_answering
 from ..io.urls import display_url
 
 START_TIMEOUT = 120.0  # a fresh database takes ~19 s to migrate on a small machine
@@ -134,16 +133,8 @@ def _answers(studio: Studio) -> bool:
 
 
 def wait_ready(studio: Studio, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if studio.process.poll() is not None:
-            raise PrefkitError(f"label-studio exited with {studio.process.returncode} before answering on "
-                               f"{display_url(studio.url)}; log: {studio.log_file}")
-        if _answers(studio):
-            return
-        time.sleep(0.5)
-    raise PrefkitError(f"label-studio did not answer on {display_url(studio.url)} within {timeout:.0f} s (a busy "
-                       f"port makes it move elsewhere); log: {studio.log_file}")
+    wait_answering(studio.process, lambda: _answers(studio), "label-studio", display_url(studio.url), studio.log_file,
+                   timeout, "a busy port makes it move elsewhere")
 
 
 def stop(studio: Studio, grace: float = STOP_GRACE) -> None:

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import PrefkitError, UsageError
-from ..io.processes import serve_child, spawn, stop_group, stop_on_signals
+from ..io.processes import serve_child, spawn, stop_group, stop_on_signals, wait_answering
 
 # Data arguments that change the chat template LLaMA-Factory builds (get_template_and_fix_tokenizer): a model is
 # served (and its reward model scores) with those it was trained with
@@ -127,14 +126,9 @@ def launch(config_path: str, port: int | None = None, log_file: str | None = Non
 
 def wait_ready(server: Server, timeout: float = START_TIMEOUT) -> None:
     """Until the server lists its model (it does once the model is loaded); raises if it exits, refuses or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise PrefkitError(f"llamafactory-cli api exited with {server.process.returncode} before answering; "
-                               f"log: {server.log_file}")
+
+    def answers() -> bool:
         status = _probe(server.base_url, server.api_key)
-        if status == 200:
-            return
         if status in (401, 403) and not server.api_key:  # ours asks no key: another server holds the port
             raise PortTaken(f"{server.base_url}: another server answers there (HTTP {status}), not llamafactory-cli "
                             f"api; log: {server.log_file}")
@@ -142,9 +136,9 @@ def wait_ready(server: Server, timeout: float = START_TIMEOUT) -> None:
             sent = "the API_KEY of prefkit's environment"
             raise PrefkitError(f"llamafactory-cli api on {server.base_url} refuses prefkit (HTTP {status}) although "
                                f"it sent {sent}; log: {server.log_file}")
-        time.sleep(0.5)
-    raise PrefkitError(f"llamafactory-cli api did not answer on {server.base_url} within {timeout:.0f} s; "
-                       f"log: {server.log_file}")
+        return status == 200
+
+    wait_answering(server.process, answers, "llamafactory-cli api", server.base_url, server.log_file, timeout)
 
 
 class PortTaken(PrefkitError):
