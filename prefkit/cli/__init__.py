@@ -51,6 +51,8 @@ class _OneLineErrors(TyperGroup):
             err_console.print(f"Error: internal error: {type(error).__name__}: {error} (run with --debug for "
                               "the traceback and please report it)", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        finally:
+            errors.DEBUG = False  # --debug is for this command only (an app run in-process, as tests do, goes on)
 
 
 app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

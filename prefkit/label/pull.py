@@ -23,7 +23,7 @@ from ..pipeline.convert import check_output_name, default_rejects_path
 from ..pipeline.flow import Sink, to_row
 from ..records import KtoExample, PreferencePair, Provenance, Reject
 from ..registry import info as registry
-from ..writers import get_writer
+from ..writers import WRITERS, get_writer
 from ..writers.base import adapt
 from . import layout, media
 from .agreement import PositionCheck, cohen_kappa, krippendorff_alpha
@@ -89,7 +89,7 @@ def pull(dataset: str, output: str, connection: Connection, workspace: str | Non
     if ties not in ("drop", "kto") or (ties == "kto" and to != "kto"):
         raise UsageError("--ties is drop or kto, and --ties kto needs --to kto (a tie has no chosen answer)")
     if to == "unlabeled":
-        raise UsageError("label pull writes answered pairs: --to sharegpt, alpaca or kto")
+        raise UsageError(f"label pull writes answered pairs: --to {', '.join(n for n in WRITERS if n != 'unlabeled')}")
     check_output_name(output)
     rejects_path = rejects or default_rejects_path(output)
     with Run() as run:
