@@ -263,7 +263,7 @@ def small_blocks_ray(monkeypatch):
     monkeypatch.setattr(executors, "BLOCK_ROWS", 7)
     monkeypatch.setattr(executors, "RANGE_BYTES", 3000)
     if not ray.is_initialized():  # prefkit uses a running Ray as any cluster
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
         yield ray
     finally:

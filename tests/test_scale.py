@@ -36,7 +36,7 @@ SOURCES = [  # (fixture, --from, --to): several readers and every writer
 
 def _start_ray() -> None:
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
 
 
 @pytest.fixture

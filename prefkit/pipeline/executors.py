@@ -186,7 +186,8 @@ class RayExecutor:
         os.environ.update(_runtime_env()["env_vars"])  # a local Ray's workers inherit this environment
         self.before = processes.descendant_pids()
         self.started = True
-        ray.init(num_cpus=min(workers or CPUS, CPUS), _node_ip_address="127.0.0.1", **options)
+        # "local": a new Ray of its own, never one that `ray start` (or RAY_ADDRESS) left on this machine
+        ray.init(address="local", num_cpus=min(workers or CPUS, CPUS), _node_ip_address="127.0.0.1", **options)
         self.ray_processes = processes.new_descendants(self.before)
         self.session = ray._private.worker.global_worker.node.get_session_dir_path()
         processes.adopt(self.ray_processes, self.session)
