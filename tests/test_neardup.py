@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conftest import ROOT, write_jsonl
 from prefkit.cli import app
 from prefkit.hygiene import NearDuplicates, jaccard, signature, signatures, words
-from prefkit.hygiene.neardup import LOW, bands, normalised, shingle_hashes
+from prefkit.hygiene.neardup import LOW, bands, normalised, normalised_block, shingle_hashes
 from prefkit.pipeline.convert import convert
 from prefkit.pipeline.validate import validate
 
@@ -168,6 +168,17 @@ def test_shingles_follow_the_decontamination_normalisation():
     same = signatures(["Hello, WORLD: this is  one pair.", "hello world this is one pair", "hello world this is one"])
     assert same[0] == same[1] != same[2]
     assert signature([""]) is None and signature(["", "?!"]) is None
+
+
+def test_block_normalisation_gives_the_words_and_shingles_of_each_text():
+    """normalised_block (numpy over UTF-8) against normalised (a regex per text): the same words, the same hashes."""
+    texts = ["It's  a  Test—of (Unicode) naïveté_2! And  more words here, please.", "ÉCOLE  d'été: Straße, 東京 タワー.",
+             "İstanbul ΟΔΟΣ ΣΑΣ ǅemal", "lone \ud800 surrogate 😀 emoji words here", "", "plain ascii words only", "一"]
+    buf, starts = normalised_block(texts)
+    ends = [*starts[1:].tolist(), len(buf)]
+    assert [buf[s:e].split() for s, e in zip(starts.tolist(), ends)] == [normalised(t).split() for t in texts]
+    by_text = shingle_hashes([normalised(t) for t in texts])
+    assert all((a == b).all() for a, b in zip(by_text, shingle_hashes([buf[s:e] for s, e in zip(starts.tolist(), ends)])))
 
 
 def test_signatures_are_the_same_in_every_process():

@@ -54,6 +54,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -71,6 +72,7 @@ Signature = bytes  # band keys (uint64, little-endian) then the low byte of each
 _ASCII_BYTES = bytes((ord(chr(i).lower()) if chr(i).isalnum() or chr(i) == "_" else 32) if i < 128 else i
                      for i in range(256))
 _NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]")
+_WORD_CP = np.full(0x110000, -1, dtype=np.int8)  # code point -> 1 a word character, 0 not, -1 not yet known
 
 
 def normalised(text: str) -> bytes:
@@ -83,6 +85,47 @@ def normalised(text: str) -> bytes:
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_BYTES)
     return _NON_ASCII_NON_WORD.sub(" ", text.lower()).encode("utf-8", "surrogatepass").translate(_ASCII_BYTES)
+
+
+def normalised_block(texts: Sequence[str]) -> tuple[bytes, np.ndarray]:
+    """The :func:`normalised` texts joined by spaces, in one buffer, and the byte offset where each starts.
+
+    The same words, though a non-ASCII non-word character becomes as many spaces as its UTF-8 bytes (spaces never
+    change a hash): a vectorised pass over the UTF-8 buffer instead of a regex over each text.
+
+    >>> texts = ["Straße, 東京—タワー!", "ok", "naïve_2 (x)"]
+    >>> buf, starts = normalised_block(texts)
+    >>> [buf[s:e].split() for s, e in zip(starts, [*starts[1:], len(buf)])] == [normalised(t).split() for t in texts]
+    True
+    """
+    parts = [t.encode("ascii") if t.isascii() else t.lower().encode("utf-8", "surrogatepass") for t in texts]
+    starts = np.cumsum([0] + [len(p) + 1 for p in parts[:-1]], dtype=np.int64)
+    buf = b" ".join(parts)
+    if buf.isascii():
+        return buf.translate(_ASCII_BYTES), starts
+    a = np.frombuffer(buf, dtype=np.uint8).copy()
+    lead = np.flatnonzero(a >= 0xC0)  # the first byte of each non-ASCII character
+    last = len(a) - 1
+    b0, b1, b2, b3 = (a[np.minimum(lead + j, last)].astype(np.uint32) & (0xFF if j == 0 else 0x3F) for j in range(4))
+    size = 2 + (b0 >= 0xE0) + (b0 >= 0xF0)  # a lone surrogate too: surrogatepass wrote it as 3 bytes
+    point = np.where(size == 2, (b0 & 0x1F) << 6 | b1,
+                     np.where(size == 3, (b0 & 0x0F) << 12 | b1 << 6 | b2, (b0 & 0x07) << 18 | b1 << 12 | b2 << 6 | b3))
+    other = ~_word_characters(point)
+    blank, blank_size = lead[other], size[other]
+    for j in range(4):
+        a[blank[blank_size > j] + j] = 32
+    return a.tobytes().translate(_ASCII_BYTES), starts
+
+
+def _word_characters(points: np.ndarray) -> np.ndarray:
+    """Whether each (non-ASCII) code point is a regex word character, the table filled a 256-point page at a time."""
+    known = _WORD_CP[points]
+    if (known < 0).any():
+        for page in np.unique(points[known < 0] >> 8).tolist():
+            chars = "".join(map(chr, range(page << 8, (page + 1) << 8)))
+            _WORD_CP[page << 8: (page + 1) << 8] = [_NON_ASCII_NON_WORD.match(c) is None for c in chars]
+        known = _WORD_CP[points]
+    return known.view(bool)
 
 
 # --- hashing: plain 64-bit arithmetic, the same in every process ---------------------------------------------------
@@ -100,10 +143,11 @@ def _splitmix(seed: int, n: int) -> np.ndarray:
 _BYTE = (_splitmix(1, 256) >> np.uint64(32)).astype(np.uint32)
 _BYTE[32] = 0  # a space adds nothing to the word it follows
 _P = np.uint32((_splitmix(2, 1)[0] >> np.uint64(32)) | np.uint64(1))
+_P_INVERSE = np.uint32(pow(int(_P), -1, 2**32))  # P is odd: invertible modulo 2**32
 _SHINGLE_MULT = _splitmix(3, SHINGLE) | np.uint64(1)
 _BAND_MULT = _splitmix(4, NUM_PERM) | np.uint64(1)
 _BAND_ADD = _splitmix(5, NUM_PERM)
-_powers = np.ones(1, dtype=np.uint32)
+_powers: dict[int, np.ndarray] = {}
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -116,62 +160,81 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def _pow(n: int) -> np.ndarray:
-    """P**0 .. P**(n-1) (mod 2**32), cached and grown as needed."""
-    global _powers
-    if len(_powers) < n:
-        size = max(n, 2 * len(_powers))
+def _pow(n: int, base: np.uint32 = _P) -> np.ndarray:
+    """base**0 .. base**(n-1) (mod 2**32), cached and grown as needed."""
+    powers = _powers.get(int(base), np.empty(0, dtype=np.uint32))
+    if len(powers) < n:
+        size = max(n, 2 * len(powers), 1024)
         powers = np.empty(size, dtype=np.uint32)
         powers[0] = 1
         with np.errstate(over="ignore"):
-            np.cumprod(np.full(size - 1, _P, dtype=np.uint32), out=powers[1:], dtype=np.uint32)
-        _powers = powers
-    return _powers[:n]
+            np.cumprod(np.full(size - 1, base, dtype=np.uint32), out=powers[1:], dtype=np.uint32)
+        _powers[int(base)] = powers
+    return powers[:n]
 
 
-def _word_hashes(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The hash of every space-separated word of ``buf`` (32 bits, mixed to 64) and the offset where it starts."""
-    a = np.frombuffer(buf, dtype=np.uint8)
+def _word_hashes(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hash of every space-separated word of the bytes ``a`` and the offset where it starts: the sum, in 64 bits,
+    of _BYTE[byte] * P**(its place in the word) mod 2**32, mixed."""
+    n = len(a)
     word = a != 32
-    starts = np.flatnonzero(word[1:] & ~word[:-1]).astype(np.int32) + 1
-    if len(a) and word[0]:
-        starts = np.concatenate(([0], starts)).astype(np.int32)
+    starts = np.flatnonzero(word[1:] & ~word[:-1]) + 1
+    if n and word[0]:
+        starts = np.concatenate(([0], starts))
     if not len(starts):
         return np.empty(0, dtype=np.uint64), starts
-    start_of = np.zeros(len(a), dtype=np.int32)
-    start_of[starts] = starts
-    np.maximum.accumulate(start_of, out=start_of)
-    pos = np.arange(len(a), dtype=np.int32)
-    pos -= start_of  # position in its word (spaces: anything, they weigh 0)
-    x = _BYTE[a]
-    x *= _pow(int(pos.max()) + 1)[pos]
-    return _mix(np.add.reduceat(x, starts).astype(np.uint64)), starts
+    # each byte's place in its word: spaces before the first word and after each word count on (they weigh 0)
+    bounds = np.append(starts, n)
+    place = np.repeat(starts, np.diff(bounds))
+    np.subtract(_arange(n)[starts[0]:], place, out=place)
+    x = _BYTE.take(a[starts[0]:])
+    x *= _pow(n).take(place)
+    total = np.cumsum(x, dtype=np.uint64)  # the word sums: differences of the running total at word ends
+    sums = np.diff(total[bounds[1:] - starts[0] - 1], prepend=np.uint64(0))
+    return _mix(sums), starts
+
+
+def _arange(n: int) -> np.ndarray:
+    """0 .. n-1 (int64), cached."""
+    global _range
+    if len(_range) < n:
+        _range = np.arange(max(n, 2 * len(_range)), dtype=np.int64)
+    return _range[:n]
+
+
+_range = np.arange(0, dtype=np.int64)
 
 
 def shingle_hashes(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """The 64-bit hashes of the word 5-grams of normalised texts, all in one array, and how many each text has
     (a text of 1 to 4 words: one shingle of them all; no words: none)."""
+    lengths = [len(d) + 1 for d in docs]
+    return _block_shingles(b" ".join(docs), np.cumsum([0] + lengths[:-1], dtype=np.int64))
+
+
+def _block_shingles(buf: bytes, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """shingle_hashes of the texts of ``buf`` (normalised, joined by spaces) that begin at ``starts``, hashed
+    CHUNK_BYTES of whole texts at a time (bounds the temporary arrays)."""
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    ends = np.append(starts[1:] - 1, len(a))
     hashes, counts = [], []
-    start = 0
-    while start < len(docs):
-        end, size = start, 0
-        while end < len(docs) and (end == start or size + len(docs[end]) < CHUNK_BYTES):
-            size += len(docs[end]) + 1
-            end += 1
-        h, c = _chunk_shingles(docs[start:end])
+    first = 0
+    while first < len(starts):
+        last = max(first + 1, int(np.searchsorted(ends, starts[first] + CHUNK_BYTES, side="right")))
+        begin = int(starts[first])
+        h, c = _chunk_shingles(a[begin: int(ends[last - 1])], starts[first:last] - begin)
         hashes.append(h)
         counts.append(c)
-        start = end
-    if not hashes:
-        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        first = last
     return np.concatenate(hashes), np.concatenate(counts)
 
 
-def _chunk_shingles(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    wh, starts = _word_hashes(b" ".join(docs))
-    doc_starts = np.cumsum([0] + [len(d) + 1 for d in docs[:-1]])
-    doc = np.searchsorted(doc_starts, starts, side="right") - 1  # the text of each word
-    n_words = np.bincount(doc, minlength=len(docs))
+def _chunk_shingles(a: np.ndarray, doc_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    wh, starts = _word_hashes(a)
+    n_words = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
+    doc = np.repeat(np.arange(len(doc_starts), dtype=np.int32), n_words)  # the text of each word
     k = SHINGLE
     if len(wh) >= k:
         acc = wh[: len(wh) - k + 1] * _SHINGLE_MULT[0]
@@ -180,7 +243,7 @@ def _chunk_shingles(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         whole = doc[: len(wh) - k + 1] == doc[k - 1:]  # the 5 words are of one text
         sh, sh_doc = _mix(acc[whole]), doc[: len(wh) - k + 1][whole]
     else:
-        sh, sh_doc = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        sh, sh_doc = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
     short = np.flatnonzero((n_words > 0) & (n_words < k))
     if len(short):  # one shingle of all its words, the same formula cut short
         first = np.concatenate(([0], np.cumsum(n_words)))[short]
@@ -190,7 +253,7 @@ def _chunk_shingles(docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         sh_doc = np.concatenate((sh_doc, short))
         order = np.argsort(sh_doc, kind="stable")
         sh, sh_doc = sh[order], sh_doc[order]
-    return sh, np.bincount(sh_doc, minlength=len(docs))
+    return sh, np.bincount(sh_doc, minlength=len(doc_starts))
 
 
 # --- LSH bands ----------------------------------------------------------------------------------------------------
@@ -238,10 +301,11 @@ def signatures(texts: Sequence[str], threshold: float = THRESHOLD) -> list[Signa
 
     if not texts:
         return []
-    flat, counts = shingle_hashes([normalised(t) for t in texts])
+    flat, counts = _block_shingles(*normalised_block(texts))
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.uint64)
-    minhashes = np.array(RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, NUM_PERM, SEED).to_rows(),
-                         dtype=np.uint64)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, NUM_PERM, SEED)
+    minhashes = np.fromiter(chain.from_iterable(matrix.to_rows()), np.uint32, len(texts) * NUM_PERM)
+    minhashes = minhashes.astype(np.uint64).reshape(len(texts), NUM_PERM)
     b, r = bands(check_threshold(threshold))
     keyed = minhashes[:, : b * r] * _BAND_MULT[: b * r] + _BAND_ADD[: b * r]
     keys = _mix(keyed.reshape(len(texts), b, r).sum(axis=2, dtype=np.uint64))
