@@ -13,8 +13,9 @@ It prints wall time, peak RSS of the driver and of the largest worker, pairs/s p
     .venv/bin/python bench/scale.py --nodes 1,2,4 [--convert-pairs 20000]
 
 instead runs `prefkit convert FILE --dedup` locally and across multi-node Ray clusters on this machine
-(tests/helpers/ray_cluster.py: ray.cluster_utils.Cluster, 1 CPU and an 80 MB object store per node), checks the
-outputs are identical and prints nodes, seconds, pairs/s and the CLI process's peak RSS (1M pairs: a quiet machine).
+(tests/helpers/ray_cluster.py: ray.cluster_utils.Cluster, 1 CPU and an 80 MB object store per node), on Ray to
+a folder of parts the workers write (-o DIR/), checks the outputs are identical and prints nodes, seconds, pairs/s,
+the CLI process's peak RSS and the bytes per pair sent to it (1M pairs: a quiet machine).
 """
 
 from __future__ import annotations
@@ -85,24 +86,69 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
     subprocess.run([sys.executable, os.path.join(HERE, "make_big.py"), src, str(pairs)], check=True)
     prefkit = os.path.join(os.path.dirname(sys.executable), "prefkit")
 
-    def convert(name: str, executor: list[str]) -> dict[str, float]:
-        out = os.path.join(folder, f"{name}.jsonl")
-        result = run([prefkit, "convert", src, "--dedup", "-o", out, "--report-json", out + ".report", "-q", *executor])
-        with open(out, "rb") as f:
-            result["output"] = hash(f.read())
+    def convert(name: str, executor: list[str], parts: bool) -> dict[str, float]:
+        """One convert; on Ray to a folder of parts that the workers write (-o DIR/), compared as joined bytes."""
+        out = os.path.join(folder, name) + ("/" if parts else ".jsonl")
+        result = run([prefkit, "convert", src, "--dedup", "-o", out, "--report-json", os.path.join(folder, name + ".rep"),
+                      "-q", *executor])
+        result["output"] = _digest(out)
         return result
 
-    rows = [("local", convert("local", ["--executor", "local"]))]
+    rows = [("local", convert("local", ["--executor", "local"], parts=False))]
     for n in nodes:
         with ray_cluster(n) as cluster:
-            rows.append((str(n), convert(f"nodes{n}", ["--executor", "ray", "--ray-address", cluster.address])))
-    # Bytes shuffled: none (convert is map-only, no shuffle); the object store's transfer counters are in Ray's
-    # metrics, exported only by the dashboard agent, which minimal Ray (ray[data]) does not run.
-    print(f"convert --dedup, {pairs:,} pairs (make_big.py); 1 CPU per node")
-    print(f"{'nodes':>6} {'seconds':>8} {'pairs/s':>8} {'driver MB':>9} {'shuffled B/pair':>15} identical")
+            rows.append((str(n), convert(f"nodes{n}", ["--executor", "ray", "--ray-address", cluster.address], True)))
+    # convert has no shuffle; what crosses to the driver per pair is the light outcome the sink decides by (its keys).
+    to_driver, sink_rate = _driver_bytes_per_pair(src)
+    print(f"convert --dedup, {pairs:,} pairs (make_big.py); 1 CPU per node; on Ray -o DIR/ (parts written by the workers)")
+    print(f"{'nodes':>6} {'seconds':>8} {'pairs/s':>8} {'driver MB':>9} {'to driver B/pair':>16} identical")
     for name, r in rows:
-        print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {'n/a':>15} "
+        sent = "0 (one process)" if name == "local" else f"{to_driver:.0f}"
+        print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>16} "
               f"{r['output'] == rows[0][1]['output']}")
+    print(f"the driver's side alone (the sink deciding light outcomes, -o DIR/): {sink_rate:,.0f} pairs/s")
+
+
+def _digest(path: str) -> str:
+    """sha256 of a file, or of a folder's parts joined in name order."""
+    import hashlib
+
+    names = sorted(os.listdir(path)) if os.path.isdir(path) else [""]
+    digest = hashlib.sha256()
+    for name in names:
+        with open(os.path.join(path, name) if name else path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _driver_bytes_per_pair(src: str, rows: int = 50_000) -> tuple[float, float]:
+    """On the first rows: pickled bytes per pair of what a Ray worker sends the driver with -o DIR/ (shards.light),
+    and the pairs per second of the driver's side alone (the sink deciding those light outcomes, --dedup)."""
+    import pickle
+    from itertools import islice
+
+    sys.path.insert(0, ROOT)
+    from prefkit.io.sources import iter_rows
+    from prefkit.pipeline.convert_options import ConvertOptions
+    from prefkit.pipeline.flow import ConvertMap
+    from prefkit.pipeline.flow import Sink
+    from prefkit.pipeline.shards import Parts, Spilled, light
+    from prefkit.readers import get_reader
+    from prefkit.writers import get_writer
+
+    options = ConvertOptions(fmt="sharegpt").read_options()
+    writer = get_writer("sharegpt")
+    mapped = light(ConvertMap(get_reader("sharegpt"), writer, options)()(list(islice(iter_rows(src), rows))))
+    sent = len(pickle.dumps(mapped, protocol=5)) / len(mapped)
+    sink = Sink(None, None, writer, dedup=True)
+    sink.parts = Parts("", "", lambda: None)
+    sink.parts.done = lambda number, outcomes: None  # decide only: no part is written
+    sink.start(src, "sharegpt")
+    start = time.perf_counter()
+    for first in range(0, len(mapped), 2048):
+        sink.take_block(Spilled("", mapped[first:first + 2048]))
+    return sent, len(mapped) / (time.perf_counter() - start)
 
 
 def main() -> None:

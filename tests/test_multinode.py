@@ -47,14 +47,25 @@ def prefkit(*args: str, executor: list[str]) -> subprocess.CompletedProcess[str]
     return result
 
 
-def convert(src: str, out: Path, *extra: str, executor: list[str]) -> dict[str, Any]:
+def convert(src: str, out: Path, *extra: str, executor: list[str], parts: bool = False) -> dict[str, Any]:
+    """One convert's rows, rejects and report; ``parts``: to folders of parts (-o DIR/), joined in name order."""
     out.mkdir()
-    prefkit("convert", src, "--from", "pairwise", "-o", str(out / "o.jsonl"), "--rejects", str(out / "r.jsonl"),
+    rows, rejects = (f"{out / 'o'}/", f"{out / 'r'}/") if parts else (str(out / "o.jsonl"), str(out / "r.jsonl"))
+    prefkit("convert", src, "--from", "pairwise", "-o", rows, "--rejects", rejects,
             "--report-json", str(out / "report.json"), *extra, executor=executor)
     report = json.loads((out / "report.json").read_text())
-    for key in ("output", "rejects_file"):
+    for key in ("output", "rejects_file", "dataset_info_entry"):
         report.pop(key)
-    return {"rows": (out / "o.jsonl").read_bytes(), "rejects": (out / "r.jsonl").read_bytes(), "report": report}
+    return {"rows": _read(rows), "rejects": _read(rejects), "report": report}
+
+
+def _read(path: str) -> bytes:
+    """A file's bytes, or a folder's parts' bytes in name order (at least 3 of them: each line range is one)."""
+    if not path.endswith("/"):
+        return Path(path).read_bytes()
+    parts = sorted(Path(path).iterdir())
+    assert len(parts) >= 3, parts
+    return b"".join(p.read_bytes() for p in parts)
 
 
 def on(cluster: Any) -> list[str]:
@@ -72,6 +83,11 @@ def test_convert_across_the_cluster_writes_the_same_bytes(cluster, pairs, tmp_pa
     assert local["rows"] and local["rejects"]  # both files hold something
     if extra:
         assert local["report"]["exact_duplicates"] > 0
+
+
+def test_parts_written_on_the_nodes_hold_the_bytes_of_one_local_file(cluster, pairs, tmp_path):
+    local = convert(pairs, tmp_path / "local", "--dedup", executor=LOCAL)
+    assert convert(pairs, tmp_path / "ray", "--dedup", executor=on(cluster), parts=True) == local
 
 
 def test_a_local_ray_beside_the_cluster_is_a_new_one(cluster, pairs, tmp_path):
@@ -126,7 +142,8 @@ def test_the_work_runs_on_more_than_one_node(cluster, pairs, tmp_path):
     assert len(placed) >= 2, f"the map's actors were all on one node: {placed}"
 
 
-def test_a_node_lost_mid_run_changes_nothing(cluster, tmp_path):
+@pytest.mark.parametrize("parts", [False, True], ids=["file", "parts"])
+def test_a_node_lost_mid_run_changes_nothing(cluster, tmp_path, parts):
     src = write_jsonl(tmp_path / "big.jsonl", list(pairwise_rows(30_000, pad=700)))  # ~45 MB: ~23 line ranges
     local = convert(src, tmp_path / "local", executor=LOCAL)
     victim = cluster.add_node(num_cpus=1, object_store_memory=80 * 1024**2)  # a 4th node, lost mid-run
@@ -144,7 +161,7 @@ def test_a_node_lost_mid_run_changes_nothing(cluster, tmp_path):
 
     killer = threading.Thread(target=remove_once_it_works, daemon=True)
     killer.start()
-    remote = convert(src, tmp_path / "ray", executor=on(cluster))
+    remote = convert(src, tmp_path / "ray", executor=on(cluster), parts=parts)
     assert removed.is_set(), "the run ended before the node was removed"
     killer.join(TIMEOUT)
     assert local == remote

@@ -307,3 +307,131 @@ def test_the_two_kto_examples_of_one_pair_are_not_near_duplicates_of_each_other(
     reasons = [r["reason"] for r in rejects_of(tmp_path / "kto.rejects.jsonl")]
     assert reasons == ["near_duplicate", "near_duplicate"]  # record 1's two examples copy record 0's
     assert report.pairs_written == 2
+
+
+# --- the same decisions as before the part cache (issue 33): a reference signer and index, in plain Python ---------
+M64 = 2**64 - 1
+
+
+def _mix64(h: int) -> int:
+    h ^= h >> 33
+    h = h * 0xFF51AFD7ED558CCD & M64
+    h ^= h >> 33
+    h = h * 0xC4CEB9FE1A85EC53 & M64
+    return h ^ h >> 33
+
+
+def reference_signatures(texts: list[str], threshold: float = 0.8) -> list[bytes | None]:
+    """The signer before the part cache, one text and one word at a time: words() of the joined text, each word's
+    hash (the sum of BYTE[byte] * P**place mod 2**32, mixed), 5-grams (a shorter text: one of all its words), rensa,
+    band keys and low bytes."""
+    from rensa import RMinHash
+
+    from prefkit.hygiene import neardup as nd
+
+    byte, p, mult = [int(x) for x in nd._BYTE], int(nd._P), [int(x) for x in nd._SHINGLE_MULT]
+    grams = []
+    for text in texts:
+        wh = [_mix64(sum(byte[c] * pow(p, i, 2**32) % 2**32 for i, c in enumerate(w.encode("utf-8", "surrogatepass"))))
+              for w in words(text)]
+        runs = [wh[j:j + 5] for j in range(len(wh) - 4)] if len(wh) >= 5 else [wh] if wh else []
+        grams.append([_mix64(sum(h * m for h, m in zip(run, mult)) & M64) for run in runs])
+    b, r = bands(threshold)
+    out = []
+    for shingles, row in zip(grams, RMinHash.digest_matrix_from_token_hash_sets(grams, 128, 1).to_rows()):
+        keys = [_mix64(sum(row[k] * int(nd._BAND_MULT[k]) + int(nd._BAND_ADD[k]) for k in range(i * r, (i + 1) * r)) & M64)
+                for i in range(b)]
+        out.append(b"".join(k.to_bytes(8, "little") for k in keys) + bytes(v & 0xFF for v in row) if shingles else None)
+    return out
+
+
+def reference_duplicates(sigs: list[bytes | None], threshold: float = 0.8) -> list[tuple[int, int, float] | None]:
+    """The index before vectorised matching: a record's candidates are the first records of its band keys, earlier
+    than it; the first of them (in input order) whose estimated Jaccard reaches the threshold takes it in its group."""
+    b = bands(threshold)[0]
+    first: dict[bytes, int] = {}
+    root: dict[int, int] = {}
+    out = []
+    for i, s in enumerate(sigs):
+        if s is None:
+            out.append(None)
+            continue
+        keys = [s[8 * k: 8 * k + 8] for k in range(b)]
+        candidates = sorted({first[k] for k in keys if k in first})
+        for k in keys:
+            first.setdefault(k, i)
+        found = next(((c, j) for c in candidates if (j := jaccard(s, sigs[c])) >= threshold), None)
+        if found:
+            root[i] = root.get(found[0], found[0])
+        out.append(None if found is None else (root[i], found[0], found[1]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_pairs() -> list[list[str]]:
+    """Pairs of the third-party fixtures (English and Chinese), as parts: their prompts recombined with other answers
+    (parts repeat, as prompts and system prompts do), a near-copy of some (a typo, case and spacing), a few edge texts."""
+    fixtures = ROOT / "tests" / "fixtures"
+    base = []
+    for name in ("dpo_en_demo.sample.json", "dpo_zh_demo.sample.json"):
+        for row in json.loads((fixtures / name).read_text(encoding="utf-8")):
+            base.append([m["value"] for m in row["conversations"]] + [row["chosen"]["value"], row["rejected"]["value"]])
+    for line in (fixtures / "medicalgpt_dpo_zh.sample.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        base.append([t for t in (row["system"], row["question"], row["response_chosen"], row["response_rejected"]) if t])
+    rng = random.Random(13)
+    pairs = list(base)
+    for _ in range(3 * len(base)):
+        a, b = rng.sample(base, 2)
+        pairs.append(a[:-2] + [rng.choice(a[-2:]), rng.choice(b[-2:])])
+    for pair in rng.sample(pairs, 20):
+        pairs.append([re.sub(r"(\w)(\w)", r"\2\1", pair[0], count=1), *(re.sub(" ", "  ", t).upper() for t in pair[1:])])
+    edge = ["", "a", "one two", "a b c d", "a b c d e", "  ...  ", "Straße 東京 ΟΔΟΣ", "lone \ud800 surrogate 😀 here"]
+    pairs += [[rng.choice(edge) for _ in range(rng.randint(0, 5))] for _ in range(60)]
+    return pairs
+
+
+def test_signatures_and_groups_are_those_of_the_signer_before_the_part_cache(real_pairs, monkeypatch):
+    from prefkit.hygiene import neardup as nd
+
+    joined = ["\n".join(p) for p in real_pairs]
+    before = reference_signatures(joined)
+    nd._PARTS.clear()
+    assert nd.signatures(real_pairs) == before  # byte-identical: parts hashed and cached
+    assert nd.signatures(real_pairs) == before  # from the cache
+    assert nd.signatures(joined) == before  # a joined text is one part
+    monkeypatch.setattr(nd, "CACHE_SHINGLES", 0)  # the cache emptied at every call
+    assert [s for i in range(0, len(real_pairs), 7) for s in nd.signatures(real_pairs[i:i + 7])] == before
+    for threshold in (0.8, 0.5):
+        sigs = nd.signatures(real_pairs, threshold)
+        index = NearDuplicates(threshold)
+        got = [d if d is None else (d.kept, d.via, d.jaccard) for i in range(0, len(sigs), 50)
+               for d in index.add_block(range(i, min(i + 50, len(sigs))), sigs[i:i + 50])]
+        assert got == reference_duplicates(sigs, threshold)
+        assert sum(d is not None for d in got) >= 20  # the near-copies at least
+        assert [g.indices for g in index.groups()] == sorted(
+            [(k, *(i for i, d in enumerate(got) if d and d[0] == k)) for k in {d[0] for d in got if d}])
+
+
+def test_bands_are_those_of_the_loop_before():
+    def loop(threshold: float, num_perm: int = 128) -> tuple[int, int]:
+        def mass(b: int, r: int, low: float, high: float, candidate: bool) -> float:
+            h = (high - low) / 64
+            p = [1 - (1 - (low + (i + 0.5) * h) ** r) ** b for i in range(64)]
+            return h * sum(p if candidate else (1 - x for x in p))
+        pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+        return min(pairs, key=lambda br: 0.1 * mass(*br, 0.0, threshold, True) + 0.9 * mass(*br, threshold, 1.0, False))
+
+    assert all(bands(t) == loop(t) for t in (0.05, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0))
+
+
+def test_record_texts_reads_every_kind_of_record():
+    from prefkit.hygiene.neardup import record_texts
+    from prefkit.records import KtoExample, Message, PreferencePair, Provenance, UnlabeledPair
+
+    at = Provenance(source="x", index=0)
+    user, a, b = Message(role="user", content="q"), Message(role="assistant", content="a"), Message(role="assistant", content="b")
+    assert record_texts(PreferencePair(system="s", prompt=[user], chosen=a, rejected=b, provenance=at, images=["i.png"])) \
+        == ["s", "q", "a", "b", "i.png"]
+    assert record_texts(KtoExample(prompt=[user], completion=a, label=True, provenance=at)) == ["q", "a"]
+    assert record_texts(UnlabeledPair(prompt=[user], response_a=a, response_b=b, provenance=at)) == ["q", "a", "b"]

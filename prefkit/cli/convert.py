@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def command(
     inputs: list[str] = typer.Argument(..., help="Raw files (.json array, .jsonl, .csv, .tsv, .parquet), datasets "
                                        "folders (save_to_disk or Hub-shaped) or hf://datasets/ORG/NAME\\[@REVISION]."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Dataset file to write (.json, .jsonl or .parquet)."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Dataset file to write (.json, .jsonl or "
+                                      ".parquet), or DIR/: a folder of JSONL parts, written by the workers."),
     preview: int | None = typer.Option(None, "--preview", help="Show the first N records (default 3) as they would "
                                        "be written, each field with its source column; write nothing."),
     fmt: str = typer.Option("auto", "--from", help=FROM_HELP),

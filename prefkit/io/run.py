@@ -321,6 +321,11 @@ class Run:
         self.folders.append(staged)
         return staged
 
+    def unstage(self, staged: StagedFolder) -> None:
+        """Give up a folder output: it is not written, and what was there stays."""
+        staged.discard()
+        self.folders.remove(staged)
+
     def append(self, option: str, path: str) -> AppendFile:
         """A JSONL file grown a line at a time (checked like the others; open it when the work starts)."""
         self._declare(Declared(option, path, "append"))

@@ -210,6 +210,9 @@ def iter_rows(path: str, split: str = "train", subset: str | None = None, groups
     """Yield the rows of one input: a file, a ``datasets`` folder or an ``hf://`` dataset (``split`` and
     ``subset`` choose what of a dataset). ``groups``: read a JSON object of record lists (see the module's
     doc). Raises InputError for an input that cannot be read at all."""
+    if os.path.isdir(path) and (parts := part_files(path)):
+        yield from _parts_rows(parts)
+        return
     if file_kind(path) == "dataset":
         from . import hf
 
@@ -233,6 +236,27 @@ def iter_rows(path: str, split: str = "train", subset: str | None = None, groups
         raise InputError(f"{path}: cannot read ({err.strerror})") from None
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def part_files(folder: str) -> list[str]:
+    """The JSONL files of a folder of parts (``convert -o DIR/``: part-000000.jsonl ...), in name order, which is
+    the rows' order; [] for a folder that holds anything else (a ``datasets`` folder, a Hub repository's layout)."""
+    names = sorted(os.listdir(folder))
+    if not names or not all(n.lower().endswith(".jsonl") and os.path.isfile(os.path.join(folder, n)) for n in names):
+        return []
+    return [os.path.join(folder, n) for n in names]
+
+
+def _parts_rows(parts: list[str]) -> Iterator[Row]:
+    """The rows of every part, numbered as one input (each names its part and line)."""
+    index = 0
+    for part in parts:
+        check_regular(part)
+        _check_encoding(part)
+        with open_input(part) as f:
+            for row in _jsonl_lines(part, bounded_lines(f, record_limit()), 1, index):
+                index = row.index + 1
+                yield row
 
 
 def _check_encoding(path: str) -> None:

@@ -28,8 +28,9 @@ from ..registry import info as registry
 from ..writers import Writer, get_writer
 from ..writers.arrow import schema as arrow_schema
 from ..writers.image_files import ImageStore, images_folder
-from .executors import Executor, get_executor
+from . import shards
 from .convert_options import ConvertOptions
+from .executors import Executor, get_executor
 from .flow import Sink, SourceReport, convert_sources
 from .preview import Previewed
 from .preview import preview as show_records
@@ -99,9 +100,14 @@ def default_rejects_path(output: str) -> str:
     return base + ".rejects.jsonl"
 
 
-def check_output_name(output: str) -> None:
+def check_output_name(output: str, parts: bool = False) -> None:
+    """The output's name says what it is: .json, .jsonl, .parquet, or (``parts``: convert) a folder of parts."""
+    if parts and shards.is_sharded(output):
+        return
     if not output.lower().endswith(OUTPUT_SUFFIXES):
-        raise UsageError(f"{output}: the output must be .json (one array), .jsonl (one record a line) or .parquet")
+        folder = ", or a folder of JSONL parts (a name ending in /)" if parts else ""
+        raise UsageError(f"{output}: the output must be .json (one array), .jsonl (one record a line) or .parquet"
+                         f"{folder}")
 
 
 def _fill(report: ConvertReport, sink: Sink, rejects_file: str | None) -> None:
@@ -109,7 +115,7 @@ def _fill(report: ConvertReport, sink: Sink, rejects_file: str | None) -> None:
     report.input_records = sum(s.input_records for s in sink.sources)
     report.accepted = sum(s.accepted for s in sink.sources)
     report.rejected = sum(s.rejected for s in sink.sources)
-    report.pairs_written = sink.out.count
+    report.pairs_written = sink.written
     report.rejected_by_reason = dict(sink.reasons.most_common())
     report.notes = dict(sink.notes.most_common())
     report.exact_duplicates, report.prompt_duplicates = sink.exact_duplicates, sink.prompt_duplicates
@@ -121,6 +127,30 @@ def _writer(to: str, output: str, register: str | None, weight: float | None, si
     if register and writer.registry is None:
         writer.entry(output)  # raises: the rows are no LLaMA-Factory dataset (pairs to label, TRL rows)
     return writer
+
+
+def _sink(run: Run, output: str, rejects: str, schema: Any, writer: Writer, dedup: bool,
+          images: ImageStore | None) -> Sink:
+    """The ordered side, writing ``output`` and ``rejects``; with ``images`` (-o DIR/), the folders of parts that the
+    part writers fill (prefkit.pipeline.shards)."""
+    if images is None:
+        return Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects, lines=True), writer, dedup)
+    rows, rejected = run.folder("-o", output, shards.part_names), run.folder("--rejects", rejects, shards.part_names)
+    sink = Sink(None, None, writer, dedup)
+    sink.parts = shards.Parts(rows.tmp, rejected.tmp, images.staging, rejects_staged=rejected).open()
+    return sink
+
+
+def _remove(path: str) -> None:
+    """A rejects file, or a folder of rejects parts (only the parts: a file prefkit did not write stays)."""
+    if not os.path.isdir(path):
+        os.unlink(path)
+        return
+    for name in os.listdir(path):
+        if not shards.part_names([name]):
+            os.unlink(os.path.join(path, name))
+    if not os.listdir(path):
+        os.rmdir(path)
 
 
 def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: ReadOptions,
@@ -151,7 +181,8 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
     ``inputs`` are files, ``datasets`` folders or ``hf://datasets/ORG/NAME[@REV]`` (``split``, ``subset``).
     ``fmt`` is a reader name or "auto"; ``to`` is sharegpt, alpaca, kto, lf-v1 (LLaMA-Factory v1 pairs), trl,
     trl-kto (TRL's rows) or unlabeled (pairs to label, for ``prefkit label push``; ``unlabeled=True`` says the
-    same). The output is .json, .jsonl or .parquet; ``save_to_disk`` writes a ``datasets`` folder as well.
+    same). The output is .json, .jsonl or .parquet, or ``DIR/``: a folder of JSONL parts, each written where its block
+    was mapped (prefkit.pipeline.shards); ``save_to_disk`` writes a ``datasets`` folder as well (file outputs).
     Rejected records go to ``rejects`` (default: ``<output stem>.rejects.jsonl``, written only when something
     is rejected). Images that records carry as ``data:`` URLs are written to ``<output stem>_images/`` (one file per
     distinct image, named by its sha256) and the rows name those files. With ``register`` the output is registered
@@ -172,13 +203,17 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
     fmt, to, register, dataset_dir = options.fmt, options.target, options.register, options.dataset_dir
     questions, answers, rejects = options.questions, options.answers, options.rejects
     inputs = _inputs(inputs)
-    check_output_name(output)
+    check_output_name(output, parts=True)
+    sharded = shards.is_sharded(output)
+    if sharded and options.save_to_disk:
+        raise UsageError(f"--save-to-disk goes with a file output, not the folder of parts {output}")
+    output = output.rstrip("/" + os.sep) if sharded else output
     writer = _writer(to, output, register, options.weight, options.size)
     # relative image paths: as LLaMA-Factory finds them, from the dataset dir it is registered in, else the output's
     writer.image_dir = dataset_dir if register and dataset_dir else os.path.dirname(os.path.abspath(output))
     writer.data_image_dir = images_folder(output)  # images that records carry as data: URLs are written there
     schema = arrow_schema(to) if output.lower().endswith(".parquet") else None
-    rejects_path = rejects or default_rejects_path(output)
+    rejects_path = rejects or (output + ".rejects" if sharded else default_rejects_path(output))
     read = options.read_options()
     report = ConvertReport(output=output, to=to, mapping_notes=column_notes(read.mapping, fmt, MAP_FIELDS.get(fmt, ())))
     layout = [p for p in (questions, answers) if p] + extra_inputs(inputs, fmt)  # the readers' spec.discovers
@@ -187,9 +222,8 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         if register and dataset_dir:
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, options.force, writer.registry or "v0")
-        sink = Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects_path, lines=True), writer,
-                    options.dedup)
         images = ImageStore(run, writer.data_image_dir, output)
+        sink = _sink(run, output, rejects_path, schema, writer, options.dedup, images if sharded else None)
         sink.images, writer.stage = images.add, images.stage  # each data: image written as it is decoded
         report_file = run.json("--report-json", options.report_json)
         saved = options.save_to_disk
@@ -200,6 +234,8 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
             if threshold is not None:
                 near_side(sink, inputs, fmt, writer, read, runner, threshold)
             convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
+            if sink.parts is not None:
+                sink.parts.finish(runner)  # the parts of the blocks mapped on workers, written there
         finally:
             runner.close()
         images.sweep()  # the images of rows that were not written in the end
@@ -211,13 +247,17 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         except DataError as err:  # every record rejected: a column left unread is often why, so say it here too
             notes = unread_notes(inputs, fmt, read)
             raise DataError(f"{err}; note: {notes[0]}" if notes else str(err)) from None
-        if not sink.rejects.count and not rejects:
-            sink.rejects.discard()  # the default rejects file exists only when something was rejected
+        rejected = sink.rejects_written
+        if not rejected and not rejects:  # the default rejects file exists only when something was rejected
+            if sink.parts is not None:
+                run.unstage(sink.parts.rejects_staged)
+            else:
+                sink.rejects.discard()
         if folder:
             sink.out.finish()
             hf.save_to_disk(sink.out.tmp, schema is not None, folder.tmp, folder.path)
         report.dataset_info_entry = registry.output_entry(writer, output, dataset_dir)
-        _fill(report, sink, rejects_path if sink.rejects.count or rejects else None)
+        _fill(report, sink, rejects_path if rejected or rejects else None)
         if read.decontaminate is not None:
             report.contamination = read.decontaminate.counts(sink.detailed("contaminated"))
         if threshold is not None:
@@ -226,7 +266,7 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         report_file.value = report.to_json()
         registry.commit_registered(run, report.dataset_info_entry, writer.registry, dataset_dir, register,
                                    options.force)
-    if not sink.rejects.count and not rejects and os.path.exists(rejects_path):
-        os.unlink(rejects_path)  # a previous run's rejects would now be wrong
+    if not rejected and not rejects and os.path.exists(rejects_path):
+        _remove(rejects_path)  # a previous run's rejects would now be wrong
     report.mapping_notes += unread_notes(inputs, fmt, read)  # columns the run left unread: never silent
     return report

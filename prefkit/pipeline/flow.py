@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -34,33 +34,18 @@ from ..readers import Reader, ReadOptions, detect, get_reader
 from ..records import KtoExample, Note, PreferencePair, Reject, RowProblem, UnlabeledPair
 from ..writers import Writer
 from ..writers.base import adapt
-from .executors import Executor, blocks
+from .executors import Executor, MapFactory, blocks
+from .outcomes import Outcome, Written
 
 if TYPE_CHECKING:
     from ..hygiene.neardup import Duplicate, NearDuplicates
+    from ..writers.image_files import ImageFile
+    from .shards import Parts
 
 _WRITTEN, _REJECTED = 1, 2
 Record = PreferencePair | KtoExample | UnlabeledPair
 
 
-@dataclass(slots=True)
-class Written:
-    """One output row, serialised, with what the ordered side needs to account for it."""
-
-    source: str
-    index: int
-    line: int | None
-    merged: tuple[int, ...]  # other input records folded into this row
-    data: bytes
-    keys: tuple[str, ...]  # the row's columns (the dataset_info entry names the optional ones seen)
-    prompt_key: bytes  # a stable digest of system, tools and prompt (prompt-level duplicates)
-    labelled: tuple[bytes, bool] | None = None  # KTO: (digest of prompt and answer, label)
-    text: str | None = None  # --near-dedup: the texts to sign, until sign() turns them into the signature
-    signature: bytes | None = None  # --near-dedup: MinHash band keys and low bytes (None: no words)
-    files: tuple[tuple[str, bytes], ...] = ()  # images the record carried as data: URLs: (file name, bytes)
-
-
-Outcome = Written | Reject | Note
 
 
 def prompt_key(record: Record) -> bytes:
@@ -125,10 +110,11 @@ def to_row(record: Record, writer: Writer, near: bool = False) -> Written | Reje
         return Reject(p.source, p.index, *unexpected(err), record.model_dump(mode="json"), p.line)
 
 
-def near_text(record: Record) -> str:
+def near_text(record: Record) -> list[str]:
+    """The record's texts to sign, as parts (the signer hashes a part seen before only once)."""
     from ..hygiene.neardup import record_texts
 
-    return "\n".join(record_texts(record))
+    return record_texts(record)
 
 
 class ConvertMap:
@@ -161,10 +147,15 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         options = replace(options, format=name)
         if runs_here(executor, reader):
             local = blocks(map_rows(_counted(rows, source), reader, writer, options, near is not None))
-            results: Iterable[tuple[int, list[Outcome]]] = \
+            results: Iterable[tuple[int, Any]] = \
                 ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in local)
         else:
-            results = executor.map_blocks(executor.parts(path, rows), ConvertMap(reader, writer, options, near))
+            factory: MapFactory = ConvertMap(reader, writer, options, near)
+            if sink.parts is not None:  # -o DIR/: each worker keeps its rows (spilled) and writes their part later
+                from .shards import SpillMap
+
+                factory = SpillMap(factory, sink.parts.spill)
+            results = executor.map_blocks(executor.parts(path, rows), factory)
         for read, outcomes in results:
             source.input_records += read  # rows a worker read (the local stream counts its own)
             sink.take_block(outcomes)
@@ -244,7 +235,7 @@ class Sink:
     """The ordered side: writes rows and rejects, and proves every record of every source was accounted for."""
 
     out: io.RowFile | None
-    rejects: io.RowFile
+    rejects: io.RowFile | None  # None with -o DIR/ (parts)
     writer: Writer
     dedup: bool = False
     reasons: Counter = field(default_factory=Counter)
@@ -263,15 +254,23 @@ class Sink:
     _labels: dict[bytes, tuple[bool, str, int]] = field(default_factory=dict)  # KTO answer -> (label, source, index)
     _cover: _Coverage = field(default_factory=_Coverage)
     first_reject: Reject | None = None
-    images: Callable[[tuple[tuple[str, bytes], ...]], None] | None = None  # writes a written row's image files
+    # takes a written row's images (ImageStore.add): its files, and the names its part writer writes (-o DIR/)
+    images: Callable[[tuple[ImageFile, ...], tuple[str, ...]], None] | None = None
+    parts: Parts | None = None  # -o DIR/: the sink decides; the part writers write rows and rejects (shards)
+    _at: int = 0  # the place in its block of the outcome being taken
 
     def start(self, path: str, fmt: str) -> SourceReport:
         self.sources.append(SourceReport(path=path, format=fmt))
         self._cover = _Coverage()
         return self.sources[-1]
 
-    def reject(self, item: Reject) -> None:
-        self.rejects.write(item.to_json())
+    def reject(self, item: Reject, decided: bool = False) -> None:
+        """Count a reject and write it; with -o DIR/ its block's part writer writes it (``decided``: the sink
+        rejected a written row, whose record the part writer fills in)."""
+        if self.rejects is not None:
+            self.rejects.write(item.to_json())
+        elif decided and self.parts is not None:
+            self.parts.drop(self._at, item)
         self.reasons[item.reason] += 1
         self.first_reject = self.first_reject or item
         if item.detail:
@@ -286,9 +285,19 @@ class Sink:
         else:
             self._write(outcome, near)
 
-    def take_block(self, outcomes: list[Outcome]) -> None:
+    def take_block(self, outcomes: list[Outcome] | Any) -> None:
         """Take a block's outcomes in order; with --near-dedup, first judge its written rows (all of them, so that
-        this process and a Ray cluster see the same rows whatever the sink rejects after)."""
+        this process and a Ray cluster see the same rows whatever the sink rejects after). With -o DIR/ the sink
+        decides from the outcomes without their data, and the block's part is written after (shards.Parts)."""
+        if self.parts is None:
+            self._take_block(outcomes)
+            return
+        from .shards import Spilled, light
+
+        self._take_block(outcomes.outcomes if isinstance(outcomes, Spilled) else light(outcomes))
+        self.parts.done(self._blocks - 1, outcomes)
+
+    def _take_block(self, outcomes: list[Outcome]) -> None:
         found: Iterator[Duplicate | None] = iter(())
         if self.near is not None or self.decided is not None:
             written = [o for o in outcomes if isinstance(o, Written)]
@@ -298,18 +307,18 @@ class Sink:
                 first = self._blocks << ROW_BITS
                 found = iter([self.decided.get(first + i) for i in range(len(written))])  # type: ignore[union-attr]
         self._blocks += 1
-        for outcome in outcomes:
+        for self._at, outcome in enumerate(outcomes):
             self.take(outcome, next(found, None) if isinstance(outcome, Written) else None)
 
     def _write(self, row: Written, near: Duplicate | None = None) -> None:
         if row.labelled is not None and self._contradicts(row):
             return
-        exact = hash(row.data)  # one process: Python's hash is stable here
+        exact = row.digest or hash(row.data)  # one process: Python's hash is stable here
         if exact in self._exact:
             self.exact_duplicates += 1
             if self.dedup:
                 self.reject(Reject(row.source, row.index, "duplicate_pair", "an identical row was already written",
-                                   orjson.loads(row.data), row.line))
+                                   self._record(row), row.line), decided=True)
                 return
         else:
             self._exact.add(exact)
@@ -319,10 +328,13 @@ class Sink:
         if row.prompt_key in self._prompts:  # counted per row, as validate counts duplicate_prompt
             self.prompt_duplicates += 1
         self._prompts.add(row.prompt_key)
-        assert self.out is not None
-        self.out.write_bytes(row.data)
+        if self.parts is not None:
+            self.parts.count += 1
+        else:
+            assert self.out is not None
+            self.out.write_bytes(row.data)
         if row.files and self.images is not None:
-            self.images(row.files)
+            self.images(row.files, row.pending)
         self.writer.seen.update(row.keys)
         for index in (row.index, *row.merged):
             self._cover.mark(index, _WRITTEN)
@@ -336,8 +348,12 @@ class Sink:
             return False
         where = f"record {first[2]}" + (f" of {first[1]}" if first[1] != row.source else "")
         self.reject(Reject(row.source, row.index, "contradictory_label", f"{where} labels the same prompt and answer "
-                           f"{'desirable' if first[0] else 'undesirable'}", orjson.loads(row.data), row.line))
+                           f"{'desirable' if first[0] else 'undesirable'}", self._record(row), row.line), decided=True)
         return True
+
+    def _record(self, row: Written) -> object:
+        """A written row's data as the record of its reject (None with -o DIR/: the part writer has it)."""
+        return None if self.parts is not None else orjson.loads(row.data)
 
     def _near_duplicate(self, row: Written, near: Duplicate) -> None:
         """Reject a row (and the input records merged into it) as a near-duplicate, naming the group's first row."""
@@ -346,9 +362,10 @@ class Sink:
         how = f"estimated Jaccard {near.jaccard:.2f}"
         message = (f"near-duplicate of {kept} ({how}), which is kept" if near.via == near.kept else
                    f"near-duplicate of {via} ({how}), itself a near-duplicate of {kept}, which is kept")
-        record = orjson.loads(row.data)
+        record = self._record(row)
         for index in (row.index, *row.merged):
-            self.reject(Reject(row.source, index, "near_duplicate", message, record, row.line if index == row.index else None))
+            self.reject(Reject(row.source, index, "near_duplicate", message, record,
+                               row.line if index == row.index else None), decided=True)
 
     def _where(self, key: int, source: str) -> str:
         """'record 12', or 'record 12 of other.jsonl' for a key of another source (see near_key)."""
@@ -364,7 +381,7 @@ class Sink:
     def require_rows(self, where: str) -> None:
         """Refuse to write an output with no rows (LLaMA-Factory stops on it: "corresponds to no data"):
         exit 1 with the top reject reasons and the first reject, before any file is replaced."""
-        if self.out is None or self.out.count:
+        if (self.out is None and self.parts is None) or self.written:
             return
         total = sum(s.input_records for s in self.sources)
         top = ", ".join(f"{reason} {n:,}" for reason, n in self.reasons.most_common(3))
@@ -375,6 +392,15 @@ class Sink:
                 hint = encoding_hint(self.first_reject.source)
         raise DataError(f"{where}: no rows to write: all {total:,} records were rejected ({top}){first}{hint}; "
                         "nothing was written or registered")
+
+    @property
+    def rejects_written(self) -> int:
+        return sum(self.reasons.values())
+
+    @property
+    def written(self) -> int:
+        """Rows written (with -o DIR/: kept, for the part writers to write)."""
+        return self.parts.count if self.parts is not None else self.out.count if self.out is not None else 0
 
     def detailed(self, reason: str) -> dict[str, int]:
         """The details seen with ``reason`` and how often."""

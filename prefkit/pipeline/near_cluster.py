@@ -51,7 +51,8 @@ class _Signer:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         from .executors import rows_of
-        from .flow import INDEX_BITS, ROW_BITS, Written
+        from .flow import INDEX_BITS, ROW_BITS
+        from .outcomes import Written
 
         ids, names, sigs = [], [], []
         for data, number, source in zip(batch["block"], batch["no"], batch["source"]):

