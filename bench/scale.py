@@ -142,7 +142,7 @@ def _driver_bytes_per_pair(src: str, rows: int = 50_000) -> tuple[float, float]:
     mapped = light(ConvertMap(get_reader("sharegpt"), writer, options)()(list(islice(iter_rows(src), rows))))
     sent = len(pickle.dumps(mapped, protocol=5)) / len(mapped)
     sink = Sink(None, None, writer, dedup=True)
-    sink.parts = Parts("", "", lambda: None)
+    sink.parts = Parts(src, "", "", lambda: None)
     sink.parts.done = lambda number, outcomes: None  # decide only: no part is written
     sink.start(src, "sharegpt")
     start = time.perf_counter()

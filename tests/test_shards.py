@@ -132,6 +132,18 @@ def test_a_second_run_replaces_the_parts_and_stale_rejects(tmp_path, small_block
     assert len(_joined(tmp_path / "out").splitlines()) == 1
 
 
+def test_parts_that_lose_a_row_are_an_internal_error_and_nothing_is_written(tmp_path, small_blocks, monkeypatch):
+    """Every row the sink kept must be in a part: a part writer that drops one fails the run, changing nothing."""
+    from prefkit import convert
+    from prefkit.pipeline import shards
+
+    write = shards.write_part
+    monkeypatch.setattr(shards, "write_part", lambda task: (lambda n: (max(n[0] - 1, 0), n[1]))(write(task)))
+    with pytest.raises(RuntimeError, match="internal error: -o .*parts hold"):
+        convert([fixture("dpo_en_demo.sample.json")], f"{tmp_path / 'out'}/")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.llamafactory
 def test_llamafactory_loads_the_registered_folder(tmp_path, lf_python, small_blocks):
     version, python = lf_python

@@ -253,10 +253,9 @@ def _parts_rows(parts: list[str]) -> Iterator[Row]:
     for part in parts:
         check_regular(part)
         _check_encoding(part)
-        with open_input(part) as f:
-            for row in _jsonl_lines(part, bounded_lines(f, record_limit()), 1, index):
-                index = row.index + 1
-                yield row
+        for row in _jsonl_rows(part, index):
+            index = row.index + 1
+            yield row
 
 
 def _check_encoding(path: str) -> None:
@@ -285,9 +284,10 @@ def encoding_hint(path: str) -> str:
     return ""
 
 
-def _jsonl_rows(path: str) -> Iterator[Row]:
+def _jsonl_rows(path: str, index: int = 0) -> Iterator[Row]:
+    """The rows of a JSONL file, the first holding record ``index``."""
     with open_input(path) as f:
-        yield from _jsonl_lines(path, bounded_lines(f, record_limit()), 1, 0)
+        yield from _jsonl_lines(path, bounded_lines(f, record_limit()), 1, index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,15 +129,15 @@ def _writer(to: str, output: str, register: str | None, weight: float | None, si
     return writer
 
 
-def _sink(run: Run, output: str, rejects: str, schema: Any, writer: Writer, dedup: bool,
-          images: ImageStore | None) -> Sink:
-    """The ordered side, writing ``output`` and ``rejects``; with ``images`` (-o DIR/), the folders of parts that the
-    part writers fill (prefkit.pipeline.shards)."""
-    if images is None:
+def _sink(run: Run, output: str, rejects: str, schema: Any, writer: Writer, dedup: bool, images: ImageStore,
+          sharded: bool) -> Sink:
+    """The ordered side, writing ``output`` and ``rejects``; ``sharded`` (-o DIR/): the folders of parts that the
+    part writers fill, images included (prefkit.pipeline.shards)."""
+    if not sharded:
         return Sink(run.rows("-o", output, schema=schema), run.rows("--rejects", rejects, lines=True), writer, dedup)
     rows, rejected = run.folder("-o", output, shards.part_names), run.folder("--rejects", rejects, shards.part_names)
     sink = Sink(None, None, writer, dedup)
-    sink.parts = shards.Parts(rows.tmp, rejected.tmp, images.staging, rejects_staged=rejected).open()
+    sink.parts = shards.Parts(output, rows.tmp, rejected.tmp, images.staging, rejects_staged=rejected).open()
     return sink
 
 
@@ -147,7 +147,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
         return
     for name in os.listdir(path):
-        if not shards.part_names([name]):
+        if shards.is_part(name):
             os.unlink(os.path.join(path, name))
     if not os.listdir(path):
         os.rmdir(path)
@@ -223,7 +223,7 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
             run.registry(registry.info_path(dataset_dir, writer.registry))
         registry.precheck_registration(dataset_dir, register, output, options.force, writer.registry or "v0")
         images = ImageStore(run, writer.data_image_dir, output)
-        sink = _sink(run, output, rejects_path, schema, writer, options.dedup, images if sharded else None)
+        sink = _sink(run, output, rejects_path, schema, writer, options.dedup, images, sharded)
         sink.images, writer.stage = images.add, images.stage  # each data: image written as it is decoded
         report_file = run.json("--report-json", options.report_json)
         saved = options.save_to_disk
@@ -235,7 +235,7 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
                 near_side(sink, inputs, fmt, writer, read, runner, threshold)
             convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
             if sink.parts is not None:
-                sink.parts.finish(runner)  # the parts of the blocks mapped on workers, written there
+                sink.parts.finish(runner, sink.rejects_written)  # the parts of the blocks mapped on workers
         finally:
             runner.close()
         images.sweep()  # the images of rows that were not written in the end

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -40,12 +40,10 @@ from .outcomes import Outcome, Written
 if TYPE_CHECKING:
     from ..hygiene.neardup import Duplicate, NearDuplicates
     from ..writers.image_files import ImageFile
-    from .shards import Parts
+    from .shards import Parts, Spilled
 
 _WRITTEN, _REJECTED = 1, 2
 Record = PreferencePair | KtoExample | UnlabeledPair
-
-
 
 
 def prompt_key(record: Record) -> bytes:
@@ -147,14 +145,14 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         options = replace(options, format=name)
         if runs_here(executor, reader):
             local = blocks(map_rows(_counted(rows, source), reader, writer, options, near is not None))
-            results: Iterable[tuple[int, Any]] = \
+            results: Iterable[tuple[int, list[Outcome] | Spilled]] = \
                 ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in local)
         else:
             factory: MapFactory = ConvertMap(reader, writer, options, near)
             if sink.parts is not None:  # -o DIR/: each worker keeps its rows (spilled) and writes their part later
                 from .shards import SpillMap
 
-                factory = SpillMap(factory, sink.parts.spill)
+                factory = SpillMap(factory, sink.parts.spill, sink.parts.output)
             results = executor.map_blocks(executor.parts(path, rows), factory)
         for read, outcomes in results:
             source.input_records += read  # rows a worker read (the local stream counts its own)
@@ -285,7 +283,7 @@ class Sink:
         else:
             self._write(outcome, near)
 
-    def take_block(self, outcomes: list[Outcome] | Any) -> None:
+    def take_block(self, outcomes: list[Outcome] | Spilled) -> None:
         """Take a block's outcomes in order; with --near-dedup, first judge its written rows (all of them, so that
         this process and a Ray cluster see the same rows whatever the sink rejects after). With -o DIR/ the sink
         decides from the outcomes without their data, and the block's part is written after (shards.Parts)."""

@@ -40,9 +40,13 @@ def is_sharded(output: str) -> bool:
     return output.endswith(("/", os.sep))
 
 
+def is_part(name: str) -> bool:
+    return name.startswith("part-") and name.endswith(".jsonl")
+
+
 def part_names(names: list[str]) -> list[str]:
     """The names in an existing output folder that a sharded convert did not write."""
-    return [n for n in names if not (n.startswith("part-") and n.endswith(".jsonl"))]
+    return [n for n in names if not is_part(n)]
 
 
 def digest(data: bytes) -> bytes:
@@ -77,13 +81,13 @@ class SpillMap:
     """A map factory (see prefkit.pipeline.executors) that spills each block's outcomes into ``folder`` and gives
     back a :class:`Spilled`."""
 
-    def __init__(self, inner: MapFactory, folder: str) -> None:
-        self.inner, self.folder = inner, folder
+    def __init__(self, inner: MapFactory, folder: str, output: str) -> None:
+        self.inner, self.folder, self.output = inner, folder, output
 
     def __call__(self) -> Callable[[list[Any]], Spilled]:
         if not os.path.isdir(self.folder):
-            raise ServiceError(f"-o {os.path.dirname(os.path.dirname(self.folder))}: a sharded output folder must be "
-                               f"one that every node sees; {self.folder} is missing on {os.uname().nodename}")
+            raise ServiceError(f"-o {self.output}/: a folder of parts must be one that every node sees; its staging "
+                               f"folder {self.folder} is missing on {os.uname().nodename}")
         fn = self.inner()
 
         def spill(rows: list[Any]) -> Spilled:
@@ -164,6 +168,7 @@ class Parts:
     """The driver's side of a sharded output: the folders, what the sink decided for the block being taken, and the
     blocks mapped on workers, written by :meth:`finish` once every block was decided."""
 
+    output: str  # -o DIR, as the user named it
     rows: str  # staging folders: the output's and the rejects'
     rejects: str
     images: Callable[[], str | None]  # the images' staging folder, once a written row carries a data: image
@@ -196,8 +201,9 @@ class Parts:
         else:
             self._count([write_part(task)])
 
-    def finish(self, executor: Executor) -> None:
-        """Write the parts of the blocks mapped on workers, on the workers; then drop the spills."""
+    def finish(self, executor: Executor, rejects: int) -> None:
+        """Write the parts of the blocks mapped on workers, on the workers; then drop the spills and prove that the
+        parts hold every row the sink kept and every one of its ``rejects``."""
         if self.waiting:
             tasks: Iterable[list[Task]] = ([task] for task in self.waiting)
             for _, counts in executor.map_blocks(tasks, PartWriter()):
@@ -206,6 +212,9 @@ class Parts:
         for name in os.listdir(self.spill):
             os.unlink(os.path.join(self.spill, name))
         os.rmdir(self.spill)
+        if (self.rows_written, self.rejects_written) != (self.count, rejects):
+            raise RuntimeError(f"internal error: -o {self.output}/: the parts hold {self.rows_written} rows and "
+                               f"{self.rejects_written} rejects, the sink decided {self.count} and {rejects}")
 
     def _count(self, counts: list[tuple[int, int]]) -> None:
         for rows, rejects in counts:
