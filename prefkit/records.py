@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .speakers import same_text
 from .vocab import ANSWER_ROLES, PROMPT_ROLES
 
 # LLaMA-Factory's roles (llamafactory.data.data_utils.Role), without "system": the system prompt is a field.
@@ -49,16 +50,6 @@ class Provenance(BaseModel):
     format: str = ""
     # Other input records of the same source merged into this one (openai-logs grouping).
     merged: list[int] = Field(default_factory=list)
-
-
-def same_text(a: str, b: str) -> bool:
-    """Equal up to whitespace (cheap checks first: this runs on every pair)."""
-    if a == b:
-        return True
-    a, b = a.strip(), b.strip()
-    if a[:1] != b[:1] or a[-1:] != b[-1:]:
-        return False
-    return a.split() == b.split()
 
 
 def _check_prompt(prompt: list[Message]) -> list[Message]:

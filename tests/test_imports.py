@@ -115,3 +115,18 @@ def test_no_private_name_is_imported_from_another_module():
             if isinstance(node, ast.ImportFrom) and node.module != "__future__":
                 private += [f"{name}: {alias.name}" for alias in node.names if alias.name.startswith("_")]
     assert private == []
+
+
+def test_validate_loads_no_reader_record_or_jsonschema():
+    """validate's checks of a clean file need none of convert's readers, the pydantic records or jsonschema (built
+    only for a row the compiled schema check fails): ~300 ms of every validate run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from prefkit.pipeline import validate; from prefkit.targets import TARGETS; TARGETS.specs(); "
+            "from prefkit.checks.schema import row_schema; from prefkit.checks.acceptance import Attr; "
+            "row_schema(Attr.from_entry({'file_name': 'x.json', 'formatting': 'sharegpt', 'ranking': True})); "
+            "print(sorted(m for m in ('prefkit.records', 'prefkit.readers', 'jsonschema') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=ROOT.parent).stdout.strip()
+    assert loaded == "[]"

@@ -52,3 +52,27 @@ def test_kill_9_of_the_parent_leaves_nothing_it_started(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+# Not marked itself: after a moment it starts a marked child, as a dying raylet may still be forking a worker.
+LATE_STARTER = """
+import os, subprocess, sys, time
+time.sleep(0.5)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", os.environ["MARKER"]])
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_marked_process_started_after_the_first_sweep_is_killed_too():
+    marker = f"prefkit-late-{os.getpid()}"
+    starter = subprocess.Popen([sys.executable, "-c", LATE_STARTER], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "MARKER": marker})
+    try:
+        watchdog.sweep({marker})  # the first pass finds nothing; the child appears 0.5 s later
+        child = int(starter.stdout.readline())
+        time.sleep(0.2)
+        assert not _running(child)
+    finally:
+        starter.kill()
+        starter.wait()

@@ -54,10 +54,12 @@ def _report(path: Path) -> dict:
     return report
 
 
-def _file_and_folder(tmp_path: Path, source: str, fmt: str, to: str, options: tuple[str, ...],
+def _file_and_folder(tmp_path: Path, source: str | list[str], fmt: str, to: str, options: tuple[str, ...],
                      *folder_options: str) -> tuple[dict, dict]:
-    """The same convert to one file and to a folder of parts: (rows, rejects, report) of each."""
-    args = [fixture(source), "--from", fmt, "--to", to, *options]
+    """The same convert to one file and to a folder of parts: (rows, rejects, report) of each (``source``: a
+    fixture's name, or paths)."""
+    args = [fixture(source), "--from", fmt, "--to", to, *options] if isinstance(source, str) else \
+        [*source, "--from", fmt, "--to", to, *options]
     _run(*args, "-o", str(tmp_path / "one.jsonl"), "--rejects", str(tmp_path / "one.rejects.jsonl"),
          "--report-json", str(tmp_path / "one.json"))
     _run(*args, "-o", f"{tmp_path / 'parts'}/", "--report-json", str(tmp_path / "parts.json"), *folder_options)
@@ -164,6 +166,26 @@ def test_llamafactory_loads_the_registered_folder(tmp_path, lf_python, small_blo
         assert result["version"] == version and result["rows_out"] == result["rows_in"] > 0, result
 
 
+def _crossing(tmp_path: Path, kind: str) -> list[str]:
+    """Two inputs whose exact duplicates, prompt duplicates and (KTO) contradictory labels cross blocks and inputs."""
+    paths = []
+    for n, name in enumerate(("first.jsonl", "second.jsonl")):
+        rows = []
+        for i in range(n * 7, n * 7 + 40):
+            if kind == "kto":  # same prompt and answer, labelled either way over the run
+                rows.append({"prompt": f"q{i % 7}", "completion": f"a{i % 3}", "label": (i // 5) % 2 == 0})
+            else:  # a pair repeats; a prompt recurs with other answers
+                rows.append({"prompt": f"q{i % 6}", "response_a": f"a{i % 4}", "response_b": "b",
+                             "winner": "model_a" if i % 9 else "tie"})
+        paths.append(str(tmp_path / name))
+        Path(paths[-1]).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return paths
+
+
+CROSSING = [("kto", "kto-rows", "kto", ("--dedup",)), ("kto", "kto-rows", "kto", ()),
+            ("pairs", "pairwise", "sharegpt", ("--dedup",)), ("pairs", "pairwise", "sharegpt", ())]
+
+
 @pytest.mark.ray
 class TestOnRay:
     """The part writers run on the Ray workers; the bytes are the same as one local file's."""
@@ -180,6 +202,34 @@ class TestOnRay:
     def test_the_parts_hold_the_bytes_of_one_local_file(self, tmp_path, small_blocks, source, fmt, to, options):
         one, parts = _file_and_folder(tmp_path, source, fmt, to, options, "--executor", "ray")
         assert parts == one and one["rows"]
+
+    @pytest.mark.parametrize("kind, fmt, to, options", CROSSING, ids=[f"{c[0]}{''.join(c[3])}" for c in CROSSING])
+    def test_decisions_across_blocks_and_inputs_are_the_sinks(self, tmp_path, small_blocks, kind, fmt, to, options):
+        """The cluster decides contradictions, duplicates and prompt duplicates as the in-process Sink does."""
+        inputs = _crossing(tmp_path, kind)
+        one, parts = _file_and_folder(tmp_path, inputs, fmt, to, options, "--executor", "ray")
+        assert parts == one
+        report = one["report"]
+        assert report["exact_duplicates"] and report["prompt_duplicates"]
+        blocks = {p.name for folder in ("parts", "parts.rejects") for p in (tmp_path / folder).iterdir()}
+        assert len(blocks) > 5  # many blocks: the decisions cross them
+        if kind == "kto":
+            assert report["rejected_by_reason"]["contradictory_label"] and f"of {inputs[0]}".encode() in one["rejects"]
+        assert ("duplicate_pair" in report["rejected_by_reason"]) == bool(options)
+
+    def test_the_driver_keeps_no_key_sets(self, tmp_path, small_blocks, monkeypatch):
+        """On Ray with -o DIR/ the cluster decides: the driver's Sink holds no digest, prompt or label."""
+        from prefkit import convert
+        from prefkit.pipeline import convert as convert_module
+
+        sinks = []
+        make = convert_module._sink
+        monkeypatch.setattr(convert_module, "_sink", lambda *args: sinks.append(make(*args)) or sinks[-1])
+        report = convert(_crossing(tmp_path, "kto"), f"{tmp_path / 'out'}/", fmt="kto-rows", to="kto", dedup=True,
+                         executor="ray")
+        assert report.exact_duplicates and report.prompt_duplicates and report.rejected_by_reason["contradictory_label"]
+        (sink,) = sinks
+        assert sink.ordered is not None and not sink._exact and not sink._prompts and not sink._labels
 
     def test_data_images_are_written_by_the_workers(self, tmp_path, small_blocks):
         src = tmp_path / "chats.jsonl"

@@ -1,6 +1,6 @@
 """Content checks on what LLaMA-Factory would train on: empty or identical answers, duplicates,
 contradictory preferences, length bias, special tokens and control characters in text, speaker markers
-(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.readers.transcript``) in answers, mixed system prompts,
+(``Human:`` / ``Assistant:`` at a turn boundary, ``prefkit.speakers``) in answers, mixed system prompts,
 a user turn that is one text twice (``prompt_repeated``: one column fed into two fields) and a user turn that
 holds both answers (``answers_inside_prompt``: a judge's prompt used as data)."""
 
@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..io import files as io
-from ..readers.transcript import speaker_marker
-from ..records import same_text
+from ..speakers import same_text, speaker_marker
 from ..vocab import ROLE_USER
 from .acceptance import Aligned
 from .findings import Findings
@@ -28,6 +27,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 # A lone surrogate is no Unicode text: LLaMA-Factory's loader fails on the file (the input layer rejects it as
 # invalid_unicode when it reads a file; this catches rows that reached the checks another way).
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ODD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")  # either of the two: one scan for both
+MEMO_CHARS = 8_000_000  # texts kept by TextChecks (~10-30 MB)
 LENGTH_BIAS_SHARE = 0.75  # warn when chosen is the longer answer in more than this share of pairs
 REPEATED_MIN = 8  # prompt_repeated: the repeated text has at least this many characters ("bye bye" is no mistake)
 ANSWER_IN_PROMPT_MIN = 20  # answers_inside_prompt: each answer has at least this many characters (not "Yes")
@@ -76,12 +77,71 @@ def _digest(value: Any) -> bytes:
 Add = Callable[[str, str, str, str], None]  # (code, level, path, message) for the row at hand
 
 
-class RowContent:
-    """The content checks that look at one row alone (any process can run them)."""
+TextFinding = tuple[str, str, str]  # (code, level, message) of one text, wherever it stands
+
+
+class TextChecks:
+    """The checks of one text alone: special tokens, invalid Unicode and control characters in any text, a speaker
+    marker in an answer. Memoised: a text that many rows repeat (a system prompt, an answer) is scanned once; the
+    memo holds at most MEMO_CHARS characters of texts (then starts again)."""
 
     def __init__(self, special_tokens: list[str] | None = None) -> None:
         tokens = sorted(set(COMMON_SPECIAL) | set(special_tokens or ()), key=len, reverse=True)
         self._special = re.compile("|".join(re.escape(t) for t in tokens if t.strip()))
+        self._texts: dict[str, tuple[TextFinding, ...]] = {}
+        self._answers: dict[str, tuple[TextFinding, ...]] = {}
+        self._chars = 0
+
+    def text(self, text: str) -> tuple[TextFinding, ...]:
+        found = self._texts.get(text)
+        if found is None:
+            found = tuple(self._scan(text))
+            self._room(text)
+            self._texts[text] = found
+        return found
+
+    def answer(self, text: str) -> tuple[TextFinding, ...]:
+        found = self._answers.get(text)
+        if found is None:
+            found = self._speaker(text)
+            self._room(text)
+            self._answers[text] = found
+        return found
+
+    def _room(self, text: str) -> None:
+        """Count ``text`` into the memo, emptied first when it would grow past MEMO_CHARS."""
+        self._chars += len(text)
+        if self._chars > MEMO_CHARS:
+            self._texts, self._answers, self._chars = {}, {}, len(text)
+
+    @staticmethod
+    def _speaker(text: str) -> tuple[TextFinding, ...]:
+        marker = speaker_marker(text)
+        return () if not marker else (("speaker_marker_in_answer", "warning", f"{marker.group()!r} at a turn boundary "
+                                        f"(character {marker.start()}): the answer holds another turn, e.g. a fake "
+                                        "user turn"),)
+
+    def _scan(self, text: str) -> list[TextFinding]:
+        out = []
+        found = self._special.search(text)
+        if found:
+            out.append(("special_token_in_text", "warning",
+                        f"{found.group()!r} inside the text: the template will read it as a turn marker"))
+        if not _ODD.search(text):
+            return out
+        if lone := _SURROGATE.search(text):
+            out.append(("invalid_unicode", "error", f"a lone surrogate U+{ord(lone.group()):04X} at character "
+                        f"{lone.start()}: not valid Unicode; LLaMA-Factory's loader fails on the file"))
+        elif bad := _CONTROL.search(text):
+            out.append(("control_character", "warning", f"invalid or control character {bad.group()!r}"))
+        return out
+
+
+class RowContent:
+    """The content checks that look at one row alone (any process can run them)."""
+
+    def __init__(self, special_tokens: list[str] | None = None) -> None:
+        self._checks = TextChecks(special_tokens)
 
     def facts(self, row: Aligned, kto: bool, add: Add, images: tuple[str, ...] = ()) -> ContentFacts:
         """The row's digests and findings; ``images`` (its image references) count as part of its prompt: the same
@@ -93,23 +153,15 @@ class RowContent:
             add("empty_prompt", "error", f"prompt[{len(row.prompt) - 1}]", "the last prompt turn is empty")
         answers = [_text(m["content"]) for m in row.response if not kto or m["content"]]
         names = ("chosen", "rejected") if not kto else ("completion",)
+        checks = self._checks
         for name, answer in zip(names, answers, strict=False):
             if not answer.strip():
                 add("empty_answer", "error", name, f"{name} is empty or only whitespace")
-            marker = speaker_marker(answer)
-            if marker:
-                add("speaker_marker_in_answer", "warning", name, f"{marker.group()!r} at a turn boundary (character "
-                    f"{marker.start()}): the answer holds another turn, e.g. a fake user turn")
+            for code, level, message in checks.answer(answer):
+                add(code, level, name, message)
         for where, text in self._texts(row, names, answers):
-            found = self._special.search(text)
-            if found:
-                add("special_token_in_text", "warning", where,
-                    f"{found.group()!r} inside the text: the template will read it as a turn marker")
-            if lone := _SURROGATE.search(text):
-                add("invalid_unicode", "error", where, f"a lone surrogate U+{ord(lone.group()):04X} at character "
-                    f"{lone.start()}: not valid Unicode; LLaMA-Factory's loader fails on the file")
-            elif bad := _CONTROL.search(text):
-                add("control_character", "warning", where, f"invalid or control character {bad.group()!r}")
+            for code, level, message in checks.text(text):
+                add(code, level, where, message)
         users = [(i, _text(m["content"])) for i, m in enumerate(row.prompt) if m["role"] == ROLE_USER]
         for i, turn in users:
             half = repeated_half(turn)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..records import same_text
+from ..speakers import same_text
 from ..vocab import ANSWER_ROLES
 from .acceptance import Aligned
 from .findings import Findings

@@ -4,14 +4,16 @@ tags, applied to every row; every violation is reported with its path."""
 from __future__ import annotations
 
 import copy
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..vocab import OPENAI_TAGS
 from .acceptance import TAG_DEFAULTS, Attr
 from .schema_fast import compile_schema
 from .schema_files import cut, load_schema, validator
+
+if TYPE_CHECKING:  # jsonschema loads only for a row that the compiled check fails (~60 ms of every validate)
+    from jsonschema import Draft202012Validator
 
 _SHAREGPT_COLUMNS = {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system",
                      "tools": "tools", "kto_tag": "kto_tag"}
@@ -45,6 +47,13 @@ def _rename_properties(schema: dict[str, Any], renames: dict[str, str | None]) -
 
 def row_validator(attr: Attr) -> Draft202012Validator | None:
     """A validator for one row of this entry's layout (None when prefkit has no schema for it)."""
+    found = row_schema(attr)
+    return found.full() if found is not None else None
+
+
+def row_schema(attr: Attr) -> RowSchema | None:
+    """The schema of one row of this entry's layout, its validator built when first needed (None when prefkit has
+    no schema for it)."""
     name = schema_name(attr)
     if name is None:
         return None
@@ -54,7 +63,8 @@ def row_validator(attr: Attr) -> Draft202012Validator | None:
     column_renames = {default: attr.column(field) for field, default in defaults.items()}
     default_tags = OPENAI_TAGS if name == "openai_ranking" else TAG_DEFAULTS
     if name != "kto" and all(attr.column(f) in (d, None) for f, d in defaults.items()) and attr.tags == default_tags:
-        return validator(name)  # the file as shipped (kto's refers to another file: inlined below)
+        return RowSchema(load_schema(name), lambda: validator(name))  # the file as shipped (kto's refers to another
+        # file: inlined below)
     schema = copy.deepcopy(load_schema(name))
     if name == "kto":  # its messages are the sharegpt message definition; inline it to rename its keys
         schema["$defs"] = copy.deepcopy(load_schema("sharegpt_ranking")["$defs"])
@@ -74,18 +84,30 @@ def row_validator(attr: Attr) -> Draft202012Validator | None:
             props[role] = {**props.pop(old_role), "enum": roles}
             props[content] = props.pop(old_content)
             definition["required"] = [role, content]
-    return Draft202012Validator(schema)
+
+    def full() -> Draft202012Validator:
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(schema)
+
+    return RowSchema(schema, full)
 
 
 class RowSchema:
-    """Every schema violation of a row, with its path: a compiled quick check first, jsonschema for the rest."""
+    """Every schema violation of a row, with its path: a compiled quick check first, jsonschema (``full``, built on
+    the first row the quick check fails) for the rest."""
 
-    def __init__(self, validator: Draft202012Validator) -> None:
-        self.validator = validator
-        self.quick = compile_schema(validator.schema)
+    def __init__(self, schema: dict[str, Any], full: Callable[[], Draft202012Validator]) -> None:
+        self.quick = compile_schema(schema)
+        self.full = full
+        self._validator: Draft202012Validator | None = None
 
     def errors(self, row: Any) -> list[tuple[str, str]]:
-        return [] if self.quick(row) else row_errors(self.validator, row)
+        if self.quick(row):
+            return []
+        if self._validator is None:
+            self._validator = self.full()
+        return row_errors(self._validator, row)
 
 
 def row_errors(check: Draft202012Validator, row: Any) -> list[tuple[str, str]]:

@@ -50,13 +50,17 @@ def compile_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -
     if "type" in schema:
         kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         tests = [_TYPES[k] for k in kinds]
-        checks.append(lambda v: any(t(v) for t in tests))
+        checks.append(tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests))
     if "enum" in schema:
         allowed = schema["enum"]
-        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
+        if all(type(a) is str for a in allowed):  # the usual case (roles): a set lookup
+            names = frozenset(allowed)
+            checks.append(lambda v: type(v) is str and v in names)
+        else:
+            checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
     if "required" in schema:
-        required = schema["required"]
-        checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in required))
+        required = frozenset(schema["required"])
+        checks.append(lambda v: not isinstance(v, dict) or v.keys() >= required)
     if "properties" in schema or "additionalProperties" in schema:
         props = {k: compile_schema(s, root) for k, s in schema.get("properties", {}).items()}
         extra = schema.get("additionalProperties", True)
@@ -100,6 +104,21 @@ def compile_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -
     if "anyOf" in schema:
         options = [compile_schema(s, root) for s in schema["anyOf"]]
         checks.append(lambda v: any(o(v) for o in options))
+    return _all(checks)
+
+
+def _all(checks: list[Check]) -> Check:
+    """One check that passes when every one of ``checks`` does (in order, stopping at the first failure)."""
     if len(checks) == 1:
         return checks[0]
-    return lambda v: all(c(v) for c in checks)
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+
+    def every(v: Any) -> bool:
+        for check in checks:
+            if not check(v):
+                return False
+        return True
+
+    return every

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 NAMES = ("sharegpt_ranking", "alpaca_ranking", "openai_ranking", "kto", "dataset_info")
 
@@ -31,6 +31,9 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for one schema, with the others resolvable by their file names."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
     registry: Registry = Registry()
     for other in NAMES:
         schema = load_schema(other)

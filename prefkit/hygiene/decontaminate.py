@@ -25,11 +25,13 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..records import KtoExample, PreferencePair, Reject, UnlabeledPair
 from .sets import BUILTIN, Item, load_items
+
+if TYPE_CHECKING:  # the records (pydantic) load only where convert screens one: validate's checks stay light
+    from ..records import KtoExample, PreferencePair, Reject, UnlabeledPair
 
 _WORD = re.compile(r"\w+")  # a run of word characters: what is left when \W becomes a space and spaces collapse
 # The same for ASCII text, in one pass (twice as fast): A-Z lowercased, every other non-word character a space.
@@ -138,6 +140,8 @@ class Decontaminator:
     def screen(self, record: PreferencePair | KtoExample | UnlabeledPair) -> list[Reject]:
         """The ``contaminated`` rejects of a record (one per input record it stands for), or none. The detail
         names every item it holds (``mt-bench:81 ifeval:1000``), best first."""
+        from ..records import Reject
+
         user = [m.content for m in record.prompt if m.role == "user"]
         found = self.matches(user, record_answers(record) if self.answers else ())
         if not found:
@@ -169,6 +173,8 @@ def check_aligned(decontaminator: Decontaminator, result: Any, aligned: Any) -> 
 
 
 def record_answers(record: PreferencePair | KtoExample | UnlabeledPair) -> list[str]:
+    from ..records import KtoExample, PreferencePair
+
     if isinstance(record, PreferencePair):
         return [record.chosen.content, record.rejected.content]
     if isinstance(record, KtoExample):

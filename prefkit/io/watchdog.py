@@ -15,8 +15,11 @@ import os
 import select
 import signal
 import sys
+import time
 
 SCAN_SECONDS = 1.0  # how often the descendants of registered processes are noted
+QUIET_SECONDS = 2.0  # marked processes are swept until none was seen for this long (one may be starting)
+SWEEP_LIMIT_SECONDS = 30.0
 
 
 def proc_stat(pid: int) -> tuple[int, int, str] | None:
@@ -105,8 +108,23 @@ def main() -> None:
         stat = proc_stat(pid)
         if stat and stat[1] == started:
             kill(pid)
-    for pid in marked(markers):
-        kill(pid)
+    sweep(markers)
+
+
+def sweep(markers: set[str]) -> None:
+    """Kill the marked processes until none is seen for QUIET_SECONDS: a process that its dying parent was starting
+    as prefkit died (a Ray worker being forked) appears after a single pass."""
+    start = quiet_since = time.monotonic()
+    while markers and time.monotonic() - start < SWEEP_LIMIT_SECONDS:
+        found = marked(markers)
+        for pid in found:
+            kill(pid)
+        now = time.monotonic()
+        if found:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_SECONDS:
+            return
+        time.sleep(0.1)
 
 
 def kill(pid: int) -> None:

@@ -167,6 +167,22 @@ def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: 
         sink.near = NearDuplicates(threshold)
 
 
+def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, runner: Executor) -> bool:
+    """Whether the map of every input runs on a Ray cluster (prefkit.pipeline.near_cluster.on_cluster)."""
+    if runner.local:
+        return False
+    from .near_cluster import on_cluster as everywhere
+
+    return everywhere(inputs, fmt, options, runner)
+
+
+def convert_on_cluster(*args: Any) -> None:
+    """prefkit.pipeline.ordered_cluster.convert_on_cluster (imported when used: it needs numpy and Ray)."""
+    from .ordered_cluster import convert_on_cluster as convert_there
+
+    convert_there(*args)
+
+
 def near_decisions(*args: Any) -> dict[int, Any]:
     """prefkit.pipeline.near_cluster.near_decisions (imported when used: it needs numpy and Ray)."""
     from .near_cluster import near_decisions as decide
@@ -233,7 +249,10 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         try:
             if threshold is not None:
                 near_side(sink, inputs, fmt, writer, read, runner, threshold)
-            convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
+            if sharded and on_cluster(inputs, fmt, read, runner):  # the cluster decides the sink's key sets too
+                convert_on_cluster(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
+            else:
+                convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
             if sink.parts is not None:
                 sink.parts.finish(runner, sink.rejects_written)  # the parts of the blocks mapped on workers
         finally:

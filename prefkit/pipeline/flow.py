@@ -12,7 +12,9 @@ duplicates over the whole input, counts prompt duplicates and writes the output 
 
 With ``--near-dedup`` the map also signs each row (:func:`sign`: MinHash band keys and low bytes, prefkit.hygiene)
 and the sink rejects a row that a :class:`prefkit.hygiene.NearDuplicates` finds close to an earlier one, or, on
-Ray, that the cluster already judged so (prefkit.pipeline.near_cluster): the same rows either way.
+Ray, that the cluster already judged so (prefkit.pipeline.near_cluster): the same rows either way. With ``-o DIR/`` on
+Ray the cluster also decides contradictions, exact and prompt duplicates (prefkit.pipeline.ordered_cluster): the
+sink then takes each row's :class:`Mark` in place of its sets, so this process holds nothing per pair.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -199,6 +201,16 @@ def _counted(rows: Iterator[Row], source: SourceReport) -> Iterator[Row]:
 
 ROW_BITS = 24  # a Ray near-dedup decision's key: block number << ROW_BITS | place among the block's written rows
 INDEX_BITS = 40  # a near-duplicate index's key: source number << INDEX_BITS | record index
+CONTRADICTED, DUPLICATE, PROMPT_SEEN = 1, 2, 4  # a Mark's flags
+
+
+@dataclass(slots=True)
+class Mark:
+    """What the Ray cluster decided of one written row (prefkit.pipeline.ordered_cluster), in place of the sink's sets:
+    its flags and, when CONTRADICTED, the first label of its answer and that row's name (see near_key)."""
+
+    flags: int
+    first: tuple[bool, int] | None = None
 
 
 def near_key(sink: Sink, row: Written) -> int:
@@ -247,6 +259,8 @@ class Sink:
     decided: dict[int, Duplicate] | None = None
     sources: list[SourceReport] = field(default_factory=list)
     _blocks: int = 0  # blocks taken: with the row's place among a block's written rows, its key in ``decided``
+    # -o DIR/ on Ray: the cluster's Marks, by block (ordered_cluster.Marks); the sink then keeps none of these sets
+    ordered: Any = None
     _exact: set[int] = field(default_factory=set)
     _prompts: set[bytes] = field(default_factory=set)  # prompts of the rows written so far
     _labels: dict[bytes, tuple[bool, str, int]] = field(default_factory=dict)  # KTO answer -> (label, source, index)
@@ -275,13 +289,13 @@ class Sink:
             self.details[item.reason, item.detail] += 1
         self._cover.mark(item.index, _REJECTED)
 
-    def take(self, outcome: Outcome, near: Duplicate | None = None) -> None:
+    def take(self, outcome: Outcome, near: Duplicate | None = None, mark: Mark | None = None) -> None:
         if isinstance(outcome, Note):
             self.notes[outcome.reason] += outcome.count
         elif isinstance(outcome, Reject):
             self.reject(outcome)
         else:
-            self._write(outcome, near)
+            self._write(outcome, near, mark)
 
     def take_block(self, outcomes: list[Outcome] | Spilled) -> None:
         """Take a block's outcomes in order; with --near-dedup, first judge its written rows (all of them, so that
@@ -304,28 +318,32 @@ class Sink:
             else:
                 first = self._blocks << ROW_BITS
                 found = iter([self.decided.get(first + i) for i in range(len(written))])  # type: ignore[union-attr]
+        marks: Iterator[Mark | None] = iter(())
+        if self.ordered is not None:
+            marks = iter(self.ordered.block(self._blocks, sum(isinstance(o, Written) for o in outcomes)))
         self._blocks += 1
         for self._at, outcome in enumerate(outcomes):
-            self.take(outcome, next(found, None) if isinstance(outcome, Written) else None)
+            if isinstance(outcome, Written):
+                self.take(outcome, next(found, None), next(marks, None))
+            else:
+                self.take(outcome)
 
-    def _write(self, row: Written, near: Duplicate | None = None) -> None:
-        if row.labelled is not None and self._contradicts(row):
+    def _write(self, row: Written, near: Duplicate | None = None, mark: Mark | None = None) -> None:
+        """Write a row unless it contradicts an earlier label, repeats a row (--dedup) or is a near-duplicate; the
+        sink's sets decide, or with ``ordered`` the cluster's ``mark`` (the same rule, see ordered_cluster)."""
+        if row.labelled is not None and self._contradicts(row, mark):
             return
-        exact = row.digest or hash(row.data)  # one process: Python's hash is stable here
-        if exact in self._exact:
+        if self._repeats(row, mark):
             self.exact_duplicates += 1
             if self.dedup:
                 self.reject(Reject(row.source, row.index, "duplicate_pair", "an identical row was already written",
                                    self._record(row), row.line), decided=True)
                 return
-        else:
-            self._exact.add(exact)
         if near is not None and near.via != near_key(self, row):  # not the other KTO example of its own pair
             self._near_duplicate(row, near)
             return
-        if row.prompt_key in self._prompts:  # counted per row, as validate counts duplicate_prompt
+        if self._prompt_seen(row, mark):  # counted per row, as validate counts duplicate_prompt
             self.prompt_duplicates += 1
-        self._prompts.add(row.prompt_key)
         if self.parts is not None:
             self.parts.count += 1
         else:
@@ -337,16 +355,40 @@ class Sink:
         for index in (row.index, *row.merged):
             self._cover.mark(index, _WRITTEN)
 
-    def _contradicts(self, row: Written) -> bool:
+    def _repeats(self, row: Written, mark: Mark | None) -> bool:
+        """Whether an identical row (not contradicted) came before."""
+        if self.ordered is not None:
+            return mark is not None and bool(mark.flags & DUPLICATE)
+        exact = row.digest or hash(row.data)  # one process: Python's hash is stable here
+        if exact in self._exact:
+            return True
+        self._exact.add(exact)
+        return False
+
+    def _prompt_seen(self, row: Written, mark: Mark | None) -> bool:
+        """Whether a row with the same prompt came before (among those that were not rejected)."""
+        if self.ordered is not None:
+            return mark is not None and bool(mark.flags & PROMPT_SEEN)
+        seen = row.prompt_key in self._prompts
+        self._prompts.add(row.prompt_key)
+        return seen
+
+    def _contradicts(self, row: Written, mark: Mark | None) -> bool:
         """A KTO example whose prompt and answer an earlier example labelled the other way: the first label
         seen stays, this one is rejected."""
         answer, label = row.labelled  # type: ignore[misc]
-        first = self._labels.setdefault(answer, (label, row.source, row.index))
-        if first[0] == label:
+        if self.ordered is None:
+            first, source, index = self._labels.setdefault(answer, (label, row.source, row.index))
+            if first == label:
+                return False
+            where = f"record {index}" + (f" of {source}" if source != row.source else "")
+        elif mark is not None and mark.flags & CONTRADICTED:
+            first, name = mark.first  # type: ignore[misc]
+            where = self._where(name, row.source)
+        else:
             return False
-        where = f"record {first[2]}" + (f" of {first[1]}" if first[1] != row.source else "")
         self.reject(Reject(row.source, row.index, "contradictory_label", f"{where} labels the same prompt and answer "
-                           f"{'desirable' if first[0] else 'undesirable'}", self._record(row), row.line), decided=True)
+                           f"{'desirable' if first else 'undesirable'}", self._record(row), row.line), decided=True)
         return True
 
     def _record(self, row: Written) -> object:

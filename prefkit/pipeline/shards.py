@@ -3,7 +3,8 @@ rejects as parts of their own folder, each part written where its block of input
 this process for ``--executor local``): the driver never holds or writes a row.
 
     map (worker)    block -> outcomes, spilled whole into DIR's staging folder; the driver gets them light
-    Sink (driver)   in input order, decides each row from its keys (duplicates, contradictions, near-duplicates)
+    Sink (driver)   in input order, decides each row from its keys (duplicates, contradictions, near-duplicates);
+                    on Ray from the cluster's decisions (prefkit.pipeline.ordered_cluster), holding no key sets
     write (worker)  the spill and its block's decisions -> part-N.jsonl, the rejects' part-N.jsonl, data: images
 
 Part N holds the written rows of the N-th block, in input order, so the parts in name order are the rows a single
@@ -77,12 +78,18 @@ class Spilled:
     outcomes: list[Outcome]
 
 
+def light_path(spill: str) -> str:
+    """Where a block's light outcomes lie beside its spill (``SpillMap(..., apart=True)``)."""
+    return spill.removesuffix(".pkl") + ".light.pkl"
+
+
 class SpillMap:
     """A map factory (see prefkit.pipeline.executors) that spills each block's outcomes into ``folder`` and gives
-    back a :class:`Spilled`."""
+    back a :class:`Spilled`. ``apart``: the light outcomes are spilled too (:func:`light_path`), not sent back, for
+    the cluster to decide from and the driver to read one block at a time (prefkit.pipeline.ordered_cluster)."""
 
-    def __init__(self, inner: MapFactory, folder: str, output: str) -> None:
-        self.inner, self.folder, self.output = inner, folder, output
+    def __init__(self, inner: MapFactory, folder: str, output: str, apart: bool = False) -> None:
+        self.inner, self.folder, self.output, self.apart = inner, folder, output, apart
 
     def __call__(self) -> Callable[[list[Any]], Spilled]:
         if not os.path.isdir(self.folder):
@@ -95,7 +102,10 @@ class SpillMap:
             path = os.path.join(self.folder, f"{uuid.uuid4().hex}.pkl")  # a retried block writes a new one
             with open(path, "wb") as f:
                 pickle.dump(outcomes, f, protocol=5)
-            return Spilled(path, light(outcomes))
+            if not self.apart:
+                return Spilled(path, light(outcomes))
+            _replace(light_path(path), pickle.dumps(light(outcomes), protocol=5))
+            return Spilled(path, [])
 
         return spill
 

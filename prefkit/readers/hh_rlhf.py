@@ -8,7 +8,7 @@ files contain:
   as ``merged_consecutive_turns`` in the report;
 - chosen and rejected transcripts that differ before their final assistant turn: rejected,
   ``divergent_history`` (the two answers do not answer the same conversation). The histories are compared
-  with whitespace runs collapsed and with turns written inline (``prefkit.readers.transcript``: "...all I know.
+  with whitespace runs collapsed and with turns written inline (``prefkit.speakers``: "...all I know.
   Human: and then what?", no blank line before the marker) counted as turns, so a merge cannot hide a
   difference;
 - a final answer that holds a speaker marker at a turn boundary (the inline turns above, or a fake
@@ -28,7 +28,7 @@ from ..io.sources import Row
 from ..records import Message, Note, PreferencePair
 from .base import Item, ReadOptions, RowProblem, get, per_row, provenance, text
 from .spec import ReaderSpec
-from .transcript import ROLES, speaker_marker, split_inline
+from ..speakers import ROLES, speaker_marker, split_inline
 
 _MARKER = re.compile(r"\n\n(Human|Assistant):[ ]?")
 Turns = list[tuple[str, str]]  # [(role, text)]

@@ -307,14 +307,22 @@ class BlockChecker:
         for result, found in zip(rows, signatures(texts, self.near_threshold), strict=True):
             result.near = found
 
-    def __call__(self, rows: list[Row]) -> list[RowCheck]:
+    def check(self, rows: list[Row]) -> list[RowCheck]:
+        """A block's rows parsed and checked, not yet measured: everything but the token counting."""
         results = [self.row(row) for row in rows]
-        kept = [r for r in results if isinstance(r.outcome, Parsed)]
         if self.near_threshold is not None:
-            self.sign(kept)
+            self.sign([r for r in results if isinstance(r.outcome, Parsed)])
+        return results
+
+    def count(self, results: list[RowCheck]) -> list[RowCheck]:
+        """The checked block's token lengths (with a counter); the rows' text is let go."""
+        kept = [r for r in results if isinstance(r.outcome, Parsed)]
         if self.counter is not None:
             attempt_lengths(self.counter.measure, kept, self.trainer)
         for result in kept:
             if isinstance(result.outcome, Parsed):
                 result.outcome = None  # measured and checked: the text need not travel back
         return results
+
+    def __call__(self, rows: list[Row]) -> list[RowCheck]:
+        return self.count(self.check(rows))

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..checks.acceptance import Aligned, Attr, LoaderFailure, align
 from ..checks.reasoning import Thinking, row_findings
-from ..checks.schema import RowSchema, row_validator
+from ..checks.schema import row_schema
 from ..errors import UsageError
 from ..images.checks import IMAGE_PLACEHOLDER, STOPS_RUN, RowImages, RowLayout, check_row_images
 from ..images.files import ImageProber
@@ -541,8 +541,7 @@ class LlamaFactory(Target):
     def parser(self, entry: dict[str, Any], counter: Counter | None, template: str = "auto",  # type: ignore[no-untyped-def]
                media_dir: str | None = None):
         attr = Attr.from_entry(entry)
-        validator = row_validator(attr)
-        schema = RowSchema(validator) if validator is not None else None
+        schema = row_schema(attr)
         kto = attr.stage == "kto"
         images = image_checker(entry, media_dir)
         plugin = getattr(counter, "images", None)  # with a model: how the template's plugin counts image tokens

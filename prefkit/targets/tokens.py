@@ -13,7 +13,8 @@ transformers import, about 1.3 s less per run): ``tokenizer.json``, plus what ``
 call. It is the backend transformers itself would encode with when the tokenizer class uses ``tokenizer.json``
 as it is (transformers 4; in transformers 5 the class may rebuild the pipeline from the vocabulary, to the same
 effect for the models it knows: the parity tests compare the two). AutoTokenizer loads it as before for a folder
-without ``tokenizer.json``, a hub name, ``--trust-remote-code``, a config that asks transformers to convert the
+without ``tokenizer.json``, a hub name, ``--trust-remote-code`` on a folder that maps classes to its own code
+(``auto_map``; on any other folder the flag changes nothing), a config that asks transformers to convert the
 slow tokenizer or to change the pre-tokenizer (``from_slow``, ``add_prefix_space``, ``legacy: false``, a
 top-level pre-tokenizer that adds a prefix space), a class whose default special tokens the folder does not
 override, and with ``PREFKIT_TOKENIZER=transformers``.
@@ -466,7 +467,10 @@ def load_counting_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
     """The tokenizer to count tokens with: a :class:`FastTokenizer` where the folder allows it (see the module
     docstring), else transformers' AutoTokenizer (:func:`load_tokenizer`)."""
     refuse_remote_code(model, trust_remote_code, tokenizer_only=True)
-    if not trust_remote_code and os.environ.get("PREFKIT_TOKENIZER") != "transformers":
+    # trust_remote_code changes nothing for a folder that maps no class to code of its own (LLaMA-Factory's example
+    # YAMLs set it for every model)
+    own_code = trust_remote_code and (not os.path.isdir(model) or remote_code(model, tokenizer_only=True) is not None)
+    if not own_code and os.environ.get("PREFKIT_TOKENIZER") != "transformers":
         try:
             fast = FastTokenizer.from_folder(model)
         except Exception:  # no tokenizers, or a file it cannot read: transformers says what is wrong

@@ -109,7 +109,8 @@ def test_fast_tokenizer_is_transformers_tokenizer(tmp_path, stop_words, truncati
 
 def test_fast_tokenizer_falls_back_to_transformers(tmp_path, monkeypatch):
     """Folders transformers would read otherwise go to AutoTokenizer: no tokenizer.json, a class with default
-    special tokens the folder leaves unset, add_prefix_space, remote code (refused without --trust-remote-code)."""
+    special tokens the folder leaves unset, add_prefix_space, remote code (refused without --trust-remote-code, loaded
+    by transformers with it)."""
     from prefkit.errors import UsageError
     from prefkit.targets import tokens
 
@@ -120,7 +121,8 @@ def test_fast_tokenizer_falls_back_to_transformers(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFKIT_TOKENIZER", "transformers")
     assert tokens.load_counting_tokenizer(plain) == "auto"
     monkeypatch.delenv("PREFKIT_TOKENIZER")
-    assert tokens.load_counting_tokenizer(plain, trust_remote_code=True) == "auto"
+    # --trust-remote-code changes nothing for a folder without code of its own (LLaMA-Factory's YAMLs set it)
+    assert isinstance(tokens.load_counting_tokenizer(plain, trust_remote_code=True), tokens.FastTokenizer)
     for name, config in [("defaults", {"tokenizer_class": "LlamaTokenizer", "eos_token": "</s>"}),
                          ("prefix", {**CONFIG, "add_prefix_space": True}), ("slow", {**CONFIG, "from_slow": True}),
                          ("ids", {**CONFIG, "added_tokens_decoder": {"3": CONFIG["added_tokens_decoder"]["9"]}})]:
@@ -130,7 +132,8 @@ def test_fast_tokenizer_falls_back_to_transformers(tmp_path, monkeypatch):
     remote = _tiny_folder(tmp_path / "remote", {**CONFIG, "auto_map": {"AutoTokenizer": ["tok.Tok", None]}})
     with pytest.raises(UsageError, match="trust-remote-code"):
         tokens.load_counting_tokenizer(remote)
-    assert loaded == [plain, plain, *(str(tmp_path / n) for n in ("defaults", "prefix", "slow", "ids", "none"))]
+    assert tokens.load_counting_tokenizer(remote, trust_remote_code=True) == "auto"
+    assert loaded == [plain, *(str(tmp_path / n) for n in ("defaults", "prefix", "slow", "ids", "none", "remote"))]
 
 
 def test_shipped_descriptions_load():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import load_output, read, write_jsonl
-from prefkit.readers.transcript import speaker_marker, split_inline
+from prefkit.speakers import speaker_marker, split_inline
 
 
 def hh(*turns: str) -> str:

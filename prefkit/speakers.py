@@ -9,7 +9,8 @@ and validate's ``speaker_marker_in_answer`` both use this one rule. A marker is 
   whitespace holding a line break, two or more spaces or tabs, or any whitespace right after
   ``.``, ``!``, ``?`` or ``…`` (closing quotes or brackets may sit between the two).
 
-So "the Human: column" or "Assistant:x" inside a sentence are prose, not turns.
+So "the Human: column" or "Assistant:x" inside a sentence are prose, not turns. Also here: ``same_text``, the
+equal-up-to-whitespace rule of identical answers. A light module (no pydantic): validate's checks import it.
 """
 
 from __future__ import annotations
@@ -60,3 +61,13 @@ def split_inline(role: str, body: str) -> list[tuple[str, str]]:
         role, start = ROLES[marker.group(1)], marker.end()
     parts.append((role, body[start:].strip()))
     return parts
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal up to whitespace (cheap checks first: this runs on every pair)."""
+    if a == b:
+        return True
+    a, b = a.strip(), b.strip()
+    if a[:1] != b[:1] or a[-1:] != b[-1:]:
+        return False
+    return a.split() == b.split()
