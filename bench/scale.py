@@ -15,7 +15,9 @@ It prints wall time, peak RSS of the driver and of the largest worker, pairs/s p
 instead runs `prefkit convert FILE --dedup` locally and across multi-node Ray clusters on this machine
 (tests/helpers/ray_cluster.py: ray.cluster_utils.Cluster, 1 CPU and an 80 MB object store per node), on Ray to
 a folder of parts the workers write (-o DIR/), checks the outputs are identical and prints nodes, seconds, pairs/s,
-the CLI process's peak RSS and the bytes per pair sent to it (1M pairs: a quiet machine).
+the CLI process's peak RSS, the bytes per pair it reads back (each block's light outcomes, from the spill folder)
+and the bytes per pair the cluster's shuffles move (prefkit.pipeline.ordered_cluster: the size of each groupby's
+input, measured on the first 20,000 pairs on a local Ray).
 """
 
 from __future__ import annotations
@@ -98,14 +100,16 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
     for n in nodes:
         with ray_cluster(n) as cluster:
             rows.append((str(n), convert(f"nodes{n}", ["--executor", "ray", "--ray-address", cluster.address], True)))
-    # convert has no shuffle; what crosses to the driver per pair is the light outcome the sink decides by (its keys).
+    # the driver reads each pair's light outcome back (its keys); the cluster's shuffles decide the duplicate sets
     to_driver, sink_rate = _driver_bytes_per_pair(src)
+    shuffled = _shuffled_bytes_per_pair(src)
     print(f"convert --dedup, {pairs:,} pairs (make_big.py); 1 CPU per node; on Ray -o DIR/ (parts written by the workers)")
-    print(f"{'nodes':>6} {'seconds':>8} {'pairs/s':>8} {'driver MB':>9} {'to driver B/pair':>16} identical")
+    print(f"{'nodes':>6} {'seconds':>8} {'pairs/s':>8} {'driver MB':>9} {'driver reads B/pair':>19} "
+          f"{'shuffled B/pair':>15} identical")
     for name, r in rows:
-        sent = "0 (one process)" if name == "local" else f"{to_driver:.0f}"
-        print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>16} "
-              f"{r['output'] == rows[0][1]['output']}")
+        sent, moved = ("0 (one process)", "0") if name == "local" else (f"{to_driver:.0f}", f"{shuffled:.0f}")
+        print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>19} "
+              f"{moved:>15} {r['output'] == rows[0][1]['output']}")
     print(f"the driver's side alone (the sink deciding light outcomes, -o DIR/): {sink_rate:,.0f} pairs/s")
 
 
@@ -122,8 +126,40 @@ def _digest(path: str) -> str:
     return digest.hexdigest()
 
 
+# In a process of its own (a local Ray of its own): every Dataset.groupby's input is materialised and its size summed.
+SHUFFLED = r"""
+import os, sys
+from itertools import islice
+import ray.data
+from prefkit import convert
+src, rows, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+head = os.path.join(folder, "head.jsonl")
+with open(src, "rb") as f, open(head, "wb") as out:
+    out.writelines(islice(f, rows))
+sizes = []
+groupby = ray.data.Dataset.groupby
+def measured(self, key, **kwargs):
+    data = self.materialize()
+    sizes.append(data.size_bytes())
+    return groupby(data, key, **kwargs)
+ray.data.Dataset.groupby = measured
+convert([head], os.path.join(folder, "parts") + "/", fmt="sharegpt", dedup=True, executor="ray")
+print(sum(sizes) / rows, len(sizes))
+"""
+
+
+def _shuffled_bytes_per_pair(src: str, rows: int = 20_000) -> float:
+    """Bytes per pair that the cluster's shuffles move with -o DIR/ --dedup: the sizes of the groupbys' inputs."""
+    folder = tempfile.mkdtemp(prefix="prefkit-shuffled-")
+    done = subprocess.run([sys.executable, "-c", SHUFFLED, src, str(rows), folder], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": ROOT})
+    per_pair, stages = done.stdout.split()[-2:]
+    assert int(stages) >= 2, done.stdout  # the duplicate and prompt stages at least
+    return float(per_pair)
+
+
 def _driver_bytes_per_pair(src: str, rows: int = 50_000) -> tuple[float, float]:
-    """On the first rows: pickled bytes per pair of what a Ray worker sends the driver with -o DIR/ (shards.light),
+    """On the first rows: pickled bytes per pair of what the driver reads back with -o DIR/ (shards.light),
     and the pairs per second of the driver's side alone (the sink deciding those light outcomes, --dedup)."""
     import pickle
     from itertools import islice

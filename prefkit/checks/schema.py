@@ -63,8 +63,8 @@ def row_schema(attr: Attr) -> RowSchema | None:
     column_renames = {default: attr.column(field) for field, default in defaults.items()}
     default_tags = OPENAI_TAGS if name == "openai_ranking" else TAG_DEFAULTS
     if name != "kto" and all(attr.column(f) in (d, None) for f, d in defaults.items()) and attr.tags == default_tags:
-        return RowSchema(load_schema(name), lambda: validator(name))  # the file as shipped (kto's refers to another
-        # file: inlined below)
+        # the file as shipped (kto's refers to another file: inlined below)
+        return RowSchema(load_schema(name), lambda: validator(name))
     schema = copy.deepcopy(load_schema(name))
     if name == "kto":  # its messages are the sharegpt message definition; inline it to rename its keys
         schema["$defs"] = copy.deepcopy(load_schema("sharegpt_ranking")["$defs"])
