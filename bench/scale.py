@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
         print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>19} "
               f"{moved:>15} {r['output'] == rows[0][1]['output']}")
     print(f"the driver's side alone (the sink deciding light outcomes, -o DIR/): {sink_rate:,.0f} pairs/s")
+    shutil.rmtree(folder, ignore_errors=True)  # at 1M pairs the input and the outputs fill about 19 GB
 
 
 def _digest(path: str) -> str:
@@ -153,6 +155,7 @@ def _shuffled_bytes_per_pair(src: str, rows: int = 20_000) -> float:
     folder = tempfile.mkdtemp(prefix="prefkit-shuffled-")
     done = subprocess.run([sys.executable, "-c", SHUFFLED, src, str(rows), folder], capture_output=True, text=True,
                           check=True, env={**os.environ, "PYTHONPATH": ROOT})
+    shutil.rmtree(folder, ignore_errors=True)
     per_pair, stages = done.stdout.split()[-2:]
     assert int(stages) >= 2, done.stdout  # the duplicate and prompt stages at least
     return float(per_pair)
