@@ -31,7 +31,7 @@ from ..writers.image_files import ImageStore, images_folder
 from . import shards
 from .convert_options import ConvertOptions
 from .executors import Executor, get_executor
-from .flow import Sink, SourceReport, convert_sources
+from .flow import Sink, SourceReport, convert_sources, on_cluster
 from .preview import Previewed
 from .preview import preview as show_records
 from .preview import unread_notes
@@ -158,22 +158,12 @@ def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: 
     """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
     (the sink gets the decisions), else by the sink itself (an index of signatures)."""
     from ..hygiene.neardup import NearDuplicates
-    from .near_cluster import on_cluster
 
     sink.dedup = True
     if on_cluster(inputs, fmt, options, runner):
         sink.decided = near_decisions(inputs, fmt, writer, options, runner, threshold)  # type: ignore[arg-type]
     else:
         sink.near = NearDuplicates(threshold)
-
-
-def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, runner: Executor) -> bool:
-    """Whether the map of every input runs on a Ray cluster (prefkit.pipeline.near_cluster.on_cluster)."""
-    if runner.local:
-        return False
-    from .near_cluster import on_cluster as everywhere
-
-    return everywhere(inputs, fmt, options, runner)
 
 
 def convert_on_cluster(*args: Any) -> None:

@@ -164,6 +164,13 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         sink.end()
 
 
+def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: Executor) -> bool:
+    """Whether every input's map runs on the cluster (a Ray executor, no input whose reader runs here): then the
+    cluster can judge near-duplicates (near_cluster) and, with -o DIR/, the sink's key sets (ordered_cluster)."""
+    return not executor.local and not any(runs_here(executor, get_reader(source_rows(path, fmt, options)[1]))
+                                          for path in inputs)
+
+
 def runs_here(executor: Executor, reader: Reader) -> bool:
     """Whether a source's per-record side runs in this process (local, or a reader that groups rows)."""
     return executor.local or getattr(reader, "groups_rows", False)

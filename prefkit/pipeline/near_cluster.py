@@ -29,15 +29,7 @@ PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, lo
 if TYPE_CHECKING:
     from ..readers import ReadOptions
     from ..writers import Writer
-    from .executors import Executor, RayExecutor
-
-
-def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: Executor) -> bool:
-    """Whether the cluster can judge near-duplicates: a Ray executor and no input whose reader runs here."""
-    from ..readers import get_reader
-    from .flow import runs_here, source_rows
-
-    return not any(runs_here(executor, get_reader(source_rows(path, fmt, options)[1])) for path in inputs)
+    from .executors import RayExecutor
 
 
 class _Signer:
