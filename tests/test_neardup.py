@@ -266,6 +266,31 @@ def test_local_and_ray_give_the_same_rejects(tmp_path, planted, monkeypatch, sma
     assert len(decided[0]) == len(near) + len(exact)  # an exact copy is judged too, but rejected as duplicate_pair
 
 
+@pytest.mark.ray
+def test_a_ray_run_whose_every_record_is_rejected_says_so_as_a_local_one(tmp_path, small_blocks_ray):
+    rows = [{"prompt": f"question {i}", "response_a": f"a {i}", "response_b": f"b {i}"} for i in range(40)]  # no verdict
+    src = write_jsonl(tmp_path / "votes.jsonl", rows)
+    said = {}
+    for executor in ("local", "ray"):
+        result = CliRunner().invoke(app, ["convert", src, "-o", str(tmp_path / f"{executor}.jsonl"), "--from",
+                                          "pairwise", "--near-dedup", "-q", "--executor", executor])
+        said[executor] = (result.exit_code, result.output.strip().splitlines()[-1])
+    assert said["ray"] == said["local"] and said["local"][0] == 1
+    assert "all 40 records were rejected (no_verdict 40)" in said["local"][1]
+
+
+@pytest.mark.ray
+def test_the_cluster_phases_are_named_to_the_progress_line(tmp_path, planted, small_blocks_ray):
+    records, near, _ = planted
+    src = write_jsonl(tmp_path / "pairs.jsonl", records)
+    phases: list[str | None] = []
+    report = convert([str(src)], str(tmp_path / "parts") + "/", fmt="sharegpt", near_dedup=True, executor="ray",
+                     phase=phases.append)
+    assert report.near_duplicates == len(near)
+    assert phases == ["signing for near-duplicates on the cluster", "judging near-duplicates on the cluster", None,
+                      "deciding duplicates on the cluster", None]
+
+
 def test_validate_reports_the_same_near_duplicates_and_groups(tmp_path, planted):
     records, near, exact = planted
     path = write_jsonl(tmp_path / "pairs.jsonl", records)

@@ -9,7 +9,7 @@ import sys
 import time
 
 from conftest import ROOT
-from prefkit.io import watchdog
+from prefkit.io import processes, watchdog
 
 # A stand-in for prefkit: a spawned group (with a grandchild), an adopted process with a child of its own, and a
 # process known only by a marker on its command line; it prints their pids, then waits to be killed.
@@ -55,10 +55,14 @@ def test_kill_9_of_the_parent_leaves_nothing_it_started(tmp_path):
 
 
 # Not marked itself: after a moment it starts a marked child, as a dying raylet may still be forking a worker.
+# With EARLY set, it starts a marked child at once too (a Ray process that outlived ray.shutdown).
 LATE_STARTER = """
 import os, subprocess, sys, time
+marked = [sys.executable, "-c", "import time; time.sleep(300)", os.environ["MARKER"]]
+early = subprocess.Popen(marked) if os.environ.get("EARLY") else None
+print(early.pid if early else 0, flush=True)
 time.sleep(0.5)
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", os.environ["MARKER"]])
+child = subprocess.Popen(marked)
 print(child.pid, flush=True)
 time.sleep(300)
 """
@@ -69,10 +73,26 @@ def test_a_marked_process_started_after_the_first_sweep_is_killed_too():
     starter = subprocess.Popen([sys.executable, "-c", LATE_STARTER], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "MARKER": marker})
     try:
+        starter.stdout.readline()
         watchdog.sweep({marker})  # the first pass finds nothing; the child appears 0.5 s later
         child = int(starter.stdout.readline())
         time.sleep(0.2)
         assert not _running(child)
+    finally:
+        starter.kill()
+        starter.wait()
+
+
+def test_kill_tree_keeps_killing_when_a_marked_process_outlived_the_shutdown():
+    marker = f"prefkit-left-{os.getpid()}"
+    starter = subprocess.Popen([sys.executable, "-c", LATE_STARTER], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "MARKER": marker, "EARLY": "1"})
+    try:
+        early = int(starter.stdout.readline())
+        processes.kill_tree([], marker)  # kills the early one at once, then sweeps: the late one appears 0.5 s later
+        late = int(starter.stdout.readline())
+        time.sleep(0.2)
+        assert not _running(early) and not _running(late)
     finally:
         starter.kill()
         starter.wait()

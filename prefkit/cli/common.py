@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -140,18 +140,33 @@ def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
+class Ticker:
+    """A progress line's counter: called with the records done so far; ``phase`` names the step under way."""
+
+    def __init__(self, bar: Any = None, task: Any = None, label: str = "") -> None:
+        self.bar, self.task, self.label = bar, task, label
+
+    def __call__(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def phase(self, label: str | None) -> None:
+        """Show ``label`` in place of the line's own (None: its own again)."""
+        if self.bar is not None:
+            self.bar.update(self.task, description=label or self.label)
+
+
 @contextmanager
-def progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+def progress(label: str, quiet: bool) -> Iterator[Ticker]:
     """A counting progress line on stderr (only on a terminal and without --quiet)."""
     if quiet or not err_console.is_terminal:
-        yield lambda n: None
+        yield Ticker()
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} records"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda n: bar.update(task, completed=n)
+        yield Ticker(bar, bar.add_task(label, total=None), label)
 
 
 @contextmanager

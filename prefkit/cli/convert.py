@@ -97,7 +97,7 @@ def command(
     options = replace(options, decontaminate=decontaminator(decontaminate, ngram, overlap, decontaminate_answers),
                       near_threshold=near_threshold(near_dedup, near_jaccard))
     with progress("converting", quiet) as tick:
-        report = convert(list(inputs), str(output), replace(options, progress=tick))
+        report = convert(list(inputs), str(output), replace(options, progress=tick, phase=tick.phase))
     for note in report.mapping_notes:
         err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:

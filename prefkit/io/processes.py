@@ -201,10 +201,15 @@ def descendant_pids() -> set[int]:
 
 def kill_tree(pids: Iterable[int], marker: str = "") -> None:
     """SIGKILL these processes, their descendants and the processes whose command line holds ``marker`` (the ones
-    still running), and tell the watchdog they are done."""
+    still running; when there were some, until no more appear: watchdog.sweep), and tell the watchdog they are
+    done."""
     pids = list(pids)
-    for pid in pids + watchdog.descendants(pids) + watchdog.marked({marker} if marker else set()):
+    markers = {marker} if marker else set()
+    left = watchdog.marked(markers)
+    for pid in pids + watchdog.descendants(pids) + left:
         watchdog.kill(pid)
+    if left:  # marked processes outlived the shutdown: what one was starting may appear only after this pass
+        watchdog.sweep(markers)
     for pid in pids:
         _tell(f"-P {pid}")
     if marker:

@@ -16,6 +16,7 @@ Every input record is written (possibly as several pairs) or sent to the rejects
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from ..writers.image_files import ImageStore, images_folder
 from . import shards
 from .convert_options import ConvertOptions
 from .executors import Executor, get_executor
-from .flow import Sink, SourceReport, convert_sources, on_cluster
+from .flow import Input, Sink, SourceReport, convert_sources, on_cluster, resolve_formats
 from .preview import Previewed
 from .preview import preview as show_records
 from .preview import unread_notes
@@ -153,15 +154,15 @@ def _remove(path: str) -> None:
         os.rmdir(path)
 
 
-def near_side(sink: Sink, inputs: list[str], fmt: str, writer: Writer, options: ReadOptions,
-              runner: Executor, threshold: float) -> None:
+def near_side(sink: Sink, inputs: list[Input], writer: Writer, options: ReadOptions, runner: Executor,
+              threshold: float, phase: Callable[[str | None], None] | None = None) -> None:
     """--near-dedup: exact duplicates are rejected first; near ones are judged on the cluster when the map runs there
     (the sink gets the decisions), else by the sink itself (an index of signatures)."""
     from ..hygiene.neardup import NearDuplicates
 
     sink.dedup = True
-    if on_cluster(inputs, fmt, options, runner):
-        sink.decided = near_decisions(inputs, fmt, writer, options, runner, threshold)  # type: ignore[arg-type]
+    if on_cluster(inputs, runner):
+        sink.decided = near_decisions(inputs, writer, options, runner, threshold, phase)  # type: ignore[arg-type]
     else:
         sink.near = NearDuplicates(threshold)
 
@@ -237,12 +238,13 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         runner = get_executor(options.executor, options.workers, options.ray_address)
         threshold = options.near_threshold if options.near_dedup else None
         try:
+            resolved = resolve_formats(inputs, fmt, read)  # "auto": each input detected once, here
             if threshold is not None:
-                near_side(sink, inputs, fmt, writer, read, runner, threshold)
-            if sharded and on_cluster(inputs, fmt, read, runner):  # the cluster decides the sink's key sets too
-                convert_on_cluster(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
+                near_side(sink, resolved, writer, read, runner, threshold, options.phase)
+            if sharded and on_cluster(resolved, runner):  # the cluster decides the sink's key sets too
+                convert_on_cluster(resolved, writer, read, sink, runner, options.progress, threshold, options.phase)
             else:
-                convert_sources(inputs, fmt, writer, read, sink, runner, options.progress, threshold)
+                convert_sources(resolved, writer, read, sink, runner, options.progress, threshold)
             if sink.parts is not None:
                 sink.parts.finish(runner, sink.rejects_written)  # the parts of the blocks mapped on workers
         finally:
@@ -254,7 +256,7 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
         try:
             sink.require_rows(", ".join(inputs))
         except DataError as err:  # every record rejected: a column left unread is often why, so say it here too
-            notes = unread_notes(inputs, fmt, read)
+            notes = unread_notes(resolved[0], read)
             raise DataError(f"{err}; note: {notes[0]}" if notes else str(err)) from None
         rejected = sink.rejects_written
         if not rejected and not rejects:  # the default rejects file exists only when something was rejected
@@ -277,5 +279,5 @@ def convert(inputs: list[str] | str, output: str, options: ConvertOptions | None
                                    options.force)
     if not rejected and not rejects and os.path.exists(rejects_path):
         _remove(rejects_path)  # a previous run's rejects would now be wrong
-    report.mapping_notes += unread_notes(inputs, fmt, read)  # columns the run left unread: never silent
+    report.mapping_notes += unread_notes(resolved[0], read)  # columns the run left unread: never silent
     return report

@@ -65,6 +65,7 @@ class ConvertOptions:
     workers: int | None = None  # --workers: Ray worker processes
     ray_address: str | None = None  # --ray-address: an existing Ray cluster
     progress: Callable[[int], None] | None = None  # called with the count of records read so far
+    phase: Callable[[str | None], None] | None = None  # the name of a step that reads no records (a shuffle); None: done
 
     @property
     def target(self) -> str:

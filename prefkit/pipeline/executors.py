@@ -8,6 +8,9 @@ line ranges that each worker reads and parses itself; other files as blocks of r
 ordered side (pipeline.Sink, validate's report) is the same code for both, so both write the same bytes
 and report the same figures.
 
+A map function with two stages (``Staged``: validate's checks, then the token counting, which releases the GIL)
+runs in this process with its second stage on a thread beside the first, block by block, in input order.
+
 >>> rows = iter(range(5))
 >>> list(LocalExecutor().map_blocks(blocks(rows, 2), _Double()))
 [(2, [0, 2]), (2, [4, 6]), (1, [8])]
@@ -22,9 +25,11 @@ import re
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, islice
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ServiceError, UsageError, first_line
 from ..io import processes
@@ -34,6 +39,8 @@ from ..io.urls import display_url, scrub
 BLOCK_ROWS = 2048  # rows per block sent to a worker
 RANGE_BYTES = 1 << 21  # bytes of JSONL lines per block that a worker reads itself
 WINDOW_BLOCKS = 64  # blocks per Ray dataset: bounds the driver's memory on inputs of any size
+FIRST_BLOCK = 256  # rows of the local executor's first block, then doubling up to BLOCK_ROWS
+AHEAD = 4  # blocks a Staged map's first stage may run ahead of its second (memory: their rows)
 CPUS = os.cpu_count() or 1
 
 
@@ -41,6 +48,16 @@ class MapFactory(Protocol):
     """Builds the map function in the process that runs it (picklable: it travels to Ray workers)."""
 
     def __call__(self) -> Callable[[list[Any]], list[Any]]: ...
+
+
+@runtime_checkable
+class Staged(Protocol):
+    """A map function in two stages, ``count(check(rows))``, whose second releases the GIL (the Rust tokenizer's
+    encode_batch runs on every core): the local executor runs them side by side."""
+
+    def __call__(self, rows: list[Any]) -> list[Any]: ...
+    def check(self, rows: list[Any]) -> list[Any]: ...
+    def count(self, checked: list[Any]) -> list[Any]: ...
 
 
 def blocks(items: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
@@ -91,17 +108,39 @@ class LocalExecutor:
 
     @staticmethod
     def parts(path: str, rows: Iterable[Any]) -> Iterator[Block]:
-        """Blocks of rows (a JSONL file is read here too)."""
-        return blocks(rows)
+        """Blocks of rows (a JSONL file is read here too) that double from FIRST_BLOCK up to BLOCK_ROWS: a Staged
+        map's second stage gets its first block early."""
+        it, size = iter(rows), FIRST_BLOCK
+        while block := list(islice(it, size)):
+            yield block
+            size = min(size * 2, BLOCK_ROWS)
 
     def map_blocks(self, parts: Iterable[Block], factory: MapFactory) -> Iterator[tuple[int, list[Any]]]:
         fn = factory()
+        if isinstance(fn, Staged):
+            yield from _staged(map(rows_of, parts), fn)
+            return
         for block in parts:
             rows = rows_of(block)
             yield len(rows), fn(rows)
 
     def close(self) -> None:
         pass
+
+
+def _staged(parts: Iterable[list[Any]], fn: Staged) -> Iterator[tuple[int, list[Any]]]:
+    """``fn`` block by block, its count stage on one thread while this one runs the check stage of the next blocks
+    (at most AHEAD ahead); each finished block is handed on in input order."""
+    pending: deque[tuple[int, Future[list[Any]]]] = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="prefkit-count") as counting:
+        for rows in parts:
+            pending.append((len(rows), counting.submit(fn.count, fn.check(rows))))
+            while pending and (pending[0][1].done() or len(pending) > AHEAD):
+                read, counted = pending.popleft()
+                yield read, counted.result()
+        while pending:
+            read, counted = pending.popleft()
+            yield read, counted.result()
 
 
 class _RayWorker:

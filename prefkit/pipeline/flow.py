@@ -125,6 +125,11 @@ class ConvertMap:
     def __init__(self, reader: Reader, writer: Writer, options: ReadOptions, near: float | None = None) -> None:
         self.reader, self.writer, self.options, self.near = reader, writer, options, near
 
+    @classmethod
+    def reading(cls, name: str, writer: Writer, options: ReadOptions, near: float | None = None) -> ConvertMap:
+        """The map of an input read as format ``name``."""
+        return cls(get_reader(name), writer, replace(options, format=name), near)
+
     def __call__(self) -> Callable[[list[Row]], list[Outcome]]:
         writer = self.writer
         if self.near is None:
@@ -133,29 +138,31 @@ class ConvertMap:
         return lambda rows: sign(list(map_rows(rows, self.reader, writer, self.options, True)), threshold)
 
 
-def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
-                    executor: Executor, progress: Callable[[int], None] | None = None,
-                    near: float | None = None) -> None:
+Input = tuple[str, str]  # an input's path and its format, resolved once per run (resolve_formats)
+
+
+def resolve_formats(inputs: list[str], fmt: str, options: ReadOptions) -> list[Input]:
+    """Each input with its format: ``fmt``, or for "auto" the one detected from its first records; every later
+    step of the run reads with that format, so none detects again."""
+    return [(path, fmt if fmt != "auto" else detected(path, options)) for path in inputs]
+
+
+def convert_sources(inputs: list[Input], writer: Writer, options: ReadOptions, sink: Sink, executor: Executor,
+                    progress: Callable[[int], None] | None = None, near: float | None = None) -> None:
     """Every input through map_rows into the sink, on ``executor``. A reader that groups rows across the
     file (openai-logs) needs the whole stream, so it runs here whatever the executor. With ``near`` (a Jaccard
     threshold) the map signs each row for near-duplicate detection, unless a cluster already decided."""
     near = near if sink.decided is None else None
-    for path in inputs:
-        rows, name = source_rows(path, fmt, options)
+    for path, name in inputs:
         source = sink.start(path, name)
         reader = get_reader(name)
-        options = replace(options, format=name)
+        results: Iterable[tuple[int, list[Outcome] | Spilled]]
         if runs_here(executor, reader):
-            local = blocks(map_rows(_counted(rows, source), reader, writer, options, near is not None))
-            results: Iterable[tuple[int, list[Outcome] | Spilled]] = \
-                ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in local)
-        else:
-            factory: MapFactory = ConvertMap(reader, writer, options, near)
-            if sink.parts is not None:  # -o DIR/: each worker keeps its rows (spilled) and writes their part later
-                from .shards import SpillMap
-
-                factory = SpillMap(factory, sink.parts.spill, sink.parts.output)
-            results = executor.map_blocks(executor.parts(path, rows), factory)
+            rows, _ = source_rows(path, name, options)
+            mapped = map_rows(_counted(rows, source), reader, writer, replace(options, format=name), near is not None)
+            results = ((0, sign(outcomes, near) if near is not None else outcomes) for outcomes in blocks(mapped))
+        else:  # on the workers (-o DIR/: each keeps its rows, spilled, and writes their part later)
+            results = map_on_workers(path, name, writer, options, executor, near, sink.parts)
         for read, outcomes in results:
             source.input_records += read  # rows a worker read (the local stream counts its own)
             sink.take_block(outcomes)
@@ -164,11 +171,24 @@ def convert_sources(inputs: list[str], fmt: str, writer: Writer, options: ReadOp
         sink.end()
 
 
-def on_cluster(inputs: list[str], fmt: str, options: ReadOptions, executor: Executor) -> bool:
+def map_on_workers(path: str, name: str, writer: Writer, options: ReadOptions, executor: Executor,
+                   near: float | None = None, parts: Parts | None = None,
+                   apart: bool = False) -> Iterator[tuple[int, list[Outcome] | Spilled]]:
+    """One input (read as format ``name``) mapped on the executor's workers: (rows read, outcomes) per block, in
+    order. With ``parts`` (-o DIR/) each worker spills its block's outcomes (shards.SpillMap, ``apart`` as there)."""
+    rows, _ = source_rows(path, name, options)
+    factory: MapFactory = ConvertMap.reading(name, writer, options, near)
+    if parts is not None:
+        from .shards import SpillMap
+
+        factory = SpillMap(factory, parts.spill, parts.output, apart)
+    return executor.map_blocks(executor.parts(path, rows), factory)
+
+
+def on_cluster(inputs: list[Input], executor: Executor) -> bool:
     """Whether every input's map runs on the cluster (a Ray executor, no input whose reader runs here): then the
     cluster can judge near-duplicates (near_cluster) and, with -o DIR/, the sink's key sets (ordered_cluster)."""
-    return not executor.local and not any(runs_here(executor, get_reader(source_rows(path, fmt, options)[1]))
-                                          for path in inputs)
+    return not executor.local and not any(runs_here(executor, get_reader(name)) for _, name in inputs)
 
 
 def runs_here(executor: Executor, reader: Reader) -> bool:
@@ -177,12 +197,22 @@ def runs_here(executor: Executor, reader: Reader) -> bool:
 
 
 def source_rows(path: str, fmt: str, options: ReadOptions) -> tuple[Iterator[Row], str]:
-    """The rows of one input and its format (detected from the first records for "auto")."""
+    """The rows of one input and its format (detected from the first records for "auto"; a known format reads
+    nothing here)."""
     rows: Iterator[Row] = iter_rows(path, options.split, options.subset, groups=True)
     if fmt != "auto":
         return rows, fmt
     head = sample_rows(rows)  # fewer when records are huge: a sample never holds 20 of 20 MB
     return chain(head, rows), detect(head, path, options.target)
+
+
+def detected(path: str, options: ReadOptions) -> str:
+    """The format of one input, detected from its first records (its file is closed after)."""
+    rows = iter_rows(path, options.split, options.subset, groups=True)
+    try:
+        return detect(sample_rows(rows), path, options.target)
+    finally:
+        rows.close()  # type: ignore[attr-defined]  # iter_rows' generator
 
 
 def read_records(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink) -> Iterator[Record]:

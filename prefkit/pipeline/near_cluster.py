@@ -16,7 +16,6 @@ keys; its parent: the first candidate that verifies; its group: its parent's), s
 from __future__ import annotations
 
 import pickle
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,9 +26,12 @@ from ..hygiene.neardup import LOW, Duplicate, bands, estimate
 PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, low bytes)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..readers import ReadOptions
     from ..writers import Writer
     from .executors import RayExecutor
+    from .flow import Input
 
 
 class _Signer:
@@ -81,18 +83,23 @@ def _with_part(batch: dict[str, np.ndarray], parts: int) -> dict[str, np.ndarray
     return {**batch, "part": batch["key"] % np.uint64(parts)}
 
 
-def near_decisions(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, executor: RayExecutor,
-                   threshold: float) -> dict[int, Duplicate]:
-    """The near-duplicate rows of the inputs, judged on the cluster: {id: Duplicate (kept and via as names)}."""
+def near_decisions(inputs: list[Input], writer: Writer, options: ReadOptions, executor: RayExecutor,
+                   threshold: float, phase: Callable[[str | None], None] | None = None) -> dict[int, Duplicate]:
+    """The near-duplicate rows of the inputs (path and format each), judged on the cluster: {id: Duplicate (kept and
+    via as names)}."""
     import ray
     import ray.data
 
+    say = phase or (lambda label: None)
     try:
-        keys = _signed(inputs, fmt, writer, options, executor, threshold)
-        if keys is None:
+        say("signing for near-duplicates on the cluster")
+        keys = _signed(inputs, writer, options, executor, threshold)
+        rows = 0 if keys is None else keys.count()
+        if not rows:  # no row written (all rejected): nothing to judge, and Ray cannot shuffle blocks all empty
             return {}
+        say("judging near-duplicates on the cluster")
         # parts of about PART_ROWS band keys, at least two per worker: one vectorised call each
-        parts = max(2 * executor.workers, keys.count() // PART_ROWS + 1)
+        parts = max(2 * executor.workers, rows // PART_ROWS + 1)
         edges = (keys.map_batches(_with_part, fn_kwargs={"parts": parts}, batch_format="numpy")
                  .groupby("part", num_partitions=min(parts, 200))
                  .map_groups(verified, fn_kwargs={"threshold": threshold}, batch_format="numpy"))
@@ -103,6 +110,8 @@ def near_decisions(inputs: list[str], fmt: str, writer: Writer, options: ReadOpt
                     parent[row_id] = (candidate, name, similarity)
     except ray.exceptions.RayError as err:
         raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
+    finally:
+        say(None)
     decided: dict[int, Duplicate] = {}
     for row_id in sorted(parent):  # a parent comes before its row: its group is known
         candidate, name, similarity = parent[row_id]
@@ -111,19 +120,18 @@ def near_decisions(inputs: list[str], fmt: str, writer: Writer, options: ReadOpt
     return decided
 
 
-def _signed(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, executor: RayExecutor,
+def _signed(inputs: list[Input], writer: Writer, options: ReadOptions, executor: RayExecutor,
             threshold: float) -> Any:
     """Pass 1: every input's blocks, numbered as pass 2 will take them, signed on the workers; kept on the cluster."""
     import ray.data
 
-    from ..readers import get_reader
     from .executors import windows
     from .flow import ConvertMap, source_rows
 
     datasets, number = [], 0
-    for source, path in enumerate(inputs):
-        rows, name = source_rows(path, fmt, options)
-        factory = ConvertMap(get_reader(name), writer, replace(options, format=name), threshold)
+    for source, (path, name) in enumerate(inputs):
+        rows, _ = source_rows(path, name, options)
+        factory = ConvertMap.reading(name, writer, options, threshold)
         signer = type("PrefkitSigner", (_Signer,), {"factory": factory, "bands": bands(threshold)[0]})
         for window in windows(executor.parts(path, rows)):
             items = [{"block": pickle.dumps(b, protocol=5), "no": number + i, "source": source} for i, b in enumerate(window)]

@@ -20,51 +20,49 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ServiceError, first_line
-from .flow import CONTRADICTED, DUPLICATE, INDEX_BITS, PROMPT_SEEN, ROW_BITS, Mark
+from .flow import CONTRADICTED, DUPLICATE, INDEX_BITS, PROMPT_SEEN, ROW_BITS, Mark, map_on_workers
 from .near_cluster import PART_ROWS
 from .outcomes import Written
-from .shards import Spilled, SpillMap, light_path
+from .shards import Spilled, light_path
 
 if TYPE_CHECKING:
     from ..hygiene.neardup import Duplicate
     from ..readers import ReadOptions
     from ..writers import Writer
     from .executors import RayExecutor
-    from .flow import Sink
+    from .flow import Input, Sink
 
 SPILLS_A_BLOCK = 64  # spills whose keys make one block (a spill holds about 1,000 to 2,048 written rows)
 Plan = list[tuple[str, str, list[tuple[int, str]]]]  # per input: path, format, [(rows read, spill)] per block
 
 
-def convert_on_cluster(inputs: list[str], fmt: str, writer: Writer, options: ReadOptions, sink: Sink,
-                       executor: RayExecutor, progress: Callable[[int], None] | None, near: float | None) -> None:
+def convert_on_cluster(inputs: list[Input], writer: Writer, options: ReadOptions, sink: Sink, executor: RayExecutor,
+                       progress: Callable[[int], None] | None, near: float | None,
+                       phase: Callable[[str | None], None] | None = None) -> None:
     """flow.convert_sources for -o DIR/ when every input maps on Ray: map every input (spilled), decide on the
     cluster, then the ordered pass."""
-    from ..readers import get_reader
-    from .flow import ConvertMap, source_rows
-
     assert sink.parts is not None
     near = near if sink.decided is None else None  # the cluster judged near-duplicates already: no need to sign
     plan: Plan = []
     read = 0
-    for path in inputs:
-        rows, name = source_rows(path, fmt, options)
-        factory = SpillMap(ConvertMap(get_reader(name), writer, replace(options, format=name), near),
-                           sink.parts.spill, sink.parts.output, apart=True)
+    for path, name in inputs:
         spilled = []
-        for count, result in executor.map_blocks(executor.parts(path, rows), factory):
-            spilled.append((count, result.path))
+        for count, result in map_on_workers(path, name, writer, options, executor, near, sink.parts, apart=True):
+            spilled.append((count, result.path))  # type: ignore[union-attr]  # apart: a Spilled
             read += count
             if progress is not None:
                 progress(read)
         plan.append((path, name, spilled))
+    if phase is not None:
+        phase("deciding duplicates on the cluster")
     sink.ordered = decide(plan, executor, sink.dedup, sink.decided)
+    if phase is not None:
+        phase(None)
     for path, name, spilled in plan:
         source = sink.start(path, name)
         for count, spill in spilled:

@@ -25,7 +25,7 @@ from ..readers.base import ReadOptions
 from ..readers.hints import unread
 from ..readers.trace import Previewed, render, show_rows
 from ..writers import Writer
-from .flow import source_rows
+from .flow import Input, source_rows
 
 __all__ = ["Previewed", "preview", "render", "show_rows", "unread_notes"]
 
@@ -41,11 +41,12 @@ def preview(inputs: list[str], n: int, fmt: str, writer: Writer, options: ReadOp
     return shown
 
 
-def unread_notes(inputs: list[str], fmt: str, options: ReadOptions) -> list[str]:
-    """The columns a run leaves unread in the first records of the first input (a ``--map`` column, one that looks
-    like an answer, the answers' scores), one note each (prefkit.readers.hints.unread); none when it cannot tell."""
+def unread_notes(first: Input, options: ReadOptions) -> list[str]:
+    """The columns a run leaves unread in the first records of its first input (path and format: a ``--map``
+    column, one that looks like an answer, the answers' scores), one note each (prefkit.readers.hints.unread); none
+    when it cannot tell."""
     try:
-        rows, name = source_rows(inputs[0], fmt, options)
+        rows, name = source_rows(*first, options)
         sample = readable(sample_rows(rows))
         return unread(sample, name, with_(options, format=name)) if sample else []
     except Exception:  # a note is advice: reading the sample again must never fail the run

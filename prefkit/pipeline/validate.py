@@ -20,9 +20,7 @@ import itertools
 import math
 import os
 from array import array
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +34,7 @@ from ..images.checks import STOPS_RUN
 from ..io import files as io
 from ..images.files import local_files
 from ..io.run import Run, found
-from ..io.sources import Row, iter_rows
+from ..io.sources import iter_rows
 from ..names import LEVELS
 from ..registry.info import get_entry, info_path, load
 from ..targets import TARGETS, BlockChecker, RowCheck, Target, TokenOptions, target_of_entry, target_of_file
@@ -46,8 +44,6 @@ from .executors import blocks, get_executor
 
 PERCENTILES = (50, 90, 95, 99, 100)
 LISTED = 200  # truncated records listed in the report (tokens.truncated_records); tokens.truncated counts them all
-FIRST_BLOCK = 256  # rows of the first block checked (then doubling up to BATCH)
-AHEAD = 4  # blocks checked ahead of the counting (memory: their rows' text)
 LARGEST = 5  # images listed in the report (tokens.images.largest): the distinct files that cost the most tokens
 
 
@@ -347,15 +343,14 @@ def check_rows(name: str, path: str, entry: dict[str, Any], target: Target, data
     column_types: dict[str, tuple[str, int]] = {}
     runner = get_executor(executor, workers, ray_address)
     rows = iter_rows(path) if max_samples is None else itertools.islice(iter_rows(path), max_samples)
-    parts = growing_blocks(rows) if runner.local else blocks(rows, BATCH) if max_samples is not None else \
-        runner.parts(path, rows)  # the first max_samples rows travel from here: a JSONL's line ranges hold them all
+    # on Ray, the first max_samples rows travel from here: a JSONL's line ranges would hold them all
+    parts = runner.parts(path, rows) if max_samples is None or runner.local else blocks(rows, BATCH)
     checks = ValidateMap(target, entry, limits, template, counter, benchmarks, media_dir, near_dedup)
     report.contamination = dict.fromkeys(benchmarks.benchmarks, 0) if benchmarks else None
     near = NearSide(near_dedup, content, findings) if near_dedup is not None else None
     reasoning = ReasoningSide(getattr(counter, "thinking", None))  # a reasoning template and the data's thoughts
     try:
-        mapped = overlapped(parts, checks()) if runner.local else runner.map_blocks(parts, checks)
-        for read, results in mapped:
+        for read, results in runner.map_blocks(parts, checks):  # locally, the checks beside the counting
             report.records += read
             for result in results:  # the ordered side, in input order
                 for image in local_files(result.images, media_dir):  # read by the trainer: no output may replace it
@@ -437,31 +432,6 @@ def _tokens(result: RowCheck, tokens: TokenStats, out: io.RowFile | None, findin
                      f"{tokens.counter.limit_name} {tokens.counter.cutoff_len} keeps: no preference signal left")
     if out:
         out.write(lengths.to_json(result.index))
-
-
-def growing_blocks(rows: Iterable[Row], first: int = FIRST_BLOCK) -> Iterator[list[Row]]:
-    """Blocks of rows that double from ``first`` up to BATCH: the counting thread gets its first block early."""
-    it, size = iter(rows), first
-    while block := list(itertools.islice(it, size)):
-        yield block
-        size = min(size * 2, BATCH)
-
-
-def overlapped(parts: Iterable[list[Row]], checker: BlockChecker) -> Iterator[tuple[int, list[RowCheck]]]:
-    """The map in this process, with the counting beside the checks: one thread encodes blocks (the Rust tokenizer
-    releases the GIL and runs on every core) while this one reads and checks the next ones, at most AHEAD blocks
-    ahead, and hands on each finished block in input order. Results are those of ``checker(rows)``, block by
-    block."""
-    pending: deque[tuple[int, Future[list[RowCheck]]]] = deque()
-    with ThreadPoolExecutor(1, thread_name_prefix="prefkit-count") as counting:
-        for rows in parts:
-            pending.append((len(rows), counting.submit(checker.count, checker.check(rows))))
-            while pending and (pending[0][1].done() or len(pending) > AHEAD):
-                read, counted = pending.popleft()
-                yield read, counted.result()
-        while pending:
-            read, counted = pending.popleft()
-            yield read, counted.result()
 
 
 class ValidateMap:

@@ -260,7 +260,8 @@ def seen_text(aligned: Aligned) -> str:
 
 class BlockChecker:
     """The per-row side of validate for one target: each row parsed as the trainer reads it, its content and
-    hygiene checked, and with a counter its lengths measured, a block at a time."""
+    hygiene checked, and with a counter its lengths measured, a block at a time (a Staged map: the local
+    executor counts one block while it checks the next, prefkit.pipeline.executors)."""
 
     def __init__(self, target: Target, entry: dict[str, Any], counter: Counter | None, template: str = "auto",
                  benchmarks: Any = None, media_dir: str | None = None, near_threshold: float | None = None) -> None:
