@@ -4,7 +4,7 @@
 
 Records are cycled; each copy's last prompt turn gets a " (variant k)" suffix, so prompts stay
 distinct and duplicate counting does real work. MAX_CHARS cuts every text to that length (before the
-suffix): a pair is then about 1 KB instead of about 4 KB, so that 10M pairs fit on this machine's disk.
+suffix): with 200, a pair is about 1.2 KB instead of about 3.9 KB, so that 10M pairs fit on this machine's disk.
 """
 
 import json

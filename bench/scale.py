@@ -117,7 +117,7 @@ def nodes_table(nodes: list[int], pairs: int, chars: int = 0) -> None:
         print(f"{name:>6} {r['seconds']:>8} {round(pairs / r['seconds']):>8,} {r['driver_rss_mb']:>9} {sent:>19} "
               f"{moved:>15} {r['output'] == rows[0][1]['output']}")
     print(f"the driver's side alone (the sink deciding light outcomes, -o DIR/): {sink_rate:,.0f} pairs/s")
-    shutil.rmtree(folder, ignore_errors=True)  # the input: about 4 GB at 1M pairs (1 GB with --chars 200)
+    shutil.rmtree(folder, ignore_errors=True)  # the input: about 3.9 GB at 1M pairs (1.2 GB with --chars 200)
 
 
 def _digest(path: str) -> str:
