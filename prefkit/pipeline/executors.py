@@ -28,6 +28,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Any, Protocol, runtime_checkable
 
@@ -143,6 +144,17 @@ def _staged(parts: Iterable[list[Any]], fn: Staged) -> Iterator[tuple[int, list[
             yield read, counted.result()
 
 
+@contextmanager
+def worker_errors() -> Iterator[None]:
+    """A failure on the Ray cluster (a task, an actor, a lost object) as prefkit's one-line ServiceError."""
+    import ray.exceptions
+
+    try:
+        yield
+    except ray.exceptions.RayError as err:
+        raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
+
+
 class _RayWorker:
     """Ray Data's callable class: one per actor; builds the map function once, then maps pickled blocks.
     Each run subclasses it with its factory as a class attribute (the class travels with the task)."""
@@ -247,12 +259,10 @@ class RayExecutor:
             mapped = dataset.map_batches(worker, batch_size=1,
                                          compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(window))),
                                          num_cpus=1, batch_format="numpy")
-            try:
+            with worker_errors():
                 rows = iter(mapped.iter_rows())
                 for _ in window:  # as many results as blocks: no need to wait for the pool to wind down
                     yield pickle.loads(next(rows)["result"])
-            except ray.exceptions.RayError as err:
-                raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
 
     def close(self) -> None:
         """Shut a local Ray down; whatever of its process tree outlives that (agents, workers) is killed."""

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ServiceError, first_line
 from ..hygiene.neardup import LOW, Duplicate, bands, estimate
+from .executors import windows, worker_errors
 
 PART_ROWS = 500_000  # band keys a part holds (152 bytes each: key, id, name, low bytes)
 
@@ -87,31 +87,15 @@ def near_decisions(inputs: list[Input], writer: Writer, options: ReadOptions, ex
                    threshold: float, phase: Callable[[str | None], None] | None = None) -> dict[int, Duplicate]:
     """The near-duplicate rows of the inputs (path and format each), judged on the cluster: {id: Duplicate (kept and
     via as names)}."""
-    import ray
-    import ray.data
-
     say = phase or (lambda label: None)
-    try:
+    with worker_errors():
         say("signing for near-duplicates on the cluster")
         keys = _signed(inputs, writer, options, executor, threshold)
         rows = 0 if keys is None else keys.count()
-        if not rows:  # no row written (all rejected): nothing to judge, and Ray cannot shuffle blocks all empty
-            return {}
-        say("judging near-duplicates on the cluster")
-        # parts of about PART_ROWS band keys, at least two per worker: one vectorised call each
-        parts = max(2 * executor.workers, rows // PART_ROWS + 1)
-        edges = (keys.map_batches(_with_part, fn_kwargs={"parts": parts}, batch_format="numpy")
-                 .groupby("part", num_partitions=min(parts, 200))
-                 .map_groups(verified, fn_kwargs={"threshold": threshold}, batch_format="numpy"))
-        parent: dict[int, tuple[int, int, float]] = {}  # id -> (first verified candidate, its name, jaccard)
-        for batch in edges.iter_batches(batch_format="numpy"):
-            for row_id, candidate, name, similarity in zip(*(batch[k].tolist() for k in ("id", "candidate", "name", "jaccard"))):
-                if row_id not in parent or candidate < parent[row_id][0]:
-                    parent[row_id] = (candidate, name, similarity)
-    except ray.exceptions.RayError as err:
-        raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
-    finally:
-        say(None)
+        if rows:  # none written (all rejected): nothing to judge, and Ray cannot shuffle blocks all empty
+            say("judging near-duplicates on the cluster")
+        parent = _first_candidates(keys, rows, executor.workers, threshold) if rows else {}
+    say(None)
     decided: dict[int, Duplicate] = {}
     for row_id in sorted(parent):  # a parent comes before its row: its group is known
         candidate, name, similarity = parent[row_id]
@@ -120,12 +104,26 @@ def near_decisions(inputs: list[Input], writer: Writer, options: ReadOptions, ex
     return decided
 
 
+def _first_candidates(keys: Any, rows: int, workers: int, threshold: float) -> dict[int, tuple[int, int, float]]:
+    """Each signed row's first verified candidate: {id: (candidate, its name, jaccard)}, from the band keys."""
+    # parts of about PART_ROWS band keys, at least two per worker: one vectorised call each
+    parts = max(2 * workers, rows // PART_ROWS + 1)
+    edges = (keys.map_batches(_with_part, fn_kwargs={"parts": parts}, batch_format="numpy")
+             .groupby("part", num_partitions=min(parts, 200))
+             .map_groups(verified, fn_kwargs={"threshold": threshold}, batch_format="numpy"))
+    parent: dict[int, tuple[int, int, float]] = {}
+    for batch in edges.iter_batches(batch_format="numpy"):
+        for row_id, candidate, name, similarity in zip(*(batch[k].tolist() for k in ("id", "candidate", "name", "jaccard"))):
+            if row_id not in parent or candidate < parent[row_id][0]:
+                parent[row_id] = (candidate, name, similarity)
+    return parent
+
+
 def _signed(inputs: list[Input], writer: Writer, options: ReadOptions, executor: RayExecutor,
             threshold: float) -> Any:
     """Pass 1: every input's blocks, numbered as pass 2 will take them, signed on the workers; kept on the cluster."""
     import ray.data
 
-    from .executors import windows
     from .flow import ConvertMap, source_rows
 
     datasets, number = [], 0

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ServiceError, first_line
+from .executors import worker_errors
 from .flow import CONTRADICTED, DUPLICATE, INDEX_BITS, PROMPT_SEEN, ROW_BITS, Mark, map_on_workers
 from .near_cluster import PART_ROWS
 from .outcomes import Written
@@ -103,7 +103,6 @@ class Marks:
 def decide(plan: Plan, executor: RayExecutor, dedup: bool, near: dict[int, Duplicate] | None) -> Marks:
     """The Marks of every written row of ``plan``'s blocks, decided on the cluster (``near``: the rows the cluster
     judged near-duplicates, by pos; they take no part in prompt duplicates)."""
-    import ray
     import ray.data
 
     spills = [(source, spill) for source, (_, _, spilled) in enumerate(plan) for _, spill in spilled]
@@ -112,7 +111,7 @@ def decide(plan: Plan, executor: RayExecutor, dedup: bool, near: dict[int, Dupli
     items = [{"spill": spill, "block": number, "source": source} for number, (source, spill) in enumerate(spills)]
     # Every Ray Data block here is made large (batch_size=None: a whole block a call): a task's output under 100 KB
     # is returned inline to its owner, this process, which would then hold the rows.
-    try:
+    with worker_errors():
         keys = (ray.data.from_items(items, override_num_blocks=-(-len(items) // SPILLS_A_BLOCK))
                 .map_batches(_keys, batch_size=None, batch_format="numpy").materialize())
         rows = keys.count()
@@ -135,17 +134,12 @@ def decide(plan: Plan, executor: RayExecutor, dedup: bool, near: dict[int, Dupli
             return Marks(iter(()))
         batches = flagged.sort("pos").iter_batches(batch_size=8192, batch_format="numpy")
         return Marks(_guarded(batches))
-    except ray.exceptions.RayError as err:
-        raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
 
 
 def _guarded(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[dict[str, np.ndarray]]:
-    import ray
-
-    try:
+    """The flagged rows' batches, read while the sink runs: a failure then is a ServiceError too."""
+    with worker_errors():
         yield from batches
-    except ray.exceptions.RayError as err:
-        raise ServiceError(f"--executor ray: a worker failed: {first_line(err)}") from None
 
 
 def _near(near: dict[int, Duplicate] | None) -> tuple[np.ndarray, np.ndarray]:
